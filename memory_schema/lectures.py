@@ -1,0 +1,22 @@
+"""Lecture numbers as people write them: `Lecture5`, `Lecture 05`, `lecture-05`, `L05`, `第5讲`."""
+
+import re
+
+_PATTERNS = (
+    re.compile(r"(?<![A-Za-z])lecture[\s_\-]*0*(\d{1,2})(?!\d)", re.IGNORECASE),
+    re.compile(r"第\s*0*(\d{1,2})\s*[讲课]"),
+    re.compile(r"(?<![A-Za-z0-9])L0*(\d{1,2})(?![\dA-Za-z])"),
+)
+
+
+def parse_lecture(text: str) -> int | None:
+    """The first lecture number named in `text`, or None."""
+    for pattern in _PATTERNS:
+        match = pattern.search(text)
+        if match and int(match.group(1)) > 0:
+            return int(match.group(1))
+    return None
+
+
+def lecture_label(number: int) -> str:
+    return f"Lecture {number:02d}"

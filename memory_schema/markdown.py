@@ -1,0 +1,209 @@
+"""Markdown structure: headings, sections addressed by heading path, and byte-preserving section edits.
+
+Headings come from a real CommonMark parser (markdown-it-py), so `# comment` lines inside code fences are
+never headings. Sections are char ranges into the original text; every edit splices new text into one range
+and leaves every other character as it was (BOM, CRLF, trailing spaces and a missing final newline too).
+Pure: no file I/O.
+"""
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from markdown_it import MarkdownIt
+
+from memory_schema.errors import SectionNotFound
+from memory_schema.frontmatter import read_frontmatter
+
+_PARSER = MarkdownIt("commonmark")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_MARKUP = re.compile(r"\*\*|__|`")
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_heading(text: str) -> str:
+    """The heading as a person would name it: no emoji, no bold/code markup, single spaces."""
+    kept = []
+    for char in _MARKUP.sub("", text):
+        category = unicodedata.category(char)
+        if category in ("So", "Sk", "Cf", "Cs", "Co") or 0xFE00 <= ord(char) <= 0xFE0F:
+            continue
+        kept.append(char)
+    return _SPACES.sub(" ", "".join(kept)).strip().rstrip("#").strip()
+
+
+@dataclass(frozen=True)
+class Section:
+    level: int
+    title: str
+    raw_title: str
+    trail: tuple[str, ...]
+    line: int
+    start: int
+    body_start: int
+    body_end: int
+    end: int
+
+    @property
+    def path(self) -> str:
+        return "/".join(self.trail)
+
+
+class MarkdownDocument:
+    """A parsed view of one Markdown text; the text itself is never changed."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        front = read_frontmatter(text)
+        self.body_offset = front.end
+        self.metadata: dict[str, Any] = front.metadata
+        self.frontmatter_problem = front.problem
+        self.sections = _parse_sections(text, front.end)
+
+    @property
+    def preamble(self) -> Section:
+        return self.sections[0]
+
+    @cached_property
+    def newline(self) -> str:
+        match = _LINE_BREAK.search(self.text)
+        return match.group(0) if match else "\n"
+
+    @cached_property
+    def title(self) -> str | None:
+        """The first level-1 heading, if the document has one."""
+        return next((s.title for s in self.sections if s.level == 1), None)
+
+    def headings(self) -> Iterator[Section]:
+        return (s for s in self.sections if s.level > 0)
+
+    def find(self, path: str, *, document: str = "document") -> Section:
+        """The section at heading path `a/b/c`, matched on normalized titles; a trailing part is enough."""
+        wanted = tuple(normalize_heading(part) for part in path.strip("/").split("/"))
+        found = self.find_optional(path)
+        if found is None:
+            raise SectionNotFound(document, "/".join(wanted), [s.path for s in self.headings()])
+        return found
+
+    def find_optional(self, path: str) -> Section | None:
+        wanted = tuple(normalize_heading(part) for part in path.strip("/").split("/"))
+        if not any(wanted):
+            return None
+        exact = [s for s in self.headings() if s.trail == wanted]
+        if exact:
+            return exact[0]
+        return next((s for s in self.headings() if s.trail[-len(wanted) :] == wanted), None)
+
+    def own_text(self, section: Section) -> str:
+        return self.text[section.body_start : section.body_end]
+
+    def full_text(self, section: Section) -> str:
+        return self.text[section.body_start : section.end]
+
+    def children(self, section: Section) -> list[Section]:
+        return [
+            s
+            for s in self.headings()
+            if section.start < s.start < section.end and s.trail[:-1] == section.trail
+        ]
+
+
+def parse_markdown(text: str) -> MarkdownDocument:
+    return MarkdownDocument(text)
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0, *(m.end() for m in _LINE_BREAK.finditer(text))]
+
+
+def _parse_sections(text: str, body_offset: int) -> list[Section]:
+    starts = _line_starts(text)
+    first_line = sum(1 for s in starts if s <= body_offset) - 1 if body_offset else 0
+    # A BOM would hide a first-line heading from the parser; it holds no line break, so lines stay aligned.
+    body = text[body_offset:].lstrip("\ufeff")
+    found: list[tuple[int, str, int, int]] = []  # (level, raw title, first line, line after)
+    tokens = _PARSER.parse(body)
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open" and token.level == 0 and token.map:
+            inline = tokens[i + 1].content if i + 1 < len(tokens) else ""
+            found.append((int(token.tag[1:]), inline, token.map[0] + first_line, token.map[1] + first_line))
+
+    def offset(line: int) -> int:
+        return starts[line] if line < len(starts) else len(text)
+
+    heads = [(lvl, raw, offset(a), offset(b), a + 1) for lvl, raw, a, b in found]
+    first_heading = heads[0][2] if heads else len(text)
+    sections = [Section(0, "", "", (), 1, 0, body_offset, first_heading, first_heading)]
+    trail: list[tuple[int, str]] = []
+    for index, (level, raw, start, body_start, line) in enumerate(heads):
+        title = normalize_heading(raw)
+        trail = [(lvl, t) for lvl, t in trail if lvl < level] + [(level, title)]
+        body_end = heads[index + 1][2] if index + 1 < len(heads) else len(text)
+        end = next((h[2] for h in heads[index + 1 :] if h[0] <= level), len(text))
+        sections.append(
+            Section(level, title, raw, tuple(t for _, t in trail), line, start, body_start, body_end, end)
+        )
+    return sections
+
+
+# --- edits: each returns new text in which only the named range differs ---------------------------------
+
+
+def _convert_newlines(block: str, newline: str) -> str:
+    return _LINE_BREAK.sub(newline, block)
+
+
+def _content_end(text: str, start: int, end: int) -> int:
+    """The end of the last non-blank character in text[start:end]."""
+    stripped = text[start:end].rstrip(" \t\r\n")
+    return start + len(stripped)
+
+
+def append_to_section(document: MarkdownDocument, section: Section, block: str) -> str:
+    """Add `block` after the last content of `section` (subsections included), one blank line before it."""
+    text, newline = document.text, document.newline
+    block = _convert_newlines(block.strip("\r\n"), newline)
+    at = _content_end(text, section.body_start, section.end)
+    if at <= section.body_start:  # an empty section: start right under its heading
+        at = section.body_start
+        lead = "" if text[:at].endswith(("\n", "\r")) or at == 0 else newline
+        tail = "" if text[at:section.end].startswith(("\n", "\r")) else newline
+        if section.end < len(text) and not text[at:section.end].strip():
+            tail = newline + (newline if not text[at:section.end] else "")
+        return text[:at] + lead + newline + block + tail + text[at:]
+    if section.end == len(text) and at == len(text):
+        return text + newline + newline + block
+    return text[:at] + newline + newline + block + text[at:]
+
+
+def replace_section_body(document: MarkdownDocument, section: Section, body: str) -> str:
+    """Replace everything under the heading of `section` (subsections included), keeping its spacing."""
+    text, newline = document.text, document.newline
+    old = text[section.body_start : section.end]
+    if old.strip():
+        lead = old[: len(old) - len(old.lstrip("\r\n"))]
+        trail = old[len(old.rstrip(" \t\r\n")) :]
+    else:
+        lead, trail = newline, old if old else (newline if section.end < len(text) else "")
+    new = _convert_newlines(body.strip("\r\n"), newline)
+    if trail and not trail.startswith(("\n", "\r")):
+        trail = newline + trail.lstrip(" \t")
+    return text[: section.body_start] + lead + new + trail + text[section.end :]
+
+
+def insert_section(
+    document: MarkdownDocument, parent: Section | None, level: int, title: str, body: str
+) -> str:
+    """Add a new `level` heading with `body` at the end of `parent` (or of the document)."""
+    heading = "#" * level + " " + title
+    block = heading + document.newline + document.newline + body.strip("\r\n") if body.strip() else heading
+    target = parent if parent is not None else _whole_document(document)
+    return append_to_section(document, target, block)
+
+
+def _whole_document(document: MarkdownDocument) -> Section:
+    end = len(document.text)
+    return Section(0, "", "", (), 1, 0, document.body_offset, end, end)

@@ -1,0 +1,78 @@
+"""The research TODO (`深度探索TODO.md`): checklist items grouped under topic headings."""
+
+import re
+
+from pydantic import BaseModel
+
+from memory_schema.errors import InvalidInput
+from memory_schema.markdown import (
+    MarkdownDocument,
+    Section,
+    append_to_section,
+    insert_section,
+    parse_markdown,
+)
+
+_CHECK = re.compile(r"^(?P<lead>[ \t]*[-*+][ \t]+\[)(?P<mark>[ xX])(?P<rest>\][ \t]+(?P<text>.*?))[ \t]*$", re.M)
+
+
+class TodoItem(BaseModel):
+    text: str
+    done: bool
+    topic: str | None
+    line: int
+
+
+def parse_research_todo(text: str) -> list[TodoItem]:
+    document = parse_markdown(text)
+    items = []
+    for match in _CHECK.finditer(text):
+        owner = next((s for s in reversed(document.sections) if s.start <= match.start()), None)
+        items.append(
+            TodoItem(
+                text=match.group("text"),
+                done=match.group("mark") != " ",
+                topic=owner.title or None if owner else None,
+                line=text.count("\n", 0, match.start()) + 1,
+            )
+        )
+    return items
+
+
+def add_todo(text: str, item: str, topic: str, today: str) -> str:
+    """Add an open item under `## topic` (created at the end when missing); an identical open item is kept once."""
+    if any(not t.done and t.text.split(" (")[0] == item for t in parse_research_todo(text)):
+        return text
+    document = parse_markdown(text)
+    line = f"- [ ] {item} ({today})"
+    section = document.find_optional(topic)
+    if section is not None:
+        return _append_item(document, section, line)
+    top = next((s for s in document.headings() if s.level == 1), None)
+    return insert_section(document, top, 2, topic, line)
+
+
+def complete_todo(text: str, item: str, today: str) -> str:
+    """Tick the one open item whose text contains `item`."""
+    matches = [m for m in _CHECK.finditer(text) if m.group("mark") == " " and item in m.group("text")]
+    if not matches:
+        open_items = [t.text for t in parse_research_todo(text) if not t.done]
+        shown = "; ".join(open_items[:10]) or "none"
+        raise InvalidInput(f"no open research TODO matches {item!r}; open items: {shown}.")
+    if len(matches) > 1:
+        raise InvalidInput(
+            f"{len(matches)} open items match {item!r}; give more of the item's text to pick one."
+        )
+    match = matches[0]
+    done = f"{match.group('lead')}x{match.group('rest')} ✅ {today}"
+    return text[: match.start()] + done + text[match.end() :]
+
+
+def _append_item(document: MarkdownDocument, section: Section, line: str) -> str:
+    """Continue the section's checklist right after its last item, or start one after its text."""
+    text = document.text
+    content_end = section.body_start + len(document.full_text(section).rstrip(" \t\r\n"))
+    last_line = text[:content_end].rsplit("\n", 1)[-1]
+    if _CHECK.search(last_line) is None:
+        return append_to_section(document, section, line)
+    return text[:content_end] + document.newline + line + text[content_end:]

@@ -1,0 +1,226 @@
+"""The working-memory document (`AI助手工作记忆.md`): what it says, and the edits the server makes to it.
+
+Sections are found by role through their heading text without emoji, in either preset language; sections the
+parser does not know are kept untouched and listed. Every edit returns new text that differs only where it
+must.
+"""
+
+import re
+
+from pydantic import BaseModel
+
+from memory_schema.fields import list_items, read_field, replace_field
+from memory_schema.markdown import MarkdownDocument, Section, append_to_section, parse_markdown
+from memory_schema.vocabulary import FIELDS, SECTIONS, Language, names, preferred
+
+_DOC_ITEM = re.compile(r"^(?P<indent>[ \t]*)(?P<n>\d+)\.\s+`(?P<file>[^`]+\.md)`\s*(?:[-–—:：]\s*(?P<desc>.*))?$", re.M)
+_PROGRESS = re.compile(r"(\d+)\s*/\s*(\d+)(?:\s*\(\s*([\d.]+)\s*%\s*\))?")
+
+
+class Insight(BaseModel):
+    title: str
+    body: str
+    handle_path: str  # heading path inside the document
+
+
+class DiscussionRef(BaseModel):
+    file: str
+    description: str
+
+
+class ProgressSummary(BaseModel):
+    done: int
+    total: int
+    percent: float
+    phase: str | None = None
+    week: str | None = None
+
+
+class StepGroup(BaseModel):
+    title: str
+    items: list[str]
+
+
+class WorkingMemory(BaseModel):
+    title: str | None
+    overview: dict[str, str]
+    goals: list[str]
+    progress: ProgressSummary | None
+    completed_work: list[str]
+    takeaways: list[str]
+    insights: list[Insight]
+    discussions: list[DiscussionRef]
+    next_steps: list[StepGroup]
+    updated: str | None
+    updated_by: str | None
+    version: str | None
+    sections: list[str]  # every heading path, known or not
+
+
+def find_role(document: MarkdownDocument, role: str) -> Section | None:
+    wanted = set(names(SECTIONS, role))
+    return next((s for s in document.headings() if s.title in wanted), None)
+
+
+def parse_working_memory(text: str) -> WorkingMemory:
+    document = parse_markdown(text)
+
+    def own(role: str) -> str:
+        section = find_role(document, role)
+        return document.own_text(section) if section else ""
+
+    def full(role: str) -> str:
+        section = find_role(document, role)
+        return document.full_text(section) if section else ""
+
+    overview = {}
+    for match in re.finditer(r"^\s*(?:[-*]\s+)?\*\*(.+?)\*\*\s*[:：]\s*(.+?)\s*$", own("overview"), re.M):
+        overview[match.group(1)] = match.group(2)
+    completed = find_role(document, "completed_work")
+    insights_section = find_role(document, "insights")
+    next_section = find_role(document, "next_steps")
+    return WorkingMemory(
+        title=document.title,
+        overview=overview,
+        goals=list_items(own("goals")),
+        progress=parse_progress_summary(full("progress") or text),
+        completed_work=[s.title for s in document.children(completed)] if completed else [],
+        takeaways=list_items(own("takeaways")),
+        insights=[
+            Insight(title=s.title, body=document.full_text(s).strip(), handle_path=s.path)
+            for s in (document.children(insights_section) if insights_section else [])
+        ],
+        discussions=[
+            DiscussionRef(file=m.group("file"), description=(m.group("desc") or "").strip())
+            for m in _DOC_ITEM.finditer(full("discussion_index") or full("method"))
+        ],
+        next_steps=_step_groups(document, next_section),
+        updated=read_field(text, names(FIELDS, "updated")),
+        updated_by=read_field(text, names(FIELDS, "updated_by")),
+        version=read_field(text, names(FIELDS, "version")),
+        sections=[s.path for s in document.headings()],
+    )
+
+
+def parse_progress_summary(text: str) -> ProgressSummary | None:
+    value = read_field(text, names(FIELDS, "lectures_done"))
+    match = _PROGRESS.search(value or "")
+    if match is None:
+        return None
+    done, total = int(match.group(1)), int(match.group(2))
+    percent = float(match.group(3)) if match.group(3) else round(100 * done / total, 1) if total else 0.0
+    return ProgressSummary(
+        done=done,
+        total=total,
+        percent=percent,
+        phase=read_field(text, names(FIELDS, "phase")),
+        week=read_field(text, names(FIELDS, "week")),
+    )
+
+
+def _step_groups(document: MarkdownDocument, section: Section | None) -> list[StepGroup]:
+    if section is None:
+        return []
+    loose = list_items(_before_rule(document.own_text(section)))
+    groups = [StepGroup(title="", items=loose)] if loose else []
+    groups += [
+        StepGroup(title=child.title, items=list_items(_before_rule(document.full_text(child))))
+        for child in document.children(section)
+    ]
+    return groups
+
+
+def _before_rule(text: str) -> str:
+    """Section text up to a thematic break: the footer after `---` is not part of the last section's list."""
+    return re.split(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$", text, maxsplit=1, flags=re.M)[0]
+
+
+# --- edits ------------------------------------------------------------------------------------------------
+
+
+def render_insight(title: str, body: str, meta: str) -> str:
+    return f"### {title}\n{body}\n{meta}" if meta else f"### {title}\n{body}"
+
+
+def has_insight(text: str, title: str, body: str) -> bool:
+    """True when an entry with this title and body is already recorded (an exact retry)."""
+    document = parse_markdown(text)
+    section = find_role(document, "insights")
+    if section is None:
+        return False
+    wanted = _squash(body)
+    return any(
+        child.title == title and wanted in _squash(document.full_text(child))
+        for child in document.children(section)
+    )
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def append_insight(text: str, entry: str, language: Language) -> str:
+    """Add `entry` (a `### ` block) at the end of the insights section, creating the section if needed."""
+    document = parse_markdown(text)
+    section = find_role(document, "insights")
+    if section is not None:
+        return append_to_section(document, section, entry)
+    heading = "## " + ("🧠 " if language == "zh" else "") + preferred(SECTIONS, "insights", language)
+    return _insert_before_later_sections(document, f"{heading}\n\n{entry}", after_roles=("method", "progress"))
+
+
+def _insert_before_later_sections(document: MarkdownDocument, block: str, after_roles: tuple[str, ...]) -> str:
+    """Put a new level-2 section after the first existing role in `after_roles`, else before the footer."""
+    newline = document.newline
+    block = re.sub(r"\r\n|\r|\n", newline, block)
+    for role in after_roles:
+        anchor = find_role(document, role)
+        if anchor is not None:
+            at = anchor.end
+            text = document.text
+            if at == len(text):
+                break
+            return text[:at] + block + newline + newline + text[at:]
+    text = document.text
+    labels = "|".join(names(FIELDS, "updated"))
+    footer = re.search(rf"^\s*-{{3,}}\s*$(?=[\s\S]*\*\*(?:{labels})\*\*)", text, re.M)
+    at = footer.start() if footer else len(text)
+    if at == len(text):
+        separator = "" if text.endswith(("\n", "\r")) or not text else newline
+        return text + separator + newline + block + newline
+    return text[:at] + block + newline + newline + text[at:]
+
+
+def set_updated(text: str, today: str) -> str:
+    """Keep `最后更新` at `today`; a document without that line is left as it is."""
+    return replace_field(text, names(FIELDS, "updated"), today) or text
+
+
+def set_progress(text: str, done: int, total: int, phase: str | None) -> str:
+    """Rewrite the `已完成讲座` value (and `当前阶段` when given) in place."""
+    percent = 100 * done / total if total else 0.0
+    updated = replace_field(text, names(FIELDS, "lectures_done"), f"{done}/{total} ({percent:.1f}%)") or text
+    if phase is not None:
+        updated = replace_field(updated, names(FIELDS, "phase"), phase) or updated
+    return updated
+
+
+def add_discussion_ref(text: str, file: str, description: str, language: Language) -> str:
+    """List `file` among the existing discussion documents (once), numbered after the last entry."""
+    document = parse_markdown(text)
+    if any(ref.file == file for ref in parse_working_memory(text).discussions):
+        return text
+    section = find_role(document, "discussion_index") or find_role(document, "method")
+    line_end = "" if not description else f" - {description}"
+    if section is not None:
+        entries = list(_DOC_ITEM.finditer(document.text, section.body_start, section.end))
+        if entries:
+            last = entries[-1]
+            line = f"{last.group('indent')}{int(last.group('n')) + 1}. `{file}`{line_end}"
+            return text[: last.end()] + document.newline + line + text[last.end() :]
+    label = preferred(FIELDS, "existing_documents", language)
+    block = f"**{label}**:\n1. `{file}`{line_end}"
+    if section is not None:
+        return append_to_section(document, section, block)
+    heading = preferred(SECTIONS, "discussion_index", language)
+    return _insert_before_later_sections(document, f"## {heading}\n\n{block}", after_roles=("method",))

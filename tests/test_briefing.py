@@ -1,0 +1,62 @@
+"""get_session_context on the bundled example: what it carries at each budget."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from memory_schema.working_memory import parse_working_memory
+from server.briefing import build_session_context
+from server.memory import ProjectMemory
+from server.tokens import estimate_tokens
+from support import TODAY, copy_example
+
+
+@pytest.fixture
+def memory(tmp_path: Path) -> Iterator[ProjectMemory]:
+    with ProjectMemory(copy_example(tmp_path), today=lambda: TODAY) as memory:
+        yield memory
+
+
+def test_at_1500_tokens_the_briefing_carries_the_whole_review(memory: ProjectMemory) -> None:
+    briefing = build_session_context(memory, 1500)
+    text = briefing.text
+    assert "2/17" in text and "第1阶段" in text and "Lecture 03" in text
+    working = parse_working_memory(memory.read_text("AI助手工作记忆.md").text)
+    for insight in working.insights:
+        assert insight.title in text
+    for discussion in memory.discussions():
+        assert discussion.path in text
+    for todo in memory.research_todos():
+        if not todo.done:
+            assert todo.text in text
+    assert briefing.estimated_tokens <= 1500
+
+
+def test_at_500_tokens_it_keeps_progress_phase_and_next_step_and_lists_what_it_left_out(
+    memory: ProjectMemory,
+) -> None:
+    briefing = build_session_context(memory, 500)
+    assert "2/17" in briefing.text and "第1阶段" in briefing.text and "Lecture 03" in briefing.text
+    assert briefing.omitted, "something must be left out at 500 tokens"
+    assert all(item.handle in briefing.text for item in briefing.omitted)
+    assert estimate_tokens(briefing.text) <= 500
+
+
+def test_the_briefing_flags_a_working_memory_that_disagrees_with_progress(memory: ProjectMemory) -> None:
+    path = memory.root / "学习进度.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("| ⬜ 未开始 |", "| ✅ 已完成 |", 1), encoding="utf-8")
+    briefing = build_session_context(memory, 2000)
+    assert any("3/17" in flag and "2/17" in flag for flag in briefing.flags)
+
+
+def test_the_briefing_flags_a_working_memory_not_updated_for_weeks(memory: ProjectMemory) -> None:
+    briefing = build_session_context(memory, 2000)
+    assert any("not updated for" in flag for flag in briefing.flags)
+
+
+def test_a_focus_adds_matching_notes(memory: ProjectMemory) -> None:
+    memory.warm_up()
+    briefing = build_session_context(memory, 3000, focus="pin_memory")
+    assert "focus" in briefing.included
+    assert "数据加载器优化详解" in briefing.text

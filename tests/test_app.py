@@ -1,0 +1,146 @@
+"""The MCP surface, driven in process with the SDK client in both protocol modes."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from server.app import create_server
+from server.memory import ProjectMemory
+from support import TODAY, copy_example, snapshot_tree
+
+pytestmark = pytest.mark.anyio
+
+MODES = ["auto", "legacy"]
+
+# The tool contract: names and parameters are what Claude Code calls; changing them breaks users.
+CONTRACT = {
+    "get_session_context": ["max_tokens", "focus"],
+    "search_discussions": ["query", "scope", "limit", "lecture", "tags", "since"],
+    "read_memory": ["handle", "offset"],
+    "append_insight": ["title", "body", "tags", "lecture"],
+    "record_discussion": ["topic", "question", "thinking", "details", "methodology", "practice", "tags", "lecture"],
+    "update_progress": ["lecture", "status", "note"],
+    "add_research_todo": ["item", "topic"],
+    "complete_research_todo": ["item"],
+    "save_lecture_note": ["lecture", "part", "content", "expected_version"],
+    "update_section": ["handle", "content", "expected_version"],
+}
+READ_ONLY_TOOLS = {"get_session_context", "search_discussions", "read_memory"}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def make_server(tmp_path: Path) -> Any:
+    return create_server(ProjectMemory(copy_example(tmp_path), today=lambda: TODAY), watch=False)
+
+
+def structured(result: Any) -> dict[str, Any]:
+    assert not result.is_error, result.content
+    data = result.structured_content
+    return data.get("result", data) if isinstance(data, dict) else data
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_tool_contract_is_pinned(tmp_path: Path, mode: str) -> None:
+    async with Client(make_server(tmp_path), mode=mode) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert {name: list(tool.input_schema["properties"]) for name, tool in tools.items()} == CONTRACT
+    for name, tool in tools.items():
+        assert tool.annotations is not None
+        assert tool.annotations.read_only_hint is (name in READ_ONLY_TOOLS)
+        assert tool.description
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_get_session_context_returns_text_and_structure(tmp_path: Path, mode: str) -> None:
+    async with Client(make_server(tmp_path), mode=mode) as client:
+        result = await client.call_tool("get_session_context", {"max_tokens": 1500})
+    data = structured(result)
+    assert "2/17" in data["text"] and data["estimated_tokens"] <= 1500
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_search_then_read_the_hit_by_its_handle(tmp_path: Path, mode: str) -> None:
+    async with Client(make_server(tmp_path), mode=mode) as client:
+        hits = structured(await client.call_tool("search_discussions", {"query": "KV缓存", "limit": 5}))["hits"]
+        assert hits and {"path", "heading", "snippet", "score", "kind", "lecture", "handle"} <= set(hits[0])
+        page = structured(await client.call_tool("read_memory", {"handle": hits[0]["handle"]}))
+    assert page["version"] and page["text"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_every_writing_tool_works_through_the_protocol(tmp_path: Path, mode: str) -> None:
+    async with Client(make_server(tmp_path), mode=mode) as client:
+        structured(await client.call_tool("append_insight", {"title": "协议测试", "body": "- 一条洞察"}))
+        structured(await client.call_tool("record_discussion", {
+            "topic": "协议", "question": "问", "thinking": "想", "details": "细节", "methodology": "方法",
+            "practice": "实践"}))
+        structured(await client.call_tool("update_progress", {"lecture": "3", "status": "in_progress"}))
+        structured(await client.call_tool("add_research_todo", {"item": "研究 MoE 路由", "topic": "架构"}))
+        structured(await client.call_tool("complete_research_todo", {"item": "研究 MoE 路由"}))
+        structured(await client.call_tool("save_lecture_note", {"lecture": "3", "part": "README", "content": "概览"}))
+        page = structured(await client.call_tool("read_memory", {"handle": "AI助手工作记忆.md#下一步计划"}))
+        written = structured(await client.call_tool("update_section", {
+            "handle": "AI助手工作记忆.md#下一步计划", "content": "### 短期目标（本周）\n1. 学习 Lecture 04",
+            "expected_version": page["version"]}))
+    assert written["changed"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_errors_come_back_as_actionable_tool_errors_and_change_nothing(tmp_path: Path, mode: str) -> None:
+    server = make_server(tmp_path)
+    root = tmp_path / "memory"
+    before = snapshot_tree(root)
+    async with Client(server, mode=mode) as client:
+        cases = [
+            ("append_insight", {"title": "a\n## b", "body": "x"}, "one line"),
+            ("read_memory", {"handle": "../etc/passwd"}, "inside the memory root"),
+            ("read_memory", {"handle": "不存在.md"}, "does not exist"),
+            ("update_section", {"handle": "AI助手工作记忆.md#下一步计划", "content": "x", "expected_version": "0" * 16},
+             "read it again"),
+            ("search_discussions", {"query": "x", "scope": "everything"}, "scope"),
+        ]
+        for tool, args, expected in cases:
+            result = await client.call_tool(tool, args)
+            assert result.is_error, (tool, args)
+            assert expected in result.content[0].text, result.content[0].text
+    assert snapshot_tree(root) == before
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_resources_list_and_read(tmp_path: Path, mode: str) -> None:
+    async with Client(make_server(tmp_path), mode=mode) as client:
+        uris = {str(r.uri) for r in (await client.list_resources()).resources}
+        assert {"memory://working-memory", "memory://progress", "memory://plan", "memory://research-todo"} <= uris
+        templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
+        assert {"memory://discussions/{name}", "memory://notes/{+path}"} <= templates
+        progress = await client.read_resource("memory://progress")
+        assert "2/17" in progress.contents[0].text
+        discussion = await client.read_resource("memory://discussions/KV缓存内存计算精确分析")
+        assert "原始问题" in discussion.contents[0].text
+        note = await client.read_resource(
+            "memory://notes/学习笔记/01-基础建立/01-Lecture01-IntroductionTokenization/README.md")
+        assert note.contents[0].text
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_prompts_guide_the_workflow(tmp_path: Path, mode: str) -> None:
+    async with Client(make_server(tmp_path), mode=mode) as client:
+        names = {p.name for p in (await client.list_prompts()).prompts}
+        assert names == {"start_session", "end_session", "socratic_discussion"}
+        start = await client.get_prompt("start_session", {})
+        assert "get_session_context" in start.messages[0].content.text
+        socratic = await client.get_prompt("socratic_discussion", {"topic": "KV缓存"})
+        assert "record_discussion" in socratic.messages[0].content.text
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_instructions_reach_the_client_at_connect_time(tmp_path: Path, mode: str) -> None:
+    async with Client(make_server(tmp_path), mode=mode) as client:
+        instructions = client.instructions or ""
+    assert "get_session_context" in instructions and "record_discussion" in instructions

@@ -1,0 +1,105 @@
+"""`doctor`: check a memory root's layout and every document, and say what is wrong, with file and line."""
+
+from pydantic import BaseModel
+
+from memory_schema.discussion import PART_ORDER, parse_discussion
+from memory_schema.errors import ProjectMemoryError
+from memory_schema.layout import DocumentKind
+from memory_schema.markdown import parse_markdown
+from memory_schema.progress import parse_progress
+from memory_schema.vocabulary import DISCUSSION_PARTS
+from memory_schema.working_memory import parse_working_memory
+from server.memory import ProjectMemory
+
+
+class Problem(BaseModel):
+    path: str
+    line: int | None
+    severity: str  # "error" (something the server cannot use) or "warning" (worth fixing)
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.severity}: {self.message}"
+
+
+class DoctorReport(BaseModel):
+    root: str
+    preset: str
+    documents: int
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+
+def run_doctor(memory: ProjectMemory) -> DoctorReport:
+    layout = memory.layout
+    problems: list[Problem] = []
+    paths = memory.documents()
+    for kind, path in layout.role_paths().items():
+        if path not in paths:
+            problems.append(Problem(path=path, line=None, severity="warning",
+                                    message=f"the {kind.value.replace('_', ' ')} document is missing"))
+    texts: dict[str, str] = {}
+    for path in paths:
+        try:
+            texts[path] = memory.read_text(path).text
+        except ProjectMemoryError as err:
+            problems.append(Problem(path=path, line=None, severity="error", message=str(err)))
+            continue
+        document = parse_markdown(texts[path])
+        if document.frontmatter_problem:
+            problems.append(Problem(path=path, line=1, severity="warning", message=document.frontmatter_problem))
+        if layout.kind_of(path) is DocumentKind.DISCUSSION:
+            problems += _check_discussion(path, texts[path])
+    problems += _check_consistency(memory, texts)
+    return DoctorReport(root=str(memory.root), preset=layout.preset, documents=len(paths), problems=problems)
+
+
+def _check_discussion(path: str, text: str) -> list[Problem]:
+    discussion = parse_discussion(path, text)
+    missing = [DISCUSSION_PARTS[part]["zh"][0] for part in PART_ORDER if part not in discussion.parts_present]
+    if not missing:
+        return []
+    return [Problem(path=path, line=None, severity="warning",
+                    message=f"discussion lacks the part(s) {', '.join(missing)}")]
+
+
+def _check_consistency(memory: ProjectMemory, texts: dict[str, str]) -> list[Problem]:
+    layout = memory.layout
+    problems: list[Problem] = []
+    working = parse_working_memory(texts[layout.working_memory]) if layout.working_memory in texts else None
+    progress = parse_progress(texts[layout.progress]) if layout.progress in texts else None
+    if progress is not None and layout.progress in texts:
+        if not progress.lectures:
+            problems.append(Problem(path=layout.progress, line=None, severity="warning",
+                                    message="no lecture table found (columns 讲座 and 状态, or Lecture and Status)"))
+        elif progress.summary and progress.summary.done != progress.done:
+            problems.append(Problem(
+                path=layout.progress, line=_line_of(texts[layout.progress], str(progress.summary.done) + "/"),
+                severity="warning",
+                message=f"summary says {progress.summary.done} lectures done, the table marks {progress.done}",
+            ))
+    if working and working.progress and progress and progress.lectures and working.progress.done != progress.done:
+        problems.append(Problem(
+            path=layout.working_memory,
+            line=_line_of(texts[layout.working_memory], f"{working.progress.done}/{working.progress.total}"),
+            severity="warning",
+            message=f"says {working.progress.done} lectures done; {layout.progress} marks {progress.done}",
+        ))
+    if working:
+        on_disk = {p.removeprefix(layout.discussions_dir + "/") for p in texts
+                   if layout.kind_of(p) is DocumentKind.DISCUSSION}
+        for ref in working.discussions:
+            if ref.file not in on_disk:
+                line = _line_of(texts[layout.working_memory], ref.file)
+                problems.append(Problem(path=layout.working_memory, line=line, severity="warning",
+                                        message=f"lists {ref.file}, which is not in {layout.discussions_dir}/"))
+    return problems
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    at = text.find(needle)
+    return text.count("\n", 0, at) + 1 if at >= 0 else None

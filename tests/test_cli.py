@@ -1,0 +1,96 @@
+"""The project-memory command, in process with click's CliRunner."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from server.cli import main
+from support import SEED, copy_example, snapshot_tree
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_doctor_finds_no_problems_in_the_bundled_example(tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    code, out, _ = run("doctor", "--root", str(root))
+    assert code == 0, out
+    assert "No problems found." in out
+
+
+def test_doctor_finds_no_problems_in_the_seed_layout(tmp_path: Path) -> None:
+    if not SEED.exists():
+        pytest.skip("../shared is not present")
+    root = copy_example(tmp_path)
+    shutil.copy(SEED, root / "AI助手工作记忆.md")
+    code, out, _ = run("doctor", "--root", str(root), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["problems"] == [], report["problems"]
+
+
+def test_doctor_reports_a_broken_document_with_its_file(tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    (root / "学习笔记" / "坏文件.md").write_bytes(b"\xff\xfe\x00binary")
+    code, out, _ = run("doctor", "--root", str(root))
+    assert code == 1 and "学习笔记/坏文件.md" in out
+
+
+def test_search_json_lists_hits_with_paths_relative_to_the_root(tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    code, out, _ = run("search", "KV缓存", "--root", str(root), "--json", "--limit", "3")
+    hits = json.loads(out)
+    assert code == 0 and 0 < len(hits) <= 3
+    assert {"path", "heading", "score", "snippet", "kind"} <= set(hits[0])
+    assert all(not hit["path"].startswith("/") and (root / hit["path"]).exists() for hit in hits)
+
+
+def test_context_prints_the_briefing(tmp_path: Path) -> None:
+    code, out, _ = run("context", "--root", str(copy_example(tmp_path)), "--max-tokens", "800")
+    assert code == 0 and "2/17" in out
+
+
+def test_init_scaffolds_each_preset_and_never_overwrites(tmp_path: Path) -> None:
+    for preset, working in (("cs336-zh", "AI助手工作记忆.md"), ("default-en", "working-memory.md")):
+        target = tmp_path / preset
+        code, _, _ = run("init", str(target), "--preset", preset)
+        assert code == 0 and (target / working).exists()
+        assert "{today}" not in (target / working).read_text(encoding="utf-8")
+        code, _, err = run("init", str(target), "--preset", preset)
+        assert code == 2 and "never overwrites" in err
+        code, out, _ = run("doctor", "--root", str(target))
+        assert code == 0, out
+
+
+def test_status_json_and_html(tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    code, out, _ = run("status", "--root", str(root), "--json")
+    report = json.loads(out)
+    assert code == 0 and (report["done"], report["total"]) == (2, 17)
+    page = tmp_path / "status.html"
+    code, _, _ = run("status", "--root", str(root), "--html", str(page))
+    html = page.read_text(encoding="utf-8")
+    assert code == 0 and "<svg" in html and "http" not in html.split("<body>")[1].split("xmlns")[0]
+
+
+def test_reindex_rebuilds_the_index(tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    code, _, err = run("reindex", "--root", str(root))
+    assert code == 0 and "Indexed 18 files" in err
+
+
+def test_a_missing_root_is_a_one_line_error(tmp_path: Path) -> None:
+    code, _, err = run("context", "--root", str(tmp_path / "nope"))
+    assert code != 0 and "is not a folder" in err
+
+
+def test_read_commands_never_modify_the_notes(tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    before = snapshot_tree(root)
+    for args in (["doctor"], ["context"], ["status", "--json"], ["search", "BPE"]):
+        run(*args, "--root", str(root))
+    assert snapshot_tree(root) == before

@@ -1,16 +1,16 @@
 """Estimating how many tokens a text costs a model, without the model's tokenizer.
 
-Characters/4 undercounts Chinese several times over: a CJK character is about one token on its own, while an
-English word is about one. The estimate adds up a typical cost for each kind of thing in the text (CJK
-characters, English words, digits, runs of punctuation, other symbols, emoji, whitespace) and multiplies the
-sum by a margin, so that it errs high: a briefing that fits the estimate fits the budget.
+Characters/4 undercounts Chinese several times over: a CJK character is about a token on its own, while
+English runs at about a word a token. The estimate adds up a typical cost for each kind of thing in the text
+(CJK characters, English words, digits, runs of punctuation, symbols, emoji, box drawing, whitespace) and
+multiplies the sum by a margin, so that it errs high: a briefing that fits the estimate fits the budget.
 
 The weights were fitted to Claude's published tokenizer (the `tokenizer.json` shipped in the `anthropic`
-Python SDK up to 0.38.0) on the CS336 notes cut into paragraph-sized chunks, and the margin set so that
-fewer than 2% of those chunks are under-counted by more than 5%. `bench/token_estimator.py` repeats the
-check against that tokenizer and OpenAI's o200k_base; BENCHMARKS.md has the figures. Claude 3 and later
-tokenize differently and their tokenizer is not published, so the margin is a calibration, not a guarantee.
-The weights fit Chinese, English, code and Markdown; other scripts (Korean, Cyrillic) are not calibrated.
+Python SDK up to 0.38.0) on the CS336 notes cut into paragraph-sized chunks, and the margin set so that few
+such chunks are under-counted by more than 5%: 0.3% of those fitted on, about 2% of files held out.
+`bench/token_estimator.py` repeats the check against that tokenizer and OpenAI's o200k_base; BENCHMARKS.md
+has the figures. Claude 3 and later tokenize differently and their tokenizer is not published, so the margin
+is a calibration, not a guarantee. Other scripts (Korean, Cyrillic) are not calibrated.
 """
 
 import math
@@ -44,8 +44,8 @@ HORIZONTAL_LINE_TOKENS = 0.3  # `─` merges into runs
 BOX_DRAWING_TOKENS = 1.35  # `│├└━` and the rest of tree and table drawing take a token or two each
 SPACE_RUN_TOKENS = 0.7  # indentation and table padding
 NEWLINE_TOKENS = 0.7
-# The weights give the typical count and text varies around it (author lists of pinyin names, ASCII
-# diagrams); with this margin 0.3% of the paragraph-sized chunks fall more than 5% below the real count.
+# The weights give the typical count and text varies around it (ASCII art, box diagrams, long URLs); with
+# this margin 0.3% of the paragraph-sized chunks fall more than 5% below the real count (~2% held out).
 MARGIN = 1.1
 
 

@@ -4,6 +4,7 @@ A new record gets YAML frontmatter (topic, lecture, tags, created) since the fil
 existing record, whoever wrote it, only ever gets a new dated round appended at its end.
 """
 
+import re
 from datetime import date
 
 from pydantic import BaseModel
@@ -12,6 +13,9 @@ from memory_schema.frontmatter import render_frontmatter
 from memory_schema.lectures import parse_lecture
 from memory_schema.markdown import parse_markdown
 from memory_schema.vocabulary import DISCUSSION_PARTS, OTHER, Language, names, preferred
+
+# List, quote and heading markers before a line's words; "7B模型" keeps its digit.
+_LINE_MARKER = re.compile(r"^(?:(?:[-*+>#]+|\d+[.)）])[ \t]+)+")
 
 PART_ORDER = ("question", "thinking", "details", "methodology", "practice")
 
@@ -73,7 +77,7 @@ def _is_round_heading(title: str) -> bool:
 
 def _first_line(text: str) -> str:
     for line in text.splitlines():
-        cleaned = line.strip().lstrip("-*>#0123456789.） ").strip()
+        cleaned = _LINE_MARKER.sub("", line.strip()).strip()
         if cleaned and not cleaned.startswith(("```", "|", "---")):
             return cleaned[:120]
     return ""

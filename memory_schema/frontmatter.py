@@ -8,11 +8,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import frontmatter
 import yaml
+from frontmatter.default_handlers import YAMLHandler
 
 # Frontmatter is only recognised at the very top of a file (after an optional BOM), between two `---` lines.
-_BLOCK = re.compile(r"\A\ufeff?---[ \t]*\r?\n(?:.*?\r?\n)?---[ \t]*(?:\r\n|\r|\n|\Z)", re.DOTALL)
+_BLOCK = re.compile(
+    r"\A\ufeff?---[ \t]*(?:\r\n|\r|\n)(?P<yaml>.*?(?:\r\n|\r|\n))?---[ \t]*(?:\r\n|\r|\n|\Z)", re.DOTALL
+)
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,12 @@ def read_frontmatter(text: str) -> Frontmatter:
     if match is None:
         return Frontmatter(end=0)
     try:
-        metadata, _ = frontmatter.parse(match.group(0).lstrip("\ufeff") + "\n")
+        # The handler, not `frontmatter.parse`: parse drops a value that is not a mapping without a word.
+        metadata = YAMLHandler().load(match.group("yaml") or "")
     except Exception as err:  # yaml raises many types; any of them means "unreadable metadata"
         return Frontmatter(end=match.end(), problem=f"frontmatter is not valid YAML: {_first_line(err)}")
+    if metadata is None:  # only comments, or nothing, between the fences
+        return Frontmatter(end=match.end())
     if not isinstance(metadata, dict):
         return Frontmatter(end=match.end(), problem="frontmatter is not a mapping of keys to values")
     return Frontmatter(end=match.end(), metadata=dict(metadata))

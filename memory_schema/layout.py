@@ -3,6 +3,7 @@
 Pure: the caller lists the files and reads the optional TOML text; this module only decides.
 """
 
+import re
 import tomllib
 from collections.abc import Iterable
 from enum import StrEnum
@@ -137,6 +138,12 @@ def _read_config(text: str) -> dict[str, object]:
     if unknown:
         raise InvalidInput(f"{CONFIG_FILE}: unknown keys {unknown}; allowed: {sorted(allowed)}.")
     for key, value in section.items():
-        if isinstance(value, str) and (value.startswith(("/", "~")) or ".." in value.split("/")):
+        if isinstance(value, str) and _leaves_root(value):
             raise InvalidInput(f"{CONFIG_FILE}: {key} must be a path inside the memory root, not {value!r}.")
     return dict(section)
+
+
+def _leaves_root(value: str) -> bool:
+    """An absolute path, a home path, a Windows drive or a `..` step (with either slash)."""
+    path = value.replace("\\", "/")
+    return path.startswith(("/", "~")) or re.match(r"[A-Za-z]:", path) is not None or ".." in path.split("/")

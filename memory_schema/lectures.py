@@ -1,11 +1,13 @@
-"""Lecture numbers as people write them: `Lecture5`, `Lecture 05`, `lecture-05`, `L05`, `第5讲`."""
+"""Lecture numbers as people write them: `Lecture5`, `Lecture 05`, `lecture-05`, `第5讲`.
+
+A bare `L5` is deliberately not a lecture: "L2缓存" is the L2 cache.
+"""
 
 import re
 
 _PATTERNS = (
     re.compile(r"(?<![A-Za-z])lecture[\s_\-]*0*(\d{1,2})(?!\d)", re.IGNORECASE),
     re.compile(r"第\s*0*(\d{1,2})\s*[讲课]"),
-    re.compile(r"(?<![A-Za-z0-9])L0*(\d{1,2})(?![\dA-Za-z])"),
 )
 
 

@@ -22,6 +22,8 @@ _PARSER = MarkdownIt("commonmark")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _MARKUP = re.compile(r"\*\*|__|`")
 _SPACES = re.compile(r"\s+")
+# An ATX closing sequence is a run of '#' after a space (or the whole text); the '#' of "C#" is a word.
+_CLOSING_HASHES = re.compile(r"(?:^|\s)#+$")
 
 
 def normalize_heading(text: str) -> str:
@@ -32,7 +34,7 @@ def normalize_heading(text: str) -> str:
         if category in ("So", "Sk", "Cf", "Cs", "Co") or 0xFE00 <= ord(char) <= 0xFE0F:
             continue
         kept.append(char)
-    return _SPACES.sub(" ", "".join(kept)).strip().rstrip("#").strip()
+    return _CLOSING_HASHES.sub("", _SPACES.sub(" ", "".join(kept)).strip()).strip()
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,9 @@ def _parse_sections(text: str, body_offset: int) -> list[Section]:
     starts = _line_starts(text)
     first_line = sum(1 for s in starts if s <= body_offset) - 1 if body_offset else 0
     # A BOM would hide a first-line heading from the parser; it holds no line break, so lines stay aligned.
+    # The Markdown starts after it, so that text put at the start of the preamble goes after the BOM too.
     body = text[body_offset:].lstrip("\ufeff")
+    body_offset = len(text) - len(body)
     found: list[tuple[int, str, int, int]] = []  # (level, raw title, first line, line after)
     tokens = _PARSER.parse(body)
     for i, token in enumerate(tokens):
@@ -132,7 +136,7 @@ def _parse_sections(text: str, body_offset: int) -> list[Section]:
             found.append((int(token.tag[1:]), inline, token.map[0] + first_line, token.map[1] + first_line))
 
     def offset(line: int) -> int:
-        return starts[line] if line < len(starts) else len(text)
+        return max(starts[line], body_offset) if line < len(starts) else len(text)
 
     heads = [(lvl, raw, offset(a), offset(b), a + 1) for lvl, raw, a, b in found]
     first_heading = heads[0][2] if heads else len(text)
@@ -157,9 +161,30 @@ def _convert_newlines(block: str, newline: str) -> str:
 
 
 def _content_end(text: str, start: int, end: int) -> int:
-    """The end of the last non-blank character in text[start:end]."""
-    stripped = text[start:end].rstrip(" \t\r\n")
-    return start + len(stripped)
+    """The end of the last non-blank line in text[start:end], its trailing spaces included."""
+    at = start + len(text[start:end].rstrip(" \t\r\n"))
+    if at == start:
+        return start
+    while at < end and text[at] in " \t":
+        at += 1
+    return at
+
+
+def _line_breaks(text: str) -> int:
+    return len(_LINE_BREAK.findall(text))
+
+
+def _closing(text: str, at: int, gap: str, newline: str) -> str:
+    """What must follow new text inserted at `at` (before `gap`, the blank space up to the next heading).
+
+    A following heading gets a blank line before it: a setext heading or an HTML block would otherwise
+    run into the new text. At the end of the text the final newline is kept as it was (or missing).
+    """
+    if at + len(gap) < len(text):
+        return newline * max(0, 2 - _line_breaks(gap))
+    if gap:
+        return "" if _line_breaks(gap) else newline
+    return newline if not text or text.endswith(("\n", "\r")) else ""
 
 
 def append_to_section(document: MarkdownDocument, section: Section, block: str) -> str:
@@ -167,30 +192,30 @@ def append_to_section(document: MarkdownDocument, section: Section, block: str) 
     text, newline = document.text, document.newline
     block = _convert_newlines(block.strip("\r\n"), newline)
     at = _content_end(text, section.body_start, section.end)
-    if at <= section.body_start:  # an empty section: start right under its heading
+    if at > section.body_start:
+        lead = newline + newline
+    else:  # an empty section: start right under its heading, a blank line between them
         at = section.body_start
-        lead = "" if text[:at].endswith(("\n", "\r")) or at == 0 else newline
-        tail = "" if text[at:section.end].startswith(("\n", "\r")) else newline
-        if section.end < len(text) and not text[at:section.end].strip():
-            tail = newline + (newline if not text[at:section.end] else "")
-        return text[:at] + lead + newline + block + tail + text[at:]
-    if section.end == len(text) and at == len(text):
-        return text + newline + newline + block
-    return text[:at] + newline + newline + block + text[at:]
+        if not text[:at].strip("\ufeff"):  # the very start of the text
+            lead = ""
+        else:
+            lead = newline if text[:at].endswith(("\n", "\r")) else newline + newline
+    gap = text[at : section.end]
+    return text[:at] + lead + block + _closing(text, at, gap, newline) + text[at:]
 
 
 def replace_section_body(document: MarkdownDocument, section: Section, body: str) -> str:
     """Replace everything under the heading of `section` (subsections included), keeping its spacing."""
     text, newline = document.text, document.newline
     old = text[section.body_start : section.end]
+    new = _convert_newlines(body.strip("\r\n"), newline)
     if old.strip():
         lead = old[: len(old) - len(old.lstrip("\r\n"))]
-        trail = old[len(old.rstrip(" \t\r\n")) :]
+        gap = old[len(old.rstrip(" \t\r\n")) :].lstrip(" \t")
     else:
-        lead, trail = newline, old if old else (newline if section.end < len(text) else "")
-    new = _convert_newlines(body.strip("\r\n"), newline)
-    if trail and not trail.startswith(("\n", "\r")):
-        trail = newline + trail.lstrip(" \t")
+        lead = newline if text[: section.body_start].strip("\ufeff") else ""
+        gap = old.lstrip(" \t")
+    trail = gap + _closing(text, section.end - len(gap), gap, newline)
     return text[: section.body_start] + lead + new + trail + text[section.end :]
 
 
@@ -200,10 +225,11 @@ def insert_section(
     """Add a new `level` heading with `body` at the end of `parent` (or of the document)."""
     heading = "#" * level + " " + title
     block = heading + document.newline + document.newline + body.strip("\r\n") if body.strip() else heading
-    target = parent if parent is not None else _whole_document(document)
+    target = parent if parent is not None else whole_document(document)
     return append_to_section(document, target, block)
 
 
-def _whole_document(document: MarkdownDocument) -> Section:
+def whole_document(document: MarkdownDocument) -> Section:
+    """The document as one section: its body from after the frontmatter (and BOM) to the end."""
     end = len(document.text)
-    return Section(0, "", "", (), 1, 0, document.body_offset, end, end)
+    return Section(0, "", "", (), 1, 0, document.preamble.body_start, end, end)

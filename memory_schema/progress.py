@@ -14,7 +14,8 @@ from memory_schema.lectures import lecture_label, parse_lecture
 from memory_schema.vocabulary import COLUMNS, STATUS_MARKERS, STATUS_WORDS, Language
 from memory_schema.working_memory import ProgressSummary, parse_progress_summary
 
-_ROW = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M)
+# A row ends before its line break; a CRLF file's `\r` stays out of the match so rewriting a row keeps it.
+_ROW = re.compile(r"^[ \t]*\|[^\r\n]*\|[ \t]*(?=\r?\n|\r|\Z)", re.M)
 
 
 class LectureStatus(StrEnum):
@@ -54,12 +55,12 @@ class Progress(BaseModel):
 
 def parse_status(cell: str) -> LectureStatus:
     lowered = cell.lower()
-    for status in ("done", "in_progress"):
-        if any(marker in lowered for marker in STATUS_MARKERS[status]):
-            # "未完成" contains "完成"; a not-started marker wins over the generic word.
-            if status == "done" and ("未完成" in cell or "⬜" in cell):
-                continue
-            return LectureStatus(status)
+    # "未完成", "待完成" and "not done" contain a done word; a not-done marker wins over it.
+    not_done = any(marker in lowered for marker in STATUS_MARKERS["not_done"])
+    if not not_done and any(marker in lowered for marker in STATUS_MARKERS["done"]):
+        return LectureStatus.DONE
+    if any(marker in lowered for marker in STATUS_MARKERS["in_progress"]):
+        return LectureStatus.IN_PROGRESS
     return LectureStatus.NOT_STARTED
 
 
@@ -80,7 +81,7 @@ class _Table:
                 continue
             if all(set(cell) <= set("-: ") for cell in cells):
                 continue
-            if parse_lecture(cells[self.columns["lecture"]]) is not None:
+            if parse_lecture(self.cell(cells, "lecture")) is not None:
                 self.rows.append((match, cells))
 
     def cell(self, cells: list[str], role: str) -> str:
@@ -118,9 +119,10 @@ def set_lecture_status(
     for match, cells in table.rows:
         if parse_lecture(table.cell(cells, "lecture")) != number:
             continue
-        cells = list(cells)
+        width = max(len(cells), max(table.columns.values()) + 1)
+        cells = cells + [""] * (width - len(cells))  # a short row gets the header's columns
         cells[table.columns["status"]] = STATUS_WORDS[status.value][language]
-        if "done_on" in table.columns and table.columns["done_on"] < len(cells):
+        if "done_on" in table.columns:
             cells[table.columns["done_on"]] = today if status is LectureStatus.DONE else ""
         indent = match.group(0)[: len(match.group(0)) - len(match.group(0).lstrip())]
         row = indent + "| " + " | ".join(cells) + " |"

@@ -13,7 +13,13 @@ from memory_schema.markdown import (
     parse_markdown,
 )
 
-_CHECK = re.compile(r"^(?P<lead>[ \t]*[-*+][ \t]+\[)(?P<mark>[ xX])(?P<rest>\][ \t]+(?P<text>.*?))[ \t]*$", re.M)
+# The lookahead ends an item at its line break without taking a CRLF file's `\r` into the item text.
+_CHECK = re.compile(
+    r"^(?P<lead>[ \t]*[-*+][ \t]+\[)(?P<mark>[ xX])(?P<rest>\][ \t]+(?P<text>[^\r\n]*?))"
+    r"[ \t]*(?=\r?\n|\r|\Z)",
+    re.M,
+)
+_ADDED_ON = re.compile(r"\s*\(\d{4}-\d{2}-\d{2}\)$")
 
 
 class TodoItem(BaseModel):
@@ -41,7 +47,7 @@ def parse_research_todo(text: str) -> list[TodoItem]:
 
 def add_todo(text: str, item: str, topic: str, today: str) -> str:
     """Add an open item under `## topic` (created at the end when missing); an identical open item is kept once."""
-    if any(not t.done and t.text.split(" (")[0] == item for t in parse_research_todo(text)):
+    if any(not t.done and _ADDED_ON.sub("", t.text) == item for t in parse_research_todo(text)):
         return text
     document = parse_markdown(text)
     line = f"- [ ] {item} ({today})"
@@ -75,4 +81,6 @@ def _append_item(document: MarkdownDocument, section: Section, line: str) -> str
     last_line = text[:content_end].rsplit("\n", 1)[-1]
     if _CHECK.search(last_line) is None:
         return append_to_section(document, section, line)
+    while content_end < len(text) and text[content_end] in " \t":  # the last item keeps its trailing spaces
+        content_end += 1
     return text[:content_end] + document.newline + line + text[content_end:]

@@ -34,12 +34,24 @@ def check_body(value: str, field: str = "body", *, limit: int = MAX_BODY_CHARS, 
         raise InvalidInput(f"{field} contains a NUL character; send plain text.")
     if len(stripped) > limit:
         raise InvalidInput(f"{field} is {len(stripped)} characters; keep it under {limit} or split it.")
-    for section in parse_markdown(stripped).headings():
+    if min_heading <= 1:  # a whole note: nothing of it can break an outline around it
+        return stripped
+    # The text goes into the middle of a document, where a leading `---` block is not frontmatter: the
+    # line break in front keeps the parser from taking one (and hiding the headings in it) here either.
+    # The probe heading after it must still be a heading, or the text leaves a code fence or HTML open.
+    probe = "\n" + stripped + "\n\n# probe"
+    headings = list(parse_markdown(probe).headings())
+    for section in headings[:-1]:
         if section.level < min_heading:
             raise InvalidInput(
-                f"{field} line {section.line} is a level-{section.level} heading ({section.raw_title!r}); "
-                f"use bold text, a list, or headings of level {min_heading} or deeper."
+                f"{field} line {section.line - 1} is a level-{section.level} heading "
+                f"({section.raw_title!r}); use bold text, a list, or headings of level {min_heading} or deeper."
             )
+    if not headings or headings[-1].start != len(probe) - len("# probe"):
+        raise InvalidInput(
+            f"{field} leaves a code block or HTML block open; close it (```) so the text after it "
+            "stays readable."
+        )
     return stripped
 
 

@@ -59,6 +59,7 @@ STATUS_WORDS: dict[str, dict[Language, str]] = {
 STATUS_MARKERS: dict[str, tuple[str, ...]] = {
     "done": ("✅", "已完成", "完成", "done", "[x]"),
     "in_progress": ("🔄", "进行中", "in progress", "doing", "⏳"),
+    "not_done": ("⬜", "未完成", "待完成", "未开始", "not done", "undone", "not started"),
 }
 
 OTHER: dict[str, dict[Language, str]] = {

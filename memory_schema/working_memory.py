@@ -10,10 +10,21 @@ import re
 from pydantic import BaseModel
 
 from memory_schema.fields import list_items, read_field, replace_field
-from memory_schema.markdown import MarkdownDocument, Section, append_to_section, parse_markdown
+from memory_schema.markdown import (
+    MarkdownDocument,
+    Section,
+    append_to_section,
+    parse_markdown,
+    whole_document,
+)
 from memory_schema.vocabulary import FIELDS, SECTIONS, Language, names, preferred
 
-_DOC_ITEM = re.compile(r"^(?P<indent>[ \t]*)(?P<n>\d+)\.\s+`(?P<file>[^`]+\.md)`\s*(?:[-–—:：]\s*(?P<desc>.*))?$", re.M)
+# One line each: `\s` would run into the next line and `$` would keep a CRLF file's `\r` in the match.
+_DOC_ITEM = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<n>\d+)\.[ \t]+`(?P<file>[^`\r\n]+\.md)`[ \t]*"
+    r"(?:[-–—:：][ \t]*(?P<desc>[^\r\n]*))?(?=\r?\n|\r|\Z)",
+    re.M,
+)
 _PROGRESS = re.compile(r"(\d+)\s*/\s*(\d+)(?:\s*\(\s*([\d.]+)\s*%\s*\))?")
 
 
@@ -171,24 +182,27 @@ def append_insight(text: str, entry: str, language: Language) -> str:
 
 def _insert_before_later_sections(document: MarkdownDocument, block: str, after_roles: tuple[str, ...]) -> str:
     """Put a new level-2 section after the first existing role in `after_roles`, else before the footer."""
-    newline = document.newline
-    block = re.sub(r"\r\n|\r|\n", newline, block)
-    for role in after_roles:
-        anchor = find_role(document, role)
-        if anchor is not None:
-            at = anchor.end
-            text = document.text
-            if at == len(text):
-                break
-            return text[:at] + block + newline + newline + text[at:]
-    text = document.text
+    block = re.sub(r"\r\n|\r|\n", document.newline, block)
+    anchors = (find_role(document, role) for role in after_roles)
+    anchor = next((section for section in anchors if section is not None), None)
+    if anchor is not None and anchor.end < len(document.text):
+        return _insert_at_line(document, anchor.end, block)
     labels = "|".join(names(FIELDS, "updated"))
-    footer = re.search(rf"^\s*-{{3,}}\s*$(?=[\s\S]*\*\*(?:{labels})\*\*)", text, re.M)
-    at = footer.start() if footer else len(text)
-    if at == len(text):
-        separator = "" if text.endswith(("\n", "\r")) or not text else newline
-        return text + separator + newline + block + newline
-    return text[:at] + block + newline + newline + text[at:]
+    # The footer is the `---` rule above `**最后更新**`; searched from the body on, so a frontmatter fence
+    # is never taken for it.
+    footer = re.compile(rf"^[ \t]*-{{3,}}[ \t]*(?=\r?\n|\r)(?=[\s\S]*\*\*(?:{labels})\*\*)", re.M)
+    found = footer.search(document.text, document.body_offset)
+    if found is not None:
+        return _insert_at_line(document, found.start(), block)
+    return append_to_section(document, whole_document(document), block)
+
+
+def _insert_at_line(document: MarkdownDocument, at: int, block: str) -> str:
+    """`block` put before the line starting at `at`, with a blank line on either side."""
+    text, newline = document.text, document.newline
+    blank_before = re.search(r"(?:\r\n|\r|\n)[ \t]*(?:\r\n|\r|\n)\Z", text[:at]) is not None
+    lead = "" if blank_before or not text[:at].strip("\ufeff") else newline
+    return text[:at] + lead + block + newline + newline + text[at:]
 
 
 def set_updated(text: str, today: str) -> str:

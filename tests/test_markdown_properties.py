@@ -1,0 +1,205 @@
+"""Properties of the Markdown model over generated documents: sections tile the text, code fences hold no
+headings, and each edit changes only the range it names, losing or inventing no heading."""
+
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from memory_schema.markdown import (
+    MarkdownDocument,
+    Section,
+    append_to_section,
+    insert_section,
+    parse_markdown,
+    replace_section_body,
+)
+
+PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+WORDS = ("memory", "KV缓存", "内存墙", "BPE", "🧠", "✅", "🔥 重要", "Lecture 03", "C#", "**粗体**", "`code`")
+CODE_LINES = ("# comment", "## not a heading", "x = 1", "", "#### 深度")
+
+
+@dataclass(frozen=True)
+class Doc:
+    text: str
+    heading_lines: list[int]  # 1-based lines that are headings
+    fence_lines: list[int]  # 1-based lines inside code fences, the fences included
+    has_frontmatter: bool
+
+
+words = st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(" ".join)
+
+
+@st.composite
+def heading(draw: st.DrawFn) -> tuple[str, list[str]]:
+    level = draw(st.integers(1, 4))
+    closing = draw(st.sampled_from(["", " #", " ####"]))
+    return "heading", ["#" * level + " " + draw(words) + closing]
+
+
+@st.composite
+def paragraph(draw: st.DrawFn) -> tuple[str, list[str]]:
+    return "text", draw(st.lists(words, min_size=1, max_size=3))
+
+
+@st.composite
+def bullet_list(draw: st.DrawFn) -> tuple[str, list[str]]:
+    marker = draw(st.sampled_from(["- ", "* ", "1. ", "- [ ] ", "- [x] "]))
+    return "text", [marker + item for item in draw(st.lists(words, min_size=1, max_size=3))]
+
+
+@st.composite
+def code_fence(draw: st.DrawFn) -> tuple[str, list[str]]:
+    fence = draw(st.sampled_from(["```", "~~~", "````"]))
+    info = draw(st.sampled_from(["", "python", "bash"]))
+    body = draw(st.lists(st.sampled_from(CODE_LINES), max_size=4))
+    return "fence", [fence + info, *body, fence]
+
+
+blank = st.just(("text", [""]))
+block = st.one_of(heading(), heading(), paragraph(), bullet_list(), code_fence(), blank)
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> Doc:
+    lines: list[str] = []
+    kinds: list[str] = []
+    frontmatter = draw(st.booleans())
+    if frontmatter:
+        lines += ["---", "topic: 内存", "tags: [a, b]", "---"]
+        kinds += ["front"] * 4
+    for kind, block_lines in draw(st.lists(block, max_size=12)):
+        lines += block_lines
+        kinds += [kind] * len(block_lines)
+    spaced = draw(st.integers(0, (1 << len(lines)) - 1))  # bit i: line i ends in two spaces
+    lines = [
+        line + "  " if spaced >> i & 1 and kind != "front" else line
+        for i, (line, kind) in enumerate(zip(lines, kinds, strict=True))
+    ]
+    style = draw(st.sampled_from(["\n", "\r\n", "mixed"]))
+    breaks = [
+        draw(st.sampled_from(["\n", "\r\n", "\r"])) if style == "mixed" else style for _ in range(len(lines))
+    ]
+    for i in range(len(breaks) - 1):  # a lone CR before a blank LF line would read as one CRLF break
+        if breaks[i] == "\r" and lines[i + 1] == "" and breaks[i + 1].startswith("\n"):
+            breaks[i] = "\r\n"
+    if not draw(st.booleans()) and breaks:  # no final newline
+        breaks[-1] = ""
+    text = "".join(line + brk for line, brk in zip(lines, breaks, strict=True))
+    if draw(st.booleans()):
+        text = "\ufeff" + text
+    return Doc(
+        text=text,
+        heading_lines=[i + 1 for i, kind in enumerate(kinds) if kind == "heading"],
+        fence_lines=[i + 1 for i, kind in enumerate(kinds) if kind == "fence"],
+        has_frontmatter=frontmatter,
+    )
+
+
+APPENDED_LINES = ("added words", "- [ ] 新的一项", "1. step", "> quote", "**粗体**: 值")
+appended = st.lists(st.sampled_from(APPENDED_LINES), min_size=1, max_size=3).map("\n".join)
+
+
+def converted(block_text: str, document: MarkdownDocument) -> str:
+    return block_text.replace("\n", document.newline)
+
+
+def outside_unchanged(before: str, after: str, start: int, end: int) -> str:
+    """Assert `after` differs from `before` only in [start, end); return the new text of that range."""
+    assert after[:start] == before[:start]
+    tail = before[end:]
+    assert after.endswith(tail)
+    return after[start : len(after) - len(tail)]
+
+
+def heading_paths(text: str) -> list[str]:
+    return [section.path for section in parse_markdown(text).headings()]
+
+
+def pick(document: MarkdownDocument, index: int) -> Section:
+    return document.sections[index % len(document.sections)]
+
+
+@PROPERTY
+@given(documents())
+def test_sections_tile_the_text_in_order_and_nest_by_level(doc: Doc) -> None:
+    text = doc.text
+    document = parse_markdown(text)
+    sections = document.sections
+    assert document.text == text
+    assert sections[0].level == 0 and sections[0].start == 0
+    assert (document.body_offset > 0) == doc.has_frontmatter
+    for current, following in zip(sections, [*sections[1:], None], strict=True):
+        assert current.start <= current.body_start <= current.body_end <= current.end <= len(text)
+        assert current.body_end == (following.start if following else len(text))
+        if current.level:
+            heading_line = text[current.start : current.body_start]
+            assert heading_line.lstrip(" ").startswith("#")
+            assert heading_line.rstrip("\r\n").count("\n") + heading_line.rstrip("\r\n").count("\r") == 0
+    headings = sections[1:]
+    for i, section in enumerate(headings):
+        later = [s for s in headings[i + 1 :] if s.level <= section.level]
+        assert section.end == (later[0].start if later else len(text))
+        parents = [s for s in headings[:i] if s.level < section.level]
+        parent_trail = parents[-1].trail if parents else ()
+        assert section.trail == (*parent_trail, section.title)
+        if parents:
+            assert parents[-1].start < section.start and section.end <= parents[-1].end
+
+
+@PROPERTY
+@given(documents())
+def test_headings_are_exactly_the_heading_lines_and_never_inside_a_code_fence(doc: Doc) -> None:
+    lines = [section.line for section in parse_markdown(doc.text).headings()]
+    assert lines == doc.heading_lines
+    assert not set(lines) & set(doc.fence_lines)
+
+
+@PROPERTY
+@given(documents(), st.integers(0, 50), appended)
+def test_append_to_section_changes_only_that_section_and_keeps_every_heading(
+    doc: Doc, index: int, block_text: str
+) -> None:
+    document = parse_markdown(doc.text)
+    section = pick(document, index)
+    updated = append_to_section(document, section, block_text)
+    inside = outside_unchanged(doc.text, updated, section.start, section.end)
+    assert converted(block_text, document) in inside
+    assert inside.startswith(doc.text[section.start : section.body_start])
+    assert heading_paths(updated) == heading_paths(doc.text)
+    assert updated.startswith("\ufeff") == doc.text.startswith("\ufeff")
+
+
+@PROPERTY
+@given(documents(), st.integers(0, 50), appended)
+def test_replace_section_body_changes_only_the_body_and_drops_only_its_subsections(
+    doc: Doc, index: int, block_text: str
+) -> None:
+    document = parse_markdown(doc.text)
+    section = pick(document, index)
+    updated = replace_section_body(document, section, block_text)
+    inside = outside_unchanged(doc.text, updated, section.body_start, section.end)
+    assert converted(block_text, document) in inside
+    replaced = {s.start for s in document.headings() if section.body_start <= s.start < section.end}
+    kept = [s.path for s in document.headings() if s.start not in replaced]
+    assert heading_paths(updated) == kept
+
+
+@PROPERTY
+@given(documents(), st.integers(0, 50), appended)
+def test_insert_section_adds_exactly_one_heading_where_asked(doc: Doc, index: int, block_text: str) -> None:
+    document = parse_markdown(doc.text)
+    headings = list(document.headings())
+    parent = headings[index % len(headings)] if headings and index % 5 else None
+    level = parent.level + 1 if parent else 1
+    updated = insert_section(document, parent, level, "新增 Inserted", block_text)
+    before = [s.path for s in headings]
+    if parent is None:
+        expected = [*before, "新增 Inserted"]
+    else:
+        outside_unchanged(doc.text, updated, parent.start, parent.end)
+        at = sum(1 for s in headings if s.start < parent.end)
+        expected = [*before[:at], f"{parent.path}/新增 Inserted", *before[at:]]
+    assert heading_paths(updated) == expected

@@ -74,7 +74,9 @@ class ServerState:
     sync: LiveSync | None
 
 
-def create_server(memory: ProjectMemory, *, watch: bool = True) -> MCPServer[ServerState]:
+def create_server(
+    memory: ProjectMemory, *, watch: bool = True, warm_in_background: bool = True
+) -> MCPServer[ServerState]:
     bus = InMemorySubscriptionBus()
 
     @asynccontextmanager
@@ -90,7 +92,8 @@ def create_server(memory: ProjectMemory, *, watch: bool = True) -> MCPServer[Ser
 
         sync = LiveSync(memory, publish) if watch else None
         warm = threading.Thread(target=memory.warm_up, name="project-memory-warm-up", daemon=True)
-        warm.start()
+        if warm_in_background:
+            warm.start()
         if sync is not None:
             await anyio.to_thread.run_sync(sync.start)
         try:
@@ -99,7 +102,8 @@ def create_server(memory: ProjectMemory, *, watch: bool = True) -> MCPServer[Ser
             if sync is not None:
                 await anyio.to_thread.run_sync(sync.stop)
             # Closing while the warm-up still opens the index would leave its files open.
-            await anyio.to_thread.run_sync(warm.join)
+            if warm.is_alive():
+                await anyio.to_thread.run_sync(warm.join)
             await anyio.to_thread.run_sync(memory.close)
 
     server: MCPServer[ServerState] = MCPServer(
@@ -148,7 +152,7 @@ def _add_tools(server: MCPServer[ServerState], memory: ProjectMemory) -> None:
         """Full-text search over discussions, notes and memory documents (Chinese, English or mixed, e.g.
         'KV缓存', 'pin_memory', '注意力机制'). Best section per file first, each with a snippet and a handle
         for read_memory. Check here before re-explaining a topic."""
-        if memory.index_status().state in ("missing", "starting"):
+        if memory.index_status().state in ("missing", "starting", "rebuilding", "corrupt"):
 
             def report(done: int, total: int) -> None:
                 anyio.from_thread.run(ctx.report_progress, done, total, "building the search index")

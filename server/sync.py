@@ -26,27 +26,27 @@ class LiveSync:
     def __init__(self, memory: ProjectMemory, publish: Publish | None = None) -> None:
         self.memory = memory
         self._publish = publish
-        self._watcher = FolderWatcher(memory.root, self._on_change, debounce=DEBOUNCE_SECONDS)
+        self.watcher = FolderWatcher(memory.root, self._on_change, debounce=DEBOUNCE_SECONDS)
         self._last_sweep = 0.0
         memory.freshness_check = self.ensure_fresh
 
     def start(self) -> None:
-        self._watcher.start()
+        self.watcher.start()
 
     def stop(self) -> None:
         self.memory.freshness_check = None
-        self._watcher.stop()
+        self.watcher.stop()
 
     @property
     def healthy(self) -> bool:
-        return self._watcher.healthy
+        return self.watcher.healthy
 
     def ensure_fresh(self) -> None:
         """Sweep by stat before a search unless the watcher is healthy and was heard from recently."""
         now = time.monotonic()
-        heard = self._watcher.last_event_at
+        heard = self.watcher.last_event_at
         recent = max(heard or 0.0, self._last_sweep)
-        if self._watcher.healthy and now - recent < QUIET_SWEEP_SECONDS:
+        if self.watcher.healthy and now - recent < QUIET_SWEEP_SECONDS:
             return
         self.memory.search_engine.sweep()
         self._last_sweep = now

@@ -220,7 +220,7 @@ def doctor(root: str | None, as_json: bool) -> None:
     if as_json:
         emit_json(report)
     else:
-        click.echo(f"{report.root}: preset {report.preset}, {report.documents} documents")
+        click.echo(f"{report.root}: preset {report.preset}, {report.documents} documents, index {report.index_state}")
         for problem in report.problems:
             click.echo(f"  {problem}")
         click.echo("No problems found." if not report.problems else f"{len(report.problems)} problem(s).")

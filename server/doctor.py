@@ -27,6 +27,7 @@ class DoctorReport(BaseModel):
     root: str
     preset: str
     documents: int
+    index_state: str
     problems: list[Problem]
 
     @property
@@ -55,7 +56,13 @@ def run_doctor(memory: ProjectMemory) -> DoctorReport:
         if layout.kind_of(path) is DocumentKind.DISCUSSION:
             problems += _check_discussion(path, texts[path])
     problems += _check_consistency(memory, texts)
-    return DoctorReport(root=str(memory.root), preset=layout.preset, documents=len(paths), problems=problems)
+    memory.warm_up()
+    status = memory.index_status()
+    if status.state in ("missing", "corrupt"):
+        problems.append(Problem(path=".project-memory/index", line=None, severity="error",
+                                message=f"the search index is {status.state}; run 'project-memory reindex'"))
+    return DoctorReport(root=str(memory.root), preset=layout.preset, documents=len(paths),
+                        index_state=status.state, problems=problems)
 
 
 def _check_discussion(path: str, text: str) -> list[Problem]:

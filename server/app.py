@@ -19,14 +19,15 @@ import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourcesListChanged, ResourceUpdated
-from mcp.types import ToolAnnotations
-from pydantic import Field
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
 
 from memory_schema.discussion import DiscussionParts
 from memory_schema.errors import DocumentNotFound, ProjectMemoryError
 from server import prompts
 from server.briefing import SessionContext, build_session_context
 from server.memory import Page, ProjectMemory, WriteResult
+from server.render import render_briefing, render_page, render_search, render_write
 from server.search import SearchResults
 from server.sync import LiveSync
 from server.uris import ROLE_URIS
@@ -66,6 +67,18 @@ def _acting(fn: Callable[P, R]) -> Callable[P, R]:
             raise ToolError(str(err)) from err
 
     return wrapper
+
+
+def _result(structured: BaseModel, text: str) -> CallToolResult:
+    """Plain text for the model, the full structure for the client."""
+    return CallToolResult(content=[TextContent(type="text", text=text)],
+                          structured_content=structured.model_dump(mode="json"))
+
+
+Briefing = Annotated[CallToolResult, SessionContext]
+Found = Annotated[CallToolResult, SearchResults]
+PageResult = Annotated[CallToolResult, Page]
+Written = Annotated[CallToolResult, WriteResult]
 
 
 @dataclass
@@ -134,10 +147,11 @@ def _add_tools(server: MCPServer[ServerState], memory: ProjectMemory) -> None:
     def get_session_context(
         max_tokens: Annotated[int, Field(ge=200, le=20000, description="token budget for the briefing")] = 2000,
         focus: Annotated[str | None, Field(description="a topic or lecture to add matching notes for")] = None,
-    ) -> SessionContext:
+    ) -> Briefing:
         """Start here each session (回顾): progress, next steps, recent insights, discussions, open TODOs and
         staleness flags, fitted to max_tokens. Items left out are listed as handles for read_memory."""
-        return build_session_context(memory, max_tokens, focus)
+        briefing = build_session_context(memory, max_tokens, focus)
+        return _result(briefing, render_briefing(briefing))
 
     @server.tool(annotations=READ_ONLY)
     async def search_discussions(
@@ -148,7 +162,7 @@ def _add_tools(server: MCPServer[ServerState], memory: ProjectMemory) -> None:
         lecture: Annotated[str | None, Field(description="e.g. 'Lecture 03' or '3'")] = None,
         tags: list[str] | None = None,
         since: Annotated[date | None, Field(description="only documents modified on or after this date")] = None,
-    ) -> SearchResults:
+    ) -> Found:
         """Full-text search over discussions, notes and memory documents (Chinese, English or mixed, e.g.
         'KV缓存', 'pin_memory', '注意力机制'). Best section per file first, each with a snippet and a handle
         for read_memory. Check here before re-explaining a topic."""
@@ -159,23 +173,25 @@ def _add_tools(server: MCPServer[ServerState], memory: ProjectMemory) -> None:
 
             await anyio.to_thread.run_sync(functools.partial(memory.warm_up, report))
         try:
-            return await anyio.to_thread.run_sync(
+            results = await anyio.to_thread.run_sync(
                 functools.partial(
                     memory.search, query, scope=scope, limit=limit, lecture=lecture, tags=tags, since=since
                 )
             )
         except ProjectMemoryError as err:
             raise ToolError(str(err)) from err
+        return _result(results, render_search(results))
 
     @server.tool(annotations=READ_ONLY)
     @_acting
     def read_memory(
         handle: Annotated[str, Field(description="'path' or 'path#heading/path', as search results give")],
         offset: Annotated[int, Field(ge=0)] = 0,
-    ) -> Page:
+    ) -> PageResult:
         """Read a document or one section by handle, with its version (pass it back to edit). Long texts
         come in pages: call again with next_offset."""
-        return memory.read_page(handle, offset)
+        page = memory.read_page(handle, offset)
+        return _result(page, render_page(page))
 
     @server.tool(annotations=APPEND)
     @_acting
@@ -184,10 +200,11 @@ def _add_tools(server: MCPServer[ServerState], memory: ProjectMemory) -> None:
         body: Annotated[str, Field(description="Markdown, usually 2-5 bullet points")],
         tags: list[str] | None = None,
         lecture: str | None = None,
-    ) -> WriteResult:
+    ) -> Written:
         """Record a short technical insight under 重要技术洞察记录 in the working memory (记录). Retrying the
         same title and body adds nothing."""
-        return memory.append_insight(title, body, tags, lecture)
+        written = memory.append_insight(title, body, tags, lecture)
+        return _result(written, render_write(written))
 
     @server.tool(annotations=ADD)
     @_acting
@@ -200,13 +217,14 @@ def _add_tools(server: MCPServer[ServerState], memory: ProjectMemory) -> None:
         practice: Annotated[str, Field(description="实践指导: what to apply and how")],
         tags: list[str] | None = None,
         lecture: str | None = None,
-    ) -> WriteResult:
+    ) -> Written:
         """Archive a deep discussion with all five required parts. An existing topic gets a dated new round
         appended (nothing is overwritten); the working memory's list of discussion documents is updated."""
         parts = DiscussionParts(
             question=question, thinking=thinking, details=details, methodology=methodology, practice=practice
         )
-        return memory.record_discussion(topic, parts, tags, lecture)
+        written = memory.record_discussion(topic, parts, tags, lecture)
+        return _result(written, render_write(written))
 
     @server.tool(annotations=EDIT)
     @_acting
@@ -214,24 +232,27 @@ def _add_tools(server: MCPServer[ServerState], memory: ProjectMemory) -> None:
         lecture: Annotated[str, Field(description="'Lecture 03' or '3'")],
         status: Annotated[str, Field(description="done | in_progress | not_started")],
         note: Annotated[str | None, Field(description="optional line for the progress log")] = None,
-    ) -> WriteResult:
+    ) -> Written:
         """Mark a lecture's state; keeps the progress table, its summary and the working memory's 当前进度状态
         consistent (e.g. 已完成讲座 3/17 (17.6%))."""
-        return memory.update_progress(lecture, status, note)
+        written = memory.update_progress(lecture, status, note)
+        return _result(written, render_write(written))
 
     @server.tool(annotations=APPEND)
     @_acting
-    def add_research_todo(item: str, topic: str | None = None) -> WriteResult:
+    def add_research_todo(item: str, topic: str | None = None) -> Written:
         """Add an open item to the research TODO (深度探索TODO.md), under `topic` when given."""
-        return memory.add_research_todo(item, topic)
+        written = memory.add_research_todo(item, topic)
+        return _result(written, render_write(written))
 
     @server.tool(annotations=EDIT)
     @_acting
     def complete_research_todo(
         item: Annotated[str, Field(description="the item's text, or enough of it to pick one open item")],
-    ) -> WriteResult:
+    ) -> Written:
         """Tick an open research TODO item."""
-        return memory.complete_research_todo(item)
+        written = memory.complete_research_todo(item)
+        return _result(written, render_write(written))
 
     @server.tool(annotations=EDIT)
     @_acting
@@ -240,10 +261,11 @@ def _add_tools(server: MCPServer[ServerState], memory: ProjectMemory) -> None:
         part: Annotated[str, Field(description="理论概念 | 实践代码 | 深度问答 | README")],
         content: str,
         expected_version: Annotated[str | None, Field(description="required to replace an existing note")] = None,
-    ) -> WriteResult:
+    ) -> Written:
         """Create or replace one part of a lecture's notes in the notes tree (folder chosen from the plan).
         Replacing needs the version from read_memory, so the person's edits are never lost."""
-        return memory.save_lecture_note(lecture, part, content, expected_version)
+        written = memory.save_lecture_note(lecture, part, content, expected_version)
+        return _result(written, render_write(written))
 
     @server.tool(annotations=EDIT)
     @_acting
@@ -251,10 +273,11 @@ def _add_tools(server: MCPServer[ServerState], memory: ProjectMemory) -> None:
         handle: Annotated[str, Field(description="'path#heading/path', e.g. 'AI助手工作记忆.md#下一步计划'")],
         content: str,
         expected_version: Annotated[str, Field(description="the version read_memory returned")],
-    ) -> WriteResult:
+    ) -> Written:
         """Replace one section's content (e.g. 下一步计划 at the end of a session, 准备). Refused if the file
         changed since that version was read."""
-        return memory.update_section(handle, content, expected_version)
+        written = memory.update_section(handle, content, expected_version)
+        return _result(written, render_write(written))
 
 
 def _add_resources(server: MCPServer[ServerState], memory: ProjectMemory) -> None:

@@ -14,8 +14,8 @@ from pydantic import BaseModel
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import DocumentKind
 from memory_schema.progress import Progress
+from memory_schema.vocabulary import SECTIONS, names
 from memory_schema.working_memory import WorkingMemory
-from server.handles import section_handle
 from server.memory import ProjectMemory
 from server.tokens import estimate_tokens
 
@@ -70,7 +70,8 @@ def build_session_context(memory: ProjectMemory, max_tokens: int = 2000, focus: 
     ]
     if focus and focus.strip():
         items += _focus_items(memory, focus.strip())
-    items.append(_Item(6, "index", f"Index: {status.state}, {status.files} files", "", "index state"))
+    if status.state != "starting":  # "starting": this process has not loaded the index (e.g. the CLI hook)
+        items.append(_Item(6, "index", f"Index: {status.state}, {status.files} files", "", "index state"))
     return _fit(items, max_tokens, flags, status.state)
 
 
@@ -100,34 +101,28 @@ def _fit(items: list[_Item], max_tokens: int, flags: list[str], index_state: str
     )
 
 
-_HEADERS = {
-    0: "",
-    1: "",
-    2: "## Recent insights",
-    3: "## Discussions (read with read_memory)",
-    4: "## Open research TODOs",
-    5: "## Matching notes",
-    6: "",
-}
+# Sections in reading order; items are chosen by priority but always shown in this order.
+_SECTIONS: list[tuple[str, str]] = [
+    ("overview", ""),
+    ("progress", ""),
+    ("flag", ""),
+    ("next", "## Next steps"),
+    ("focus", "## Matching notes"),
+    ("insight", "## Recent insights"),
+    ("discussion", "## Discussions (read with read_memory)"),
+    ("todo", "## Open research TODOs"),
+    ("takeaway", "## Key takeaways"),
+    ("index", ""),
+]
 
 
 def _render(chosen: list[_Item], omitted: list[_Item]) -> str:
     lines: list[str] = []
-    header_for: dict[str, str] = {
-        "next": "## Next steps",
-        "insight": _HEADERS[2],
-        "discussion": _HEADERS[3],
-        "todo": _HEADERS[4],
-        "focus": _HEADERS[5],
-        "takeaway": "## Key takeaways",
-    }
-    seen: set[str] = set()
-    for item in chosen:
-        header = header_for.get(item.key)
-        if header and header not in seen:
-            seen.add(header)
+    for key, header in _SECTIONS:
+        group = [item.text for item in chosen if item.key == key]
+        if group and header:
             lines.append(header)
-        lines.append(item.text)
+        lines += group
     if omitted:
         handles = list(dict.fromkeys(item.handle for item in omitted if item.handle))
         lines.append("## Left out (read_memory handle)")
@@ -138,7 +133,8 @@ def _render(chosen: list[_Item], omitted: list[_Item]) -> str:
 def _progress_items(memory: ProjectMemory, working: WorkingMemory | None, progress: Progress | None) -> list[_Item]:
     layout = memory.layout
     name = (working.overview.get("项目名称") or working.overview.get("Project") or working.title) if working else None
-    items = [_Item(0, "overview", f"# {name or 'Project memory'} (today {memory.today().isoformat()})",
+    updated = f"; memory updated {working.updated}" if working and working.updated else ""
+    items = [_Item(0, "overview", f"# {name or 'Project memory'} (today {memory.today().isoformat()}{updated})",
                    layout.working_memory, "overview")]
     summary = working.progress if working and working.progress else progress.summary if progress else None
     if progress and progress.lectures:
@@ -159,26 +155,42 @@ def _progress_items(memory: ProjectMemory, working: WorkingMemory | None, progre
         if current:
             items.append(_Item(0, "progress", f"Current lecture: {current.label} {current.topic} "
                                               f"({current.status.value})", layout.progress, "progress"))
-    if working and working.updated:
-        items.append(_Item(2, "overview", f"Working memory last updated {working.updated}",
-                           layout.working_memory, "overview"))
     return items
 
 
 def _working_items(path: str, working: WorkingMemory) -> list[_Item]:
     items: list[_Item] = []
+    steps_handle = f"{path}#{next_steps_title(working)}"
     for index, group in enumerate(working.next_steps):
-        handle = section_handle(path, ("", "下一步计划", group.title) if group.title else ("", "下一步计划"))
-        priority = 0 if index == 0 else 7
         title = f"{group.title}: " if group.title else ""
-        items.append(_Item(priority, "next", f"- {title}" + "; ".join(group.items), handle, "next steps"))
+        for position, step in enumerate(group.items):
+            priority = 0 if index == 0 and position == 0 else 3 if index == 0 else 7
+            label = title if position == 0 else "  " if index == 0 else f"{group.title}: "
+            items.append(_Item(priority, "next", f"- {label}{step}", steps_handle, "next steps"))
+    insights_handle = f"{path}#{_role_title(working, 'insights')}"
     for insight in reversed(working.insights):  # newest entries are at the end of the section
-        first = next((line.strip("-* ") for line in insight.body.splitlines() if line.strip()), "")
-        handle = f"{path}#{insight.title}"
-        items.append(_Item(2, "insight", f"- {insight.title}: {first[:80]}", handle, "insight"))
+        first = next((_plain(line) for line in insight.body.splitlines() if line.strip()), "")
+        items.append(_Item(2, "insight", f"- {insight.title}: {first[:80]}", insights_handle, "insights"))
+    takeaways_handle = f"{path}#{_role_title(working, 'takeaways')}"
     for takeaway in working.takeaways:
-        items.append(_Item(5, "takeaway", f"- {takeaway}", path, "key takeaways"))
+        items.append(_Item(5, "takeaway", f"- {takeaway}", takeaways_handle, "key takeaways"))
     return items
+
+
+def _plain(line: str) -> str:
+    """One line without list markers and bold markup, for a one-line summary."""
+    return line.replace("**", "").strip().lstrip("-*+ ").strip()
+
+
+def next_steps_title(working: WorkingMemory) -> str:
+    return _role_title(working, "next_steps")
+
+
+def _role_title(working: WorkingMemory, role: str) -> str:
+    """The section's title as the document spells it (without emoji), for a handle."""
+    wanted = set(names(SECTIONS, role))
+    return next((path.rsplit("/", 1)[-1] for path in working.sections if path.rsplit("/", 1)[-1] in wanted),
+                names(SECTIONS, role)[0])
 
 
 def _discussion_items(memory: ProjectMemory) -> list[_Item]:

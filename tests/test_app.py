@@ -8,6 +8,7 @@ from mcp import Client
 
 from server.app import create_server
 from server.memory import ProjectMemory
+from server.tokens import estimate_tokens
 from support import TODAY, copy_example, snapshot_tree
 
 pytestmark = pytest.mark.anyio
@@ -144,3 +145,21 @@ async def test_instructions_reach_the_client_at_connect_time(tmp_path: Path, mod
     async with Client(make_server(tmp_path), mode=mode) as client:
         instructions = client.instructions or ""
     assert "get_session_context" in instructions and "record_discussion" in instructions
+
+
+@pytest.mark.parametrize("budget", [500, 1500])
+async def test_what_the_model_reads_of_the_briefing_fits_its_budget(tmp_path: Path, budget: int) -> None:
+    async with Client(make_server(tmp_path)) as client:
+        result = await client.call_tool("get_session_context", {"max_tokens": budget})
+    text = result.content[0].text
+    assert text == result.structured_content["text"]  # plain text, not a JSON copy of the structure
+    assert estimate_tokens(text) <= budget
+
+
+async def test_search_results_reach_the_model_as_compact_text_with_handles(tmp_path: Path) -> None:
+    async with Client(make_server(tmp_path)) as client:
+        result = await client.call_tool("search_discussions", {"query": "pin_memory", "limit": 3})
+    text = result.content[0].text
+    assert not text.lstrip().startswith("{")
+    for hit in result.structured_content["hits"]:
+        assert hit["handle"] in text

@@ -1,0 +1,464 @@
+"""Text analysis for search: mixed Chinese/English text -> index terms, and a query -> a query plan.
+
+This module owns what a "term" is, identically at index and query time, and it is the only module that
+imports rjieba (lazily: importing it loads the dictionary, ~150 ms, which must not slow a cold start).
+It knows nothing of Whoosh; `server.index` wraps `index_terms` in a Whoosh analyzer.
+
+Index terms for a text, after NFKC folding (full-width -> half-width) and lower-casing:
+- a run of Han characters is cut by jieba; function words (的, 是, 什么, ...) are dropped and split the run
+  into segments; each segment gives its overlapping character bigrams (a one-character segment gives
+  itself), plus the jieba words of three or more characters (two-character words are bigrams already).
+  Bigrams make a query that jieba segments differently still match: 注意力 inside 多头注意力机制.
+- a run of letters/digits is kept whole (`pin_memory`, `fp16`, `7b`) and, when it has parts, also split on
+  `_`, `-`, `.` and camelCase (`pin`, `memory`; `flash`, `attention`). No stemming.
+Positions: a Han character takes one position (a bigram or word sits at its first character), a word takes
+one position per part; so phrase and proximity queries work across both scripts.
+
+A query plan is a list of units, one per query word. A unit is matched by any of its options, an option
+being a set of terms that must all be present: `注意力` is matched by the word term or by both of its
+bigrams, `pin_memory` by the whole term or by `pin` and `memory`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_left, bisect_right
+from collections.abc import Container, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import accumulate
+from typing import Any, NamedTuple
+
+_HAN = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef\U00030000-\U0003134f"
+_RUNS = re.compile(rf"(?P<han>[{_HAN}]+)|(?P<word>[^\W_{_HAN}]+(?:[_.\-][^\W_{_HAN}]+)*)")
+_SEPARATORS = re.compile(r"[_.\-]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”|「([^」]+)」')
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Pure noise only: a word here can never be found, so anything with topical meaning stays out.
+STOP_WORDS_EN = _words(
+    """a an the of to in on at by for from with into as and or nor but if so than then that this these those
+    is are was were be been being am it its it's there here which what whats how why when where who whom
+    do does did done can could would should shall will may might must i you he she we they me my our your
+    their his her them us vs via about also just very too more most such any some all each both etc eg ie
+    not no"""
+)
+STOP_WORDS_ZH = _words(
+    """的 地 得 了 着 过 是 在 和 与 及 或 也 都 就 而 之 其 这 那 吗 呢 吧 啊 呀 嘛 把 被 对 于 从 以 为 等 个
+    我 你 他 她 它 们 有 又 还 并 则 即 但 让 给 向 很 更 最 要 会 能 该 所 某 各 每 此 些
+    什么 为什么 怎么 怎样 怎么样 如何 哪些 哪个 哪里 是否 是不是 有没有 可以 能够
+    我们 你们 他们 它们 这个 那个 这些 那些 这里 那里 一个 一些
+    因为 所以 但是 如果 就是 还是 以及 或者 而且 并且 然后 其中 的话 之间 一下 起来"""
+)
+# Words that say what a person wants to know about a topic (its principle, the difference, an example)
+# rather than name the topic. They are searched, but a section need not contain them to match: notes
+# explaining FlashAttention seldom use the word 原理.
+FRAMING_WORDS = _words(
+    """原理 区别 差异 作用 介绍 详解 解释 讲解 是什么 方法 理解 概念 步骤 实现 优缺点 优点 缺点 优势 问题 总结 对比 比较
+    例子 示例 举例 用法 含义 意义 定义 流程 过程 关系 联系 影响 特点 应用 笔记 分析 思路 技巧 细节 要点 入门 基础
+    explain explained explaining explanation overview introduction intro difference differences compare comparison
+    example examples definition tutorial guide principle principles note notes work works working meaning purpose
+    summary basics understanding usage details need needs needed use uses used using get gets make makes way
+    ways much many want know like best good better 需要 使用 用法 用途 有用"""
+)
+
+
+# (text, position). A plain tuple: a named one costs a third of the analyzer's time.
+Term = tuple[str, int]
+
+
+def fold(text: str) -> str:
+    """NFKC: full-width letters, digits and punctuation become their ASCII forms; case is kept."""
+    return unicodedata.normalize("NFKC", text)
+
+
+class _Jieba:
+    """The segmenter, loaded on first use (or explicitly by `load`), never at import."""
+
+    def __init__(self) -> None:
+        self._cut: Any = None
+        self._has_word: Any = None
+
+    def load(self) -> None:
+        if self._cut is None:
+            import rjieba
+
+            rjieba.cut("预热")
+            self._has_word = rjieba.has_word
+            self._cut = rjieba.cut
+
+    def cut(self, run: str) -> list[str]:
+        if self._cut is None:
+            self.load()
+        # No HMM: new-word guessing depends on context, and the same words must come out of a note and a query.
+        words: list[str] = self._cut(run, False)
+        return words
+
+    def has_word(self, word: str) -> bool:
+        if self._has_word is None:
+            self.load()
+        return bool(self._has_word(word))
+
+
+JIEBA = _Jieba()
+
+
+def load_segmenter() -> None:
+    """Load the jieba dictionary now (the first search would otherwise pay for it)."""
+    JIEBA.load()
+
+
+def word_parts(word: str) -> list[str]:
+    """`pin_memory` -> [pin, memory]; `FlashAttention` -> [flash, attention]; `fp16` -> [] (no parts)."""
+    pieces = _SEPARATORS.split(word) if ("_" in word or "-" in word or "." in word) else [word]
+    parts: list[str] = []
+    for piece in pieces:
+        if _CAMEL.search(piece):
+            parts.extend(_CAMEL.split(piece))
+        elif piece:
+            parts.append(piece)
+    if len(parts) < 2:
+        return []
+    return [p for p in (part.lower() for part in parts) if p not in STOP_WORDS_EN]
+
+
+_HAS_HAN = re.compile(f"[{_HAN}]")
+_WORD = re.compile(rf"[^\W_{_HAN}]+(?:[_.\-][^\W_{_HAN}]+)*")
+_SCRIPTS = re.compile(f"[{_HAN}]+|[^{_HAN}]+")
+
+
+def _segment_terms(out: list[Term], words: list[str], pos: int) -> None:
+    """The terms of one segment (a Han run between function words), its first character at `pos`."""
+    text = "".join(words)
+    if len(text) == 1:
+        out.append((text, pos))
+        return
+    out.extend([(text[i : i + 2], pos + i) for i in range(len(text) - 1)])
+    offset = pos
+    for word in words:
+        n = len(word)
+        if n >= 3:
+            out.append((word, offset))
+            # jieba's search mode adds the dictionary trigrams inside a longer word (语言模型 in 大语言模型).
+            for j in range(1, n - 2):
+                if JIEBA.has_word(word[j : j + 3]):
+                    out.append((word[j : j + 3], offset + j))
+        offset += n
+
+
+def _word_terms(out: list[Term], stretch: str, pos: int) -> int:
+    """The terms of the letter/digit words in a stretch of non-Han text; returns the next position."""
+    for word in _WORD.findall(stretch):
+        whole = word.lower()
+        parts = word_parts(word) if not word.isalnum() or not word.islower() else []
+        if not parts:
+            if whole not in STOP_WORDS_EN:
+                out.append((whole, pos))
+                pos += 1
+            continue
+        out.append((whole, pos))
+        out.extend([(part, pos + i) for i, part in enumerate(parts)])
+        pos += len(parts)
+    return pos
+
+
+def _is_han(char: str) -> bool:
+    if char < "\u3007":
+        return False
+    return "\u4e00" <= char <= "\u9fff" or _HAS_HAN.match(char) is not None
+
+
+def index_terms(text: str, start_pos: int = 0) -> list[Term]:
+    """Every index term of `text` with its position.
+
+    One pass over jieba's words for the whole text (one call: per-run calls cost 5x more): Han words
+    gather into segments, everything else into stretches whose words a regex finds. Within a segment the
+    longer words follow its bigrams (Whoosh only needs each term's own positions to increase).
+    """
+    folded = fold(text)
+    out: list[Term] = []
+    if not _HAS_HAN.search(folded):
+        _word_terms(out, folded, start_pos)
+        return out
+    pos = start_pos
+    segment: list[str] = []
+    segment_pos = pos
+    stretch: list[str] = []
+    for word in JIEBA.cut(folded):
+        if word.isascii():  # most of jieba's words outside Han text are single ASCII characters
+            if segment:
+                _segment_terms(out, segment, segment_pos)
+                segment = []
+            stretch.append(word)
+        elif _is_han(word[0]) and _is_han(word[-1]):
+            if stretch:
+                pos = _word_terms(out, "".join(stretch), pos)
+                stretch = []
+            if word in STOP_WORDS_ZH:
+                if segment:
+                    _segment_terms(out, segment, segment_pos)
+                    segment = []
+                pos += len(word)
+                continue
+            if not segment:
+                segment_pos = pos
+            segment.append(word)
+            pos += len(word)
+        elif _HAS_HAN.search(word):  # a dictionary word mixing scripts (卡拉OK): split it
+            for piece in _SCRIPTS.findall(word):
+                if _is_han(piece[0]):
+                    if stretch:
+                        pos = _word_terms(out, "".join(stretch), pos)
+                        stretch = []
+                    if not segment:
+                        segment_pos = pos
+                    segment.append(piece)
+                    pos += len(piece)
+                else:
+                    if segment:
+                        _segment_terms(out, segment, segment_pos)
+                        segment = []
+                    stretch.append(piece)
+        else:
+            if segment:
+                _segment_terms(out, segment, segment_pos)
+                segment = []
+            stretch.append(word)
+    if segment:
+        _segment_terms(out, segment, segment_pos)
+    if stretch:
+        _word_terms(out, "".join(stretch), pos)
+    return out
+
+
+def term_set(text: str) -> set[str]:
+    return {t[0] for t in index_terms(text)}
+
+
+# --- queries -------------------------------------------------------------------------------------------
+
+
+class _Segment(NamedTuple):
+    start: int  # offsets in the run
+    end: int
+    words: list[tuple[int, str]]  # (offset, word) of every kept word
+
+
+class _Cuts:
+    """jieba's words for a whole text, cut once (one call per run costs 5x more), handed out per Han run."""
+
+    def __init__(self, folded: str) -> None:
+        self.text = folded
+        self.words: list[str] = JIEBA.cut(folded) if _HAS_HAN.search(folded) else []
+        self.ends = list(accumulate(map(len, self.words)))
+
+    def within(self, start: int, end: int) -> list[tuple[int, str]]:
+        """The words overlapping text[start:end], clipped to it, with offsets relative to `start`."""
+        words, ends = self.words, self.ends
+        first = bisect_right(ends, start)
+        last = min(bisect_left(ends, end), len(words) - 1)
+        found: list[tuple[int, str]] = []
+        for k in range(first, last + 1):
+            word = words[k]
+            lo = ends[k] - len(word)
+            found.append((lo - start, word))
+        if found:
+            # jieba may join a Han run to a neighbour (T恤, A股): clip the first and last words to the run.
+            off, word = found[0]
+            if off < 0:
+                found[0] = (0, word[-off:])
+            off, word = found[-1]
+            if off + len(word) > end - start:
+                found[-1] = (off, word[: end - start - off])
+        return found
+
+
+def _segments(words: list[tuple[int, str]]) -> list[_Segment]:
+    """Split a Han run at function words; keep the other words with their offsets."""
+    segments: list[_Segment] = []
+    start = -1
+    kept: list[tuple[int, str]] = []
+    end = 0
+    for offset, word in words:
+        if word in STOP_WORDS_ZH:
+            if start >= 0:
+                segments.append(_Segment(start, offset, kept))
+                start, kept = -1, []
+        else:
+            if start < 0:
+                start = offset
+            kept.append((offset, word))
+        end = offset + len(word)
+    if start >= 0:
+        segments.append(_Segment(start, end, kept))
+    return segments
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One query word: matched when all terms of any one option are present."""
+
+    text: str
+    start: int  # offsets into the folded query
+    end: int
+    options: tuple[tuple[str, ...], ...]
+    anchor: str  # the term standing for the word in proximity queries
+
+    @property
+    def framing(self) -> bool:
+        """A word that frames a question, or a lone Han character (有什么用 -> 用): it carries little of
+        the query's meaning and is only found where the notes happen to isolate it too."""
+        return self.text in FRAMING_WORDS or (len(self.text) == 1 and _HAS_HAN.match(self.text) is not None)
+
+    def matched_by(self, present: Container[str]) -> bool:
+        return any(all(term in present for term in option) for option in self.options)
+
+    @property
+    def terms(self) -> set[str]:
+        return {term for option in self.options for term in option}
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Other words for part of the query (a glossary alias): when all of its units match, the query units
+    it covers count as matched."""
+
+    text: str
+    units: tuple[Unit, ...]
+    covers: tuple[int, ...]  # indexes into QueryPlan.units
+
+
+@dataclass
+class QueryPlan:
+    """What a query asks for: its words, their alternatives, quoted phrases and its term sequence."""
+
+    text: str  # folded, lower-cased
+    units: list[Unit] = field(default_factory=list)
+    alternatives: list[Alternative] = field(default_factory=list)
+    phrases: list[tuple[str, ...]] = field(default_factory=list)
+    phrase_texts: list[str] = field(default_factory=list)
+    sequence: tuple[str, ...] = ()
+
+    @property
+    def terms(self) -> set[str]:
+        """Every term the query can match, alternatives included (what a snippet marks)."""
+        found = {term for unit in self.units for term in unit.terms}
+        found.update(term for alt in self.alternatives for unit in alt.units for term in unit.terms)
+        return found
+
+    def satisfied(self, present: Container[str]) -> list[bool]:
+        """Which units a text holding the terms `present` matches, directly or through an alternative."""
+        matched = [unit.matched_by(present) for unit in self.units]
+        for alt in self.alternatives:
+            if all(unit.matched_by(present) for unit in alt.units):
+                for index in alt.covers:
+                    matched[index] = True
+        return matched
+
+    def phrases_in(self, text: str) -> bool:
+        """Whether every quoted phrase occurs in `text` (a plain substring test, for the index-less scan)."""
+        folded = " ".join(fold(text).lower().split())
+        return all(phrase in folded for phrase in self.phrase_texts)
+
+
+def _bigrams(text: str) -> tuple[str, ...]:
+    return tuple(text[i : i + 2] for i in range(len(text) - 1))
+
+
+def _han_units(run: str, words: list[tuple[int, str]], base: int) -> Iterator[Unit]:
+    for seg in _segments(words):
+        seg_text = run[seg.start : seg.end]
+        for off, word in seg.words:
+            start, end = base + off, base + off + len(word)
+            if seg.end - seg.start == 1:
+                yield Unit(word, start, end, ((word,),), word)
+            elif len(word) == 1:
+                # A lone character is matched through the bigrams that hold it in its segment.
+                i = off - seg.start
+                around = [seg_text[j : j + 2] for j in (i - 1, i) if j >= 0 and j + 2 <= len(seg_text)]
+                yield Unit(word, start, end, tuple((b,) for b in around), around[0])
+            elif len(word) == 2:
+                yield Unit(word, start, end, ((word,),), word)
+            else:
+                grams = _bigrams(word)
+                yield Unit(word, start, end, ((word,), grams), grams[0])
+
+
+def _sequence(text: str) -> tuple[str, ...]:
+    """The query's terms in text order, one per position: what an exact phrase would contain."""
+    seen: dict[int, str] = {}
+    for term in index_terms(text):
+        seen.setdefault(term[1], term[0])
+    return tuple(seen[p] for p in sorted(seen))
+
+
+def plan_query(query: str) -> QueryPlan:
+    """Analyze a query the way notes are analyzed; query syntax characters are plain text."""
+    folded = fold(query).lower()
+    plan = QueryPlan(text=folded)
+    for match in _QUOTED.finditer(folded):
+        inner = next(g for g in match.groups() if g is not None)
+        phrase = _sequence(inner)
+        if len(phrase) > 1:
+            plan.phrases.append(phrase)
+            plan.phrase_texts.append(" ".join(inner.split()))
+    seen: set[tuple[tuple[str, ...], ...]] = set()
+    cuts = _Cuts(fold(query))
+    for match in _RUNS.finditer(cuts.text):
+        run = match.group()
+        if match.lastgroup == "han":
+            units: Iterable[Unit] = _han_units(run, cuts.within(match.start(), match.end()), match.start())
+        else:
+            whole = run.lower()
+            parts = tuple(word_parts(run))
+            if whole in STOP_WORDS_EN and not parts:
+                continue
+            options: tuple[tuple[str, ...], ...] = ((whole,), parts) if parts else ((whole,),)
+            units = [Unit(whole, match.start(), match.end(), options, whole)]
+        for unit in units:
+            if unit.options not in seen:  # a repeated word counts once
+                seen.add(unit.options)
+                plan.units.append(unit)
+    plan.sequence = _sequence(folded)
+    return plan
+
+
+def match_keys(text: str) -> list[tuple[str, int, int]]:
+    """Glossary matching keys: each Han character and each word part, with offsets in the folded text.
+
+    Han characters are keys one by one so that a term matches inside a longer run (注意力 in 多头注意力机制);
+    words split only at `_`, `-`, `.` so `kv-cache`, `KV cache` and `kv_cache` compare equal.
+    """
+    folded = fold(text)
+    keys: list[tuple[str, int, int]] = []
+    for match in _RUNS.finditer(folded):
+        base = match.start()
+        if match.lastgroup == "han":
+            keys.extend((ch, base + i, base + i + 1) for i, ch in enumerate(match.group()))
+            continue
+        offset = base
+        for piece in re.split(r"([_.\-]+)", match.group()):
+            if piece and not _SEPARATORS.fullmatch(piece):
+                keys.append((piece.lower(), offset, offset + len(piece)))
+            offset += len(piece)
+    return keys
+
+
+def framed(units: Sequence[Unit], weights: Sequence[float]) -> list[float]:
+    """The weights with framing words at zero, unless the query has nothing else."""
+    if all(unit.framing for unit in units):
+        return list(weights)
+    return [0.0 if unit.framing else weight for unit, weight in zip(units, weights, strict=True)]
+
+
+def coverage(weights: Sequence[float], satisfied: Sequence[bool]) -> float:
+    """The share of the query's weight that a section matches."""
+    total = sum(weights)
+    if total <= 0:
+        return 0.0
+    return sum(w for w, ok in zip(weights, satisfied, strict=True) if ok) / total

@@ -1,0 +1,130 @@
+"""The analyzer (index terms, query plans), the glossary and snippets: pure functions, no index."""
+
+import pytest
+
+from server.analyzer import fold, index_terms, plan_query, term_set
+from server.glossary import Glossary, parse_glossary_markdown
+from server.snippets import make_snippet
+
+
+def terms(text: str) -> list[str]:
+    return [t[0] for t in index_terms(text)]
+
+
+def test_a_chinese_word_is_found_inside_a_longer_run_through_its_bigrams() -> None:
+    present = term_set("多头注意力机制是核心")
+    unit = plan_query("注意力").units[0]
+    assert unit.matched_by(present)
+    assert {"注意", "意力", "注意力"} <= present
+
+
+def test_a_query_segmented_differently_from_the_note_still_matches() -> None:
+    present = term_set("自注意力机制")
+    assert all(unit.matched_by(present) for unit in plan_query("注意力机制").units)
+
+
+def test_function_words_are_dropped_and_split_the_bigrams() -> None:
+    found = terms("注意力的计算")
+    assert "的" not in found and "力的" not in found and "的计" not in found
+    assert "计算" in found
+
+
+def test_kv_cache_keeps_kv_whole_beside_chinese_and_english() -> None:
+    assert terms("KV缓存") == ["kv", "缓存"]
+    assert terms("KV Cache") == ["kv", "cache"]
+
+
+def test_full_width_text_folds_to_ascii() -> None:
+    assert terms("ＫＶ缓存") == ["kv", "缓存"]
+    assert fold("ＦｌａｓｈＡｔｔｅｎｔｉｏｎ") == "FlashAttention"
+
+
+def test_identifiers_are_kept_whole_and_split_into_parts() -> None:
+    assert terms("pin_memory") == ["pin_memory", "pin", "memory"]
+    assert terms("FlashAttention") == ["flashattention", "flash", "attention"]
+    assert terms("torch.compile") == ["torch.compile", "torch", "compile"]
+    assert terms("KVCache") == ["kvcache", "kv", "cache"]
+
+
+def test_digits_with_letters_stay_one_term() -> None:
+    assert terms("7B fp16 H100") == ["7b", "fp16", "h100"]
+
+
+def test_english_is_not_stemmed_and_noise_words_are_dropped() -> None:
+    assert terms("the tokenizer of tokens") == ["tokenizer", "tokens"]
+
+
+def test_parts_of_an_identifier_take_consecutive_positions_so_phrases_match_either_spelling() -> None:
+    positions = dict(index_terms("x pin_memory"))
+    assert positions["pin"] == positions["pin_memory"] == positions["memory"] - 1
+
+
+def test_pin_memory_query_matches_the_identifier_and_the_two_words() -> None:
+    unit = plan_query("pin_memory").units[0]
+    assert unit.matched_by(term_set("loader(pin_memory=True)"))
+    assert unit.matched_by(term_set("use pin memory for faster copies"))
+    assert not unit.matched_by(term_set("pinned buffers"))
+
+
+def test_query_syntax_characters_are_plain_text() -> None:
+    plan = plan_query('a (b) AND "c d" OR NOT e* f? ~g ^h [j')
+    assert [u.text for u in plan.units] == ["b", "c", "d", "e", "f", "g", "h", "j"]
+    assert plan.phrases == [("c", "d")]
+
+
+def test_a_query_of_noise_words_has_no_units() -> None:
+    assert plan_query("the of 的 是").units == []
+
+
+def test_the_builtin_glossary_links_chinese_and_english_terms() -> None:
+    glossary = Glossary.builtin()
+    assert len(glossary) >= 80
+    (expansion,) = glossary.expand("什么是KV缓存")
+    assert expansion.matched == "KV缓存"
+    assert "KV cache" in expansion.aliases
+    (mixed,) = glossary.expand("kv-cache size")
+    assert "KV缓存" in mixed.aliases
+
+
+def test_a_glossary_term_inside_a_longer_one_yields_only_the_longer() -> None:
+    (expansion,) = Glossary.builtin().expand("多头注意力的实现")
+    assert expansion.matched == "多头注意力"
+    assert "multi-head attention" in expansion.aliases
+
+
+def test_a_glossary_word_is_not_found_inside_a_longer_english_word() -> None:
+    assert all(e.matched != "attention" for e in Glossary.builtin().expand("FlashAttentionV2 kernels"))
+
+
+def test_the_person_glossary_parses_list_lines_and_merges_with_builtin_groups() -> None:
+    text = "# 术语表\n\n- 切词器 = 分词器\n* **显存** ＝ VRAM\n- 不是一组\n普通 = 行\n"
+    groups = parse_glossary_markdown(text)
+    assert groups == [["切词器", "分词器"], ["显存", "VRAM"]]
+    (expansion,) = Glossary.builtin().extended(groups).expand("切词器")
+    assert "tokenizer" in expansion.aliases
+
+
+def test_a_snippet_marks_terms_and_stays_near_two_hundred_characters() -> None:
+    text = "前言。" * 80 + "在推理阶段，KV缓存把键和值存起来，避免重复计算；注意力的每一层都有缓存。" + "后记。" * 80
+    snippet = make_snippet(text, ["kv", "缓存", "注意", "意力"])
+    assert "**KV缓存**" in snippet and "**注意力**" in snippet
+    assert 150 <= len(snippet.replace("**", "")) <= 280
+    assert snippet.startswith("… ") and snippet.endswith(" …")
+
+
+def test_a_snippet_cuts_at_a_sentence_end_and_never_inside_a_mark() -> None:
+    text = "第一句话很长很长。" * 20 + "这里讲梯度累积的做法。" + "后面的句子也很长。" * 20
+    snippet = make_snippet(text, ["梯度", "累积"], width=60)
+    body = snippet.removeprefix("… ").removesuffix(" …")
+    assert body.startswith(("第一句", "这里", "后面")) and body.endswith("。")
+    assert snippet.count("**") % 2 == 0
+
+
+def test_a_snippet_without_matches_is_the_start_of_the_text() -> None:
+    assert make_snippet("Short text with **bold**.", ["zzz"]) == "Short text with bold."
+
+
+@pytest.mark.parametrize("text", ["", "   ", "。。。", "```\ncode\n```"])
+def test_odd_texts_give_no_error(text: str) -> None:
+    assert isinstance(make_snippet(text, ["x"]), str)
+    assert isinstance(terms(text), list)

@@ -1,0 +1,249 @@
+"""The index as a cache: caught up after changes made while no engine ran, answered around and rebuilt when
+missing, damaged or locked, and shared safely by two processes."""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from memory_schema.layout import PRESETS
+from server import index as index_module
+from server.search import SearchEngine
+from server.store import NoteStore
+
+REPO = Path(__file__).resolve().parents[1]
+
+NOTES = {
+    "学习笔记/kv.md": "# KV缓存\n\n推理时缓存键和值。\n",
+    "学习笔记/moe.md": "# 混合专家\n\n路由器把词元分给专家。\n",
+    "学习笔记/touched.md": "# 学习率预热\n\n先小后大。\n",
+    "学习笔记/doomed.md": "# 量化\n\nint8 权重。\n",
+}
+
+
+def write(root: Path, relpath: str, text: str) -> None:
+    path = root / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    folder = tmp_path / "memory"
+    for relpath, text in NOTES.items():
+        write(folder, relpath, text)
+    return folder
+
+
+@pytest.fixture
+def index_dir(root: Path) -> Path:
+    return root / ".project-memory" / "index"
+
+
+@pytest.fixture
+def engine(root: Path) -> Iterator[SearchEngine]:
+    searcher = SearchEngine(NoteStore(root), PRESETS["cs336-zh"])
+    searcher.warm_up()
+    yield searcher
+    searcher.close()
+
+
+def open_engine(root: Path) -> SearchEngine:
+    return SearchEngine(NoteStore(root), PRESETS["cs336-zh"])
+
+
+def test_changes_made_while_no_engine_ran_are_indexed_at_start_and_only_those(root: Path) -> None:
+    first = open_engine(root)
+    first.warm_up()
+    first.close()
+    write(root, "学习笔记/kv.md", "# KV缓存\n\n推理时缓存键和值，PagedAttention 分页管理。\n")
+    write(root, "学习笔记/new.md", "# 张量并行\n\n按列切分矩阵。\n")
+    (root / "学习笔记/doomed.md").unlink()
+    later = time.time() + 5
+    os.utime(root / "学习笔记/touched.md", (later, later))
+
+    second = open_engine(root)
+    try:
+        second.warm_up()
+        report = second.last_reconcile
+        assert report is not None
+        assert report.indexed == ["学习笔记/kv.md", "学习笔记/new.md"]
+        assert report.removed == ["学习笔记/doomed.md"]
+        assert report.touched == 1
+        assert second.search("PagedAttention").hits[0].path == "学习笔记/kv.md"
+        assert second.search("量化").hits == []
+        assert second.reconcile().indexed == []
+        assert second.reconcile().touched == 0  # the touched note's new stat was kept in the manifest
+    finally:
+        second.close()
+
+
+def assert_scans_then_recovers(engine: SearchEngine) -> None:
+    results = engine.search("混合专家")
+    assert results.hits and results.hits[0].path == "学习笔记/moe.md"
+    assert results.index_state in ("missing", "corrupt", "rebuilding")
+    assert results.notice and "scanning" in results.notice
+    wait_until(lambda: engine.status().state == "fresh")
+    results = engine.search("混合专家")
+    assert (results.index_state, results.notice) == ("fresh", None)
+    assert results.hits[0].path == "学习笔记/moe.md"
+    assert engine.status().files == len(NOTES)
+
+
+def test_a_deleted_index_is_answered_by_a_scan_and_rebuilt(engine: SearchEngine, index_dir: Path) -> None:
+    shutil.rmtree(index_dir)
+    assert_scans_then_recovers(engine)
+
+
+def test_an_index_without_its_table_of_contents_is_rebuilt(engine: SearchEngine, index_dir: Path) -> None:
+    for toc in index_dir.glob("_MAIN_*.toc"):
+        toc.unlink()
+    assert_scans_then_recovers(engine)
+
+
+@pytest.mark.parametrize("pattern", ["*", "*.trm", "*.pst"])
+def test_an_index_with_garbage_in_its_files_is_rebuilt(engine: SearchEngine, index_dir: Path, pattern: str) -> None:
+    for part in index_dir.glob(pattern):
+        if part.is_file() and "LOCK" not in part.name:
+            part.write_bytes(os.urandom(64) + b"garbage" * 20)
+    assert_scans_then_recovers(engine)
+
+
+def test_an_engine_starting_on_a_damaged_index_rebuilds_it_while_searches_scan(root: Path, index_dir: Path) -> None:
+    first = open_engine(root)
+    first.warm_up()
+    first.close()
+    for part in index_dir.iterdir():
+        if part.is_file() and "LOCK" not in part.name:
+            part.write_bytes(b"\x00garbage")
+    second = open_engine(root)
+    try:
+        second.warm_up()
+        assert second.status().state == "fresh"
+        assert second.search("KV缓存").hits[0].path == "学习笔记/kv.md"
+    finally:
+        second.close()
+
+
+def test_rebuild_on_request_reports_progress_and_keeps_results(engine: SearchEngine) -> None:
+    seen: list[tuple[int, int]] = []
+    engine.rebuild(lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (len(NOTES), len(NOTES))
+    assert engine.search("KV缓存").hits[0].path == "学习笔记/kv.md"
+
+
+def test_a_locked_index_leaves_changes_pending_until_the_lock_is_released(
+    engine: SearchEngine, root: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "WRITER_TIMEOUT_SECONDS", 0.1)
+    write(root, "学习笔记/kv.md", "# KV缓存\n\n投机解码也要缓存。\n")
+    with FileLock(str(index_dir.parent / "index.lock")):
+        engine.update_paths(["学习笔记/kv.md"])
+        assert engine.status().state == "pending 1"
+        results = engine.search("KV缓存")
+        assert results.hits and results.notice and "not indexed yet" in results.notice
+    engine.sweep()
+    assert engine.status().state == "fresh"
+    assert engine.search("投机解码").hits[0].path == "学习笔记/kv.md"
+
+
+def test_warm_up_is_idempotent_and_safe_from_two_threads(root: Path) -> None:
+    import threading
+
+    engine = open_engine(root)
+    try:
+        threads = [threading.Thread(target=engine.warm_up) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        engine.warm_up()
+        assert engine.status().state == "fresh"
+    finally:
+        engine.close()
+
+
+def test_a_search_before_warm_up_warms_up_first(root: Path) -> None:
+    engine = open_engine(root)
+    try:
+        assert engine.status().state == "starting"
+        assert engine.search("KV缓存").hits[0].path == "学习笔记/kv.md"
+    finally:
+        engine.close()
+
+
+def run_python(code: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_constructing_an_engine_loads_no_dictionary_and_opens_no_index(root: Path) -> None:
+    code = """
+        import sys
+        from pathlib import Path
+        from memory_schema.layout import PRESETS
+        from server.search import SearchEngine
+        from server.store import NoteStore
+        root = Path(sys.argv[1])
+        SearchEngine(NoteStore(root), PRESETS["cs336-zh"])
+        print("rjieba" in sys.modules, (root / ".project-memory").exists())
+    """
+    process = run_python(code, str(root))
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert out.split() == ["False", "False"]
+
+
+def test_two_processes_writing_the_same_index_both_succeed(root: Path) -> None:
+    code = """
+        import sys
+        from pathlib import Path
+        from memory_schema.layout import PRESETS
+        from server.search import SearchEngine
+        from server.store import NoteStore
+        root, name = Path(sys.argv[1]), sys.argv[2]
+        engine = SearchEngine(NoteStore(root), PRESETS["cs336-zh"])
+        engine.warm_up()
+        for i in range(8):
+            path = f"学习笔记/{name}-{i}.md"
+            (root / path).write_text(f"# {name} {i}\\n\\n并发写入测试 {name}{i}\\n", encoding="utf-8")
+            engine.update_paths([path])
+        engine.sweep()
+        print(engine.status().state)
+        engine.close()
+    """
+    first = open_engine(root)
+    first.warm_up()
+    first.close()
+    workers = [run_python(code, str(root), name) for name in ("alpha", "beta")]
+    for worker in workers:
+        _, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+        assert "LockError" not in err and "Traceback" not in err
+    engine = open_engine(root)
+    try:
+        engine.warm_up()
+        found = {hit.path for hit in engine.search("并发写入测试", limit=50).hits}
+        assert len(found) == 16
+        assert engine.last_reconcile is not None and engine.last_reconcile.indexed == []
+    finally:
+        engine.close()

@@ -1,0 +1,310 @@
+"""The search engine over small memory roots: ranking, filters, snippets, aliases, query safety, freshness."""
+
+import os
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from memory_schema.errors import InvalidInput
+from memory_schema.layout import PRESETS
+from server.glossary import Glossary
+from server.search import SearchEngine
+from server.store import NoteStore
+
+FILLER = "这一段讲的是别的内容，和查询无关。" * 6
+
+NOTES = {
+    "AI助手工作记忆.md": "# AI助手工作记忆\n\n## 当前进度\n\n正在学习 Lecture 10 的推理优化，KV缓存还没完全理解。\n",
+    "学习进度.md": "# 学习进度\n\n- [x] Lecture 01\n- [ ] Lecture 10 推理\n",
+    "深度讨论/KV缓存深度讨论.md": (
+        "---\ntags: [inference, KV]\nlecture: 10\n---\n# KV缓存深度讨论\n\n"
+        "## 为什么需要KV缓存\n\n在推理阶段，**KV缓存**把已经计算过的键和值存起来，避免重复计算。\n\n"
+        "## 显存占用\n\nKV cache 的显存占用与序列长度和层数成正比。\n"
+    ),
+    "学习笔记/lecture-03-attention.md": (
+        "多头注意力机制（Multi-Head Attention）是 Transformer 的核心。\n\n"
+        "## FlashAttention\n\nFlashAttention 用分块（tiling）减少显存读写。\n\n"
+        "```python\nloader = DataLoader(ds, pin_memory=True)\n```\n"
+    ),
+    "学习笔记/dataloader.md": "# DataLoader 技巧\n\n把 pin memory 打开可以加快主机到 GPU 的拷贝。\n",
+    "学习笔记/tokenizer.md": "# 分词器笔记\n\n分词器把文本切成词元，BPE 是常见算法。\n",
+    "学习笔记/梯度累积.md": "# 梯度累积\n\n把几个小批次的梯度加起来再更新。\n" + FILLER,
+    "学习笔记/训练杂记.md": "# 训练杂记\n\n" + FILLER + "顺便提到梯度累积。\n" + FILLER,
+    "学习笔记/a-scattered.md": "# 笔记甲\n\n残差连接很重要。" + FILLER + "层归一化放在后面。\n",
+    "学习笔记/b-together.md": "# 笔记乙\n\n残差连接和层归一化放在一起。" + FILLER + "\n",
+}
+
+
+def write(root: Path, relpath: str, text: str) -> None:
+    path = root / relpath
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def make_root(folder: Path) -> Path:
+    for relpath, text in NOTES.items():
+        write(folder, relpath, text)
+    return folder
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return make_root(tmp_path / "memory")
+
+
+@pytest.fixture
+def engine(root: Path) -> Iterator[SearchEngine]:
+    """An engine of one's own, for tests that change notes."""
+    searcher = SearchEngine(NoteStore(root), PRESETS["cs336-zh"])
+    searcher.warm_up()
+    yield searcher
+    searcher.close()
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchEngine]:
+    """One engine for the tests that only search."""
+    searcher = SearchEngine(NoteStore(make_root(tmp_path_factory.mktemp("shared"))), PRESETS["cs336-zh"])
+    searcher.warm_up()
+    yield searcher
+    searcher.close()
+
+
+def handles(engine: SearchEngine, query: str, **kwargs: object) -> list[str]:
+    return [hit.handle for hit in engine.search(query, **kwargs).hits]  # type: ignore[arg-type]
+
+
+def paths(engine: SearchEngine, query: str, **kwargs: object) -> list[str]:
+    return [hit.path for hit in engine.search(query, **kwargs).hits]  # type: ignore[arg-type]
+
+
+# --- results ---------------------------------------------------------------------------------------------
+
+
+def test_a_fresh_root_gets_an_index_under_project_memory_ignored_by_git(engine: SearchEngine, root: Path) -> None:
+    assert (root / ".project-memory" / "index").is_dir()
+    assert (root / ".project-memory" / ".gitignore").read_text(encoding="utf-8").strip() == "*"
+    status = engine.status()
+    assert (status.state, status.files, status.pending) == ("fresh", len(NOTES), 0)
+    assert status.sections >= len(NOTES)
+
+
+def test_a_hit_names_its_section_kind_lecture_and_handle(shared: SearchEngine) -> None:
+    hit = shared.search("为什么需要KV缓存").hits[0]
+    assert hit.path == "深度讨论/KV缓存深度讨论.md"
+    assert hit.heading == "KV缓存深度讨论/为什么需要KV缓存"
+    assert hit.handle == "深度讨论/KV缓存深度讨论.md#KV缓存深度讨论/为什么需要KV缓存"
+    assert (hit.kind, hit.lecture) == ("discussion", "Lecture 10")
+    assert "**KV缓存**" in hit.snippet
+
+
+def test_chinese_english_and_full_width_spellings_find_the_same_note(shared: SearchEngine) -> None:
+    for query in ("KV缓存", "KV Cache", "ＫＶ缓存", "kv-cache"):
+        assert paths(shared, query)[0] == "深度讨论/KV缓存深度讨论.md", query
+
+
+def test_a_word_is_found_inside_a_longer_chinese_phrase(shared: SearchEngine) -> None:
+    assert "学习笔记/lecture-03-attention.md" in paths(shared, "注意力")
+
+
+def test_pin_memory_finds_the_identifier_and_the_two_words(shared: SearchEngine) -> None:
+    found = paths(shared, "pin_memory")
+    assert set(found) >= {"学习笔记/lecture-03-attention.md", "学习笔记/dataloader.md"}
+
+
+def test_a_file_without_a_heading_is_titled_by_its_name(shared: SearchEngine) -> None:
+    hit = shared.search("lecture 03 attention").hits[0]
+    assert hit.path == "学习笔记/lecture-03-attention.md"
+
+
+def test_a_title_hit_ranks_above_a_passing_mention(shared: SearchEngine) -> None:
+    assert paths(shared, "梯度累积")[:2] == ["学习笔记/梯度累积.md", "学习笔记/训练杂记.md"]
+
+
+def test_query_words_close_together_rank_above_scattered_ones(shared: SearchEngine) -> None:
+    assert paths(shared, "残差连接 层归一化")[:2] == ["学习笔记/b-together.md", "学习笔记/a-scattered.md"]
+
+
+def test_one_section_per_file_unless_all_sections_are_asked_for(shared: SearchEngine) -> None:
+    best = handles(shared, "KV缓存", scope="discussions")
+    every = handles(shared, "KV缓存", scope="discussions", all_sections=True)
+    assert len(best) == 1
+    assert len(every) >= 2 and best[0] == every[0]
+
+
+def test_an_absent_topic_returns_nothing(shared: SearchEngine) -> None:
+    for query in ("区块链共识算法", "量子纠错", "blockchain consensus"):
+        assert shared.search(query).hits == [], query
+
+
+def test_a_query_word_found_in_no_note_is_named_in_the_notice(shared: SearchEngine) -> None:
+    results = shared.search("KV缓存 optimzation")
+    assert results.hits == []
+    assert results.notice and "optimzation" in results.notice
+
+
+def test_the_limit_caps_the_hits(shared: SearchEngine) -> None:
+    assert len(shared.search("学习", limit=1).hits) <= 1
+
+
+# --- filters ---------------------------------------------------------------------------------------------
+
+
+def test_scope_keeps_to_one_kind_of_document(shared: SearchEngine) -> None:
+    assert paths(shared, "KV缓存", scope="discussions") == ["深度讨论/KV缓存深度讨论.md"]
+    assert set(paths(shared, "KV缓存", scope="memory")) == {"AI助手工作记忆.md"}
+    assert "深度讨论/KV缓存深度讨论.md" not in paths(shared, "KV缓存", scope="notes")
+
+
+def test_lecture_filter_takes_a_number_or_a_label(shared: SearchEngine) -> None:
+    assert paths(shared, "显存", lecture=10) == ["深度讨论/KV缓存深度讨论.md"]
+    assert paths(shared, "显存", lecture="Lecture 03") == ["学习笔记/lecture-03-attention.md"]
+    assert paths(shared, "显存", lecture="第3讲") == ["学习笔记/lecture-03-attention.md"]
+
+
+def test_tags_filter_keeps_notes_with_any_of_the_tags(shared: SearchEngine) -> None:
+    assert paths(shared, "显存", tags=["kv", "unused"]) == ["深度讨论/KV缓存深度讨论.md"]
+    assert paths(shared, "显存", tags=["unused"]) == []
+
+
+def test_since_keeps_notes_modified_on_or_after_the_date(root: Path) -> None:
+    old = (datetime.now() - timedelta(days=30)).timestamp()
+    os.utime(root / "深度讨论/KV缓存深度讨论.md", (old, old))
+    engine = SearchEngine(NoteStore(root), PRESETS["cs336-zh"])
+    try:
+        recent = date.today() - timedelta(days=2)
+        assert "深度讨论/KV缓存深度讨论.md" not in paths(engine, "KV缓存", since=recent)
+        assert "深度讨论/KV缓存深度讨论.md" in paths(engine, "KV缓存", since=datetime.now() - timedelta(days=60))
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"scope": "everything"}, "scope"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 51}, "limit"),
+        ({"lecture": "someday"}, "lecture"),
+        ({"since": "yesterday"}, "since"),
+    ],
+)
+def test_invalid_arguments_are_refused_with_a_clear_message(
+    shared: SearchEngine, kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        shared.search("KV缓存", **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t"])
+def test_an_empty_query_is_refused(shared: SearchEngine, query: str) -> None:
+    with pytest.raises(InvalidInput, match="empty"):
+        shared.search(query)
+
+
+# --- queries never fail on syntax ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        *['"KV缓存', "KV缓存 AND OR NOT", "显存:KV缓存", "(KV缓存", "KV缓存)", "[KV缓存", "{KV缓存}", "KV*", "KV?"],
+        *["KV缓存~", "KV缓存^", "-KV缓存 +显存", "“KV缓存”", "KV缓存 \x00", "KV缓存\\", "KV缓存 /"],
+    ],
+)
+def test_query_syntax_characters_are_searched_as_plain_text(shared: SearchEngine, query: str) -> None:
+    results = shared.search(query)
+    assert results.index_state == "fresh"
+    assert results.hits and results.hits[0].path == "深度讨论/KV缓存深度讨论.md"
+
+
+@pytest.mark.parametrize("query", ["\\", "/", "'", "NOT", "*", "?", "~2", "^3", "AND(", "a:b:c", "((((", '"""'])
+def test_queries_made_of_syntax_alone_give_an_answer_not_an_error(shared: SearchEngine, query: str) -> None:
+    assert shared.search(query).index_state == "fresh"
+
+
+def test_a_quoted_phrase_must_occur_as_written(shared: SearchEngine) -> None:
+    assert "学习笔记/dataloader.md" in paths(shared, '"pin memory"')
+    assert paths(shared, '"memory pin"') == []
+
+
+def test_a_query_of_only_common_words_says_so(shared: SearchEngine) -> None:
+    results = shared.search("的 了 the")
+    assert results.hits == [] and results.notice
+
+
+# --- glossary --------------------------------------------------------------------------------------------
+
+
+def test_an_english_query_finds_a_chinese_note_through_the_builtin_glossary(shared: SearchEngine) -> None:
+    results = shared.search("tokenizer")
+    assert results.hits[0].path == "学习笔记/tokenizer.md"
+    assert "分词器" in results.aliases
+
+
+def test_the_person_glossary_adds_aliases_and_is_reloaded_when_it_changes(root: Path) -> None:
+    write(root, "glossary.md", "# 术语表\n\n- 切词器 = 分词器\n")
+    engine = SearchEngine(NoteStore(root), PRESETS["cs336-zh"])
+    try:
+        results = engine.search("切词器")
+        assert "分词器" in results.aliases and results.hits[0].path == "学习笔记/tokenizer.md"
+        write(root, "glossary.md", "# 术语表\n\n- 显卡内存 = 显存\n")
+        engine.update_paths(["glossary.md"])
+        assert "显存" in engine.search("显卡内存").aliases
+        assert "分词器" not in engine.search("切词器").aliases
+    finally:
+        engine.close()
+
+
+def test_an_explicit_glossary_replaces_the_builtin_one(root: Path) -> None:
+    engine = SearchEngine(NoteStore(root), PRESETS["cs336-zh"], glossary=Glossary([["tok", "分词器"]]))
+    try:
+        assert engine.search("tok").aliases == ["分词器"]
+        assert engine.search("tokenizer").aliases == []
+    finally:
+        engine.close()
+
+
+# --- freshness -------------------------------------------------------------------------------------------
+
+
+def test_an_updated_note_is_found_once_with_its_new_text(engine: SearchEngine, root: Path) -> None:
+    """Whoosh-reloaded's searcher.refresh() would return the old and the new version here."""
+    for round_ in range(3):
+        write(root, "学习笔记/tokenizer.md", f"# 分词器笔记\n\n第{round_}版：字节级 BPE 合并规则。\n")
+        engine.update_paths(["学习笔记/tokenizer.md"])
+        hits = [h for h in engine.search("BPE 合并规则", all_sections=True).hits if "tokenizer" in h.path]
+        assert len(hits) == 1
+        assert f"第{round_}版" in hits[0].snippet
+
+
+def test_a_deleted_note_leaves_the_results(engine: SearchEngine, root: Path) -> None:
+    (root / "学习笔记/dataloader.md").unlink()
+    engine.update_paths([], ["学习笔记/dataloader.md"])
+    assert "学习笔记/dataloader.md" not in paths(engine, "pin memory")
+
+
+def test_an_update_with_unchanged_content_writes_nothing(engine: SearchEngine, root: Path) -> None:
+    index_dir = root / ".project-memory" / "index"
+    before = sorted(p.name for p in index_dir.glob("_MAIN_*.toc"))
+    os.utime(root / "学习笔记/tokenizer.md")
+    engine.update_paths(["学习笔记/tokenizer.md"])
+    assert sorted(p.name for p in index_dir.glob("_MAIN_*.toc")) == before
+
+
+def test_sweep_indexes_what_the_watcher_missed(engine: SearchEngine, root: Path) -> None:
+    write(root, "学习笔记/new.md", "# 新笔记\n\n梯度检查点用时间换显存。\n")
+    report = engine.sweep()
+    assert report.indexed == ["学习笔记/new.md"]
+    assert paths(engine, "梯度检查点")[0] == "学习笔记/new.md"
+    assert engine.sweep().indexed == []
+
+
+def test_paths_that_are_not_notes_are_ignored(engine: SearchEngine, root: Path) -> None:
+    write(root, ".hidden/x.md", "梯度检查点")
+    write(root, "学习笔记/x.md~", "梯度检查点")
+    engine.update_paths([".hidden/x.md", "学习笔记/x.md~", "missing.md"])
+    assert engine.search("梯度检查点").hits == []
+    assert engine.status().pending == 0

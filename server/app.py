@@ -166,7 +166,9 @@ def _add_tools(server: MCPServer[ServerState], memory: ProjectMemory) -> None:
         """Full-text search over discussions, notes and memory documents (Chinese, English or mixed, e.g.
         'KV缓存', 'pin_memory', '注意力机制'). Best section per file first, each with a snippet and a handle
         for read_memory. Check here before re-explaining a topic."""
-        if memory.index_status().state in ("missing", "starting", "rebuilding", "corrupt"):
+        # Not loaded yet: load it (or build the first index) here, telling the client how far it is. A rebuild
+        # after damage is not waited for: the engine answers by scanning the files meanwhile and says so.
+        if memory.index_status().state == "starting":
 
             def report(done: int, total: int) -> None:
                 anyio.from_thread.run(ctx.report_progress, done, total, "building the search index")

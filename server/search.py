@@ -455,17 +455,13 @@ class SearchEngine:
     def _catch_up(self, progress: Progress | None, *, persist_touched: bool) -> ReconcileReport:
         """Index the notes whose mtime or size differ from the manifest (and the pending ones)."""
         started = time.perf_counter()
-        on_disk = list(self._store.iter_markdown())
+        on_disk = list(self._store.iter_markdown_stats())
         suspects: set[str] = set()
-        for path in on_disk:
+        for path, stat in on_disk:
             entry = self._manifest.get(path)
-            try:
-                stat = self._store.stat(path)
-            except ProjectMemoryError:
-                continue
             if entry is None or (entry.mtime_ns, entry.size) != (stat.mtime_ns, stat.size):
                 suspects.add(path)
-        listed = set(on_disk)
+        listed = {path for path, _ in on_disk}
         changed, deleted = self._take_pending()
         report = self._apply(
             sorted(suspects | set(changed)),

@@ -24,7 +24,7 @@ from memory_schema.errors import (
     ProjectMemoryError,
     UnreadableDocument,
 )
-from server.paths import INDEX_DIR, confine, is_ignored_name
+from server.paths import INDEX_DIR, confine, is_ignored_name, normalize_relpath
 
 __all__ = ["MAX_DOCUMENT_BYTES", "FileStat", "NoteStore", "Snapshot", "is_ignored_name"]
 
@@ -83,7 +83,12 @@ class NoteStore:
         and symlinks that lead outside the root. Symlinked folders are not entered: what they hold inside
         the root is listed where it really lives.
         """
-        found: list[str] = []
+        for rel, _ in self.iter_markdown_stats():
+            yield rel
+
+    def iter_markdown_stats(self) -> Iterator[tuple[str, FileStat]]:
+        """`iter_markdown` with each note's modified time and size, taken during the same walk."""
+        found: list[tuple[str, FileStat]] = []
         pending = [self.root]
         while pending:
             folder = pending.pop()
@@ -94,11 +99,12 @@ class NoteStore:
             for entry in entries:
                 if entry.name.startswith(".") or is_ignored_name(entry.name):
                     continue
-                path = Path(entry.path)
                 if entry.is_dir(follow_symlinks=False):
-                    pending.append(path)
-                elif entry.name.endswith(".md") and self._is_listed(path):
-                    found.append(path.relative_to(self.root).as_posix())
+                    pending.append(Path(entry.path))
+                elif entry.name.endswith(".md"):
+                    listed = self._listed_stat(entry)
+                    if listed is not None:
+                        found.append(listed)
         yield from sorted(found)
 
     def write(
@@ -152,13 +158,27 @@ class NoteStore:
                 ) from err
         return Snapshot(rel, new_text, _version(data))
 
-    def _is_listed(self, path: Path) -> bool:
-        """Whether `read` would accept this file: its name passes confinement and it is a regular note."""
+    def _listed_stat(self, entry: os.DirEntry[str]) -> tuple[str, FileStat] | None:
+        """The note's relative path and stat if `read` would accept it, else None.
+
+        The walk never enters a symlinked folder, so a regular file it meets lies inside the root and only
+        its name needs checking; a symlink is resolved and confined like any path a caller gives.
+        """
+        rel = Path(entry.path).relative_to(self.root).as_posix()
         try:
-            _rel, real = confine(self.root, path.relative_to(self.root).as_posix())
-            return real.name.endswith(".md") and real.is_file()
+            if entry.is_symlink():
+                _rel, real = confine(self.root, rel)
+                if not (real.name.endswith(".md") and real.is_file()):
+                    return None
+                stat = real.stat()
+            else:
+                normalize_relpath(rel)
+                stat = entry.stat(follow_symlinks=False)
+                if not entry.is_file(follow_symlinks=False):
+                    return None
         except (InvalidInput, OSError):
-            return False
+            return None
+        return rel, FileStat(mtime_ns=stat.st_mtime_ns, size=stat.st_size)
 
     @contextlib.contextmanager
     def _locked(self, rel: str, path: Path) -> Iterator[None]:

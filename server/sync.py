@@ -16,7 +16,7 @@ from server.watcher import ChangeBatch, FolderWatcher
 
 logger = logging.getLogger(__name__)
 
-QUIET_SWEEP_SECONDS = 5.0
+QUIET_SWEEP_SECONDS = 30.0  # with a healthy watcher, at most one backstop sweep per 30 s
 DEBOUNCE_SECONDS = 0.25
 
 Publish = Callable[[list[str], bool], None]  # (changed resource URIs, whether the listing changed)

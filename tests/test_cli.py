@@ -94,3 +94,17 @@ def test_read_commands_never_modify_the_notes(tmp_path: Path) -> None:
     for args in (["doctor"], ["context"], ["status", "--json"], ["search", "BPE"]):
         run(*args, "--root", str(root))
     assert snapshot_tree(root) == before
+
+
+def test_python_dash_m_server_with_only_a_root_serves_over_stdio(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from support import REPO
+
+    root = copy_example(tmp_path)
+    request = ('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
+               '"capabilities":{},"clientInfo":{"name":"t","version":"1"}}}\n')
+    done = subprocess.run([sys.executable, "-m", "server", "--root", str(root)], input=request, cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert '"serverInfo"' in done.stdout and "project-memory" in done.stdout

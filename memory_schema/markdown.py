@@ -204,6 +204,21 @@ def append_to_section(document: MarkdownDocument, section: Section, block: str) 
     return text[:at] + lead + block + _closing(text, at, gap, newline) + text[at:]
 
 
+_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]")
+
+
+def append_list_item(document: MarkdownDocument, section: Section, line: str) -> str:
+    """Continue the list that ends `section` with `line`, or start one after the section's text."""
+    text = document.text
+    content_end = section.body_start + len(document.full_text(section).rstrip(" \t\r\n"))
+    last_line = _LINE_BREAK.split(text[:content_end])[-1]
+    if content_end <= section.body_start or _LIST_ITEM.match(last_line) is None:
+        return append_to_section(document, section, line)
+    while content_end < len(text) and text[content_end] in " \t":  # the last item keeps its trailing spaces
+        content_end += 1
+    return text[:content_end] + document.newline + line + text[content_end:]
+
+
 def replace_section_body(document: MarkdownDocument, section: Section, body: str) -> str:
     """Replace everything under the heading of `section` (subsections included), keeping its spacing."""
     text, newline = document.text, document.newline

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from memory_schema.errors import InvalidInput
 from memory_schema.lectures import lecture_label, parse_lecture
+from memory_schema.markdown import append_list_item, append_to_section, insert_section, parse_markdown
 from memory_schema.vocabulary import COLUMNS, STATUS_MARKERS, STATUS_WORDS, Language
 from memory_schema.working_memory import ProgressSummary, parse_progress_summary
 
@@ -22,6 +23,22 @@ class LectureStatus(StrEnum):
     DONE = "done"
     IN_PROGRESS = "in_progress"
     NOT_STARTED = "not_started"
+
+
+_STATUS_WORDS = {
+    LectureStatus.DONE: ("done", "completed", "complete", "finished", "已完成", "完成", "✅"),
+    LectureStatus.IN_PROGRESS: ("in_progress", "in progress", "doing", "started", "进行中", "🔄"),
+    LectureStatus.NOT_STARTED: ("not_started", "not started", "todo", "未开始", "⬜"),
+}
+
+
+def status_from_word(word: str) -> LectureStatus:
+    """The status a caller asks for, in either language, or InvalidInput."""
+    wanted = word.strip().lower()
+    for state, words in _STATUS_WORDS.items():
+        if wanted in words:
+            return state
+    raise InvalidInput(f"unknown status {word!r}; use done, in_progress or not_started.")
 
 
 class LectureProgress(BaseModel):
@@ -129,3 +146,22 @@ def set_lecture_status(
         return text[: match.start()] + row + text[match.end() :]
     known = ", ".join(lecture_label(parse_lecture(table.cell(c, "lecture")) or 0) for _, c in table.rows)
     raise InvalidInput(f"the progress table has no row for {lecture_label(number)}; known lectures: {known or 'none'}.")
+
+
+def add_log_line(text: str, today: str, line: str, language: Language) -> str:
+    """Add `- line` under `## 学习日志` / `### today`; the log is newest first, so a new day goes on top."""
+    document = parse_markdown(text)
+    log_title = "学习日志" if language == "zh" else "Log"
+    log = document.find_optional(log_title)
+    if log is None:
+        top = next((s for s in document.headings() if s.level == 1), None)
+        return insert_section(document, top, 2, log_title, f"### {today}\n- {line}")
+    days = document.children(log)
+    today_section = next((s for s in days if s.title == today), None)
+    if today_section is not None:
+        return append_list_item(document, today_section, f"- {line}")
+    if not days:
+        return append_to_section(document, log, f"### {today}\n- {line}")
+    newline = document.newline
+    block = f"### {today}{newline}- {line}{newline}{newline}"
+    return text[: days[0].start] + block + text[days[0].start :]

@@ -5,13 +5,7 @@ import re
 from pydantic import BaseModel
 
 from memory_schema.errors import InvalidInput
-from memory_schema.markdown import (
-    MarkdownDocument,
-    Section,
-    append_to_section,
-    insert_section,
-    parse_markdown,
-)
+from memory_schema.markdown import append_list_item, insert_section, parse_markdown
 
 # The lookahead ends an item at its line break without taking a CRLF file's `\r` into the item text.
 _CHECK = re.compile(
@@ -53,7 +47,7 @@ def add_todo(text: str, item: str, topic: str, today: str) -> str:
     line = f"- [ ] {item} ({today})"
     section = document.find_optional(topic)
     if section is not None:
-        return _append_item(document, section, line)
+        return append_list_item(document, section, line)
     top = next((s for s in document.headings() if s.level == 1), None)
     return insert_section(document, top, 2, topic, line)
 
@@ -72,15 +66,3 @@ def complete_todo(text: str, item: str, today: str) -> str:
     match = matches[0]
     done = f"{match.group('lead')}x{match.group('rest')} ✅ {today}"
     return text[: match.start()] + done + text[match.end() :]
-
-
-def _append_item(document: MarkdownDocument, section: Section, line: str) -> str:
-    """Continue the section's checklist right after its last item, or start one after its text."""
-    text = document.text
-    content_end = section.body_start + len(document.full_text(section).rstrip(" \t\r\n"))
-    last_line = text[:content_end].rsplit("\n", 1)[-1]
-    if _CHECK.search(last_line) is None:
-        return append_to_section(document, section, line)
-    while content_end < len(text) and text[content_end] in " \t":  # the last item keeps its trailing spaces
-        content_end += 1
-    return text[:content_end] + document.newline + line + text[content_end:]

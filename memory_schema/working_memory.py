@@ -149,6 +149,18 @@ def _before_rule(text: str) -> str:
 # --- edits ------------------------------------------------------------------------------------------------
 
 
+def insight_meta_line(language: Language, tags: list[str], lecture: str | None, today: str) -> str:
+    """`- **标签**: … | **讲座**: … | **日期**: …`: dates make the timeline and "this week" counts possible."""
+    labels = ("标签", "讲座", "日期") if language == "zh" else ("Tags", "Lecture", "Date")
+    parts = []
+    if tags:
+        parts.append(f"**{labels[0]}**: {', '.join(tags)}")
+    if lecture:
+        parts.append(f"**{labels[1]}**: {lecture}")
+    parts.append(f"**{labels[2]}**: {today}")
+    return "- " + " | ".join(parts)
+
+
 def render_insight(title: str, body: str, meta: str) -> str:
     return f"### {title}\n{body}\n{meta}" if meta else f"### {title}\n{body}"
 

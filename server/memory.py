@@ -16,11 +16,11 @@ from pydantic import BaseModel
 from memory_schema.discussion import Discussion, DiscussionParts, parse_discussion, render_discussion, render_round
 from memory_schema.errors import DocumentNotFound, InvalidInput, ProjectMemoryError
 from memory_schema.layout import CONFIG_FILE, DocumentKind, Layout, detect_layout
-from memory_schema.lectures import lecture_label, parse_lecture
+from memory_schema.lectures import lecture_label, lecture_number, optional_lecture_label, parse_lecture
 from memory_schema.markdown import parse_markdown, replace_section_body
 from memory_schema.notes import lecture_folder, part_file, phase_folder
 from memory_schema.plan import Plan, parse_plan
-from memory_schema.progress import LectureStatus, Progress, parse_progress, set_lecture_status
+from memory_schema.progress import Progress, add_log_line, parse_progress, set_lecture_status, status_from_word
 from memory_schema.research_todo import TodoItem, add_todo, complete_todo, parse_research_todo
 from memory_schema.validation import MAX_NOTE_CHARS, check_body, check_tags, check_title
 from memory_schema.vocabulary import OTHER, Language
@@ -29,6 +29,7 @@ from memory_schema.working_memory import (
     add_discussion_ref,
     append_insight,
     has_insight,
+    insight_meta_line,
     parse_working_memory,
     render_insight,
     set_progress,
@@ -41,13 +42,6 @@ from server.store import NoteStore, Snapshot
 logger = logging.getLogger(__name__)
 
 PAGE_CHARS = 4000  # about 4-5k tokens of Chinese: well under Claude Code's 25k-token result cap
-
-_STATUS_WORDS = {
-    LectureStatus.DONE: ("done", "completed", "complete", "finished", "已完成", "完成", "✅"),
-    LectureStatus.IN_PROGRESS: ("in_progress", "in progress", "doing", "started", "进行中", "🔄"),
-    LectureStatus.NOT_STARTED: ("not_started", "not started", "todo", "未开始", "⬜"),
-}
-
 
 class WriteResult(BaseModel):
     """What a write did: the file, its new version, and whether anything changed."""
@@ -212,9 +206,9 @@ class ProjectMemory:
         title = check_title(title)
         body = check_body(body)
         tag_list = check_tags(tags)
-        label = _lecture_label(lecture)
+        label = optional_lecture_label(lecture)
         today = self.today().isoformat()
-        meta = _meta_line(self.language, tag_list, label, today)
+        meta = insight_meta_line(self.language, tag_list, label, today)
         entry = render_insight(title, body, meta)
         path = self.layout.working_memory
         duplicate = False
@@ -248,7 +242,7 @@ class ProjectMemory:
             **{name: check_body(getattr(parts, name), name) for name in DiscussionParts.model_fields}
         )
         tag_list = check_tags(tags)
-        label = _lecture_label(lecture)
+        label = optional_lecture_label(lecture)
         today = self.today()
         path = self.layout.discussion_path(topic)
         existed = self.store.exists(path)
@@ -274,8 +268,8 @@ class ProjectMemory:
         return WriteResult(path=path, version=snapshot.version, handle=path, changed=True, message=f"{what} {path}")
 
     def update_progress(self, lecture: str | int, status: str, note: str | None = None) -> WriteResult:
-        number = _lecture_number(lecture)
-        state = _parse_status(status)
+        number = lecture_number(lecture)
+        state = status_from_word(status)
         note_text = check_body(note, "note") if note else None
         today = self.today().isoformat()
         path = self.layout.progress
@@ -289,7 +283,7 @@ class ProjectMemory:
             after = parse_progress(updated)
             updated = set_progress(updated, after.done, after.total, self._phase_line(after))
             if note_text:
-                updated = _append_log(updated, today, f"{lecture_label(number)}: {note_text}", self.language)
+                updated = add_log_line(updated, today, f"{lecture_label(number)}: {note_text}", self.language)
             return updated
 
         snapshot = self.store.edit(path, change)
@@ -337,7 +331,7 @@ class ProjectMemory:
     def save_lecture_note(
         self, lecture: str | int, part: str, content: str, expected_version: str | None = None
     ) -> WriteResult:
-        number = _lecture_number(lecture)
+        number = lecture_number(lecture)
         file_name = part_file(part)
         body = check_body(content, "content", limit=MAX_NOTE_CHARS, min_heading=1)
         path = f"{self._lecture_dir(number)}/{file_name}"
@@ -388,54 +382,3 @@ class ProjectMemory:
         return WriteResult(
             path=parsed.path, version=snapshot.version, handle=str(parsed), changed=True, message=f"replaced {parsed}"
         )
-
-
-def _meta_line(language: Language, tags: list[str], lecture: str | None, today: str) -> str:
-    labels = ("标签", "讲座", "日期") if language == "zh" else ("Tags", "Lecture", "Date")
-    parts = []
-    if tags:
-        parts.append(f"**{labels[0]}**: {', '.join(tags)}")
-    if lecture:
-        parts.append(f"**{labels[1]}**: {lecture}")
-    parts.append(f"**{labels[2]}**: {today}")
-    return "- " + " | ".join(parts)
-
-
-def _lecture_number(lecture: str | int) -> int:
-    number = lecture if isinstance(lecture, int) else parse_lecture(str(lecture)) or _digits(str(lecture))
-    if number is None or not 1 <= number <= 99:
-        raise InvalidInput(f"{lecture!r} is not a lecture; use a number such as 3 or a label such as 'Lecture 03'.")
-    return number
-
-
-def _digits(text: str) -> int | None:
-    stripped = text.strip()
-    return int(stripped) if stripped.isdigit() else None
-
-
-def _lecture_label(lecture: str | int | None) -> str | None:
-    return lecture_label(_lecture_number(lecture)) if lecture not in (None, "") else None
-
-
-def _parse_status(status: str) -> LectureStatus:
-    wanted = status.strip().lower()
-    for state, words in _STATUS_WORDS.items():
-        if wanted in words:
-            return state
-    raise InvalidInput(f"unknown status {status!r}; use done, in_progress or not_started.")
-
-
-def _append_log(text: str, today: str, line: str, language: Language) -> str:
-    """Add a line under `## 学习日志` / `### today`, creating either heading when missing."""
-    from memory_schema.markdown import append_to_section, insert_section
-
-    document = parse_markdown(text)
-    log_title = "学习日志" if language == "zh" else "Log"
-    log = document.find_optional(log_title)
-    if log is None:
-        top = next((s for s in document.headings() if s.level == 1), None)
-        return insert_section(document, top, 2, log_title, f"### {today}\n- {line}")
-    day = next((s for s in document.children(log) if s.title == today), None)
-    if day is None:
-        return append_to_section(document, log, f"### {today}\n- {line}")
-    return append_to_section(document, day, f"- {line}")

@@ -564,3 +564,34 @@ def test_every_example_discussion_has_all_five_parts() -> None:
 def test_the_example_lecture_folders_name_their_lectures() -> None:
     folders = sorted(p.name for p in (EXAMPLE / "学习笔记" / "01-基础建立").iterdir())
     assert [parse_lecture(name) for name in folders] == [1, 2]
+
+
+def test_a_new_day_in_the_progress_log_goes_on_top_of_the_newest_first_log() -> None:
+    from memory_schema.progress import add_log_line
+
+    text = "# 进度\n\n## 学习日志\n### 2025-11-07\n- 旧的一天\n\n### 2025-11-06\n- 更早\n"
+    updated = add_log_line(text, "2026-11-30", "新的一行", "zh")
+    expected = (
+        "# 进度\n\n## 学习日志\n### 2026-11-30\n- 新的一行\n\n"
+        "### 2025-11-07\n- 旧的一天\n\n### 2025-11-06\n- 更早\n"
+    )
+    assert updated == expected
+    again = add_log_line(updated, "2026-11-30", "第二行", "zh")
+    assert "- 新的一行\n- 第二行\n\n### 2025-11-07" in again
+
+
+@pytest.mark.parametrize(("word", "expected"), [("done", "done"), ("已完成", "done"), ("进行中", "in_progress"),
+                                                 ("not started", "not_started")])
+def test_status_words_are_understood_in_both_languages(word: str, expected: str) -> None:
+    from memory_schema.progress import status_from_word
+
+    assert status_from_word(word).value == expected
+
+
+def test_lecture_numbers_from_people_and_models() -> None:
+    from memory_schema.errors import InvalidInput
+    from memory_schema.lectures import lecture_number
+
+    assert [lecture_number(v) for v in (3, "3", "Lecture 03", "第3讲")] == [3, 3, 3, 3]
+    with pytest.raises(InvalidInput):
+        lecture_number("soon")

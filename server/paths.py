@@ -8,10 +8,12 @@ import re
 import unicodedata
 from pathlib import Path
 
-from memory_schema.errors import PathOutsideMemory
+from memory_schema.errors import InvalidInput, PathOutsideMemory
 
 INDEX_DIR = ".project-memory"
 """The folder under the root that belongs to the index and the locks, never to notes."""
+NAME_MAX_BYTES = 255
+"""The longest file or folder name that ext4 and APFS store, in UTF-8 bytes (NTFS: 255 UTF-16 units)."""
 
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
@@ -28,10 +30,11 @@ def is_ignored_name(name: str) -> bool:
 def normalize_relpath(relpath: str) -> str:
     """Return `relpath` as clean relative posix segments, or raise PathOutsideMemory saying why not.
 
-    Refused: empty paths, NUL and other control characters, backslashes, absolute paths (POSIX or a
-    Windows drive such as `C:/x`), a leading `~`, any `..` segment, paths into `.project-memory/`, and any
-    `%` followed by two hex digits: percent-encoded escapes (`%2e%2e`, `%2f`, `%00`) are never decoded,
-    so a name that contains one is refused rather than guessed at.
+    Refused: empty paths, NUL and other control characters, lone surrogates (no file name can hold one),
+    backslashes, absolute paths (POSIX or a Windows drive such as `C:/x`), a leading `~`, any `..` segment,
+    paths into `.project-memory/`, and any `%` followed by two hex digits: percent-encoded escapes (`%2e%2e`,
+    `%2f`, `%00`) are never decoded, so a name that contains one is refused rather than guessed at. A name
+    longer than NAME_MAX_BYTES is InvalidInput: the path stays inside the root, the file system refuses it.
     """
     if not relpath.strip():
         raise PathOutsideMemory(relpath, "it is empty")
@@ -39,6 +42,8 @@ def normalize_relpath(relpath: str) -> str:
         raise PathOutsideMemory(relpath, "it contains a NUL character")
     if any(unicodedata.category(char) == "Cc" for char in relpath):
         raise PathOutsideMemory(relpath, "it contains a control character")
+    if any(unicodedata.category(char) == "Cs" for char in relpath):
+        raise PathOutsideMemory(relpath, "it contains a lone UTF-16 surrogate, which no file name can hold")
     if "\\" in relpath:
         raise PathOutsideMemory(relpath, "it contains a backslash; separate folders with '/'")
     if _PERCENT_ESCAPE.search(relpath):
@@ -54,6 +59,13 @@ def normalize_relpath(relpath: str) -> str:
         raise PathOutsideMemory(relpath, "it names the root folder itself")
     if segments[0].casefold() == INDEX_DIR:
         raise PathOutsideMemory(relpath, f"{INDEX_DIR}/ holds the index, not notes")
+    for segment in segments:
+        size = len(segment.encode("utf-8"))
+        if size > NAME_MAX_BYTES:
+            raise InvalidInput(
+                f"the name {segment[:24]}… is {size} bytes in UTF-8; file and folder names are limited to "
+                f"{NAME_MAX_BYTES} bytes (about 80 Chinese characters), so shorten it."
+            )
     return "/".join(segments)
 
 

@@ -14,6 +14,7 @@ from memory_schema.markdown import (
     MarkdownDocument,
     Section,
     append_to_section,
+    normalize_heading,
     parse_markdown,
     whole_document,
 )
@@ -171,9 +172,9 @@ def has_insight(text: str, title: str, body: str) -> bool:
     section = find_role(document, "insights")
     if section is None:
         return False
-    wanted = _squash(body)
+    wanted, heading = _squash(body), normalize_heading(title)
     return any(
-        child.title == title and wanted in _squash(document.full_text(child))
+        child.title == heading and wanted in _squash(document.full_text(child))
         for child in document.children(section)
     )
 

@@ -3,7 +3,7 @@
 from pydantic import BaseModel
 
 from memory_schema.discussion import PART_ORDER, parse_discussion
-from memory_schema.errors import ProjectMemoryError
+from memory_schema.errors import DocumentNotFound, ProjectMemoryError
 from memory_schema.layout import DocumentKind
 from memory_schema.markdown import parse_markdown
 from memory_schema.progress import parse_progress
@@ -47,6 +47,8 @@ def run_doctor(memory: ProjectMemory) -> DoctorReport:
     for path in paths:
         try:
             texts[path] = memory.read_text(path).text
+        except DocumentNotFound:
+            continue  # deleted by the person's editor since it was listed: nothing to check
         except ProjectMemoryError as err:
             problems.append(Problem(path=path, line=None, severity="error", message=str(err)))
             continue

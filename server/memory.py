@@ -259,13 +259,29 @@ class ProjectMemory:
         snapshot = self.store.edit(path, change, create=True)
         file_name = path.rsplit("/", 1)[-1]
         summary = checked.question.strip().splitlines()[0][:60]
-        self.store.edit(
-            self.layout.working_memory,
-            lambda text: set_updated(add_discussion_ref(text, file_name, summary, self.language), today.isoformat()),
-        ) if self.store.exists(self.layout.working_memory) else None
+        lagging = self._follow_up(
+            lambda text: set_updated(add_discussion_ref(text, file_name, summary, self.language), today.isoformat())
+        )
         self._indexed(path, self.layout.working_memory)
         what = "new round appended to" if existed else "created"
-        return WriteResult(path=path, version=snapshot.version, handle=path, changed=True, message=f"{what} {path}")
+        return WriteResult(path=path, version=snapshot.version, handle=path, changed=True,
+                           message=f"{what} {path}{lagging}")
+
+    def _follow_up(self, change: Callable[[str], str]) -> str:
+        """Apply a secondary edit to the working memory after the primary write landed.
+
+        The primary write (the record, the progress table) is already saved, so a failure here must not turn
+        into an error: the model would retry and save the record twice. It is reported in the message instead;
+        the next write or `doctor` brings the working memory back in line.
+        """
+        if not self.store.exists(self.layout.working_memory):
+            return ""
+        try:
+            self.store.edit(self.layout.working_memory, change)
+        except ProjectMemoryError as err:
+            logger.warning("working memory not updated after a saved write: %s", err)
+            return f"; saved, but {self.layout.working_memory} was not updated ({err})"
+        return ""
 
     def update_progress(self, lecture: str | int, status: str, note: str | None = None) -> WriteResult:
         number = lecture_number(lecture)
@@ -288,18 +304,23 @@ class ProjectMemory:
 
         snapshot = self.store.edit(path, change)
         assert after is not None
-        done, total, phase = after.done, after.total, self._phase_line(after)
-        if self.store.exists(self.layout.working_memory):
-            self.store.edit(
-                self.layout.working_memory, lambda text: set_updated(set_progress(text, done, total, phase), today)
-            )
+        done, total = after.done, after.total
+
+        def mirror_progress(text: str) -> str:
+            # Read the table again under the working memory's lock: another process may have updated it since
+            # our edit, and the last writer here must leave both documents agreeing.
+            current = parse_progress(self.store.read(path).text)
+            return set_updated(set_progress(text, current.done, current.total, self._phase_line(current)), today)
+
+        lagging = self._follow_up(mirror_progress)
         self._indexed(path, self.layout.working_memory)
         return WriteResult(
             path=path,
             version=snapshot.version,
             handle=path,
             changed=True,
-            message=f"{lecture_label(number)} marked {state.value}; {done}/{total} ({100 * done / total:.1f}%) done",
+            message=f"{lecture_label(number)} marked {state.value}; {done}/{total} ({100 * done / total:.1f}%) done"
+            + lagging,
         )
 
     def _phase_line(self, progress: Progress) -> str | None:

@@ -130,7 +130,10 @@ class Workload:
             )
         elif roll < 0.72:
             item = f"soak研究 {self.counter}"
-            if await self.write("todo", "add_research_todo", {"item": item, "topic": "soak"}):
+            writes_before = self.load.writes
+            added = await self.write("todo", "add_research_todo", {"item": item, "topic": "soak"})
+            reset = (writes_before + 1) % RESET_EVERY_WRITES == 0  # the reset after this write removed the item
+            if added and not reset:
                 self.load.open_items.append(item)
         elif roll < 0.77 and self.load.open_items:
             item = self.load.open_items.pop(0)

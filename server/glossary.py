@@ -70,14 +70,17 @@ class Glossary:
     """Groups of interchangeable terms, looked up by their match keys."""
 
     def __init__(self, groups: Iterable[Iterable[str]] = ()) -> None:
-        merged: list[list[str]] = []
+        merged: list[tuple[list[str], set[Keys]]] = []  # each group with the keys of its terms
         for group in groups:
             terms = [term.strip() for term in group if _keys(term)]
             group_keys = {_keys(term) for term in terms}
-            touching = [g for g in merged if group_keys & {_keys(term) for term in g}]
-            merged = [g for g in merged if not any(g is t for t in touching)]
-            merged.append([term for g in touching for term in g] + terms)
-        self._groups = [group for group in map(_dedupe, merged) if len(group) > 1]
+            touching = [g for g in merged if group_keys & g[1]]
+            if touching:
+                merged = [g for g in merged if not any(g is t for t in touching)]
+                terms = [term for g, _ in touching for term in g] + terms
+                group_keys = group_keys.union(*(keys for _, keys in touching))
+            merged.append((terms, group_keys))
+        self._groups = [group for group in (_dedupe(g) for g, _ in merged) if len(group) > 1]
         self._by_first: dict[str, list[tuple[Keys, int]]] = {}
         for index, group in enumerate(self._groups):
             for term in group:

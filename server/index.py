@@ -1,4 +1,4 @@
-"""The Whoosh index: its schema, its analyzer, its documents, its queries; the only module importing whoosh.
+"""The Whoosh index: its schema, its analyzer, its documents, its postings; the only module importing whoosh.
 
 One Whoosh document per heading section of a note (plus one for the text before the first heading), and
 one manifest document per note (path, mtime_ns, size, content version) written in the same commit as the
@@ -6,58 +6,49 @@ note's sections, so the index and its manifest never disagree. A `meta` document
 an index written by another version is treated as missing and rebuilt.
 
 Whoosh rules kept here: every writer uses `compound=False` (no copy of the index into memory at each
-searcher open) and a timeout, and is serialized across processes by a file lock beside the index; a
-searcher is never `refresh()`ed (whoosh-reloaded's refresh returns stale documents): after a commit, ours
-or another process's, a new one is opened. Queries are built here from an `analyzer.QueryPlan`, never
-parsed from user text.
+searcher open), a timeout and our codec settings (`_codec`), and is serialized across processes by a file
+lock beside the index; a searcher is never `refresh()`ed (whoosh-reloaded's refresh returns stale
+documents): after a commit, ours or another process's, a new one is opened. Searches read posting lists
+directly (`_Terms`) and rank in `server.ranking`; nothing is parsed from user text.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import math
-import re
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, TypeVar
 
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
-from whoosh import collectors
 from whoosh import index as whoosh_index
 from whoosh import query as Q
 from whoosh.analysis import Analyzer, Token
 from whoosh.codec.base import PerDocumentReader, TermsReader
+from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.filedb.structfile import StructFile
 from whoosh.index import LockError
-from whoosh.query.spans import SpanNear2
+from whoosh.matching import FilterMatcher
 from whoosh.reading import IndexReader
+from whoosh.scoring import bm25
 from whoosh.searching import Searcher
 from whoosh.writing import CLEAR, MERGE_SMALL
 
-from memory_schema.lectures import parse_lecture
-from memory_schema.markdown import MarkdownDocument, Section, parse_markdown
-from server.analyzer import QueryPlan, Unit, framed, index_terms
+from server.analyzer import QueryPlan, index_terms
+from server.documents import FileRecord
+from server.filters import Filters
+from server.manifest import ManifestEntry
+from server.ranking import TEXT_FIELDS, IndexHit, any_field_docs, match_units, rank
 
 T = TypeVar("T")
 SCHEMA_VERSION = "1"
 WRITER_TIMEOUT_SECONDS = 5.0
 MAX_SEGMENTS = 8
-# Query-time field weights (linear, unlike Whoosh's index-time field_boost, which BM25 saturates).
-FIELD_BOOSTS = {"title": 4.0, "heading": 2.5, "body": 1.0, "code": 0.3}
-ALIAS_BOOST = 0.7
-NEAR_BOOST = 0.6
-NEAR_SLOP = 8
-EXACT_BOOST = 1.5
-FRAMING_BOOST = 0.5
-RESCORE_TOP = 50
-SKIP_TO_LIMIT = 150
 
 
 class NoteAnalyzer(Analyzer):  # type: ignore[misc]  # whoosh is untyped
@@ -116,10 +107,6 @@ def build_schema() -> Schema:
     )
 
 
-TEXT_FIELDS = tuple(FIELD_BOOSTS)
-ALIAS_FIELDS = ("title", "heading", "body")
-
-
 class IndexUnavailable(Exception):
     """The index cannot be used: `state` is "missing" or "corrupt"."""
 
@@ -130,159 +117,6 @@ class IndexUnavailable(Exception):
 
 class IndexBusy(Exception):
     """Another writer held the index lock for longer than we wait."""
-
-
-@dataclass(frozen=True)
-class ManifestEntry:
-    mtime_ns: int
-    size: int
-    version: str
-
-
-@dataclass(frozen=True)
-class Filters:
-    kinds: frozenset[str] | None = None
-    lecture: int | None = None
-    tags: tuple[str, ...] = ()
-    since: int | None = None  # epoch seconds
-
-
-@dataclass(frozen=True)
-class IndexHit:
-    path: str
-    section: str
-    level: int
-    score: float
-    kind: str
-    lecture: int | None
-    text: str
-    matched: frozenset[str]  # query terms found in this section, any field
-
-
-# --- what a note becomes ------------------------------------------------------------------------------
-
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_SNIPPET_SOURCE_CHARS = 800  # a heading-only section shows the start of its subsections instead
-
-
-@dataclass(frozen=True)
-class SectionRecord:
-    ordinal: int
-    level: int  # 0 for the text before the first heading
-    heading: str  # the heading path "a/b/c" that addresses the section ("" before the first heading)
-    headings: str  # heading text to index: the trail without the document's title
-    body: str  # the section's own prose, fenced code removed
-    code: str  # the fenced code
-    text: str  # what snippets are cut from
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    path: str
-    kind: str
-    title: str  # title text to index: the title and the file name's words
-    lecture: int | None
-    tags: tuple[str, ...]
-    mtime_ns: int
-    size: int
-    version: str
-    sections: tuple[SectionRecord, ...]
-
-
-def split_code(text: str) -> tuple[str, str]:
-    """(prose, code): the fenced code blocks moved out of the prose."""
-    if "```" not in text and "~~~" not in text:
-        return text, ""
-    prose: list[str] = []
-    code: list[str] = []
-    fence = ""
-    for line in text.splitlines(keepends=True):
-        match = _FENCE.match(line)
-        if not fence:
-            if match:
-                fence = match.group(1)
-            else:
-                prose.append(line)
-        elif (
-            match
-            and match.group(1)[0] == fence[0]
-            and len(match.group(1)) >= len(fence)
-            and (line.strip() == match.group(1))
-        ):
-            fence = ""
-        else:
-            code.append(line)
-    return "".join(prose), "".join(code)
-
-
-def file_words(path: str) -> str:
-    """`notes/lecture-05_gpus.zh.md` -> "lecture 05 gpus zh"."""
-    name = PurePosixPath(path).name
-    stem = name[:-3] if name.lower().endswith(".md") else name
-    return " ".join(re.sub(r"[-_.]+", " ", stem).split())
-
-
-def _title(doc: MarkdownDocument, path: str) -> str:
-    declared = doc.metadata.get("title")
-    if isinstance(declared, str) and declared.strip():
-        return declared.strip()
-    return doc.title or file_words(path)
-
-
-def _lecture(doc: MarkdownDocument, path: str, title: str) -> int | None:
-    declared = doc.metadata.get("lecture")
-    if isinstance(declared, int) and not isinstance(declared, bool) and declared > 0:
-        return declared
-    if isinstance(declared, str):
-        text = declared.strip()
-        found = int(text) if text.isdigit() else parse_lecture(text)
-        if found:
-            return found
-    return parse_lecture(path) or parse_lecture(title)
-
-
-def _tags(doc: MarkdownDocument) -> tuple[str, ...]:
-    declared = doc.metadata.get("tags")
-    if isinstance(declared, str):
-        items: list[object] = list(declared.split(","))
-    elif isinstance(declared, list):
-        items = list(declared)
-    else:
-        return ()
-    tags = (str(item).strip().lstrip("#").strip().lower() for item in items if item is not None)
-    return tuple(dict.fromkeys(tag for tag in tags if tag))
-
-
-def _opening(doc: MarkdownDocument, section: Section) -> str:
-    """What a section with no text of its own shows: the start of its subsections, or of the document."""
-    start = doc.body_offset if section.level == 0 else section.body_start
-    return doc.text[start : start + _SNIPPET_SOURCE_CHARS]
-
-
-def file_record(path: str, text: str, *, kind: str, mtime_ns: int, size: int, version: str) -> FileRecord:
-    """The documents one note becomes: a title and, per section, its headings, prose and code."""
-    doc = parse_markdown(text)
-    title = _title(doc, path)
-    words = file_words(path)
-    title_text = title if words.lower() in title.lower() else f"{title}\n{words}"
-    sections: list[SectionRecord] = []
-    for ordinal, section in enumerate(doc.sections):
-        own = doc.own_text(section)
-        prose, code = split_code(own)
-        trail = section.trail[1:] if section.trail and section.trail[0] == doc.title else section.trail
-        shown = own if own.strip() else _opening(doc, section)
-        sections.append(SectionRecord(ordinal, section.level, section.path, " / ".join(trail), prose, code, shown))
-    return FileRecord(
-        path=path,
-        kind=kind,
-        title=title_text,
-        lecture=_lecture(doc, path, title),
-        tags=_tags(doc),
-        mtime_ns=mtime_ns,
-        size=size,
-        version=version,
-        sections=tuple(sections),
-    )
 
 
 def _documents(record: FileRecord) -> Iterator[dict[str, Any]]:
@@ -304,6 +138,15 @@ def _documents(record: FileRecord) -> Iterator[dict[str, Any]]:
             "text": section.text,
         }
     yield _manifest_document(record.path, record.mtime_ns, record.size, record.version)
+
+
+def _codec() -> W3Codec:
+    """Whoosh's codec, writing about twice as fast: posting blocks uncompressed (the index grows by about
+    40%; reading them skips zlib too) and without per-block field-length bounds, which only serve
+    Whoosh's block-quality skipping, unused here. The settings are pickled with each segment."""
+    codec = W3Codec(compression=0)
+    codec.length_stats = False
+    return codec
 
 
 def _merge_when_many(writer: Any, segments: list[Any]) -> list[Any]:
@@ -332,6 +175,7 @@ class SearchIndex:
         self._file_lock = FileLock(str(directory.parent / f"{directory.name}.lock"))
         self._ix: Any = None
         self._searcher: Any = None
+        self._view: _Terms | None = None  # the current searcher's postings, read as queries need them
         self._lock = threading.RLock()  # the searcher
         self._write_lock = threading.Lock()
 
@@ -402,6 +246,7 @@ class SearchIndex:
         self._ix = None
 
     def _close_searcher(self) -> None:
+        self._view = None
         if self._searcher is not None:
             # Closing a searcher over deleted or damaged files must not mask why we are closing it.
             with contextlib.suppress(Exception):
@@ -452,53 +297,53 @@ class SearchIndex:
         self, plan: QueryPlan, filters: Filters, *, limit: int, min_coverage: float, per_file: bool
     ) -> list[IndexHit]:
         """The best sections by BM25F among those covering `min_coverage` of the query's weight (see
-        `server.search`), at most `limit`, the best one per file when `per_file`."""
+        `server.ranking`), at most `limit`, the best one per file when `per_file`."""
         return self._read(lambda searcher: self._search(searcher, plan, filters, limit, min_coverage, per_file))
 
     def absent_words(self, plan: QueryPlan) -> list[str]:
         """The query words that no section holds, not even through an alias."""
-        matched = self._read(lambda searcher: _matching_units(searcher, plan))
-        return [unit.text for unit, docs in zip(plan.units, matched.effective, strict=True) if not docs]
+
+        def absent(searcher: Any) -> list[str]:
+            terms = self._terms(searcher)
+            matched = match_units(plan, lambda text: any_field_docs(terms, text))
+            return [unit.text for unit, docs in zip(plan.units, matched.effective, strict=True) if not docs]
+
+        return self._read(absent)
+
+    def _terms(self, searcher: Any) -> _Terms:
+        """The postings view of this searcher, kept while it stays the current one."""
+        if self._view is None or self._view.searcher is not searcher:
+            self._view = _Terms(searcher)
+        return self._view
 
     def _search(
         self, searcher: Any, plan: QueryPlan, filters: Filters, limit: int, min_coverage: float, per_file: bool
     ) -> list[IndexHit]:
-        matched = _matching_units(searcher, plan)
-        total = max(1, int(searcher.doc_frequency("doctype", "section")))
-        weights = framed(plan.units, [unit_weight(len(docs), total) for docs in matched.own])
-        needed = min_coverage * sum(weights)
-        gained: dict[int, float] = {}
-        for docs, weight in zip(matched.effective, weights, strict=True):
-            for doc in docs:
-                gained[doc] = gained.get(doc, 0.0) + weight
-        allowed = {doc for doc, weight in gained.items() if weight >= needed - 1e-9}
+        terms = self._terms(searcher)
         restrict = build_filter(filters)
-        if restrict is not None and allowed:
-            allowed &= set(searcher.docs_for_query(restrict))
-        if not allowed:
+
+        def narrowed(docs: set[int]) -> set[int]:
+            return docs & set(searcher.docs_for_query(restrict))
+
+        ranking = rank(
+            plan,
+            terms,
+            min_coverage=min_coverage,
+            limit=limit,
+            restrict=narrowed if restrict is not None else None,
+        )
+        if ranking is None:
             return []
-        for phrase in plan.phrases:
-            allowed &= set(searcher.docs_for_query(_phrase_query(phrase)))
-        if not allowed:
-            return []
-        scores = _scores(searcher, build_query(plan), allowed)
-        # Proximity needs positions, the costly part of a query: only the leading sections get it.
-        leading = sorted(scores, key=lambda doc: (-scores[doc], doc))[: max(RESCORE_TOP, limit * 5)]
-        proximity = build_proximity(plan)
-        if proximity is not None:
-            for doc, bonus in _scores(searcher, proximity, set(leading)).items():
-                scores[doc] += bonus
-        paths = searcher.reader().column_reader("path")
+        scores = ranking.scores
         hits: list[IndexHit] = []
         seen: set[str] = set()
         for doc in sorted(scores, key=lambda doc: (-scores[doc], doc)):
             score = scores[doc]
-            path = paths[doc]
+            path = terms.path(doc)
             if per_file and path in seen:
                 continue
             seen.add(path)
             stored = searcher.stored_fields(doc)
-            terms = {t for i, docs in enumerate(matched.effective) if doc in docs for t in matched.terms[i]}
             hits.append(
                 IndexHit(
                     path=path,
@@ -508,7 +353,7 @@ class SearchIndex:
                     kind=stored.get("kind", "note"),
                     lecture=stored.get("lecture"),
                     text=stored.get("text", ""),
-                    matched=frozenset(terms),
+                    matched=ranking.matched.terms_in(doc),
                 )
             )
             if len(hits) >= limit:
@@ -529,7 +374,7 @@ class SearchIndex:
         with self._writing(lock_timeout, "writing"):
             if self._ix is None:
                 self.open()
-            writer = self._ix.writer(timeout=lock_timeout, compound=False)
+            writer = self._ix.writer(timeout=lock_timeout, compound=False, codec=_codec())
             try:
                 written = 0
                 for path in deleted:
@@ -564,7 +409,7 @@ class SearchIndex:
                     shutil.rmtree(self.directory)  # a cache: whatever is there is unusable
                 self.directory.mkdir(parents=True)
                 ix = whoosh_index.create_in(str(self.directory), build_schema())
-            writer = ix.writer(timeout=WRITER_TIMEOUT_SECONDS, compound=False, limitmb=128)
+            writer = ix.writer(timeout=WRITER_TIMEOUT_SECONDS, compound=False, limitmb=128, codec=_codec())
             try:
                 writer.add_document(key="meta", doctype="meta", schema_version=SCHEMA_VERSION)
                 for record in records:
@@ -633,121 +478,121 @@ def _close_files(err: BaseException) -> None:
         traceback = traceback.tb_next
 
 
-@dataclass
-class _UnitMatches:
-    own: list[set[int]]  # per unit: the sections matching it
-    effective: list[set[int]]  # ... or matching an alternative that covers it
-    terms: list[set[str]]  # per unit: the terms to mark in a snippet (its own and its alternatives')
+class _Postings:
+    """One term's postings in one field, live sections only: doc number -> term frequency, raw value (the
+    positions, encoded) and, once asked for, BM25 score."""
+
+    __slots__ = ("at", "scores", "values", "weights")
+
+    def __init__(self, ids: list[int], weights: list[float], values: list[Any]) -> None:
+        self.at = dict(zip(ids, range(len(ids)), strict=True))
+        self.weights = weights
+        self.values = values
+        self.scores: dict[int, float] = {}
 
 
-def _matching_units(searcher: Any, plan: QueryPlan) -> _UnitMatches:
-    """Which sections match each query unit: posting lists as sets, no scoring."""
-    cache: dict[str, set[int]] = {}
+class _Terms:
+    """One searcher's postings and statistics, read once per term (`ranking.TermSource`).
 
-    def term_docs(text: str) -> set[int]:
-        if text not in cache:
-            docs: set[int] = set()
-            for field in TEXT_FIELDS:
-                docs.update(searcher.docs_for_query(Q.Term(field, text)))
-            cache[text] = docs
-        return cache[text]
-
-    def unit_docs(unit: Unit) -> set[int]:
-        docs: set[int] = set()
-        for option in unit.options:
-            found = set(term_docs(option[0]))
-            for term in option[1:]:
-                found &= term_docs(term)
-            docs |= found
-        return docs
-
-    own = [unit_docs(unit) for unit in plan.units]
-    effective = [set(docs) for docs in own]
-    terms = [set(unit.terms) for unit in plan.units]
-    for alt in plan.alternatives:
-        docs = set.intersection(*(unit_docs(unit) for unit in alt.units))
-        for index in alt.covers:
-            effective[index] |= docs
-            terms[index].update(term for unit in alt.units for term in unit.terms)
-    return _UnitMatches(own, effective, terms)
-
-
-def _scores(searcher: Any, query: Q.Query, docs: set[int]) -> dict[int, float]:
-    """The score of each of `docs` (all of which match `query`).
-
-    Few documents: the matcher skips straight to each. Many: Whoosh's own collector walks the matches
-    (with its matcher "replacement" and block-quality skipping off: on these wide OR queries they walk
-    the whole matcher tree every few documents and cost more than they save).
+    A posting list is read block by block (Whoosh's own matchers cost a Python call per posting and
+    per matcher in their trees). Scores are Whoosh's BM25F: the searcher's idf and average field
+    length, the section's field length as Whoosh stores it.
     """
-    if len(docs) > SKIP_TO_LIMIT:
-        top = collectors.TopCollector(limit=len(docs), usequality=False, replace=0)
-        collector = collectors.FilterCollector(top, allow=docs)
-        searcher.search_with_collector(query, collector)
-        return {doc: float(score) for doc, score in collector.results().items()}
-    context = searcher.context(needs_current=True)
-    ordered = sorted(docs)
-    scores: dict[int, float] = {}
-    for sub, offset in searcher.leaf_searchers():
-        end = offset + sub.doc_count_all()
-        matcher = query.matcher(sub, context)
-        for doc in ordered:
-            if doc < offset or doc >= end:
+
+    MAX_POSTINGS = 250_000  # postings held (~50 MB at most) before the cache starts afresh
+
+    def __init__(self, searcher: Any) -> None:
+        self.searcher = searcher
+        self.sections = int(searcher.doc_frequency("doctype", "section"))
+        self._leaves = [(sub.reader(), offset) for sub, offset in searcher.leaf_searchers()]
+        self._postings: dict[tuple[str, str], _Postings] = {}
+        self._held = 0
+        self._lengths: dict[str, dict[int, int]] = {field: {} for field in TEXT_FIELDS}
+        self._formats = {field: searcher.schema[field].format for field in TEXT_FIELDS}
+        self._paths: Any = None
+
+    def path(self, doc: int) -> str:
+        if self._paths is None:
+            self._paths = self.searcher.reader().column_reader("path")
+        return str(self._paths[doc])
+
+    def docs(self, field: str, term: str) -> Any:
+        return self._get(field, term).at.keys()
+
+    def scores(self, field: str, term: str, within: Collection[int]) -> dict[int, float]:
+        postings = self._get(field, term)
+        at, known = postings.at, postings.scores
+        docs = [doc for doc in at if doc in within] if len(at) < len(within) else [doc for doc in within if doc in at]
+        missing = [doc for doc in docs if doc not in known]
+        if missing:
+            searcher, weights, lengths = self.searcher, postings.weights, self._lengths[field]
+            idf, average = searcher.idf(field, term), searcher.avg_field_length(field) or 1
+            for doc in missing:
+                length = lengths.get(doc)
+                if length is None:
+                    length = lengths[doc] = searcher.doc_field_length(doc, field, 1)
+                known[doc] = bm25(idf, weights[at[doc]], length, average, 0.75, 1.2)
+        return {doc: known[doc] for doc in docs}
+
+    def bm25(self, field: str, term: str, doc: int) -> float:
+        return self.scores(field, term, (doc,))[doc]
+
+    def positions(self, field: str, term: str, doc: int) -> list[int]:
+        postings = self._get(field, term)
+        return list(self._formats[field].decode_positions(postings.values[postings.at[doc]]))
+
+    def _get(self, field: str, term: str) -> _Postings:
+        key = (field, term)
+        found = self._postings.get(key)
+        if found is None:
+            found = self._read(field, term)
+            if self._held + len(found.at) > self.MAX_POSTINGS:
+                self._postings.clear()
+                self._held = 0
+            self._postings[key] = found
+            self._held += len(found.at)
+        return found
+
+    def _read(self, field: str, term: str) -> _Postings:
+        ids: list[int] = []
+        weights: list[float] = []
+        values: list[Any] = []
+        for reader, offset in self._leaves:
+            if (field, term) not in reader:
                 continue
-            local = doc - offset
-            if matcher.is_active() and matcher.id() < local:
-                matcher.skip_to(local)
-            if not matcher.is_active():
-                break
-            if matcher.id() == local:
-                scores[doc] = float(matcher.score())
-    return scores
+            matcher = reader.postings(field, term)
+            deleted: frozenset[int] = frozenset()
+            if isinstance(matcher, FilterMatcher):  # how a segment with deleted documents hides them
+                matcher, deleted = matcher.child, reader.deleted_docs_set
+                matcher.reset()  # the filter has already stepped past the deleted documents it starts with
+            start = len(ids)
+            if type(matcher) is W3LeafMatcher:
+                _read_blocks(matcher, ids, weights, values)
+            else:  # a short list stored inline with the term
+                while matcher.is_active():
+                    ids.append(matcher.id())
+                    weights.append(matcher.weight())
+                    values.append(matcher.value())
+                    matcher.next()
+            if deleted or offset:
+                kept = [i for i in range(start, len(ids)) if ids[i] not in deleted]
+                ids[start:] = [ids[i] + offset for i in kept]
+                weights[start:] = [weights[i] for i in kept]
+                values[start:] = [values[i] for i in kept]
+        return _Postings(ids, weights, values)
 
 
-def unit_weight(df: int, total: int) -> float:
-    """How much of a query's meaning one word carries: its BM25 inverse document frequency, squared so that
-    common framing words (原理, 区别, 计算) count for little beside the topic words."""
-    return math.log(1.0 + (total - df + 0.5) / (df + 0.5)) ** 2
-
-
-# --- queries -------------------------------------------------------------------------------------------
-
-
-def _term(text: str, boost: float, fields: tuple[str, ...]) -> Q.Query:
-    return Q.Or([Q.Term(field, text, boost=boost * FIELD_BOOSTS[field]) for field in fields])
-
-
-def _unit(unit: Unit, boost: float, fields: tuple[str, ...] = TEXT_FIELDS) -> Q.Query:
-    options = [
-        _term(option[0], boost, fields) if len(option) == 1 else Q.And([_term(t, boost, fields) for t in option])
-        for option in unit.options
-    ]
-    return options[0] if len(options) == 1 else Q.Or(options)
-
-
-def build_query(plan: QueryPlan) -> Q.Query:
-    """BM25F over the fields, per unit; aliases weigh less (and skip code)."""
-    parts: list[Q.Query] = [_unit(unit, FRAMING_BOOST if unit.framing else 1.0) for unit in plan.units]
-    for alt in plan.alternatives:
-        units = [_unit(unit, ALIAS_BOOST, ALIAS_FIELDS) for unit in alt.units]
-        parts.append(units[0] if len(units) == 1 else Q.And(units))
-    return Q.Or(parts)
-
-
-def build_proximity(plan: QueryPlan) -> Q.Query | None:
-    """The bonus for neighbouring query words found close together, and for the query found as written."""
-    parts: list[Q.Query] = []
-    for left, right in zip(plan.units, plan.units[1:], strict=False):
-        if left.anchor != right.anchor:
-            # A span scores as its terms do, so the boost goes on them.
-            pair = [Q.Term("body", left.anchor, boost=NEAR_BOOST), Q.Term("body", right.anchor, boost=NEAR_BOOST)]
-            parts.append(SpanNear2(pair, slop=NEAR_SLOP, ordered=False))
-    if 1 < len(plan.sequence) <= 12:
-        parts.append(Q.Phrase("body", list(plan.sequence), boost=EXACT_BOOST))
-    return Q.Or(parts) if parts else None
-
-
-def _phrase_query(phrase: tuple[str, ...]) -> Q.Query:
-    return Q.Or([Q.Phrase(field, list(phrase)) for field in ("title", "heading", "body")])
+def _read_blocks(matcher: Any, ids: list[int], weights: list[float], values: list[Any]) -> None:
+    """Every posting of a Whoosh 3 posting list, a block at a time (whoosh-reloaded 2.7.5's block layout:
+    `_read_ids`, `_read_weights`, `_read_values`, `_next_block`; the version is pinned)."""
+    while matcher.is_active():
+        matcher._read_ids()
+        matcher._read_weights()
+        matcher._read_values()
+        ids.extend(matcher._ids)
+        weights.extend(matcher._weights)
+        values.extend(matcher._values)
+        matcher._next_block()
 
 
 def build_filter(filters: Filters) -> Q.Query | None:

@@ -8,6 +8,7 @@ never falls inside a mark. Built only for the hits a search returns, from the te
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from server.analyzer import fold
@@ -21,18 +22,41 @@ _MARKUP = re.compile(r"\*\*|__")
 _MAX_SPANS = 400
 
 
+class _FoldedChars(dict[int, str]):
+    """Each character, folded and lower-cased on its own: a `str.translate` table filled on first use."""
+
+    def __missing__(self, code: int) -> str:
+        piece = self[code] = fold(chr(code)).lower()
+        return piece
+
+
+_FOLDED = _FoldedChars()
+
+
 def _folded_with_origins(text: str) -> tuple[str, list[int] | None]:
-    """The folded, lower-cased text, and where each of its characters came from when lengths differ."""
+    """The folded, lower-cased text, and where each of its characters came from when lengths differ
+    (then each character is folded on its own, so that every piece has one origin)."""
     folded = fold(text).lower()
     if len(folded) == len(text):
         return folded, None
-    chars: list[str] = []
+    pieces: list[str] = []
     origins: list[int] = []
-    for i, char in enumerate(text):
-        piece = fold(char).lower()
-        chars.append(piece)
-        origins.extend([i] * len(piece))
-    return "".join(chars), origins
+    base = 0
+    for line in text.split("\n"):
+        lowered = line.lower()
+        # A normalized line without Σ (whose lower case depends on its neighbours) folds char by char
+        # to its lower case; when that keeps its length, each character maps to one.
+        if len(lowered) == len(line) and "Σ" not in line and unicodedata.is_normalized("NFKC", line):
+            pieces.append(lowered)
+            origins.extend(range(base, base + len(line)))
+        else:
+            pieces.append(line.translate(_FOLDED))
+            for i, char in enumerate(line, base):
+                origins.extend([i] * len(_FOLDED[ord(char)]))
+        origins.append(base + len(line))  # the newline
+        base += len(line) + 1
+    origins.pop()  # no newline after the last line
+    return "\n".join(pieces), origins
 
 
 def _is_word_char(char: str) -> bool:

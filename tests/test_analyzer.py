@@ -120,6 +120,12 @@ def test_a_snippet_cuts_at_a_sentence_end_and_never_inside_a_mark() -> None:
     assert snippet.count("**") % 2 == 0
 
 
+def test_a_snippet_marks_the_right_characters_when_folding_changes_the_text_length() -> None:
+    text = "省略号…连字ﬁle和①，" * 40 + "这里讲ＫＶ缓存。" + "İstanbul…" * 40
+    snippet = make_snippet(text, ["kv", "缓存"])
+    assert "**ＫＶ缓存**" in snippet
+
+
 def test_a_snippet_without_matches_is_the_start_of_the_text() -> None:
     assert make_snippet("Short text with **bold**.", ["zzz"]) == "Short text with bold."
 

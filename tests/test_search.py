@@ -1,9 +1,12 @@
 """The search engine over small memory roots: ranking, filters, snippets, aliases, query safety, freshness."""
 
+import functools
+import itertools
 import os
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -308,3 +311,98 @@ def test_paths_that_are_not_notes_are_ignored(engine: SearchEngine, root: Path) 
     engine.update_paths([".hidden/x.md", "学习笔记/x.md~", "missing.md"])
     assert engine.search("梯度检查点").hits == []
     assert engine.status().pending == 0
+
+
+def test_scores_and_positions_read_from_postings_equal_whooshs_own_over_segments_with_deletions(
+    engine: SearchEngine, root: Path
+) -> None:
+    """Ranking reads posting lists block by block instead of through Whoosh's matchers: it must see what
+    they see, in an index of several segments whose older ones hold deleted documents."""
+    from whoosh import query
+
+    from server.ranking import TEXT_FIELDS
+
+    for round_ in range(3):
+        write(root, "学习笔记/tokenizer.md", f"# 分词器笔记\n\n第{round_}版：分词器把 KV缓存 切成词元。\n")
+        engine.update_paths(["学习笔记/tokenizer.md"])
+    (root / "学习笔记/dataloader.md").unlink()
+    engine.update_paths([], ["学习笔记/dataloader.md"])
+    index = engine._index
+
+    def compare(searcher: Any) -> None:
+        readers = [sub.reader() for sub, _ in searcher.leaf_searchers()]
+        assert len(readers) > 1 and any(reader.has_deletions() for reader in readers)
+        terms = index._terms(searcher)
+        everything = range(searcher.doc_count_all())
+        for field in TEXT_FIELDS:
+            for term in ("笔记", "缓存", "kv", "分词", "词器", "显存", "memory", "pin", "梯度"):
+                theirs = {hit.docnum: hit.score for hit in searcher.search(query.Term(field, term), limit=None)}
+                assert terms.scores(field, term, everything) == pytest.approx(theirs), (field, term)
+                if field != "code":
+                    matcher = searcher.postings(field, term) if theirs else None
+                    while matcher is not None and matcher.is_active():
+                        doc = matcher.id()
+                        assert terms.positions(field, term, doc) == list(matcher.value_as("positions"))
+                        matcher.next()
+
+    index._read(compare)
+
+
+def test_ranking_gives_the_scores_whooshs_own_query_trees_gave(
+    engine: SearchEngine, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The BM25F sum and the proximity bonus, computed from postings, against the Whoosh queries that
+    used to compute them (an Or of per-unit Ors of per-field Terms; SpanNear2 and Phrase on the body)."""
+    from whoosh import query as Q
+    from whoosh.query.spans import SpanNear2
+
+    from server import ranking
+
+    def term(text: str, boost: float, fields: tuple[str, ...]) -> Q.Query:
+        return Q.Or([Q.Term(field, text, boost=boost * ranking.FIELD_BOOSTS[field]) for field in fields])
+
+    def unit(item: Any, boost: float, fields: tuple[str, ...] = ranking.TEXT_FIELDS) -> Q.Query:
+        options = [
+            term(opt[0], boost, fields) if len(opt) == 1 else Q.And([term(t, boost, fields) for t in opt])
+            for opt in item.options
+        ]
+        return options[0] if len(options) == 1 else Q.Or(options)
+
+    def whoosh_queries(plan: Any) -> tuple[Q.Query, Q.Query]:
+        parts = [unit(u, ranking.FRAMING_BOOST if u.framing else 1.0) for u in plan.units]
+        for alt in plan.alternatives:
+            units = [unit(u, ranking.ALIAS_BOOST, ranking.ALIAS_FIELDS) for u in alt.units]
+            parts.append(units[0] if len(units) == 1 else Q.And(units))
+        anchors = [u.anchor for u in plan.units]
+        near: list[Q.Query] = [
+            SpanNear2(
+                [Q.Term("body", t, boost=ranking.NEAR_BOOST) for t in pair], slop=ranking.NEAR_SLOP, ordered=False
+            )
+            for pair in itertools.pairwise(anchors)
+            if pair[0] != pair[1]
+        ]
+        if 1 < len(plan.sequence) <= 12:
+            near.append(Q.Phrase("body", list(plan.sequence), boost=ranking.EXACT_BOOST))
+        return Q.Or(parts), Q.Or(near)
+
+    # An alias (tokenizer) in code; two query words at one position (pin_memory, pin).
+    note = "# 分词器笔记\n\n分词器把文本切成词元，BPE 合并规则，设置 pin_memory 参数。\n\n```\nTokenizer()\n```\n"
+    write(root, "学习笔记/tokenizer.md", note)
+    engine.update_paths(["学习笔记/tokenizer.md"])  # a second segment, deletions in the first
+    monkeypatch.setattr(ranking, "RESCORE_TOP", 10**6)  # every matching section gets its proximity bonus
+    index = engine._index
+
+    def compare(searcher: Any, text: str) -> None:
+        plan = engine._plan(text)
+        found = ranking.rank(plan, index._terms(searcher), min_coverage=ranking.MIN_COVERAGE, limit=10)
+        assert found is not None, text
+        main, near = whoosh_queries(plan)
+        expected = {hit.docnum: hit.score for hit in searcher.search(main, limit=None)}
+        for hit in searcher.search(near, limit=None):
+            if hit.docnum in expected:
+                expected[hit.docnum] += hit.score
+        assert found.scores == pytest.approx({doc: expected[doc] for doc in found.scores}), text
+
+    queries = ["KV缓存", "为什么需要KV缓存", "残差连接 层归一化", "tokenizer", "pin_memory", "梯度累积"]
+    for text in [*queries, "KV cache 显存占用", "分词器 BPE", "pin_memory pin"]:
+        index._read(functools.partial(compare, text=text))

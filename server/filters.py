@@ -1,0 +1,73 @@
+"""Search filters: which notes a search may return (scope, lecture, tags, modified since).
+
+Owns turning a caller's arguments into `Filters` (refusing what it cannot understand with a message that
+says what to give instead) and testing a note's record against them, for the index-less scan. How the
+index applies them is `server.index`'s business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from memory_schema.errors import InvalidInput
+from memory_schema.layout import MEMORY_KINDS, DocumentKind
+from memory_schema.lectures import parse_lecture
+from server.documents import FileRecord
+
+SCOPES: dict[str, frozenset[str] | None] = {
+    "all": None,
+    "discussions": frozenset({DocumentKind.DISCUSSION.value}),
+    "notes": frozenset({DocumentKind.NOTE.value}),
+    "memory": frozenset(kind.value for kind in MEMORY_KINDS),
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    kinds: frozenset[str] | None = None
+    lecture: int | None = None
+    tags: tuple[str, ...] = ()
+    since: int | None = None  # epoch seconds
+
+
+def parse_filters(
+    scope: str, lecture: int | str | None, tags: list[str] | None, since: date | datetime | None
+) -> Filters:
+    if scope not in SCOPES:
+        raise InvalidInput(f"unknown scope {scope!r}; use one of: {', '.join(SCOPES)}.")
+    number: int | None = None
+    if isinstance(lecture, bool):
+        raise InvalidInput(f"lecture must be a number or a label such as 'Lecture 03', not {lecture!r}.")
+    if isinstance(lecture, int):
+        number = lecture
+    elif isinstance(lecture, str) and lecture.strip():
+        text = lecture.strip()
+        number = int(text) if text.isdigit() else parse_lecture(text)
+        if number is None:
+            raise InvalidInput(f"lecture {lecture!r} is not understood; use a number or a label like 'Lecture 03'.")
+    if number is not None and number <= 0:
+        raise InvalidInput(f"lecture must be a positive number, not {lecture!r}.")
+    wanted = tuple(dict.fromkeys(t.strip().lstrip("#").strip().lower() for t in tags or [] if t.strip()))
+    return Filters(kinds=SCOPES[scope], lecture=number, tags=wanted, since=_epoch(since))
+
+
+def _epoch(since: date | datetime | None) -> int | None:
+    if since is None:
+        return None
+    if isinstance(since, datetime):
+        return int(since.timestamp())
+    if isinstance(since, date):
+        return int(datetime(since.year, since.month, since.day).timestamp())
+    raise InvalidInput(f"since must be a date such as 2026-03-01, not {since!r}.")
+
+
+def passes(record: FileRecord, filters: Filters) -> bool:
+    """Whether a note is one the filters let through."""
+    if filters.kinds is not None and record.kind not in filters.kinds:
+        return False
+    if filters.lecture is not None and record.lecture != filters.lecture:
+        return False
+    if filters.tags and not set(filters.tags) & set(record.tags):
+        return False
+    return filters.since is None or record.mtime_ns // 1_000_000_000 >= filters.since

@@ -1,0 +1,142 @@
+"""Answering a search without the index (none yet, a damaged one, one being rebuilt) by scanning the notes.
+
+The same analyzer, the same coverage rule (`server.ranking`), a simpler score: word weights come from a
+substring test over whole files (cheap); only the files that could pass the coverage rule are analyzed,
+section by section, and scored by a plain weighted log-tf sum. Files are kept between scans while their
+stat is unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from collections.abc import Iterator
+
+from memory_schema.errors import ProjectMemoryError
+from memory_schema.layout import Layout
+from server.analyzer import QueryPlan, coverage, fold, framed, index_terms
+from server.documents import FileRecord, file_record
+from server.filters import Filters, passes
+from server.ranking import FIELD_BOOSTS, MIN_COVERAGE, IndexHit, unit_weight
+from server.store import FileStat, NoteStore, Snapshot
+
+
+class _Substrings:
+    """A text as a container of terms, by substring test: a cheap superset of its real index terms."""
+
+    def __init__(self, folded: str) -> None:
+        self.folded = folded
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and term in self.folded
+
+
+class _ScannedFile:
+    """One note as the scan sees it: its folded text at once, its sections and their terms when needed."""
+
+    def __init__(self, path: str, stat: FileStat, snapshot: Snapshot, kind: str) -> None:
+        self.stat = (stat.mtime_ns, stat.size)
+        self.text = _Substrings(fold(snapshot.text).lower())
+        self._source = (path, stat, snapshot, kind)
+        self._record: FileRecord | None = None
+        self._sections: list[dict[str, Counter[str]]] | None = None
+
+    @property
+    def record(self) -> FileRecord:
+        if self._record is None:
+            path, stat, snapshot, kind = self._source
+            self._record = file_record(
+                path, snapshot.text, kind=kind, mtime_ns=stat.mtime_ns, size=stat.size, version=snapshot.version
+            )
+        return self._record
+
+    def analyzed(self) -> list[dict[str, Counter[str]]]:
+        """Per section, its term counts by field."""
+        if self._sections is None:
+            title = Counter(t[0] for t in index_terms(self.record.title))
+            self._sections = [
+                {
+                    "title": title,
+                    "heading": Counter(t[0] for t in index_terms(section.headings)),
+                    "body": Counter(t[0] for t in index_terms(section.body)),
+                    "code": Counter(t[0] for t in index_terms(section.code)),
+                }
+                for section in self.record.sections
+            ]
+        return self._sections
+
+
+class Scanner:
+    """Searches the notes themselves."""
+
+    def __init__(self, store: NoteStore) -> None:
+        self._store = store
+        self._files: dict[str, _ScannedFile] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._files.clear()
+
+    def search(
+        self, plan: QueryPlan, filters: Filters, layout: Layout, *, limit: int, per_file: bool
+    ) -> list[IndexHit]:
+        with self._lock:
+            files = [f for f in (self._file(path, layout) for path in self._store.iter_markdown()) if f is not None]
+        could = [plan.satisfied(f.text) for f in files]
+        df = [sum(row[i] for row in could) for i in range(len(plan.units))]
+        weights = framed(plan.units, [unit_weight(d, max(1, len(files))) for d in df])
+        found: list[IndexHit] = []
+        for file, row in zip(files, could, strict=True):
+            if coverage(weights, row) >= MIN_COVERAGE and passes(file.record, filters):
+                found.extend(self._sections(file, plan, weights))
+        found.sort(key=lambda hit: -hit.score)
+        return _best(found, limit, per_file)
+
+    @staticmethod
+    def _sections(file: _ScannedFile, plan: QueryPlan, weights: list[float]) -> Iterator[IndexHit]:
+        record = file.record
+        for section, fields in zip(record.sections, file.analyzed(), strict=True):
+            present = set().union(*fields.values())
+            satisfied = plan.satisfied(present)
+            if coverage(weights, satisfied) < MIN_COVERAGE:
+                continue
+            if plan.phrase_texts and not plan.phrases_in(f"{record.title}\n{section.headings}\n{section.body}"):
+                continue
+            score = 0.0
+            for unit, weight, ok in zip(plan.units, weights, satisfied, strict=True):
+                if ok:
+                    for name, counts in fields.items():
+                        score += weight * FIELD_BOOSTS[name] * math.log1p(max(counts[t] for t in unit.terms))
+            matched = frozenset(t for t in plan.terms if t in present)
+            yield IndexHit(
+                record.path, section.heading, section.level, score, record.kind, record.lecture, section.text, matched
+            )
+
+    def _file(self, path: str, layout: Layout) -> _ScannedFile | None:
+        try:
+            stat = self._store.stat(path)
+            cached = self._files.get(path)
+            if cached is not None and cached.stat == (stat.mtime_ns, stat.size):
+                return cached
+            snapshot = self._store.read(path)
+        except ProjectMemoryError:
+            return None
+        scanned = _ScannedFile(path, stat, snapshot, layout.kind_of(path).value)
+        self._files[path] = scanned
+        return scanned
+
+
+def _best(found: list[IndexHit], limit: int, per_file: bool) -> list[IndexHit]:
+    """The first `limit` hits, one per file when `per_file`."""
+    chosen: list[IndexHit] = []
+    seen: set[str] = set()
+    for item in found:
+        if per_file and item.path in seen:
+            continue
+        seen.add(item.path)
+        chosen.append(item)
+        if len(chosen) >= limit:
+            break
+    return chosen

@@ -55,11 +55,14 @@ def parse_filters(
 def _epoch(since: date | datetime | None) -> int | None:
     if since is None:
         return None
-    if isinstance(since, datetime):
-        return int(since.timestamp())
-    if isinstance(since, date):
-        return int(datetime(since.year, since.month, since.day).timestamp())
-    raise InvalidInput(f"since must be a date such as 2026-03-01, not {since!r}.")
+    if not isinstance(since, date):  # datetime is a date too
+        raise InvalidInput(f"since must be a date such as 2026-03-01, not {since!r}.")
+    moment = since if isinstance(since, datetime) else datetime(since.year, since.month, since.day)
+    try:
+        return int(moment.timestamp())
+    except (ValueError, OverflowError, OSError):
+        # Far before the epoch (year 1, say): every note was modified since then.
+        return 0
 
 
 def passes(record: FileRecord, filters: Filters) -> bool:

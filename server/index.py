@@ -42,6 +42,7 @@ from whoosh.writing import CLEAR, MERGE_SMALL
 from server.analyzer import QueryPlan, index_terms
 from server.documents import FileRecord
 from server.filters import Filters
+from server.index_trust import is_trusted, record_trusted
 from server.manifest import ManifestEntry
 from server.ranking import TEXT_FIELDS, IndexHit, any_field_docs, match_units, rank
 
@@ -185,6 +186,9 @@ class SearchIndex:
         """Open the index and a searcher; raises IndexUnavailable when it is missing, outdated or broken."""
         with self._lock:
             self._forget()
+            if not self.directory.is_dir():
+                raise IndexUnavailable("missing", "no search index yet")
+            self._check_trusted()  # before anything of Whoosh's reads (and unpickles) the table of contents
             if not self._exists():
                 raise IndexUnavailable("missing", "no search index yet")
             with _damage_reported():
@@ -196,10 +200,25 @@ class SearchIndex:
                     raise IndexUnavailable("missing", "the search index was written by another version")
             self._ix, self._searcher = ix, searcher
 
+    def _check_trusted(self) -> None:
+        """Refuse an index whose table of contents this user's server did not write: Whoosh unpickles it."""
+        if is_trusted(self.directory):
+            return
+        # Another process may have committed and not yet recorded it: it records before releasing the lock.
+        try:
+            with self._file_lock.acquire(timeout=WRITER_TIMEOUT_SECONDS):
+                if is_trusted(self.directory):
+                    return
+        except LockTimeout:
+            pass
+        raise IndexUnavailable("corrupt", "the index holds files this server did not write; rebuilding it")
+
     def _exists(self) -> bool:
         """Whether the directory holds an index at all (a damaged one included)."""
         if not self.directory.is_dir():
             return False
+        if not is_trusted(self.directory):
+            return True  # an index, and not one to let Whoosh unpickle
         try:
             with _damage_reported():
                 return bool(whoosh_index.exists_in(str(self.directory)))
@@ -212,6 +231,7 @@ class SearchIndex:
             raise IndexUnavailable("missing", "the search index is not open")
         if self._searcher is None or not self._searcher.up_to_date():
             self._close_searcher()
+            self._check_trusted()
             self._searcher = self._ix.searcher()
         return self._searcher
 
@@ -391,6 +411,7 @@ class SearchIndex:
                 writer.cancel()
                 raise
             writer.commit(mergetype=_merge_when_many)
+            record_trusted(self.directory)
             self._reopen(self._ix)
             return written
 
@@ -421,6 +442,7 @@ class SearchIndex:
             # CLEAR: the new segment replaces every old one in this same commit, so readers see the old
             # index or the new one, never an empty one.
             writer.commit(mergetype=CLEAR)
+            record_trusted(self.directory)
             self._reopen(ix)
             return True
 

@@ -614,12 +614,6 @@ def test_an_exact_retry_of_an_insight_with_markup_in_its_title_adds_nothing(tmp_
     assert (root / "AI助手工作记忆.md").read_text(encoding="utf-8").count("重试前后同一条") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/search.py _epoch turns `since` into a local timestamp with datetime.timestamp(), which "
-    "raises ValueError/OverflowError for dates near year 1; the error is not a ProjectMemoryError, so the "
-    "model sees only 'Error executing tool search_discussions'",
-)
 async def test_a_since_date_in_year_one_gets_an_answer_or_a_clear_error(unchanged: Hostile) -> None:
     async with Client(new_server(unchanged)) as client:
         result = await client.call_tool("search_discussions", {"query": "KV缓存", "since": "0001-01-01"})
@@ -749,12 +743,6 @@ async def test_a_running_stdio_server_holds_no_listening_socket(tmp_path: Path) 
         assert all(not inodes for inodes in listening.values()), listening
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Whoosh index lives inside the memory root (.project-memory/index) and Whoosh unpickles its "
-    "table of contents on open: a file planted there (a shared or synced folder, an unpacked archive) runs "
-    "code when the server starts; keep the index in the user's cache folder, outside the notes",
-)
 def test_a_pickle_planted_in_the_index_folder_does_not_run_when_the_server_starts(tmp_path: Path) -> None:
     from whoosh import index as whoosh_index
     from whoosh.filedb.filestore import FileStorage

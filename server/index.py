@@ -18,6 +18,7 @@ import contextlib
 import io
 import shutil
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -34,10 +35,10 @@ from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.filedb.structfile import StructFile
 from whoosh.index import LockError
 from whoosh.matching import FilterMatcher
-from whoosh.reading import IndexReader
+from whoosh.reading import IndexReader, SegmentReader
 from whoosh.scoring import bm25
 from whoosh.searching import Searcher
-from whoosh.writing import CLEAR, MERGE_SMALL
+from whoosh.writing import CLEAR, NO_MERGE
 
 from server.analyzer import QueryPlan, index_terms
 from server.documents import FileRecord
@@ -49,7 +50,8 @@ from server.ranking import TEXT_FIELDS, IndexHit, any_field_docs, match_units, r
 T = TypeVar("T")
 SCHEMA_VERSION = "1"
 WRITER_TIMEOUT_SECONDS = 5.0
-MAX_SEGMENTS = 8
+MAX_SEGMENTS = 30  # merging costs 1-5 s in pure Python: rare enough that few saves ever wait for one
+TRUST_WAIT_SECONDS = 2.0  # how long a commit may take to be recorded as ours
 
 
 class NoteAnalyzer(Analyzer):  # type: ignore[misc]  # whoosh is untyped
@@ -150,11 +152,16 @@ def _codec() -> W3Codec:
     return codec
 
 
-def _merge_when_many(writer: Any, segments: list[Any]) -> list[Any]:
-    """Whoosh's merge policy, applied only once MAX_SEGMENTS segments have piled up: saving a note then
-    costs one small segment (~50 ms) rather than a merge at every commit (~200 ms), and queries still
-    read few segments."""
-    return segments if len(segments) < MAX_SEGMENTS else MERGE_SMALL(writer, segments)
+def _merge_all_but_largest(writer: Any, segments: list[Any]) -> list[Any]:
+    """Fold every segment but the largest (the last full build) into one: the small ones are what saves
+    left behind, so this costs little and leaves queries reading two segments."""
+    largest = max(segments, key=lambda segment: segment.doc_count_all())
+    for segment in segments:
+        if segment is not largest:
+            reader = SegmentReader(writer.storage, writer.schema, segment)
+            writer.add_reader(reader)
+            reader.close()
+    return [largest]
 
 
 def _manifest_document(path: str, mtime_ns: int, size: int, version: str) -> dict[str, Any]:
@@ -202,16 +209,14 @@ class SearchIndex:
 
     def _check_trusted(self) -> None:
         """Refuse an index whose table of contents this user's server did not write: Whoosh unpickles it."""
-        if is_trusted(self.directory):
-            return
-        # Another process may have committed and not yet recorded it: it records before releasing the lock.
-        try:
-            with self._file_lock.acquire(timeout=WRITER_TIMEOUT_SECONDS):
-                if is_trusted(self.directory):
-                    return
-        except LockTimeout:
-            pass
-        raise IndexUnavailable("corrupt", "the index holds files this server did not write; rebuilding it")
+        # A writer (another process, or another thread here) records its commit right after making it, without
+        # waiting for anything else: poll for that moment. Taking the file lock instead could deadlock with a
+        # writer of this process that holds it and waits for the searcher lock a reader holds here.
+        deadline = time.monotonic() + TRUST_WAIT_SECONDS
+        while not is_trusted(self.directory):
+            if time.monotonic() > deadline:
+                raise IndexUnavailable("corrupt", "the index holds files this server did not write; rebuilding it")
+            time.sleep(0.01)
 
     def _exists(self) -> bool:
         """Whether the directory holds an index at all (a damaged one included)."""
@@ -410,10 +415,28 @@ class SearchIndex:
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit(mergetype=_merge_when_many)
+            writer.commit(mergetype=NO_MERGE)  # a save never waits for a merge; tidy() merges afterwards
             record_trusted(self.directory)
             self._reopen(self._ix)
             return written
+
+    def tidy(self) -> bool:
+        """Merge small segments, in a commit of their own, once MAX_SEGMENTS have piled up.
+
+        Saves commit without merging so that none waits seconds for a merge; this runs after a batch is
+        already searchable (the watcher's thread, the end of a warm-up) and keeps queries reading few segments.
+        """
+        with self._writing(WRITER_TIMEOUT_SECONDS, "merging"):
+            if self._ix is None:
+                return False
+            self._check_trusted()  # _segments() reads the latest table of contents
+            if len(self._ix._segments()) < MAX_SEGMENTS:
+                return False
+            writer = self._ix.writer(timeout=WRITER_TIMEOUT_SECONDS, compound=False, codec=_codec())
+            writer.commit(mergetype=_merge_all_but_largest)
+            record_trusted(self.directory)
+            self._reopen(self._ix)
+            return True
 
     def rebuild(self, records: Iterable[FileRecord], *, force: bool, lock_timeout: float = 600.0) -> bool:
         """Write every note afresh; False, writing nothing, when not `force`d and the index opens after all

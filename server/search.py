@@ -244,6 +244,10 @@ class SearchEngine:
             self._load_glossary()
         self._upkeep.update_paths(changed, deleted)
 
+    def tidy(self) -> None:
+        """Merge the small segments that saves leave behind; call it after a batch is searchable."""
+        self._upkeep.tidy()
+
     def reconcile(self, progress: Progress | None = None) -> ReconcileReport:
         """Compare every note with the index's manifest (re-read from the index) and index what changed,
         in one commit; builds the index when there is none."""

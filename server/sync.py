@@ -57,6 +57,12 @@ class LiveSync:
             engine.reconcile()
         else:
             engine.update_paths(sorted(batch.changed), sorted(batch.deleted))
+        try:
+            self._notify(batch)
+        finally:
+            engine.tidy()  # merges happen here, after the batch is searchable, never inside a save's commit
+
+    def _notify(self, batch: ChangeBatch) -> None:
         if self._publish is None:
             return
         paths = sorted(batch.changed | batch.deleted)

@@ -175,6 +175,18 @@ class IndexUpkeep:
         finally:
             self._write_lock.release()
 
+    def tidy(self) -> None:
+        """Merge piled-up segments when the index is free; skipped, not waited for, when it is busy."""
+        if not self._writable() or not self._write_lock.acquire(timeout=0):
+            return
+        try:
+            if self._writable():
+                self._index.tidy()
+        except IndexUnavailable as err:
+            self.failed(err)
+        finally:
+            self._write_lock.release()
+
     def reconcile(self, progress: Progress | None = None, *, reread: bool = True) -> ReconcileReport:
         """Compare every note with the index's manifest and index what changed, in one commit; builds the
         index when there is none. The manifest is re-read from the index (forgetting the stats of touched

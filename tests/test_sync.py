@@ -100,3 +100,15 @@ async def test_the_first_search_reports_progress_while_the_index_is_built(tmp_pa
         result = await client.call_tool("search_discussions", {"query": "BPE"}, progress_callback=on_progress)
     assert not result.is_error
     assert updates and updates[-1][0] == updates[-1][1]
+
+
+def test_saves_never_merge_and_tidy_merges_afterwards(memory: ProjectMemory) -> None:
+    index = memory.search_engine._upkeep._index
+    for round_ in range(31):
+        (memory.root / NOTE).write_text(f"# 漏掉的事件\n\n第{round_}次保存 marker{round_}\n", encoding="utf-8")
+        memory.search_engine.update_paths([NOTE])
+    assert len(index._ix._segments()) >= 31  # each save added a segment; none waited for a merge
+    memory.search_engine.tidy()
+    assert len(index._ix._segments()) == 2  # the full build's segment and the saves', merged
+    assert [hit.path for hit in memory.search_engine.search("marker30").hits] == [NOTE]
+    assert memory.search_engine.search("marker29").hits == []

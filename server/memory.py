@@ -6,7 +6,6 @@ layer and the CLI are thin edges over this class.
 """
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -77,7 +76,6 @@ class ProjectMemory:
         self.language: Language = "zh" if self.layout.language == "zh" else "en"
         self.search_engine = SearchEngine(self.store, self.layout, index_dir=index_dir)
         self._today = today
-        self._warm = threading.Event()
         # Set by live sync: called before each search so a missed file event cannot leave results stale.
         self.freshness_check: Callable[[], None] | None = None
 
@@ -93,10 +91,7 @@ class ProjectMemory:
 
     def warm_up(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Load the dictionary and bring the index up to date; safe to call from a background thread."""
-        try:
-            self.search_engine.warm_up(progress)
-        finally:
-            self._warm.set()
+        self.search_engine.warm_up(progress)
 
     def index_status(self) -> IndexStatus:
         return self.search_engine.status()

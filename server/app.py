@@ -23,7 +23,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from memory_schema.discussion import DiscussionParts
-from memory_schema.errors import DocumentNotFound, ProjectMemoryError
+from memory_schema.errors import ProjectMemoryError
 from server import prompts
 from server.briefing import SessionContext, build_session_context
 from server.memory import Page, ProjectMemory, WriteResult
@@ -283,19 +283,11 @@ def _add_tools(server: MCPServer[ServerState], memory: ProjectMemory) -> None:
 
 
 def _add_resources(server: MCPServer[ServerState], memory: ProjectMemory) -> None:
-    def reader(path: str) -> Callable[[], str]:
-        def read() -> str:
-            try:
-                return memory.read_text(path).text
-            except DocumentNotFound as err:
-                raise ResourceNotFoundError(str(err)) from err
-
-        return read
-
     for kind, uri in ROLE_URIS.items():
         path = memory.layout.role_paths()[kind]
         server.resource(uri, name=kind.value, title=path, mime_type="text/markdown",
-                        description=f"{path} ({kind.value.replace('_', ' ')})")(reader(path))
+                        description=f"{path} ({kind.value.replace('_', ' ')})")(
+                            functools.partial(_read_resource, memory, path))
 
     @server.resource("memory://discussions/{name}", mime_type="text/markdown", title="A deep discussion")
     def discussion(name: str) -> str:

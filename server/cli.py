@@ -4,6 +4,7 @@ Data goes to stdout (JSON with --json); messages and progress go to stderr; colo
 Exit codes: 0 ok, 1 problems found (doctor), 2 usage or input error, 3 an error in the memory itself.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -31,10 +32,13 @@ def resolve_root(root: str | None) -> Path:
 
 
 def open_memory(root: str | None) -> ProjectMemory:
-    path = resolve_root(root)
+    return ProjectMemory(_existing_folder(resolve_root(root)))
+
+
+def _existing_folder(path: Path) -> Path:
     if not path.is_dir():
         raise click.ClickException(f"{path} is not a folder; pass --root or create it with 'project-memory init'.")
-    return ProjectMemory(path)
+    return path
 
 
 def emit_json(value: Any) -> None:
@@ -112,27 +116,15 @@ def serve(root: str | None, sandbox: bool, no_watch: bool) -> None:
     """
     from server.app import create_server
 
-    source = resolve_root(root)
-    if not source.is_dir():
-        raise click.ClickException(f"{source} is not a folder; pass --root or create it with 'project-memory init'.")
-    with tempfile.TemporaryDirectory(prefix="project-memory-") if sandbox else _null_dir(source) as folder:
+    source = _existing_folder(resolve_root(root))
+    place = tempfile.TemporaryDirectory(prefix="project-memory-") if sandbox else contextlib.nullcontext(str(source))
+    with place as folder:
         path = Path(folder)
         if sandbox:
             path = path / source.name
             shutil.copytree(source, path, ignore=shutil.ignore_patterns(".project-memory"))
             click.echo(f"project-memory: serving a copy of {source} at {path}", err=True)
         create_server(ProjectMemory(path), watch=not no_watch).run("stdio")
-
-
-class _null_dir:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> str:
-        return str(self.path)
-
-    def __exit__(self, *_: object) -> None:
-        return None
 
 
 @main.command()

@@ -5,6 +5,7 @@ existing record, whoever wrote it, only ever gets a new dated round appended at 
 """
 
 import re
+import unicodedata
 from datetime import date
 
 from pydantic import BaseModel
@@ -38,6 +39,7 @@ class Discussion(BaseModel):
     parts_present: list[str]  # which of the five parts the record has
     summary: str  # the first line of the question, for listings
     rounds: int
+    last_round: str | None  # the date of the newest dated round, else of the record
 
 
 def parse_discussion(path: str, text: str) -> Discussion:
@@ -57,17 +59,21 @@ def parse_discussion(path: str, text: str) -> Discussion:
     tags = meta.get("tags", [])
     if isinstance(tags, str):
         tags = [tag.strip() for tag in tags.replace("，", ",").split(",") if tag.strip()]
-    rounds = 1 + sum(1 for s in document.headings() if s.level == 2 and _is_round_heading(s.title))
+    round_titles = [s.title for s in document.headings() if s.level == 2 and _is_round_heading(s.title)]
+    rounds = 1 + len(round_titles)
+    dates = re.findall(r"\d{4}-\d{2}-\d{2}", " ".join(round_titles))
+    created = str(meta["created"]) if meta.get("created") else None
     return Discussion(
         path=path,
         title=title,
         topic=str(meta.get("topic") or stem.removesuffix("深度讨论") or stem),
         lecture=lecture if lecture is not None else parse_lecture(path) or parse_lecture(title),
         tags=[str(tag) for tag in tags] if isinstance(tags, list) else [],
-        created=str(meta["created"]) if meta.get("created") else None,
+        created=created,
         parts_present=present,
         summary=_first_line(question) or _first_line(document.own_text(document.preamble)),
         rounds=rounds,
+        last_round=max(dates) if dates else (created[:10] if created else None),
     )
 
 
@@ -107,10 +113,73 @@ def render_discussion(
     if tags:
         meta["tags"] = tags
     meta["created"] = today
-    title = f"{topic}深度讨论" if language == "zh" else topic
+    title = f"{topic}{SUFFIX}" if language == "zh" else topic
     return f"{render_frontmatter(meta)}\n# {title}\n\n{render_parts(parts, 2, language)}\n"
 
 
 def render_round(number: int, parts: DiscussionParts, today: date, language: Language) -> str:
     heading = OTHER["round"][language].format(n=number, date=today.isoformat())
     return f"## {heading}\n\n{render_parts(parts, 3, language)}"
+
+
+SUFFIX = "深度讨论"
+_SENTENCE_END = "。！？；!?;"
+_CLAUSE_END = "，、,：:"
+_OPENERS = {"“": "”", "「": "」", "『": "』", "《": "》", "(": ")", "（": "）", "`": "`", '"': '"', "'": "'"}
+
+
+def topic_key(name: str) -> str:
+    """How topics compare: width- and case-folded, spaces dropped, without a trailing 深度讨论 or `.md`."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    folded = folded.removesuffix(".md")
+    folded = re.sub(r"\s+", "", folded)
+    return folded.removesuffix(SUFFIX) or folded
+
+
+def strip_suffix(topic: str) -> str:
+    """`RoPE深度讨论` -> `RoPE`: the file name adds the suffix itself."""
+    stripped = topic.strip()
+    while stripped.endswith(SUFFIX) and len(stripped) > len(SUFFIX):
+        stripped = stripped[: -len(SUFFIX)].rstrip(" -_·")
+    return stripped
+
+
+def one_line_summary(text: str, limit: int = 60) -> str:
+    """The first line of `text`, cut at a sentence end (or a clause end) within `limit` characters, never
+    inside a quote or code span."""
+    line = _first_line(text).replace("**", "")
+    if len(line) <= limit:
+        return line
+    cut = _last_boundary(line, limit, _SENTENCE_END) or _last_boundary(line, limit, _CLAUSE_END)
+    if cut:
+        return line[:cut].rstrip("，、,：: ")
+    return line[: _outside_quotes(line, limit)].rstrip() + "…"
+
+
+def _last_boundary(line: str, limit: int, marks: str) -> int:
+    best = 0
+    for i, char in enumerate(line[:limit]):
+        if char in marks and _outside_quotes(line, i + 1) == i + 1 and i >= 8:
+            best = i + 1 if char in _SENTENCE_END else i
+    return best
+
+
+def _outside_quotes(line: str, at: int) -> int:
+    """`at`, or the start of a quote or code span still open there."""
+    opened: list[tuple[str, int]] = []
+    for i, char in enumerate(line[:at]):
+        if opened and char == _OPENERS[opened[-1][0]]:
+            opened.pop()
+        elif char in _OPENERS:
+            opened.append((char, i))
+    return opened[0][1] if opened else at
+
+
+def has_round(text: str, parts: DiscussionParts) -> bool:
+    """Whether these five parts are already recorded in the document (a retried or re-applied write)."""
+    squashed = _squash(text)
+    return all(_squash(getattr(parts, name)) in squashed for name in PART_ORDER)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()

@@ -40,3 +40,56 @@ class DocumentChanged(ProjectMemoryError):
 class UnreadableDocument(ProjectMemoryError):
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(f"{path} cannot be read as a Markdown note ({reason}); it is skipped.")
+
+
+class DocumentBusy(ProjectMemoryError):
+    """The file kept changing under a write: someone (an editor, a sync client) is writing it right now."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} is being edited right now (it changed on disk while the write was prepared); nothing was "
+            "written. Try again in a moment."
+        )
+
+
+class DocumentInFlux(ProjectMemoryError):
+    """A role document reads as half-saved (empty, or without the structure it had)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            f"{path} looks half-saved ({reason}); nothing was written. If an editor is saving it, try again in a "
+            "moment. If the file really lost its content, restore it (`project-memory undo`, your editor's "
+            "history or a backup) before writing to it again."
+        )
+
+
+class ReadOnlyDocument(ProjectMemoryError):
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} is read-only; nothing was written. Make it writable (e.g. chmod u+w) if the server may "
+            "change it."
+        )
+
+
+class StorageError(ProjectMemoryError):
+    """The file system refused an operation (permissions, a read-only or full disk, a folder in the way)."""
+
+
+class CacheUnavailable(ProjectMemoryError):
+    """The user's cache folder (index, locks, undo journal) cannot be used."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"the cache folder for the search index, locks and undo journal cannot be used ({reason}). Set "
+            "PROJECT_MEMORY_CACHE_DIR to a private folder you can write, outside the notes."
+        )
+        self.reason = reason
+
+
+class InsightExists(InvalidInput):
+    def __init__(self, title: str) -> None:
+        super().__init__(
+            f"an insight titled {title!r} is already recorded with a different text; nothing was added. To change "
+            "it, read it with read_memory and call revise_insight with its title, the new body and the version; "
+            "to keep both, give the new one another title."
+        )

@@ -16,14 +16,30 @@ def _field_pattern(labels: Iterable[str]) -> re.Pattern[str]:
     return re.compile(rf"^(?P<lead>{lead})(?P<value>[^\r\n]*)", re.M)
 
 
-def read_field(text: str, labels: Iterable[str]) -> str | None:
-    match = _field_pattern(labels).search(text)
+Span = tuple[int, int]
+
+
+def _find(text: str, labels: Iterable[str], within: Span | None, skip: Iterable[Span]) -> re.Match[str] | None:
+    """The first field line in `within` (default: all of `text`) that lies in none of the `skip` spans."""
+    start, end = within if within is not None else (0, len(text))
+    skipped = list(skip)
+    for match in _field_pattern(labels).finditer(text, start, end):
+        if not any(a <= match.start() < b for a, b in skipped):
+            return match
+    return None
+
+
+def read_field(text: str, labels: Iterable[str], *, within: Span | None = None, skip: Iterable[Span] = ()) -> str | None:
+    match = _find(text, labels, within, skip)
     return match.group("value").strip() if match else None
 
 
-def replace_field(text: str, labels: Iterable[str], value: str) -> str | None:
-    """`text` with the first matching field's value set to `value`, or None when no line has the field."""
-    match = _field_pattern(labels).search(text)
+def replace_field(
+    text: str, labels: Iterable[str], value: str, *, within: Span | None = None, skip: Iterable[Span] = ()
+) -> str | None:
+    """`text` with the first matching field's value (in `within`, outside `skip`) set to `value`, or None
+    when no such line has the field."""
+    match = _find(text, labels, within, skip)
     if match is None:
         return None
     return text[: match.start("value")] + value + text[match.end("value") :]

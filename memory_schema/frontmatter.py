@@ -22,6 +22,7 @@ class Frontmatter:
     end: int  # char offset where the Markdown body begins; 0 without frontmatter
     metadata: dict[str, Any] = field(default_factory=dict)
     problem: str | None = None
+    problem_line: int | None = None  # the file's line (1-based) the problem is on
 
 
 def read_frontmatter(text: str) -> Frontmatter:
@@ -32,7 +33,9 @@ def read_frontmatter(text: str) -> Frontmatter:
         # The handler, not `frontmatter.parse`: parse drops a value that is not a mapping without a word.
         metadata = YAMLHandler().load(match.group("yaml") or "")
     except Exception as err:  # yaml raises many types; any of them means "unreadable metadata"
-        return Frontmatter(end=match.end(), problem=f"frontmatter is not valid YAML: {_first_line(err)}")
+        line = _error_line(err)
+        return Frontmatter(end=match.end(), problem=f"frontmatter is not valid YAML: {_describe(err)}",
+                           problem_line=line)
     if metadata is None:  # only comments, or nothing, between the fences
         return Frontmatter(end=match.end())
     if not isinstance(metadata, dict):
@@ -40,11 +43,29 @@ def read_frontmatter(text: str) -> Frontmatter:
     return Frontmatter(end=match.end(), metadata=dict(metadata))
 
 
-def _first_line(err: Exception) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+def _error_line(err: Exception) -> int | None:
+    """The file line of a YAML error: the YAML starts on line 2, after the opening `---`."""
+    mark = getattr(err, "context_mark", None) or getattr(err, "problem_mark", None)
+    return mark.line + 2 if mark is not None else None
+
+
+def _describe(err: Exception) -> str:
+    """The whole YAML error on one line, without the parser's own positions (the line is reported apart)."""
+    if isinstance(err, yaml.MarkedYAMLError):
+        parts = [part for part in (err.context, err.problem) if part]
+        if parts:
+            return "; ".join(parts)
+    text = " ".join(line.strip() for line in str(err).splitlines() if not line.strip().startswith("in "))
+    return text or type(err).__name__
 
 
 def render_frontmatter(metadata: dict[str, Any]) -> str:
-    """A `---` block for a file we create; lists stay on one line, CJK stays readable."""
-    body = yaml.safe_dump(metadata, allow_unicode=True, sort_keys=False, default_flow_style=None).strip()
-    return f"---\n{body}\n---\n"
+    """A `---` block for a file we create, in the style people write by hand: one `key: value` line each,
+    lists on one line (`tags: [内存, GPU]`), CJK readable."""
+    lines = []
+    for key, value in metadata.items():
+        flow = isinstance(value, list | tuple)
+        rendered = yaml.safe_dump({key: list(value) if flow else value}, allow_unicode=True, sort_keys=False,
+                                  default_flow_style=flow, width=10_000)
+        lines.append(rendered.strip().removeprefix("{").removesuffix("}") if flow else rendered.strip())
+    return "---\n" + "\n".join(lines) + "\n---\n"

@@ -18,7 +18,8 @@ from markdown_it import MarkdownIt
 from memory_schema.errors import SectionNotFound
 from memory_schema.frontmatter import read_frontmatter
 
-_PARSER = MarkdownIt("commonmark")
+# Only the block structure is needed (headings, fences): inline parsing would cost half the parse for nothing.
+_PARSER = MarkdownIt("commonmark").disable(["inline", "text_join"])
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _MARKUP = re.compile(r"\*\*|__|`")
 _SPACES = re.compile(r"\s+")
@@ -51,11 +52,25 @@ class Section:
 
     @property
     def path(self) -> str:
-        return "/".join(self.trail)
+        return join_trail(self.trail)
+
+
+def join_trail(trail: tuple[str, ...] | list[str]) -> str:
+    """A heading path `a/b/c`; a `/` inside a heading is written `\\/`, so every heading can be addressed."""
+    return "/".join(part.replace("/", "\\/") for part in trail)
+
+
+def split_trail(path: str) -> tuple[str, ...]:
+    return tuple(part.replace("\\/", "/") for part in re.split(r"(?<!\\)/", path.strip("/")))
 
 
 class MarkdownDocument:
-    """A parsed view of one Markdown text; the text itself is never changed."""
+    """A parsed view of one Markdown text; the text itself is never changed.
+
+    A document footer — a closing thematic break followed only by bold `**key**: value` lines, as in
+    `---` / `**最后更新**: …` — belongs to no section: the last section ends before it, so a section edit can
+    never swallow it. `footer` is where it starts (None without one).
+    """
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -63,7 +78,8 @@ class MarkdownDocument:
         self.body_offset = front.end
         self.metadata: dict[str, Any] = front.metadata
         self.frontmatter_problem = front.problem
-        self.sections = _parse_sections(text, front.end)
+        self.frontmatter_line = front.problem_line
+        self.sections, self.footer, self.code_spans = _parse_sections(text, front.end)
 
     @property
     def preamble(self) -> Section:
@@ -84,14 +100,14 @@ class MarkdownDocument:
 
     def find(self, path: str, *, document: str = "document") -> Section:
         """The section at heading path `a/b/c`, matched on normalized titles; a trailing part is enough."""
-        wanted = tuple(normalize_heading(part) for part in path.strip("/").split("/"))
+        wanted = tuple(normalize_heading(part) for part in split_trail(path))
         found = self.find_optional(path)
         if found is None:
-            raise SectionNotFound(document, "/".join(wanted), [s.path for s in self.headings()])
+            raise SectionNotFound(document, join_trail(wanted), [s.path for s in self.headings()])
         return found
 
     def find_optional(self, path: str) -> Section | None:
-        wanted = tuple(normalize_heading(part) for part in path.strip("/").split("/"))
+        wanted = tuple(normalize_heading(part) for part in split_trail(path))
         if not any(wanted):
             return None
         exact = [s for s in self.headings() if s.trail == wanted]
@@ -104,6 +120,10 @@ class MarkdownDocument:
 
     def full_text(self, section: Section) -> str:
         return self.text[section.body_start : section.end]
+
+    def in_code(self, offset: int) -> bool:
+        """Whether `offset` lies inside a fenced or indented code block."""
+        return any(start <= offset < end for start, end in self.code_spans)
 
     def children(self, section: Section) -> list[Section]:
         return [
@@ -121,7 +141,10 @@ def _line_starts(text: str) -> list[int]:
     return [0, *(m.end() for m in _LINE_BREAK.finditer(text))]
 
 
-def _parse_sections(text: str, body_offset: int) -> list[Section]:
+_FOOTER_LINE = re.compile(r"^[ \t]*(?:[-*+][ \t]+)?\*\*[^*\r\n]+\*\*[ \t]*[:：]")
+
+
+def _parse_sections(text: str, body_offset: int) -> tuple[list[Section], int | None, list[tuple[int, int]]]:
     starts = _line_starts(text)
     first_line = sum(1 for s in starts if s <= body_offset) - 1 if body_offset else 0
     # A BOM would hide a first-line heading from the parser; it holds no line break, so lines stay aligned.
@@ -138,19 +161,36 @@ def _parse_sections(text: str, body_offset: int) -> list[Section]:
     def offset(line: int) -> int:
         return max(starts[line], body_offset) if line < len(starts) else len(text)
 
+    code = [(offset(t.map[0] + first_line), offset(t.map[1] + first_line))
+            for t in tokens if t.type in ("fence", "code_block") and t.map]
+    footer = _footer(tokens, first_line, offset)
+    end_of_text = footer if footer is not None else len(text)
+
     heads = [(lvl, raw, offset(a), offset(b), a + 1) for lvl, raw, a, b in found]
-    first_heading = heads[0][2] if heads else len(text)
+    first_heading = heads[0][2] if heads else end_of_text
     sections = [Section(0, "", "", (), 1, 0, body_offset, first_heading, first_heading)]
     trail: list[tuple[int, str]] = []
     for index, (level, raw, start, body_start, line) in enumerate(heads):
         title = normalize_heading(raw)
         trail = [(lvl, t) for lvl, t in trail if lvl < level] + [(level, title)]
-        body_end = heads[index + 1][2] if index + 1 < len(heads) else len(text)
-        end = next((h[2] for h in heads[index + 1 :] if h[0] <= level), len(text))
+        body_end = heads[index + 1][2] if index + 1 < len(heads) else end_of_text
+        end = next((h[2] for h in heads[index + 1 :] if h[0] <= level), end_of_text)
         sections.append(
             Section(level, title, raw, tuple(t for _, t in trail), line, start, body_start, body_end, end)
         )
-    return sections
+    return sections, footer, code
+
+
+def _footer(tokens: list[Any], first_line: int, offset: Any) -> int | None:
+    """Where the document footer starts: a last top-level thematic break followed only by a paragraph of
+    bold `**key**: value` lines; None when the document does not end so."""
+    last = tokens[-4:]
+    if [t.type for t in last] != ["hr", "paragraph_open", "inline", "paragraph_close"] or last[0].level != 0:
+        return None
+    lines = [line for line in last[2].content.splitlines() if line.strip()]
+    if not lines or not all(_FOOTER_LINE.match(line) for line in lines) or not last[0].map:
+        return None
+    return int(offset(last[0].map[0] + first_line))
 
 
 # --- edits: each returns new text in which only the named range differs ---------------------------------
@@ -245,6 +285,6 @@ def insert_section(
 
 
 def whole_document(document: MarkdownDocument) -> Section:
-    """The document as one section: its body from after the frontmatter (and BOM) to the end."""
-    end = len(document.text)
+    """The document as one section: its body from after the frontmatter (and BOM) to the footer or the end."""
+    end = document.footer if document.footer is not None else len(document.text)
     return Section(0, "", "", (), 1, 0, document.preamble.body_start, end, end)

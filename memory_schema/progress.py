@@ -136,6 +136,8 @@ def set_lecture_status(
     for match, cells in table.rows:
         if parse_lecture(table.cell(cells, "lecture")) != number:
             continue
+        if parse_status(table.cell(cells, "status")) is status:
+            return text  # already so: its row, and the date it was done on, stay as they are
         width = max(len(cells), max(table.columns.values()) + 1)
         cells = cells + [""] * (width - len(cells))  # a short row gets the header's columns
         cells[table.columns["status"]] = STATUS_WORDS[status.value][language]

@@ -14,6 +14,7 @@ _CHECK = re.compile(
     re.M,
 )
 _ADDED_ON = re.compile(r"\s*\(\d{4}-\d{2}-\d{2}\)$")
+_DONE_ON = re.compile(r"\s*✅\s*\d{4}-\d{2}-\d{2}$")
 
 
 class TodoItem(BaseModel):
@@ -40,8 +41,9 @@ def parse_research_todo(text: str) -> list[TodoItem]:
 
 
 def add_todo(text: str, item: str, topic: str, today: str) -> str:
-    """Add an open item under `## topic` (created at the end when missing); an identical open item is kept once."""
-    if any(not t.done and _ADDED_ON.sub("", t.text) == item for t in parse_research_todo(text)):
+    """Add an open item under `## topic` (created at the end when missing); an item with this text, open or
+    already done, is kept once."""
+    if any(_plain(t.text) == item for t in parse_research_todo(text)):
         return text
     document = parse_markdown(text)
     line = f"- [ ] {item} ({today})"
@@ -52,9 +54,29 @@ def add_todo(text: str, item: str, topic: str, today: str) -> str:
     return insert_section(document, top, 2, topic, line)
 
 
+def _plain(text: str) -> str:
+    """An item's words without the date it was added or done on."""
+    return _DONE_ON.sub("", _ADDED_ON.sub("", text))
+
+
+def has_todo(text: str, item: str, *, done: bool) -> bool:
+    return any(t.done is done and _plain(t.text) == item for t in parse_research_todo(text))
+
+
+def has_open_todo(text: str, item: str) -> bool:
+    return has_todo(text, item, done=False)
+
+
+def has_done_todo(text: str, item: str) -> bool:
+    return any(t.done and item in t.text for t in parse_research_todo(text))
+
+
 def complete_todo(text: str, item: str, today: str) -> str:
-    """Tick the one open item whose text contains `item`."""
+    """Tick the one open item whose text contains `item`, dated by its completion (the date it was added is
+    dropped: one date per item). An item already ticked, with no open one matching, is left as it is."""
     matches = [m for m in _CHECK.finditer(text) if m.group("mark") == " " and item in m.group("text")]
+    if not matches and has_done_todo(text, item):
+        return text
     if not matches:
         open_items = [t.text for t in parse_research_todo(text) if not t.done]
         shown = "; ".join(open_items[:10]) or "none"
@@ -64,5 +86,7 @@ def complete_todo(text: str, item: str, today: str) -> str:
             f"{len(matches)} open items match {item!r}; give more of the item's text to pick one."
         )
     match = matches[0]
-    done = f"{match.group('lead')}x{match.group('rest')} ✅ {today}"
+    words = _ADDED_ON.sub("", match.group("text"))
+    rest = match.group("rest")[: len(match.group("rest")) - len(match.group("text"))] + words
+    done = f"{match.group('lead')}x{rest} ✅ {today}"
     return text[: match.start()] + done + text[match.end() :]

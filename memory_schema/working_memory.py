@@ -9,7 +9,9 @@ import re
 
 from pydantic import BaseModel
 
-from memory_schema.fields import list_items, read_field, replace_field
+from collections.abc import Iterable
+
+from memory_schema.fields import Span, list_items, read_field, replace_field
 from memory_schema.markdown import (
     MarkdownDocument,
     Section,
@@ -88,6 +90,9 @@ def parse_working_memory(text: str) -> WorkingMemory:
     overview = {}
     for match in re.finditer(r"^\s*(?:[-*]\s+)?\*\*(.+?)\*\*\s*[:：]\s*(.+?)\s*$", own("overview"), re.M):
         overview[match.group(1)] = match.group(2)
+    footer = footer_span(document)
+    progress_section = find_role(document, "progress")
+    progress_span = (progress_section.body_start, progress_section.end) if progress_section else None
     completed = find_role(document, "completed_work")
     insights_section = find_role(document, "insights")
     next_section = find_role(document, "next_steps")
@@ -95,7 +100,7 @@ def parse_working_memory(text: str) -> WorkingMemory:
         title=document.title,
         overview=overview,
         goals=list_items(own("goals")),
-        progress=parse_progress_summary(full("progress") or text),
+        progress=parse_progress_summary(text, within=progress_span, skip=document.code_spans),
         completed_work=[s.title for s in document.children(completed)] if completed else [],
         takeaways=list_items(own("takeaways")),
         insights=[
@@ -107,15 +112,21 @@ def parse_working_memory(text: str) -> WorkingMemory:
             for m in _DOC_ITEM.finditer(full("discussion_index") or full("method"))
         ],
         next_steps=_step_groups(document, next_section),
-        updated=read_field(text, names(FIELDS, "updated")),
-        updated_by=read_field(text, names(FIELDS, "updated_by")),
-        version=read_field(text, names(FIELDS, "version")),
+        updated=read_field(text, names(FIELDS, "updated"), within=footer, skip=document.code_spans),
+        updated_by=read_field(text, names(FIELDS, "updated_by"), within=footer, skip=document.code_spans),
+        version=read_field(text, names(FIELDS, "version"), within=footer, skip=document.code_spans),
         sections=[s.path for s in document.headings()],
     )
 
 
-def parse_progress_summary(text: str) -> ProgressSummary | None:
-    value = read_field(text, names(FIELDS, "lectures_done"))
+def footer_span(document: MarkdownDocument) -> Span | None:
+    """The footer's text range (`---` and its `**key**: value` lines), None when the document has none."""
+    return (document.footer, len(document.text)) if document.footer is not None else None
+
+
+def parse_progress_summary(text: str, *, within: Span | None = None, skip: Iterable[Span] = ()) -> ProgressSummary | None:
+    skipped = list(skip)
+    value = read_field(text, names(FIELDS, "lectures_done"), within=within, skip=skipped)
     match = _PROGRESS.search(value or "")
     if match is None:
         return None
@@ -125,8 +136,8 @@ def parse_progress_summary(text: str) -> ProgressSummary | None:
         done=done,
         total=total,
         percent=percent,
-        phase=read_field(text, names(FIELDS, "phase")),
-        week=read_field(text, names(FIELDS, "week")),
+        phase=read_field(text, names(FIELDS, "phase"), within=within, skip=skipped),
+        week=read_field(text, names(FIELDS, "week"), within=within, skip=skipped),
     )
 
 
@@ -150,63 +161,15 @@ def _before_rule(text: str) -> str:
 # --- edits ------------------------------------------------------------------------------------------------
 
 
-def insight_meta_line(language: Language, tags: list[str], lecture: str | None, today: str) -> str:
-    """`- **标签**: … | **讲座**: … | **日期**: …`: dates make the timeline and "this week" counts possible."""
-    labels = ("标签", "讲座", "日期") if language == "zh" else ("Tags", "Lecture", "Date")
-    parts = []
-    if tags:
-        parts.append(f"**{labels[0]}**: {', '.join(tags)}")
-    if lecture:
-        parts.append(f"**{labels[1]}**: {lecture}")
-    parts.append(f"**{labels[2]}**: {today}")
-    return "- " + " | ".join(parts)
-
-
-def render_insight(title: str, body: str, meta: str) -> str:
-    return f"### {title}\n{body}\n{meta}" if meta else f"### {title}\n{body}"
-
-
-def has_insight(text: str, title: str, body: str) -> bool:
-    """True when an entry with this title and body is already recorded (an exact retry)."""
-    document = parse_markdown(text)
-    section = find_role(document, "insights")
-    if section is None:
-        return False
-    wanted, heading = _squash(body), normalize_heading(title)
-    return any(
-        child.title == heading and wanted in _squash(document.full_text(child))
-        for child in document.children(section)
-    )
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def append_insight(text: str, entry: str, language: Language) -> str:
-    """Add `entry` (a `### ` block) at the end of the insights section, creating the section if needed."""
-    document = parse_markdown(text)
-    section = find_role(document, "insights")
-    if section is not None:
-        return append_to_section(document, section, entry)
-    heading = "## " + ("🧠 " if language == "zh" else "") + preferred(SECTIONS, "insights", language)
-    return _insert_before_later_sections(document, f"{heading}\n\n{entry}", after_roles=("method", "progress"))
-
-
-def _insert_before_later_sections(document: MarkdownDocument, block: str, after_roles: tuple[str, ...]) -> str:
+def insert_before_later_sections(document: MarkdownDocument, block: str, after_roles: tuple[str, ...]) -> str:
     """Put a new level-2 section after the first existing role in `after_roles`, else before the footer."""
     block = re.sub(r"\r\n|\r|\n", document.newline, block)
     anchors = (find_role(document, role) for role in after_roles)
     anchor = next((section for section in anchors if section is not None), None)
     if anchor is not None and anchor.end < len(document.text):
         return _insert_at_line(document, anchor.end, block)
-    labels = "|".join(names(FIELDS, "updated"))
-    # The footer is the `---` rule above `**最后更新**`; searched from the body on, so a frontmatter fence
-    # is never taken for it.
-    footer = re.compile(rf"^[ \t]*-{{3,}}[ \t]*(?=\r?\n|\r)(?=[\s\S]*\*\*(?:{labels})\*\*)", re.M)
-    found = footer.search(document.text, document.body_offset)
-    if found is not None:
-        return _insert_at_line(document, found.start(), block)
+    if document.footer is not None:
+        return _insert_at_line(document, document.footer, block)
     return append_to_section(document, whole_document(document), block)
 
 
@@ -219,35 +182,69 @@ def _insert_at_line(document: MarkdownDocument, at: int, block: str) -> str:
 
 
 def set_updated(text: str, today: str) -> str:
-    """Keep `最后更新` at `today`; a document without that line is left as it is."""
-    return replace_field(text, names(FIELDS, "updated"), today) or text
+    """Keep the footer's `最后更新` at `today`; a document without a footer, or without that line in it, is
+    left as it is (a field of that name anywhere else is the person's text, never ours to change)."""
+    document = parse_markdown(text)
+    footer = footer_span(document)
+    if footer is None:
+        return text
+    return replace_field(text, names(FIELDS, "updated"), today, within=footer) or text
 
 
 def set_progress(text: str, done: int, total: int, phase: str | None) -> str:
-    """Rewrite the `已完成讲座` value (and `当前阶段` when given) in place."""
+    """Rewrite the `已完成讲座` value (and `当前阶段` when given) in place, in the progress section only."""
     percent = 100 * done / total if total else 0.0
-    updated = replace_field(text, names(FIELDS, "lectures_done"), f"{done}/{total} ({percent:.1f}%)") or text
-    if phase is not None:
-        updated = replace_field(updated, names(FIELDS, "phase"), phase) or updated
-    return updated
+    updated = _set_progress_field(text, "lectures_done", f"{done}/{total} ({percent:.1f}%)")
+    return _set_progress_field(updated, "phase", phase) if phase is not None else updated
+
+
+def _set_progress_field(text: str, field: str, value: str) -> str:
+    """Set a progress field where progress is kept (当前进度状态 or 总体进度; else the body), outside code."""
+    document = parse_markdown(text)
+    section = find_role(document, "progress") or find_role(document, "progress_summary")
+    if section is not None:
+        within = (section.body_start, section.end)
+    else:
+        within = (document.body_offset, document.footer if document.footer is not None else len(text))
+    return replace_field(text, names(FIELDS, field), value, within=within, skip=document.code_spans) or text
+
+
+PLACEHOLDERS = ("（尚无记录）", "(尚无记录)", "（暂无）", "(nothing yet)", "(none yet)")
+
+
+def is_placeholder(line: str) -> bool:
+    return line.strip() in PLACEHOLDERS
 
 
 def add_discussion_ref(text: str, file: str, description: str, language: Language) -> str:
-    """List `file` among the existing discussion documents (once), numbered after the last entry."""
+    """List `file` among the existing discussion documents (once), numbered after the last entry.
+
+    The list is the one under `**现有文档**:` (or `**Existing documents**:`); a placeholder line such as
+    （尚无记录） under that label is replaced by the first entry; a section without the label gets it once."""
     document = parse_markdown(text)
     if any(ref.file == file for ref in parse_working_memory(text).discussions):
         return text
     section = find_role(document, "discussion_index") or find_role(document, "method")
     line_end = "" if not description else f" - {description}"
+    newline = document.newline
     if section is not None:
         entries = list(_DOC_ITEM.finditer(document.text, section.body_start, section.end))
         if entries:
             last = entries[-1]
             line = f"{last.group('indent')}{int(last.group('n')) + 1}. `{file}`{line_end}"
-            return text[: last.end()] + document.newline + line + text[last.end() :]
-    label = preferred(FIELDS, "existing_documents", language)
-    block = f"**{label}**:\n1. `{file}`{line_end}"
+            return text[: last.end()] + newline + line + text[last.end() :]
+        labels = "|".join(re.escape(label) for label in names(FIELDS, "existing_documents"))
+        label = re.compile(rf"^[ \t]*\*\*(?:{labels})\*\*[ \t]*[:：][ \t]*(?=\r?\n|\r|\Z)", re.M)
+        found = label.search(text, section.body_start, section.end)
+        if found is not None:
+            entry = f"1. `{file}`{line_end}"
+            rest = re.compile(r"(?:\r\n|\r|\n)(?P<line>[^\r\n]*)").match(text, found.end())
+            if rest is not None and is_placeholder(rest.group("line")):
+                return text[: rest.start("line")] + entry + text[rest.end("line") :]
+            return text[: found.end()] + newline + entry + text[found.end() :]
+    label_text = preferred(FIELDS, "existing_documents", language)
+    block = f"**{label_text}**:\n1. `{file}`{line_end}"
     if section is not None:
         return append_to_section(document, section, block)
     heading = preferred(SECTIONS, "discussion_index", language)
-    return _insert_before_later_sections(document, f"## {heading}\n\n{block}", after_roles=("method",))
+    return insert_before_later_sections(document, f"## {heading}\n\n{block}", after_roles=("method",))

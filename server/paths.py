@@ -1,7 +1,10 @@
 """Which relative paths name a note inside the memory root, and which file names are not notes.
 
-This module owns root confinement: every path a person or a model hands us is checked here before any
-file is touched. It does no reading or writing itself; `server.store` is the only module that opens notes.
+This module owns root confinement and the one rule for "is this a note": every path a person or a model
+hands us is checked here before any file is touched, and the walker, the watcher and the index all ask
+`is_note_path`. It does no reading or writing itself; `server.store` is the only module that opens notes.
+Hidden files and folders (a leading dot) are never notes: `.git/`, editor swap files, our own temp files and
+a legacy `.project-memory/` index folder.
 """
 
 import re
@@ -10,8 +13,8 @@ from pathlib import Path
 
 from memory_schema.errors import InvalidInput, PathOutsideMemory
 
-INDEX_DIR = ".project-memory"
-"""The folder under the root that belongs to the index and the locks, never to notes."""
+LEGACY_INDEX_DIR = ".project-memory"
+"""Where versions before 0.2 kept the index inside the root; now only reported by `doctor`."""
 NAME_MAX_BYTES = 255
 """The longest file or folder name that ext4 and APFS store, in UTF-8 bytes (NTFS: 255 UTF-16 units)."""
 
@@ -23,8 +26,20 @@ _EDITOR_SUFFIXES = ("~", ".swp", ".swo", ".swx", "___jb_tmp___", "___jb_old___",
 
 
 def is_ignored_name(name: str) -> bool:
-    """Whether a file name is an editor's temp or backup file, or our own temp file, rather than a note."""
-    return name.endswith(_EDITOR_SUFFIXES) or name.startswith(".#") or name == "4913"
+    """Whether a file or folder name is hidden, an editor's temp or backup file, or our own temp file."""
+    return name.startswith(".") or name.endswith(_EDITOR_SUFFIXES) or name == "4913"
+
+
+def is_note_name(name: str) -> bool:
+    return name.endswith(".md") and not is_ignored_name(name)
+
+
+def is_note_path(relpath: str, *, folder: bool = False) -> bool:
+    """Whether a relative posix path names a note (or, with `folder`, a place notes can be in)."""
+    parts = [part for part in relpath.split("/") if part not in ("", ".")]
+    if not parts or any(is_ignored_name(part) for part in parts):
+        return False
+    return folder or parts[-1].endswith(".md")
 
 
 def normalize_relpath(relpath: str) -> str:
@@ -32,7 +47,7 @@ def normalize_relpath(relpath: str) -> str:
 
     Refused: empty paths, NUL and other control characters, lone surrogates (no file name can hold one),
     backslashes, absolute paths (POSIX or a Windows drive such as `C:/x`), a leading `~`, any `..` segment,
-    paths into `.project-memory/`, and any `%` followed by two hex digits: percent-encoded escapes (`%2e%2e`,
+    hidden segments (a leading dot: nothing lists them), and any `%` followed by two hex digits: percent-encoded escapes (`%2e%2e`,
     `%2f`, `%00`) are never decoded, so a name that contains one is refused rather than guessed at. A name
     longer than NAME_MAX_BYTES is InvalidInput: the path stays inside the root, the file system refuses it.
     """
@@ -57,8 +72,8 @@ def normalize_relpath(relpath: str) -> str:
         raise PathOutsideMemory(relpath, "it contains a '..' segment")
     if not segments:
         raise PathOutsideMemory(relpath, "it names the root folder itself")
-    if segments[0].casefold() == INDEX_DIR:
-        raise PathOutsideMemory(relpath, f"{INDEX_DIR}/ holds the index, not notes")
+    if any(segment.startswith(".") for segment in segments):
+        raise PathOutsideMemory(relpath, "a hidden name (starting with '.') is never a note")
     for segment in segments:
         size = len(segment.encode("utf-8"))
         if size > NAME_MAX_BYTES:
@@ -73,7 +88,7 @@ def confine(root: Path, relpath: str) -> tuple[str, Path]:
     """Return the normalized relative path and the real path it names under the resolved `root`.
 
     Symlinks are followed, including symlinked parent folders, and the real path must still lie inside
-    the root, outside `.project-memory/`.
+    the root and must not be hidden.
     """
     rel = normalize_relpath(relpath)
     try:
@@ -85,6 +100,6 @@ def confine(root: Path, relpath: str) -> tuple[str, Path]:
     inner = real.relative_to(root).parts
     if not inner:
         raise PathOutsideMemory(relpath, "it names the root folder itself")
-    if inner[0].casefold() == INDEX_DIR:
-        raise PathOutsideMemory(relpath, f"a symlink leads into {INDEX_DIR}/, which holds the index")
+    if any(part.startswith(".") for part in inner):
+        raise PathOutsideMemory(relpath, "a symlink leads to a hidden file or folder")
     return rel, real

@@ -1,41 +1,75 @@
-"""The note files on disk: the only module that opens them.
+"""The note files on disk: the only module that reads or writes them.
 
-`NoteStore` reads notes byte-exactly (a BOM, CRLF and a missing final newline survive a round trip),
-gives each read a content version, and changes a note only under a cross-process lock, after checking
-that the note still has the version the caller saw, through an atomic replace. Paths are confined to the
-root by `server.paths`; the index's folder `.project-memory/` is used here only for lock files.
+`NoteStore` reads notes byte-exactly (a BOM, CRLF and a missing final newline survive a round trip) and gives
+each read a content version. A write never replaces bytes it has not seen, whoever else is writing the file:
+
+1. It takes the note's lock (`server.locks`, in the user's cache): other servers and threads wait.
+2. It walks to the note's folder through folder handles (`server.fs`), so a folder swapped for a symlink
+   cannot redirect it, and waits while the file was changed by someone else within the last QUIET_SECONDS
+   (an editor's save in progress).
+3. It reads the file (keeping a descriptor on it), lets the caller's `guard` refuse a half-saved role
+   document, checks `expected_version`, refuses a read-only file, and computes the new text with `change`.
+4. It writes the new bytes to a temp file beside the note, checks that the note on disk is still the file it
+   read (same inode, size, mtime and bytes), saves the old and new bytes in the undo journal, and swaps the
+   temp file in atomically (`fs.Folder.exchange`). What it swapped out must be the file it read; if an editor
+   replaced the note in between, the swap is undone. A new note is only ever created where no file is.
+5. Anything that changed meanwhile sends it back to step 2 (at most ATTEMPTS times: then DocumentBusy).
+6. For AFTER_WRITE_SECONDS after a write, `server.afterwrite` watches the old file and the new one: bytes an
+   editor wrote into the old file through a descriptor it opened before the swap, or an editor's save over
+   the new file, are merged back by re-applying `change` (see that module).
+
+Paths are confined to the root by `server.paths`; the cache folder is `server.cache`'s.
 """
 
+from __future__ import annotations
+
 import contextlib
+import errno
 import hashlib
 import os
+import random
+import re
 import stat
-import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from memory_schema.errors import (
+    DocumentBusy,
     DocumentChanged,
+    DocumentInFlux,
     DocumentNotFound,
     InvalidInput,
+    PathOutsideMemory,
     ProjectMemoryError,
+    ReadOnlyDocument,
+    StorageError,
     UnreadableDocument,
 )
-from server.paths import INDEX_DIR, confine, is_ignored_name, normalize_relpath
+from server import locks
+from server.afterwrite import AfterWrites, Written
+from server.cache import RootCache
+from server.fs import Folder, NotAFolder, NotRegularFile, Opened, read_all, same_stat
+from server.journal import Journal
+from server.paths import confine, is_note_name, normalize_relpath
 
-__all__ = ["MAX_DOCUMENT_BYTES", "FileStat", "NoteStore", "Snapshot", "is_ignored_name"]
+__all__ = ["MAX_DOCUMENT_BYTES", "FileStat", "Guard", "NoteStore", "Snapshot"]
 
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
-# Under a crowd of writers one note's lock is queued for, not held, for seconds at a time (eight processes
-# appending to the working memory: a 0.2 s hold each, waits past 10 s in the tail), and a timeout in the
-# second note of a two-note change leaves the first written. So wait long, and look often: each look that
-# misses the moment a holder lets go adds to every waiter's queue.
+# Under a crowd of writers one note's lock is queued for, not held, for seconds at a time; a timeout in the
+# second note of a two-note change leaves the first written. So wait long.
 LOCK_TIMEOUT_SECONDS = 30.0
-LOCK_POLL_SECONDS = 0.005
+QUIET_SECONDS = 0.1  # a file someone else changed more recently than this is still being saved
+SETTLE_MAX_SECONDS = 2.0  # ... but a file that never goes quiet is written anyway, under the checks
+ATTEMPTS = 8  # reads of a file that kept changing under the write before giving up
+FLUX_WAIT_SECONDS = 1.5  # how long a half-saved role document is waited for
 _BINARY_PROBE_BYTES = 8192
+_VERSION = re.compile(r"^[0-9a-f]{16}$")
+
+Guard = Callable[[str | None], str | None]
+"""Given a document's text (None: missing), why it looks half-saved, or None when it can be edited."""
 
 
 @dataclass(frozen=True)
@@ -52,16 +86,38 @@ class FileStat:
     size: int
 
 
+class _Retry(Exception):
+    """The file changed while the write was being prepared: start over."""
+
+
+class _Flux(Exception):
+    def __init__(self, reason: str, missing: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.missing = missing
+
+
 class NoteStore:
     """The Markdown files under one root folder."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, cache: RootCache | None = None) -> None:
         self.root = Path(root).resolve()
+        self.cache = cache if cache is not None else RootCache.for_root(self.root)
+        self.journal = Journal(self.cache)
+        self._written: dict[str, tuple[int, int, int, int]] = {}  # real relpath -> stat key of our last write
+        self._written_lock = threading.Lock()
+        self.after_writes = AfterWrites(self)
 
     @staticmethod
     def version_of(text: str) -> str:
         """The version a note with this text has: the first 16 hex digits of the sha256 of its bytes."""
         return _version(text.encode("utf-8"))
+
+    def close(self) -> None:
+        """Finish the after-write checks now (a process about to exit cannot wait for them)."""
+        self.after_writes.close()
+
+    # --- reading --------------------------------------------------------------------------------------
 
     def resolve(self, relpath: str) -> Path:
         """The real path `relpath` names inside the root; raises PathOutsideMemory if it names none."""
@@ -84,9 +140,9 @@ class NoteStore:
     def iter_markdown(self) -> Iterator[str]:
         """Every `*.md` note under the root as a relative posix path, sorted.
 
-        Skips dot folders and dot files (so `.project-memory/` and `.git/`), editor temp and backup files,
-        and symlinks that lead outside the root. Symlinked folders are not entered: what they hold inside
-        the root is listed where it really lives.
+        Skips dot folders and dot files (`.git/`), editor temp and backup files, and symlinks that lead
+        outside the root. Symlinked folders are not entered: what they hold inside the root is listed where
+        it really lives.
         """
         for rel, _ in self.iter_markdown_stats():
             yield rel
@@ -102,66 +158,14 @@ class NoteStore:
             except OSError:  # removed or unreadable since it was listed
                 continue
             for entry in entries:
-                if entry.name.startswith(".") or is_ignored_name(entry.name):
-                    continue
                 if entry.is_dir(follow_symlinks=False):
-                    pending.append(Path(entry.path))
-                elif entry.name.endswith(".md"):
+                    if not entry.name.startswith("."):
+                        pending.append(Path(entry.path))
+                elif is_note_name(entry.name):
                     listed = self._listed_stat(entry)
                     if listed is not None:
                         found.append(listed)
         yield from sorted(found)
-
-    def write(
-        self, relpath: str, text: str, *, expected_version: str | None = None, create: bool = False
-    ) -> Snapshot:
-        """Replace the note's whole text; see `edit` for the version check and `create`."""
-        return self.edit(relpath, lambda _current: text, expected_version=expected_version, create=create)
-
-    def edit(
-        self,
-        relpath: str,
-        change: Callable[[str], str],
-        *,
-        expected_version: str | None = None,
-        create: bool = False,
-    ) -> Snapshot:
-        """Apply `change` to the note's current text and save the result atomically.
-
-        Under the note's lock: re-read the note, raise DocumentChanged if `expected_version` is given and
-        differs (a note that has vanished differs too), call `change(current_text)` and write its result
-        unless the text is unchanged. `change` may raise to abort; nothing is written then. A missing note
-        is DocumentNotFound, unless `create` is set: then it starts as "" and missing folders are made.
-        """
-        rel, path = confine(self.root, relpath)
-        if not (rel.endswith(".md") and path.name.endswith(".md")):
-            raise InvalidInput(f"{rel!r} is not a Markdown note; only '.md' files can be written.")
-        with self._locked(rel, path):
-            try:
-                current: Snapshot | None = _load(rel, path)
-            except DocumentNotFound:
-                if not create:
-                    raise
-                current = None
-            if expected_version is not None and (current is None or current.version != expected_version):
-                raise DocumentChanged(rel)
-            new_text = change(current.text if current is not None else "")
-            if current is not None and new_text == current.text:
-                return current
-            data = _encode(rel, new_text)
-            try:
-                if current is None:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    mode = _new_file_mode()
-                else:
-                    mode = stat.S_IMODE(path.stat().st_mode)
-                _write_atomic(path, data, mode)
-            except OSError as err:
-                raise ProjectMemoryError(
-                    f"{rel} could not be written ({err.strerror or err}); the note on disk is unchanged. "
-                    "Check the folder's permissions and free space, then retry."
-                ) from err
-        return Snapshot(rel, new_text, _version(data))
 
     def _listed_stat(self, entry: os.DirEntry[str]) -> tuple[str, FileStat] | None:
         """The note's relative path and stat if `read` would accept it, else None.
@@ -175,40 +179,268 @@ class NoteStore:
                 _rel, real = confine(self.root, rel)
                 if not (real.name.endswith(".md") and real.is_file()):
                     return None
-                stat = real.stat()
+                info = real.stat()
             else:
                 normalize_relpath(rel)
-                stat = entry.stat(follow_symlinks=False)
+                info = entry.stat(follow_symlinks=False)
                 if not entry.is_file(follow_symlinks=False):
                     return None
         except (InvalidInput, OSError):
             return None
-        return rel, FileStat(mtime_ns=stat.st_mtime_ns, size=stat.st_size)
+        return rel, FileStat(mtime_ns=info.st_mtime_ns, size=info.st_size)
 
-    @contextlib.contextmanager
-    def _locked(self, rel: str, path: Path) -> Iterator[None]:
-        """Hold the note's cross-process lock, keyed by its real path so two names of one file share it."""
-        index_dir = self.root / INDEX_DIR
-        ignore = index_dir / ".gitignore"
+    # --- writing --------------------------------------------------------------------------------------
+
+    def write(
+        self, relpath: str, text: str, *, expected_version: str | None = None, create: bool = False
+    ) -> Snapshot:
+        """Replace the note's whole text; see `edit` for the checks. Never re-applied after an editor's save."""
+        return self.edit(relpath, lambda _current: text, expected_version=expected_version, create=create)
+
+    def edit(
+        self,
+        relpath: str,
+        change: Callable[[str], str],
+        *,
+        expected_version: str | None = None,
+        create: bool = False,
+        guard: Guard | None = None,
+        redo: bool = False,
+        new_only: bool = False,
+    ) -> Snapshot:
+        """Apply `change` to the note's current text and save the result (see the module docstring).
+
+        `change` may raise to abort; nothing is written then. With `redo`, `change` must be idempotent (a text
+        that already has its effect comes back unchanged): it is re-applied if someone's save overwrites the
+        write within AFTER_WRITE_SECONDS (re-applying to a text that kept the effect writes nothing). A missing note is DocumentNotFound unless `create` is set: then it
+        starts as "" and missing folders are made; with `new_only` an existing note is InvalidInput and stays
+        as it is. `guard` is asked first about every text read.
+        """
+        rel, real = confine(self.root, relpath)
+        if not (rel.endswith(".md") and real.name.endswith(".md")):
+            raise InvalidInput(f"{rel!r} is not a Markdown note; only '.md' files can be written.")
+        if expected_version is not None:
+            check_version(expected_version)
+        inner = real.relative_to(self.root).parts
         try:
-            (index_dir / "locks").mkdir(parents=True, exist_ok=True)
-            # The index folder is a cache of this machine; keep it out of the person's git.
-            with contextlib.suppress(FileExistsError), open(ignore, "x", encoding="utf-8") as f:
-                f.write("*\n")
-        except OSError as err:
-            raise ProjectMemoryError(f"{rel} cannot be locked: {index_dir} is not writable ({err}).") from err
-        key = hashlib.sha1(path.relative_to(self.root).as_posix().encode(), usedforsecurity=False).hexdigest()
-        lock = FileLock(index_dir / "locks" / f"{key}.lock", timeout=LOCK_TIMEOUT_SECONDS)
-        try:
-            lock.acquire(poll_interval=LOCK_POLL_SECONDS)
-        except Timeout as err:
+            self.cache.ensure("locks", "journal")
+            with locks.hold(self.cache.locks_dir, _lock_name(inner), LOCK_TIMEOUT_SECONDS):
+                return self._edit_locked(rel, inner, change, expected_version, create or new_only, guard, redo,
+                                         new_only)
+        except locks.LockTimeout as err:
             raise ProjectMemoryError(
-                f"another process holds {rel} and has for {LOCK_TIMEOUT_SECONDS:g} s; retry in a moment."
+                f"another process has held {rel} for {LOCK_TIMEOUT_SECONDS:g} s; nothing was written, retry in a "
+                "moment."
             ) from err
+        except NotAFolder as err:
+            raise PathOutsideMemory(rel, f"the folder {err.filename} became a symlink or a file during the write") from err
+        except NotRegularFile as err:
+            raise UnreadableDocument(rel, str(err.strerror)) from err
+        except OSError as err:
+            raise storage_error(rel, err) from err
+
+    def remove(self, relpath: str, expected_version: str) -> None:
+        """Delete a note that still has `expected_version` (an undo of the write that created it)."""
+        rel, real = confine(self.root, relpath)
+        inner = real.relative_to(self.root).parts
         try:
-            yield
+            self.cache.ensure("locks", "journal")
+            with locks.hold(self.cache.locks_dir, _lock_name(inner), LOCK_TIMEOUT_SECONDS), \
+                    Folder.open(self.root, inner[:-1]) as folder:
+                current = folder.read(inner[-1], MAX_DOCUMENT_BYTES + 1)
+                if current is None:
+                    raise DocumentNotFound(rel)
+                try:
+                    if _version(current.data) != expected_version or not _unchanged(folder, inner[-1], current):
+                        raise DocumentChanged(rel)
+                    self.journal.keep(current.data)
+                    folder.unlink(inner[-1])
+                    folder.sync()
+                    self.journal.append(rel, current.data, None)
+                finally:
+                    current.close()
+        except locks.LockTimeout as err:
+            raise ProjectMemoryError(f"another process holds {rel}; retry in a moment.") from err
+        except OSError as err:
+            raise storage_error(rel, err) from err
+
+    def _edit_locked(
+        self,
+        rel: str,
+        inner: tuple[str, ...],
+        change: Callable[[str], str],
+        expected_version: str | None,
+        create: bool,
+        guard: Guard | None,
+        redo: bool,
+        new_only: bool,
+    ) -> Snapshot:
+        flux_since: float | None = None
+        attempts = 0
+        while True:
+            try:
+                with Folder.open(self.root, inner[:-1], create=create) as folder:
+                    return self._attempt(folder, rel, inner, change, expected_version, create, guard, redo, new_only)
+            except _Retry:
+                attempts += 1
+                if attempts >= ATTEMPTS:
+                    raise DocumentBusy(rel) from None
+                time.sleep(random.uniform(0.005, 0.02) * attempts)
+            except _Flux as flux:
+                now = time.monotonic()
+                flux_since = flux_since if flux_since is not None else now
+                if now - flux_since >= FLUX_WAIT_SECONDS:
+                    if flux.missing:
+                        raise DocumentNotFound(rel) from None
+                    raise DocumentInFlux(rel, flux.reason) from None
+                time.sleep(0.05)
+            except FileNotFoundError:
+                if create:
+                    raise
+                raise DocumentNotFound(rel) from None
+
+    def _attempt(
+        self,
+        folder: Folder,
+        rel: str,
+        inner: tuple[str, ...],
+        change: Callable[[str], str],
+        expected_version: str | None,
+        create: bool,
+        guard: Guard | None,
+        redo: bool,
+        new_only: bool = False,
+    ) -> Snapshot:
+        name = inner[-1]
+        self._settle(folder, inner)
+        current = folder.read(name, MAX_DOCUMENT_BYTES + 1)
+        keep_open = False
+        try:
+            text = _decode(rel, _limited(rel, current.data)) if current is not None else None
+            if guard is not None and (reason := guard(text)):
+                raise _Flux(reason, missing=current is None)
+            if current is None and not create:
+                raise DocumentNotFound(rel)
+            if current is not None and new_only:
+                raise InvalidInput(f"{rel} already exists; it was left as it is.")
+            if expected_version is not None and (current is None or _version(current.data) != expected_version):
+                raise DocumentChanged(rel)
+            if current is not None and not current.info.st_mode & stat.S_IWUSR:
+                raise ReadOnlyDocument(rel)
+            new_text = change(text or "")
+            if current is not None and text is not None and new_text == text:
+                return Snapshot(rel, text, _version(current.data))
+            data = _encode(rel, new_text)
+            mode = stat.S_IMODE(current.info.st_mode) if current is not None else _new_file_mode()
+            self.journal.keep(current.data if current is not None else None)
+            self.journal.keep(data)
+            temp = folder.write_temp(name, data, mode)
+            try:
+                new_info = self._swap_in(folder, name, temp, current)
+            finally:
+                folder.unlink(temp)  # what the temp name holds now: the old bytes, ours after a give-back, or nothing
+            folder.sync()
+            self.journal.append(rel, current.data if current is not None else None, data)
+            key = _stat_key(new_info)
+            with self._written_lock:
+                self._written["/".join(inner)] = key
+            self.after_writes.watch(
+                Written(rel=rel, inner=inner, old=current, new_key=key, new_version=_version(data),
+                        change=change if redo else None)
+            )
+            keep_open = True
+            return Snapshot(rel, new_text, _version(data))
         finally:
-            lock.release()
+            if current is not None and not keep_open:
+                current.close()
+
+    def _swap_in(self, folder: Folder, name: str, temp: str, current: Opened | None) -> os.stat_result:
+        """Put the temp file at `name` if `name` still holds `current` (or nothing, for a new note)."""
+        if current is None:
+            if not folder.link_new(temp, name):
+                raise _Retry  # someone created the note meanwhile: start over from their text
+        else:
+            if not _unchanged(folder, name, current):
+                raise _Retry
+            if folder.exchange(temp, name):
+                swapped = folder.stat(temp)
+                if swapped is None or (swapped.st_dev, swapped.st_ino) != (current.info.st_dev, current.info.st_ino) \
+                        or not _same_bytes(current):
+                    folder.exchange(temp, name)  # an editor's save got in first: give it back its place
+                    raise _Retry
+            else:
+                folder.replace(temp, name)
+        info = folder.stat(name)
+        if info is None:
+            raise _Retry
+        return info
+
+    def _settle(self, folder: Folder, inner: tuple[str, ...]) -> None:
+        """Wait while someone else's save of the file may still be under way (a recent mtime not ours)."""
+        deadline = time.monotonic() + SETTLE_MAX_SECONDS
+        while True:
+            info = folder.stat(inner[-1])
+            if info is None or self.written_by_us(inner, info):
+                return
+            age = time.time() - info.st_mtime_ns / 1e9
+            if not 0 <= age < QUIET_SECONDS or time.monotonic() >= deadline:
+                return
+            time.sleep(max(QUIET_SECONDS - age, 0.005))
+
+    def written_by_us(self, inner: tuple[str, ...], info: os.stat_result) -> bool:
+        with self._written_lock:
+            return self._written.get("/".join(inner)) == _stat_key(info)
+
+    def note_folder(self, inner: tuple[str, ...]) -> contextlib.AbstractContextManager[Folder]:
+        return Folder.open(self.root, inner[:-1])
+
+    def note_lock(self, inner: tuple[str, ...]) -> contextlib.AbstractContextManager[None]:
+        return locks.hold(self.cache.locks_dir, _lock_name(inner), LOCK_TIMEOUT_SECONDS)
+
+
+def check_version(version: str) -> None:
+    if not isinstance(version, str) or not _VERSION.match(version.strip()):
+        raise InvalidInput(
+            f"expected_version {str(version)[:40]!r} is malformed: a version is the 16 hex digits read_memory "
+            "returns (e.g. '3f2a9c0d1e4b5a67'); read the document again and pass its version."
+        )
+
+
+def storage_error(rel: str, err: OSError) -> StorageError:
+    """An OSError as a message that names the file and says what to do."""
+    advice = {
+        errno.EACCES: "check the file's and folder's permissions",
+        errno.EPERM: "check the file's and folder's permissions",
+        errno.EROFS: "the file system is read-only; make it writable or move the notes",
+        errno.ENOSPC: "the disk is full; free some space",
+        errno.EDQUOT: "the disk quota is used up; free some space",
+        errno.EISDIR: "a folder has the note's name; rename it",
+        errno.ENOTDIR: "a file stands where a folder of the path should be; rename it",
+        errno.ENAMETOOLONG: "the name is too long for the file system; shorten it",
+        errno.EMFILE: "the server has too many files open; restart it",
+    }.get(err.errno or 0, "check the folder and retry")
+    where = f" ({err.filename})" if err.filename and str(err.filename) not in (rel, Path(rel).name) else ""
+    return StorageError(f"{rel} could not be written: {err.strerror or err}{where}; nothing was changed. Fix: {advice}.")
+
+
+def _lock_name(inner: tuple[str, ...]) -> str:
+    key = hashlib.sha1("/".join(inner).encode("utf-8", "surrogateescape"), usedforsecurity=False).hexdigest()
+    return f"note-{key}.lock"
+
+
+def _stat_key(info: os.stat_result) -> tuple[int, int, int, int]:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _unchanged(folder: Folder, name: str, current: Opened) -> bool:
+    """Whether `name` still is the file `current` read, with the same bytes."""
+    info = folder.stat(name)
+    return info is not None and same_stat(info, os.fstat(current.fd)) and _same_bytes(current)
+
+
+def _same_bytes(current: Opened) -> bool:
+    now = os.fstat(current.fd)
+    return same_stat(now, current.info) and read_all(current.fd, MAX_DOCUMENT_BYTES + 1) == current.data
 
 
 def _version(data: bytes) -> str:
@@ -232,6 +464,10 @@ def _read_bytes(rel: str, path: Path) -> bytes:
         raise DocumentNotFound(rel) from err
     except OSError as err:
         raise UnreadableDocument(rel, err.strerror or str(err)) from err
+    return _limited(rel, data)
+
+
+def _limited(rel: str, data: bytes) -> bytes:
     if len(data) > MAX_DOCUMENT_BYTES:
         raise UnreadableDocument(rel, f"larger than {MAX_DOCUMENT_BYTES >> 20} MiB")
     return data
@@ -257,37 +493,8 @@ def _encode(rel: str, text: str) -> bytes:
     return data
 
 
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Replace `path` so readers see the old file or the new one, never half of either."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".pm-tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable; the write has happened either way, so failures are ignored."""
-    if os.name != "posix":  # Windows cannot open a folder as a file
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _new_file_mode() -> int:
-    """The bits `open()` would give a new file, rather than mkstemp's private 0o600."""
+    """The bits `open()` would give a new file, rather than a temp file's private 0o600."""
     # Linux reports the umask here; reading it, unlike os.umask, does not change it for other threads.
     with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as status:
         for line in status:

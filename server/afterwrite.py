@@ -1,0 +1,179 @@
+"""Watching each write for a moment after it: an editor's save that raced it is merged, not lost.
+
+A write replaces the note by swapping in a new file (`server.store`). Two things can still happen to the
+person's bytes right after, and both are caught here for AFTER_WRITE_SECONDS:
+
+- an editor that opened the old file before the swap writes into it after (an in-place save, an `>>`
+  append): those bytes land in the old file, which no longer has a name. The store handed over its
+  descriptor on that file; when the file changes, its new text is taken as the person's version and the
+  write's `change` is applied to it again, replacing our new file (only if that still holds exactly what we
+  wrote; otherwise the person's bytes are kept in the undo journal and a warning is logged).
+- an editor saves over the new file (its save checked the file just before ours landed): the note no longer
+  has the stat of our write, and `change` is re-applied to what is there. `change` is idempotent by contract,
+  so this adds the write's effect back only if the editor's save dropped it.
+
+A write made with `redo=False` (a whole-file replace, an undo) is never re-applied: the person's later save
+wins, and their bytes from the old file are put back if the note still holds exactly ours.
+
+Threads: one daemon thread, started with the first watched write, sleeps until the next check is due; checks
+run at CHECK_AFTER seconds after each write. It takes the note's lock (through the store) only to re-apply
+a change; nothing else shares its state but `_lock`, which guards the queue.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from memory_schema.errors import ProjectMemoryError
+from server.fs import Opened, read_all, same_stat
+
+if TYPE_CHECKING:
+    from server.store import NoteStore
+
+logger = logging.getLogger(__name__)
+
+CHECK_AFTER = (0.01, 0.05, 0.2, 0.5, 1.0, 2.0)
+AFTER_WRITE_SECONDS = CHECK_AFTER[-1]
+
+
+@dataclass
+class Written:
+    """One write as the store made it."""
+
+    rel: str
+    inner: tuple[str, ...]  # the note's real path inside the root, by component
+    old: Opened | None  # the file the write replaced, still open (None: the note was new)
+    new_key: tuple[int, int, int, int]  # (dev, ino, size, mtime_ns) of the file the write left
+    new_version: str
+    change: Callable[[str], str] | None  # re-applied after an editor's save; None: never
+    at: float = field(default_factory=time.monotonic)
+    step: int = 0
+    handled: bool = False
+
+
+class AfterWrites:
+    def __init__(self, store: NoteStore) -> None:
+        self._store = store
+        self._queue: list[tuple[float, int, Written]] = []
+        self._order = itertools.count()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+        self._closing = False
+
+    def watch(self, written: Written) -> None:
+        with self._lock:
+            if self._closing:
+                self._finish(written)
+                return
+            heapq.heappush(self._queue, (written.at + CHECK_AFTER[0], next(self._order), written))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="project-memory-after-write", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def close(self) -> None:
+        """Run every pending check once, now, and release the old files."""
+        with self._lock:
+            self._closing = True
+            pending = [item[2] for item in self._queue]
+            self._queue.clear()
+            self._wake.notify()
+        for written in pending:
+            self._check(written)
+            self._finish(written)
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._closing and (not self._queue or self._queue[0][0] > time.monotonic()):
+                    timeout = self._queue[0][0] - time.monotonic() if self._queue else None
+                    self._wake.wait(timeout)
+                if self._closing:
+                    return
+                _, _, written = heapq.heappop(self._queue)
+            self._check(written)
+            written.step += 1
+            if written.step < len(CHECK_AFTER) and not written.handled:
+                with self._lock:
+                    if not self._closing:
+                        heapq.heappush(self._queue, (written.at + CHECK_AFTER[written.step], next(self._order), written))
+                        continue
+            self._finish(written)
+
+    def _finish(self, written: Written) -> None:
+        if written.old is not None:
+            written.old.close()
+            written.old = None
+
+    def _check(self, written: Written) -> None:
+        try:
+            if written.old is not None and not same_stat(os.fstat(written.old.fd), written.old.info):
+                self._merge_orphan(written)
+            elif not written.handled and self._overwritten(written):
+                self._reapply(written)
+        except (ProjectMemoryError, OSError):
+            logger.warning("checking %s after a write failed", written.rel, exc_info=True)
+
+    def _overwritten(self, written: Written) -> bool:
+        """Whether someone other than a server wrote the note since: it has neither the stat of this store's
+        last write nor bytes that a journaled write (of any server process, under the note's lock, so built on
+        ours) left there."""
+        with self._store.note_folder(written.inner) as folder:
+            info = folder.stat(written.inner[-1])
+            if info is None:
+                return False  # deleted: the person's choice, or a delete-and-recreate save under way
+            if self._store.written_by_us(written.inner, info):
+                return False
+            if (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns) == written.new_key:
+                return False
+            current = folder.read(written.inner[-1], 8 * 1024 * 1024 + 1)
+        if current is None:
+            return False
+        try:
+            return not self._store.journal.wrote(current.data)
+        finally:
+            current.close()
+
+    def _reapply(self, written: Written) -> None:
+        change = written.change
+        if change is None:
+            return
+        written.handled = True
+        result = self._store.edit(written.rel, change, redo=False)
+        logger.info("re-applied a write to %s after an editor's save overwrote it (version %s)",
+                    written.rel, result.version)
+
+    def _merge_orphan(self, written: Written) -> None:
+        """Bytes were written into the file our write replaced: bring them back over our new file."""
+        old = written.old
+        assert old is not None
+        time.sleep(0.02)  # let a save in progress finish before taking its bytes
+        old.info = os.fstat(old.fd)
+        theirs = old.data = read_all(old.fd, 8 * 1024 * 1024 + 1)
+        written.handled = True
+        store = self._store
+        try:
+            text = theirs.decode("utf-8")
+            merged = written.change(text) if written.change is not None else text
+            store.edit(written.rel, lambda _current: merged, expected_version=written.new_version, redo=False)
+            logger.info("merged an editor's save into %s", written.rel)
+        except (UnicodeDecodeError, ProjectMemoryError):
+            store.journal.keep(theirs)
+            store.journal.append(written.rel, None, theirs, kind="unmerged")
+            logger.warning(
+                "an editor wrote into %s while the server replaced it, and the two could not be merged; the "
+                "editor's bytes are kept in the undo journal (project-memory history %s)", written.rel, written.rel,
+            )

@@ -472,3 +472,42 @@ def coverage(weights: Sequence[float], satisfied: Sequence[bool]) -> float:
     if total <= 0:
         return 0.0
     return sum(w for w, ok in zip(weights, satisfied, strict=True) if ok) / total
+
+
+# --- a section's postings -------------------------------------------------------------------------------
+
+TITLE, HEADING, BODY, CODE = "title", "heading", "body", "code"
+ZONE_BASES = {TITLE: 0, HEADING: 1 << 19, BODY: 1 << 20, CODE: 1 << 30}
+"""Where each part of a section starts in the one indexed field: far enough apart that no phrase or proximity
+test spans two parts, and the part a position lies in can be told from the position alone."""
+
+
+def zone_of(position: int) -> str:
+    if position >= ZONE_BASES[CODE]:
+        return CODE
+    if position >= ZONE_BASES[BODY]:
+        return BODY
+    return HEADING if position >= ZONE_BASES[HEADING] else TITLE
+
+
+def section_terms(parts: Iterable[tuple[str, str, float]]) -> tuple[dict[str, tuple[list[int], float]], float]:
+    """The terms of a section's parts (zone, text, boost): per term its positions (each zone from its base)
+    and its weight (the sum of the boosts of its occurrences), and the section's weighted length.
+
+    Weighting occurrences by their part and scoring the sums with BM25 is BM25F: a title word counts for
+    several body words, and long sections are normalized by their weighted length."""
+    found: dict[str, tuple[list[int], list[float]]] = {}
+    length = 0.0
+    for zone, text, boost in parts:
+        if not text:
+            continue
+        terms = index_terms(text, ZONE_BASES[zone])
+        length += boost * len(terms)
+        for term, pos in terms:
+            entry = found.get(term)
+            if entry is None:
+                found[term] = ([pos], [boost])
+            else:
+                entry[0].append(pos)
+                entry[1].append(boost)
+    return {term: (positions, sum(boosts)) for term, (positions, boosts) in found.items()}, length

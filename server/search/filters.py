@@ -1,8 +1,7 @@
 """Search filters: which notes a search may return (scope, lecture, tags, modified since).
 
-Owns turning a caller's arguments into `Filters` (refusing what it cannot understand with a message that
-says what to give instead) and testing a note's record against them, for the index-less scan. How the
-index applies them is `server.index`'s business.
+Owns turning a request into `Filters` and testing a note's record against them, for the index-less scan. How the
+index applies them is `whoosh_index.build_filter`'s business.
 """
 
 from __future__ import annotations
@@ -12,8 +11,8 @@ from datetime import date, datetime
 
 from memory_schema.errors import InvalidInput
 from memory_schema.layout import MEMORY_KINDS, DocumentKind
-from memory_schema.lectures import parse_lecture
-from server.documents import FileRecord
+from server.search.documents import FileRecord
+from server.search.request import SearchRequest
 
 SCOPES: dict[str, frozenset[str] | None] = {
     "all": None,
@@ -31,25 +30,10 @@ class Filters:
     since: int | None = None  # epoch seconds
 
 
-def parse_filters(
-    scope: str, lecture: int | str | None, tags: list[str] | None, since: date | datetime | None
-) -> Filters:
-    if scope not in SCOPES:
-        raise InvalidInput(f"unknown scope {scope!r}; use one of: {', '.join(SCOPES)}.")
-    number: int | None = None
-    if isinstance(lecture, bool):
-        raise InvalidInput(f"lecture must be a number or a label such as 'Lecture 03', not {lecture!r}.")
-    if isinstance(lecture, int):
-        number = lecture
-    elif isinstance(lecture, str) and lecture.strip():
-        text = lecture.strip()
-        number = int(text) if text.isdigit() else parse_lecture(text)
-        if number is None:
-            raise InvalidInput(f"lecture {lecture!r} is not understood; use a number or a label like 'Lecture 03'.")
-    if number is not None and number <= 0:
-        raise InvalidInput(f"lecture must be a positive number, not {lecture!r}.")
-    wanted = tuple(dict.fromkeys(t.strip().lstrip("#").strip().lower() for t in tags or [] if t.strip()))
-    return Filters(kinds=SCOPES[scope], lecture=number, tags=wanted, since=_epoch(since))
+def filters_for(request: SearchRequest) -> Filters:
+    """The filters a (validated) request asks for."""
+    wanted = tuple(dict.fromkeys(t.strip().lstrip("#").strip().lower() for t in request.tags if t.strip()))
+    return Filters(kinds=SCOPES[request.scope], lecture=request.lecture, tags=wanted, since=_epoch(request.since))
 
 
 def _epoch(since: date | datetime | None) -> int | None:

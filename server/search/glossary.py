@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from server.analyzer import fold, match_keys
+from server.search.analyzer import fold, match_keys
 
 _LIST_ITEM = re.compile(r"^\s*[-*+]\s+(.+?)\s*$")
 _EQUALS = re.compile(r"\s*[=＝]\s*")

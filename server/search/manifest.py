@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import Layout
-from server.documents import FileRecord, file_record
+from server.search.documents import FileRecord, file_record
 from server.store import FileStat, NoteStore, Snapshot
 
 Progress = Callable[[int, int], None]

@@ -1,62 +1,84 @@
-"""The ranking rules the index and the scan share: which sections match a query, and how much each field
-and word weighs. Pure: no Whoosh, no files.
+"""The ranking rules: which sections match a query, and how they rank. Pure: no Whoosh, no files.
 
 Which sections match at all (the coverage rule): each query word (a jieba word, or a letter/digit word)
 weighs the square of its inverse document frequency over sections; words that only frame a question
-(原理, 区别, example, ...) weigh nothing unless the query has nothing else. A section must hold at least
-MIN_COVERAGE (65%) of the query's total weight, a word counting as held when it or one of its glossary
-aliases is present (a Chinese word: the word itself, or all of its character bigrams). Rare words carry
-a query's meaning, so an absent topic finds nothing (区块链共识算法: 区块链 occurs nowhere; 共识 and 算法
+(原理, 区别, example, ...) weigh nothing unless the query has nothing else. A section holding at least
+MIN_COVERAGE (65%) of the query's total weight is a full match, a word counting as held when it or one of its
+glossary aliases is present (a Chinese word: the word itself, or all of its character bigrams). Rare words
+carry a query's meaning, so an absent topic finds nothing (区块链共识算法: 区块链 occurs nowhere; 共识 and 算法
 together are a small share), while a question padded with common words (为什么需要KV缓存) finds its topic.
-A plain OR would return every note that mentions 算法; an AND of every bigram would miss notes that phrase
-the topic a little differently.
 
-How the matching sections rank: BM25F over title > heading > body > code (query-time boosts, linear,
-unlike Whoosh's index-time field_boost, which BM25 saturates), glossary aliases at ALIAS_BOOST of a word's
-weight, framing words at FRAMING_BOOST, then a bonus for the leading sections where neighbouring query
-words occur close together (NEAR_SLOP positions) or the whole query occurs as written. A quoted phrase
-must occur as written in the title, a heading or the body.
+Partial matches (`partial_rule`) are sections below that share that still hold the query's most
+distinctive present words; the caller shows them after the full ones, marked.
 
-The scores are those Whoosh's own queries gave (an Or of per-unit Ors of per-field Terms, aliases as Ands,
-SpanNear2 and Phrase for the bonus), computed here from the postings of a `TermSource` rather than by
-Whoosh's matcher trees, which cost several times more in Python.
+How matching sections rank: BM25F. All parts of a section are one field whose occurrences weigh their part's
+boost (title > headings > body > code, ZONE_BOOSTS), so a term's weight in a section is
+saturated once, against the section's weighted length. Glossary aliases count at ALIAS_BOOST, framing words
+at FRAMING_BOOST, then the leading sections get a bonus where neighbouring query words occur close together in
+the body (NEAR_SLOP positions) or the whole query occurs there as written. A quoted phrase must occur as
+written in the title, a heading or the body.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from server.analyzer import QueryPlan, Unit, framed
+import numpy as np
+import numpy.typing as npt
+
+from server.search.analyzer import BODY, CODE, HEADING, TITLE, ZONE_BASES, QueryPlan, Unit, framed
 
 MIN_COVERAGE = 0.65
-FIELD_BOOSTS = {"title": 4.0, "heading": 2.5, "body": 1.0, "code": 0.3}
-TEXT_FIELDS = tuple(FIELD_BOOSTS)
-ALIAS_FIELDS = ("title", "heading", "body")
-PHRASE_FIELDS = ("title", "heading", "body")
+ZONE_BOOSTS = {TITLE: 4.0, HEADING: 2.5, BODY: 1.0, CODE: 0.3}
+K1 = 1.2
+B = 0.75
 ALIAS_BOOST = 0.7
 NEAR_BOOST = 0.6
 NEAR_SLOP = 8
 EXACT_BOOST = 1.5
 FRAMING_BOOST = 0.5
 RESCORE_TOP = 50  # proximity needs positions, the costly part of a query: only the leading sections get it
+PHRASE_CHECK_TOP = 2000  # quoted phrases are checked in the best-scoring sections, this many at most
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int32]
 
 
-@dataclass(frozen=True)
-class IndexHit:
-    """A section a search found, by the index or by the scan."""
+class PostingsLike(Protocol):
+    @property
+    def docs(self) -> IntArray: ...
 
-    path: str
-    section: str
-    level: int
-    score: float
-    kind: str
-    lecture: int | None
-    text: str
-    matched: frozenset[str]  # query terms found in this section, any field
+    @property
+    def weights(self) -> FloatArray: ...
+
+
+class TermSource(Protocol):
+    """One commit of the index as ranking reads it."""
+
+    @property
+    def size(self) -> int:
+        """Document numbers run from 0 to size - 1."""
+        ...
+
+    @property
+    def sections(self) -> int:
+        """How many live sections there are."""
+        ...
+
+    @property
+    def average_length(self) -> float: ...
+
+    @property
+    def lengths(self) -> FloatArray:
+        """Each document's weighted length."""
+        ...
+
+    def postings(self, term: str) -> PostingsLike: ...
+
+    def positions(self, term: str, docs: Sequence[int]) -> dict[int, list[int]]: ...
 
 
 def unit_weight(df: int, total: int) -> float:
@@ -66,192 +88,186 @@ def unit_weight(df: int, total: int) -> float:
 
 
 @dataclass
-class UnitMatches:
-    own: list[set[int]]  # per unit: the sections matching it
-    effective: list[set[int]]  # ... or matching an alternative that covers it
-    terms: list[set[str]]  # per unit: the terms to mark in a snippet (its own and its alternatives')
-
-    def terms_in(self, doc: int) -> frozenset[str]:
-        """The terms of the units that `doc` matches."""
-        return frozenset(t for i, docs in enumerate(self.effective) if doc in docs for t in self.terms[i])
-
-
-def match_units(plan: QueryPlan, term_docs: Callable[[str], set[int]]) -> UnitMatches:
-    """Which sections match each query unit, given the sections holding a term (in any field)."""
-    cache: dict[str, set[int]] = {}
-
-    def docs_of(text: str) -> set[int]:
-        if text not in cache:
-            cache[text] = term_docs(text)
-        return cache[text]
-
-    def unit_docs(unit: Unit) -> set[int]:
-        docs: set[int] = set()
-        for option in unit.options:
-            found = set(docs_of(option[0]))
-            for term in option[1:]:
-                found &= docs_of(term)
-            docs |= found
-        return docs
-
-    own = [unit_docs(unit) for unit in plan.units]
-    effective = [set(docs) for docs in own]
-    terms = [set(unit.terms) for unit in plan.units]
-    for alt in plan.alternatives:
-        docs = set.intersection(*(unit_docs(unit) for unit in alt.units))
-        for index in alt.covers:
-            effective[index] |= docs
-            terms[index].update(term for unit in alt.units for term in unit.terms)
-    return UnitMatches(own, effective, terms)
-
-
-def covering(matched: UnitMatches, weights: list[float], min_coverage: float) -> set[int]:
-    """The sections holding at least `min_coverage` of the query's weight."""
-    needed = min_coverage * sum(weights)
-    gained: dict[int, float] = {}
-    for docs, weight in zip(matched.effective, weights, strict=True):
-        for doc in docs:
-            gained[doc] = gained.get(doc, 0.0) + weight
-    return {doc for doc, weight in gained.items() if weight >= needed - 1e-9}
-
-
-class TermSource(Protocol):
-    """One commit of the index as ranking reads it."""
-
-    @property
-    def sections(self) -> int:
-        """How many sections the index holds."""
-        ...
-
-    def docs(self, field: str, term: str) -> Collection[int]:
-        """The sections holding `term` in `field`."""
-        ...
-
-    def scores(self, field: str, term: str, within: Collection[int]) -> dict[int, float]:
-        """The BM25 score of `term` in `field` of each section of `within` that holds it."""
-        ...
-
-    def bm25(self, field: str, term: str, doc: int) -> float:
-        """The BM25 score of `term` in `field` of `doc`, a section holding it."""
-        ...
-
-    def positions(self, field: str, term: str, doc: int) -> Sequence[int]:
-        """Where `term` occurs in `field` of `doc`, a section holding it, in increasing order."""
-        ...
-
-
-@dataclass
 class Ranking:
-    scores: dict[int, float]  # every section that matches, and its score
-    matched: UnitMatches
+    """Every section holding some of the query, with how much of it and how well."""
+
+    score: FloatArray  # per document: BM25F plus bonuses (0 where nothing matched)
+    coverage: FloatArray  # per document: the share of the query's weight held
+    units: list[npt.NDArray[np.bool_]]  # per query unit: which documents hold it (directly or via an alias)
+    weights: list[float]  # per unit, as the coverage rule weighs it
+    plan: QueryPlan
+
+    def full(self, allowed: npt.NDArray[np.bool_] | None = None) -> IntArray:
+        """The full matches, best first."""
+        return self._ordered(self.coverage >= MIN_COVERAGE - 1e-6, allowed)
+
+    def partial(self, rule: npt.NDArray[np.bool_], allowed: npt.NDArray[np.bool_] | None = None) -> IntArray:
+        """The sections `rule` admits that are not full matches, best first (coverage, then score)."""
+        chosen = rule & (self.coverage < MIN_COVERAGE - 1e-6) & (self.score > 0)
+        if allowed is not None:
+            chosen &= allowed
+        docs = np.flatnonzero(chosen)
+        order = np.lexsort((-self.score[docs], -self.coverage[docs]))
+        return docs[order].astype(np.int32)
+
+    def _ordered(self, mask: npt.NDArray[np.bool_], allowed: npt.NDArray[np.bool_] | None) -> IntArray:
+        if allowed is not None:
+            mask = mask & allowed
+        docs = np.flatnonzero(mask & (self.score > 0))
+        return docs[np.argsort(-self.score[docs], kind="stable")].astype(np.int32)
+
+    def matched_units(self, doc: int) -> list[int]:
+        return [i for i, held in enumerate(self.units) if held[doc]]
+
+    def matched_terms(self, doc: int) -> frozenset[str]:
+        """The query terms to mark in a snippet of `doc`: those of the units it holds, aliases included."""
+        found: set[str] = set()
+        for index in self.matched_units(doc):
+            found.update(self.plan.units[index].terms)
+            for alt in self.plan.alternatives:
+                if index in alt.covers:
+                    found.update(term for unit in alt.units for term in unit.terms)
+        return frozenset(found)
 
 
-def rank(
-    plan: QueryPlan,
-    terms: TermSource,
-    *,
-    min_coverage: float,
-    limit: int,
-    restrict: Callable[[set[int]], set[int]] | None = None,
-) -> Ranking | None:
-    """The sections matching `plan` (the coverage rule, the quoted phrases, then `restrict`), scored by BM25F
-    plus the proximity bonus for the leading ones; None when no section matches."""
-    matched = match_units(plan, lambda text: any_field_docs(terms, text))
-    weights = framed(plan.units, [unit_weight(len(docs), max(1, terms.sections)) for docs in matched.own])
-    allowed = covering(matched, weights, min_coverage)
-    if restrict is not None and allowed:
-        allowed = restrict(allowed)
-    for phrase in plan.phrases:
-        allowed = {doc for doc in allowed if any(_has_phrase(terms, field, phrase, doc) for field in PHRASE_FIELDS)}
-    if not allowed:
-        return None
-    scores = _bm25f(plan, terms, allowed)
-    leading = sorted(scores, key=lambda doc: (-scores[doc], doc))[: max(RESCORE_TOP, limit * 5)]
-    for doc, bonus in _proximity(plan, terms, leading).items():
-        scores[doc] += bonus
-    return Ranking(scores, matched)
+def rank(plan: QueryPlan, terms: TermSource) -> Ranking:
+    """Score every section holding some of `plan` and say how much of it each holds."""
+    size = terms.size
+    held: list[npt.NDArray[np.bool_]] = []
+    score = np.zeros(size, dtype=np.float32)
+    for unit in plan.units:
+        unit_score = _unit(terms, unit)
+        held.append(unit_score > 0)
+        score += unit_score * (FRAMING_BOOST if unit.framing else 1.0)
+    for alt in plan.alternatives:
+        alt_score = _all_of(terms, alt.units, ALIAS_BOOST)
+        if alt_score is None:
+            continue
+        holding = alt_score > 0
+        for index in alt.covers:
+            held[index] = held[index] | holding
+        score += alt_score
+    total = max(1, terms.sections)
+    weights = framed(plan.units, [unit_weight(int(np.count_nonzero(h)), total) for h in held])
+    coverage = np.zeros(size, dtype=np.float32)
+    whole = sum(weights)
+    if whole > 0:
+        for weight, holding in zip(weights, held, strict=True):
+            if weight:
+                coverage[holding] += weight / whole
+    ranking = Ranking(score=score, coverage=coverage, units=held, weights=weights, plan=plan)
+    if plan.phrases:
+        _require_phrases(ranking, terms)
+    return ranking
 
 
-def any_field_docs(terms: TermSource, text: str) -> set[int]:
-    """The sections holding `text` in any text field."""
-    found: set[int] = set()
-    for field in TEXT_FIELDS:
-        found.update(terms.docs(field, text))
+def rescore(ranking: Ranking, terms: TermSource, leading: Sequence[int]) -> None:
+    """Add the proximity bonus to the leading sections (in place)."""
+    plan = ranking.plan
+    pairs = [(a.anchor, b.anchor) for a, b in zip(plan.units, plan.units[1:], strict=False) if a.anchor != b.anchor]
+    exact = list(plan.sequence) if 1 < len(plan.sequence) <= 12 else []
+    if not leading or (not pairs and not exact):
+        return
+    wanted = {text for pair in pairs for text in pair} | set(exact)
+    docs = sorted(int(doc) for doc in leading)
+    where = {text: terms.positions(text, docs) for text in wanted}
+    scores = {text: _term_scores_at(terms, text, docs) for text in wanted}
+    for doc in docs:
+        bonus = 0.0
+        for left, right in pairs:
+            lpos, rpos = _body(where[left].get(doc)), _body(where[right].get(doc))
+            if lpos and rpos and _near(lpos, rpos):
+                bonus += (scores[left].get(doc, 0.0) + scores[right].get(doc, 0.0)) * NEAR_BOOST
+        if exact and _has_sequence([_body(where[text].get(doc)) for text in exact]):
+            bonus += sum(scores[text].get(doc, 0.0) for text in exact) * EXACT_BOOST
+        ranking.score[doc] += bonus
+
+
+def _bm25(terms: TermSource, postings: PostingsLike) -> FloatArray:
+    df = len(postings.docs)
+    total = max(1, terms.sections)
+    idf = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
+    tf = postings.weights
+    norm = K1 * (1.0 - B + B * terms.lengths[postings.docs] / max(terms.average_length, 1e-6))
+    return (idf * tf * (K1 + 1.0) / (tf + norm)).astype(np.float32)
+
+
+def _term_scores_at(terms: TermSource, text: str, docs: Sequence[int]) -> dict[int, float]:
+    postings = terms.postings(text)
+    if not len(postings.docs):
+        return {}
+    at = np.searchsorted(postings.docs, docs)
+    scores = _bm25(terms, postings)
+    found = {}
+    for doc, i in zip(docs, at, strict=True):
+        if i < len(postings.docs) and postings.docs[i] == doc:
+            found[doc] = float(scores[i])
     return found
 
 
-Scores = dict[int, float]
-
-
-def _add(total: Scores, more: Scores) -> Scores:
-    """Or: the sections matching either, their scores summed where both match."""
-    for doc, score in more.items():
-        total[doc] = total.get(doc, 0.0) + score
+def _option(terms: TermSource, option: tuple[str, ...]) -> FloatArray | None:
+    """The sections holding every term of `option`, scored by the sum of the terms' BM25 (dense)."""
+    total: FloatArray | None = None
+    for text in option:
+        postings = terms.postings(text)
+        if not len(postings.docs):
+            return None
+        dense = np.zeros(terms.size, dtype=np.float32)
+        dense[postings.docs] = _bm25(terms, postings)
+        total = dense if total is None else np.where((total > 0) & (dense > 0), total + dense, 0).astype(np.float32)
     return total
 
 
-def _both(parts: Iterable[Scores]) -> Scores:
-    """And: the sections matching every part, their scores summed."""
-    result: Scores | None = None
-    for part in parts:
-        result = dict(part) if result is None else {doc: s + part[doc] for doc, s in result.items() if doc in part}
-        if not result:
-            return {}
-    return result or {}
-
-
-def _term(terms: TermSource, text: str, boost: float, fields: Sequence[str], within: set[int]) -> Scores:
-    scores: Scores = {}
-    for field in fields:
-        field_boost = boost * FIELD_BOOSTS[field]
-        for doc, score in terms.scores(field, text, within).items():
-            scores[doc] = scores.get(doc, 0.0) + score * field_boost
-    return scores
-
-
-def _unit(terms: TermSource, unit: Unit, boost: float, fields: Sequence[str], within: set[int]) -> Scores:
-    scores: Scores = {}
+def _unit(terms: TermSource, unit: Unit) -> FloatArray:
+    score = np.zeros(terms.size, dtype=np.float32)
     for option in unit.options:
-        _add(scores, _both(_term(terms, text, boost, fields, within) for text in option))
-    return scores
+        found = _option(terms, option)
+        if found is not None:
+            score += found
+    return score
 
 
-def _bm25f(plan: QueryPlan, terms: TermSource, within: set[int]) -> Scores:
-    """BM25F over the fields, per unit; aliases weigh less (and skip code)."""
-    scores: Scores = {}
-    for unit in plan.units:
-        _add(scores, _unit(terms, unit, FRAMING_BOOST if unit.framing else 1.0, TEXT_FIELDS, within))
-    for alt in plan.alternatives:
-        _add(scores, _both(_unit(terms, unit, ALIAS_BOOST, ALIAS_FIELDS, within) for unit in alt.units))
-    return scores
+def _all_of(terms: TermSource, units: Sequence[Unit], boost: float) -> FloatArray | None:
+    """Sections holding every one of `units` (an alias's words), their summed scores times `boost`."""
+    total: FloatArray | None = None
+    for unit in units:
+        found = _unit(terms, unit)
+        total = found if total is None else np.where((total > 0) & (found > 0), total + found, 0).astype(np.float32)
+    return None if total is None else total * boost
 
 
-def _proximity(plan: QueryPlan, terms: TermSource, leading: list[int]) -> Scores:
-    """The bonus for neighbouring query words found close together in the body (in either order, 1 to
-    NEAR_SLOP positions apart), and for the query found there as written."""
-    bonus: Scores = {}
-    pairs = [(a.anchor, b.anchor) for a, b in zip(plan.units, plan.units[1:], strict=False) if a.anchor != b.anchor]
-    exact = list(plan.sequence) if 1 < len(plan.sequence) <= 12 else []
-    if not pairs and not exact:
-        return bonus
-    for doc in leading:
-        for left, right in pairs:
-            if _holds(terms, "body", (left, right), doc) and _near(
-                terms.positions("body", left, doc), terms.positions("body", right, doc)
-            ):
-                near = terms.bm25("body", left, doc) * NEAR_BOOST + terms.bm25("body", right, doc) * NEAR_BOOST
-                bonus[doc] = bonus.get(doc, 0.0) + near
-        if exact and _has_phrase(terms, "body", exact, doc):
-            bonus[doc] = bonus.get(doc, 0.0) + sum(terms.bm25("body", text, doc) for text in exact) * EXACT_BOOST
-    return bonus
+def _require_phrases(ranking: Ranking, terms: TermSource) -> None:
+    """Keep only the sections where every quoted phrase occurs as written (title, headings or body)."""
+    candidates = np.flatnonzero(ranking.score > 0)
+    if len(candidates) > PHRASE_CHECK_TOP:
+        candidates = candidates[np.argsort(-ranking.score[candidates])[:PHRASE_CHECK_TOP]]
+    docs = sorted(int(doc) for doc in candidates)
+    keep = np.zeros(len(ranking.score), dtype=np.bool_)
+    for doc in docs:
+        keep[doc] = True
+    for phrase in ranking.plan.phrases:
+        where = {text: terms.positions(text, docs) for text in set(phrase)}
+        for doc in docs:
+            if keep[doc] and not _has_sequence([_before_code(where[text].get(doc)) for text in phrase]):
+                keep[doc] = False
+    ranking.score[~keep] = 0
+    ranking.coverage[~keep] = 0
 
 
-def _holds(terms: TermSource, field: str, texts: Iterable[str], doc: int) -> bool:
-    return all(doc in terms.docs(field, text) for text in texts)
+def _body(positions: list[int] | None) -> list[int]:
+    if not positions:
+        return []
+    return [p for p in positions if ZONE_BASES[BODY] <= p < ZONE_BASES[CODE]]
+
+
+def _before_code(positions: list[int] | None) -> list[int]:
+    return [p for p in positions or () if p < ZONE_BASES[CODE]]
 
 
 def _near(left: Sequence[int], right: Sequence[int]) -> bool:
     """Whether some position of `left` lies 1 to NEAR_SLOP positions from some position of `right`."""
+    from bisect import bisect_left
+
     for pos in left:
         i = bisect_left(right, pos - NEAR_SLOP)
         while i < len(right) and right[i] <= pos + NEAR_SLOP:
@@ -261,12 +277,9 @@ def _near(left: Sequence[int], right: Sequence[int]) -> bool:
     return False
 
 
-def _has_phrase(terms: TermSource, field: str, words: Sequence[str], doc: int) -> bool:
-    """Whether `words` occur in `field` of `doc` at consecutive positions."""
-    if not _holds(terms, field, words, doc):
+def _has_sequence(positions: Sequence[Sequence[int]]) -> bool:
+    """Whether the words occur at consecutive positions (each list: one word's positions)."""
+    if not positions or not all(positions):
         return False
-    following = [set(terms.positions(field, word, doc)) for word in words[1:]]
-    return any(
-        all(start + i in positions for i, positions in enumerate(following, 1))
-        for start in terms.positions(field, words[0], doc)
-    )
+    following = [set(p) for p in positions[1:]]
+    return any(all(start + i in after for i, after in enumerate(following, 1)) for start in positions[0])

@@ -1,14 +1,42 @@
-"""What the search engine hands back: search results, the index's status and a reconcile's report.
+"""What the search package hands back: search results, the index's state and status, a reconcile's report.
 
-Plain pydantic models, the shapes the MCP tools, the CLI and the status page show; `server.search` builds
-them and re-exports them.
+Plain pydantic models, the shapes the MCP tools, the CLI and the status page show, plus `SectionHit`, the
+one internal record both the index and the scan produce before results are written.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+
+class IndexState(StrEnum):
+    STARTING = "starting"  # this process has not opened the index yet
+    FRESH = "fresh"  # open and current (up to the notes counted as pending)
+    REBUILDING = "rebuilding"  # being built from the notes; searches scan meanwhile
+    MISSING = "missing"  # none yet, or written by another version
+    CORRUPT = "corrupt"  # damaged; rebuilt in the background
+    UNAVAILABLE = "unavailable"  # the cache folder cannot be used; searches scan
+
+
+@dataclass(frozen=True)
+class SectionHit:
+    """A section a search found, by the index or by the scan."""
+
+    path: str
+    section: str
+    level: int
+    score: float
+    kind: str
+    lecture: int | None
+    text: str
+    matched: frozenset[str]  # query terms found in this section, to mark in the snippet
+    words: tuple[str, ...]  # the query words it holds
+    partial: bool = False
 
 
 class SearchHit(BaseModel):
@@ -19,6 +47,8 @@ class SearchHit(BaseModel):
     kind: str
     lecture: str | None
     handle: str
+    match: Literal["full", "partial"] = "full"
+    matched: list[str] = Field(default_factory=list, description="the query words this section holds")
 
 
 class SearchResults(BaseModel):
@@ -27,14 +57,18 @@ class SearchResults(BaseModel):
     aliases: list[str]
     index_state: str
     notice: str | None = None
+    absent: list[str] = Field(default_factory=list, description="query words that occur in no note")
+    scanned: bool = False  # answered by reading the notes, not from the index
 
 
 class IndexStatus(BaseModel):
-    state: str  # starting | fresh | pending N | rebuilding | missing | corrupt
+    state: str  # an IndexState, or "pending N" when fresh with N notes waiting
     files: int
     sections: int
     pending: int
     updated_at: datetime | None
+    location: str | None = None  # the index folder
+    reason: str | None = None  # why the index is not usable, and what to do
 
 
 class ReconcileReport(BaseModel):

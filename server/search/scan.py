@@ -15,10 +15,11 @@ from collections.abc import Iterator
 
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import Layout
-from server.analyzer import QueryPlan, coverage, fold, framed, index_terms
-from server.documents import FileRecord, file_record
-from server.filters import Filters, passes
-from server.ranking import FIELD_BOOSTS, MIN_COVERAGE, IndexHit, unit_weight
+from server.search.analyzer import QueryPlan, coverage, fold, framed, index_terms
+from server.search.documents import FileRecord, file_record
+from server.search.filters import Filters, passes
+from server.search.ranking import MIN_COVERAGE, ZONE_BOOSTS, unit_weight
+from server.search.results import SectionHit
 from server.store import FileStat, NoteStore, Snapshot
 
 
@@ -81,13 +82,13 @@ class Scanner:
 
     def search(
         self, plan: QueryPlan, filters: Filters, layout: Layout, *, limit: int, per_file: bool
-    ) -> list[IndexHit]:
+    ) -> list[SectionHit]:
         with self._lock:
             files = [f for f in (self._file(path, layout) for path in self._store.iter_markdown()) if f is not None]
         could = [plan.satisfied(f.text) for f in files]
         df = [sum(row[i] for row in could) for i in range(len(plan.units))]
         weights = framed(plan.units, [unit_weight(d, max(1, len(files))) for d in df])
-        found: list[IndexHit] = []
+        found: list[SectionHit] = []
         for file, row in zip(files, could, strict=True):
             if coverage(weights, row) >= MIN_COVERAGE and passes(file.record, filters):
                 found.extend(self._sections(file, plan, weights))
@@ -95,7 +96,7 @@ class Scanner:
         return _best(found, limit, per_file)
 
     @staticmethod
-    def _sections(file: _ScannedFile, plan: QueryPlan, weights: list[float]) -> Iterator[IndexHit]:
+    def _sections(file: _ScannedFile, plan: QueryPlan, weights: list[float]) -> Iterator[SectionHit]:
         record = file.record
         for section, fields in zip(record.sections, file.analyzed(), strict=True):
             present = set().union(*fields.values())
@@ -108,10 +109,12 @@ class Scanner:
             for unit, weight, ok in zip(plan.units, weights, satisfied, strict=True):
                 if ok:
                     for name, counts in fields.items():
-                        score += weight * FIELD_BOOSTS[name] * math.log1p(max(counts[t] for t in unit.terms))
+                        score += weight * ZONE_BOOSTS[name] * math.log1p(max(counts[t] for t in unit.terms))
             matched = frozenset(t for t in plan.terms if t in present)
-            yield IndexHit(
-                record.path, section.heading, section.level, score, record.kind, record.lecture, section.text, matched
+            words = tuple(unit.text for unit, ok in zip(plan.units, satisfied, strict=True) if ok)
+            yield SectionHit(
+                record.path, section.heading, section.level, score, record.kind, record.lecture, section.text, matched,
+                words,
             )
 
     def _file(self, path: str, layout: Layout) -> _ScannedFile | None:
@@ -128,9 +131,9 @@ class Scanner:
         return scanned
 
 
-def _best(found: list[IndexHit], limit: int, per_file: bool) -> list[IndexHit]:
+def _best(found: list[SectionHit], limit: int, per_file: bool) -> list[SectionHit]:
     """The first `limit` hits, one per file when `per_file`."""
-    chosen: list[IndexHit] = []
+    chosen: list[SectionHit] = []
     seen: set[str] = set()
     for item in found:
         if per_file and item.path in seen:

@@ -1,226 +1,269 @@
-"""Keeping the search index current with the notes: its state, the notes waiting to be indexed, passes over
-the manifest and rebuilds.
+"""`IndexService`: the one owner of the search index — its state, readiness, the Whoosh index, the
+maintenance thread (rebuilds after damage, merges) and reconciliation with the notes on disk.
 
-`IndexUpkeep` owns the index's state (starting, fresh, rebuilding, missing, corrupt) and every write to it.
-A pass compares the notes on disk with the index's manifest (`server.manifest`) and writes everything it
-found in one commit; one pass runs at a time, and a write that cannot get the index (busy, rebuilding,
-starting) leaves its notes pending for the next pass. An index found missing or damaged is rebuilt in a
-background thread while searches scan the notes. Searching is not its business (`server.search`).
+Everything else asks it: the engine for a commit to read (`reading`, None while the index is unusable, so the
+engine scans), the use cases and the watcher to index changed notes (`update`), the CLI and `doctor` for
+`ensure_ready`, `rebuild` and `status`. See the package docstring for the threads and locks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
+from memory_schema.errors import CacheUnavailable
 from memory_schema.layout import Layout
-from server.documents import FileRecord
-from server.index import IndexBusy, IndexUnavailable, SearchIndex
-from server.manifest import ManifestEntry, Progress, compare, load_note, note_record, stat_changed
-from server.results import IndexStatus, ReconcileReport
+from server.cache import RootCache
+from server.paths import is_note_path
+from server.search.documents import FileRecord
+from server.search.manifest import ManifestEntry, compare, load_note, note_record, stat_changed
+from server.search.postings import IndexTerms
+from server.search.results import IndexState, IndexStatus, ReconcileReport
+from server.search.whoosh_index import MERGE_AT, IndexBusy, IndexUnavailable, WhooshIndex
 from server.store import NoteStore
 
 logger = logging.getLogger(__name__)
 
-WRITE_WAIT_SECONDS = 2.0  # how long a write's index update waits for another pass before queueing
+Progress = Callable[[int, int], None]
+WRITE_WAIT_SECONDS = 2.0  # how long an update waits for another pass before leaving its notes pending
 
 
-class IndexUpkeep:
-    def __init__(self, store: NoteStore, layout: Layout, index: SearchIndex, *, on_rebuilt: Callable[[], None]) -> None:
+class IndexService:
+    def __init__(self, store: NoteStore, layout: Layout, cache: RootCache | None = None) -> None:
         self._store = store
         self._layout = layout
-        self._index = index
-        self._on_rebuilt = on_rebuilt
-        self._state = "starting"
-        self._state_lock = threading.Lock()
-        self._write_lock = threading.RLock()  # one pass over the manifest at a time
-        self._manifest: dict[str, ManifestEntry] = {}
-        self._manifest_generation: int | None = None
-        self._pending: set[str] = set()  # changed notes not yet indexed (index busy, rebuilding, starting)
+        self._cache = cache if cache is not None else store.cache
+        self._index = WhooshIndex(self._cache)
+        self._lock = threading.Lock()  # state, reason, pending, listeners: held briefly, calls nothing out
+        self._writer = threading.Lock()  # one pass over the manifest (update, reconcile, rebuild, merge) at a time
+        self._ready = threading.Event()  # the first open was attempted: searches may run (index or scan)
+        self._state = IndexState.STARTING
+        self._reason: str | None = None
+        self._started = False
+        self._listeners: list[Progress] = []
+        self._pending: set[str] = set()
         self._pending_deleted: set[str] = set()
+        self._manifest: dict[str, ManifestEntry] = {}
+        self._generation: int | None = None
         self._updated_at: datetime | None = None
-        self._rebuilder: threading.Thread | None = None
+        self._tasks: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._maintainer: threading.Thread | None = None
         self._closed = False
         self.last_reconcile: ReconcileReport | None = None
 
-    @property
-    def state(self) -> str:
-        return self._state
+    # --- state ----------------------------------------------------------------------------------------
 
     @property
-    def pending(self) -> int:
-        """How many changed notes wait to be indexed."""
-        return len(self._pending) + len(self._pending_deleted)
+    def state(self) -> IndexState:
+        with self._lock:
+            return self._state
 
-    def set_state(self, state: str) -> None:
-        with self._state_lock:
-            self._state = state
-
-    def open(self) -> None:
-        """Open the index and read its manifest; the state says whether that worked."""
-        try:
-            self._index.open()
-            self._manifest_loaded()
-            self.set_state("fresh")
-        except IndexUnavailable as err:
-            self.set_state(err.state)
-
-    def close(self) -> None:
-        self._closed = True
-        rebuilder = self._rebuilder
-        if rebuilder is not None:
-            rebuilder.join(timeout=60)
-        with self._write_lock:
-            self._index.close()
+    def _set(self, state: IndexState, reason: str | None = None) -> None:
+        with self._lock:
+            self._state, self._reason = state, reason
 
     def status(self) -> IndexStatus:
-        with self._state_lock:
-            state, pending = self._state, len(self._pending) + len(self._pending_deleted)
+        with self._lock:
+            state, reason = self._state, self._reason
+            pending = len(self._pending) + len(self._pending_deleted)
         files = sections = 0
-        if state in ("fresh", "rebuilding") and self._index.is_open:
+        if state in (IndexState.FRESH, IndexState.REBUILDING) and self._index.is_open:
             try:
                 files, sections = self._index.counts()
             except IndexUnavailable as err:
-                state = err.state
-        if state == "fresh" and pending:
-            state = f"pending {pending}"
-        return IndexStatus(state=state, files=files, sections=sections, pending=pending, updated_at=self._updated_at)
+                state, reason = IndexState(err.state), str(err)
+        shown = f"pending {pending}" if state is IndexState.FRESH and pending else state.value
+        return IndexStatus(state=shown, files=files, sections=sections, pending=pending, updated_at=self._updated_at,
+                           location=str(self._index.directory), reason=reason)
 
-    # --- recovery -----------------------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending) + len(self._pending_deleted)
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    def ensure_ready(self, progress: Progress | None = None) -> None:
+        """Open the index and bring it up to date, building it if there is none. The first caller does the
+        work and hears its progress; later callers wait until the index is open or known to be unusable (a
+        build then goes on while they scan). Never raises: an unusable index is a state."""
+        with self._lock:
+            if progress is not None and not self._ready.is_set():
+                self._listeners.append(progress)
+            first, self._started = not self._started, True
+        if not first:
+            self._ready.wait()  # opened, or found unusable and being built: searches scan meanwhile
+            return
+        try:
+            with self._writer:
+                self._open_or_build()
+        except Exception:
+            logger.exception("search index warm-up failed; searches scan the notes")
+            with self._lock:
+                if self._state in (IndexState.STARTING, IndexState.REBUILDING):
+                    self._state = IndexState.CORRUPT
+        finally:
+            self._ready.set()
+            with self._lock:
+                self._listeners.clear()
+        self._merge_if_needed()
+
+    def _open_or_build(self) -> None:
+        try:
+            self._index.open()
+        except CacheUnavailable as err:
+            self._set(IndexState.UNAVAILABLE, str(err))
+            return
+        except IndexUnavailable as err:
+            self._set(IndexState(err.state), str(err))
+            self._ready.set()  # searches scan while the index is built
+            self._build(self._report, force=False)
+            return
+        self._manifest_loaded()
+        self._set(IndexState.FRESH)
+        self._ready.set()
+        self._catch_up(self._report, persist_touched=True)
+
+    def _report(self, done: int, total: int) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(done, total)
+            except Exception:  # a progress reader that went away must not stop the build
+                logger.debug("progress listener failed", exc_info=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            maintainer = self._maintainer
+        if maintainer is not None:
+            self._tasks.put(None)
+            maintainer.join(timeout=60)
+        with self._writer:
+            self._index.close()
+
+    # --- reading --------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[IndexTerms | None]:
+        """The latest commit to search, or None while the index is unusable (the caller scans then)."""
+        if not self._ready.is_set():
+            self.ensure_ready()
+        if self.state not in (IndexState.FRESH,) or not self._index.is_open:
+            yield None
+            return
+        try:
+            with self._index.reading() as terms:
+                yield terms
+        except IndexUnavailable as err:
+            self.failed(err)
+            raise
 
     def failed(self, err: IndexUnavailable) -> None:
         """The index turned out unusable: searches scan until a background rebuild replaces it."""
         logger.warning("search index unusable (%s); scanning until it is rebuilt", err)
-        self.set_state(err.state)
-        self._schedule_rebuild()
+        self._set(IndexState(err.state), str(err))
+        self._schedule("rebuild")
 
-    def _schedule_rebuild(self) -> None:
-        with self._state_lock:
-            if self._closed or (self._rebuilder is not None and self._rebuilder.is_alive()):
-                return
-            thread = threading.Thread(target=self._background_rebuild, name="search-index-rebuild", daemon=True)
-            self._rebuilder = thread
-        thread.start()
+    # --- keeping it current ---------------------------------------------------------------------------
 
-    def _background_rebuild(self) -> None:
-        try:
-            self.rebuild(None, force=False)
-        except Exception:
-            logger.exception("rebuilding the search index failed; searches keep scanning the notes")
-
-    def rebuild(self, progress: Progress | None, *, force: bool) -> None:
-        """Write every note afresh; unless `force`d, only when the index does not open (another process may
-        have rebuilt it meanwhile: then only catch up)."""
-        with self._write_lock:
-            previous = self._state
-            self.set_state("rebuilding")
-            try:
-                if not force and self._reopened():
-                    self._catch_up(progress, persist_touched=True)
-                    return
-                self._take_pending()  # every note is read now; later changes queue up again
-                paths = list(self._store.iter_markdown())
-                manifest: dict[str, ManifestEntry] = {}
-
-                def records() -> Iterator[FileRecord]:
-                    for done, path in enumerate(paths, 1):
-                        loaded = load_note(self._store, path)
-                        if loaded is not None:
-                            record = note_record(self._layout, path, *loaded)
-                            manifest[path] = ManifestEntry(record.mtime_ns, record.size, record.version)
-                            yield record
-                        if progress is not None:
-                            progress(done, len(paths))
-
-                if self._index.rebuild(records(), force=force):
-                    self._manifest = manifest
-                    self._committed()
-                else:  # another process built it while we waited for the lock
-                    self._manifest_loaded()
-                    self.set_state("fresh")
-                    self._catch_up(progress, persist_touched=True)
-                self._on_rebuilt()
-                self.set_state("fresh")
-            except BaseException:
-                self.set_state(previous if previous in ("fresh", "missing", "corrupt") else "missing")
-                raise
-        if self._pending or self._pending_deleted:
-            self.update_paths((), ())
-
-    def _reopened(self) -> bool:
-        """Whether the index opens now (another process may have rebuilt it while we waited)."""
-        try:
-            self._index.open()
-            self._manifest_loaded()
-        except IndexUnavailable:
-            return False
-        self.set_state("fresh")
-        return True
-
-    # --- keeping the index current ------------------------------------------------------------------
-
-    def update_paths(self, changed: Iterable[str], deleted: Iterable[str] = ()) -> None:
-        """Index these notes now, or leave them pending when the index is not writable within a moment."""
-        with self._state_lock:
-            self._pending.update(changed)
-            self._pending_deleted.update(deleted)
-        if not self._writable() or not self._write_lock.acquire(timeout=WRITE_WAIT_SECONDS):
+    def update(self, changed: Iterable[str], deleted: Iterable[str] = ()) -> None:
+        """Index these notes now, or leave them pending when the index is busy for more than a moment (a
+        rebuild, another process). Our own writes call this before returning, so a search right after a
+        write finds it; the watcher calls it for everyone else's."""
+        with self._lock:
+            self._pending.update(path for path in changed if is_note_path(path))
+            self._pending_deleted.update(path for path in deleted if is_note_path(path, folder=True))
+        if not self._writable() or not self._writer.acquire(timeout=WRITE_WAIT_SECONDS):
             return
         try:
             if self._writable() and self._manifest_current():
                 self._apply(*self._take_pending(), persist_touched=False)
         finally:
-            self._write_lock.release()
+            self._writer.release()
+        self._merge_if_needed()
 
-    def tidy(self) -> None:
-        """Merge piled-up segments when the index is free; skipped, not waited for, when it is busy."""
-        if not self._writable() or not self._write_lock.acquire(timeout=0):
-            return
-        try:
-            if self._writable():
-                self._index.tidy()
-        except IndexUnavailable as err:
-            self.failed(err)
-        finally:
-            self._write_lock.release()
-
-    def reconcile(self, progress: Progress | None = None, *, reread: bool = True) -> ReconcileReport:
-        """Compare every note with the index's manifest and index what changed, in one commit; builds the
-        index when there is none. The manifest is re-read from the index (forgetting the stats of touched
-        notes held only in memory, so that they are written now) unless `reread` is False: just opened."""
-        with self._write_lock:
-            if not self._index.is_open or self._state in ("missing", "corrupt"):
-                self.rebuild(progress, force=False)
+    def reconcile(self, progress: Progress | None = None) -> ReconcileReport:
+        """Compare every note with the manifest re-read from the index and index what changed, in one
+        commit; builds the index when there is none."""
+        self.ensure_ready(progress)
+        with self._writer:
+            if not self._index.is_open or self.state is not IndexState.FRESH:
+                if self.state is not IndexState.UNAVAILABLE:
+                    self._build(progress, force=False)
                 return self.last_reconcile or _nothing_done()
-            if reread:
-                try:
-                    self._manifest_loaded()
-                except IndexUnavailable as err:
-                    self.failed(err)
-                    return _nothing_done()
-            elif not self._manifest_current():
+            try:
+                self._manifest_loaded()
+            except IndexUnavailable as err:
+                self.failed(err)
                 return _nothing_done()
             return self._catch_up(progress, persist_touched=True)
 
     def sweep(self) -> ReconcileReport:
-        """A stat-only pass over every note against the manifest held in memory."""
-        if not self._writable() or not self._write_lock.acquire(timeout=WRITE_WAIT_SECONDS):
+        """A stat-only pass over every note against the manifest held in memory (for missed file events)."""
+        if not self._writable() or not self._writer.acquire(timeout=WRITE_WAIT_SECONDS):
             return _nothing_done()
         try:
             if not self._writable() or not self._manifest_current():
                 return _nothing_done()
             return self._catch_up(None, persist_touched=False)
         finally:
-            self._write_lock.release()
+            self._writer.release()
+
+    def rebuild(self, progress: Progress | None = None) -> None:
+        """Build the index afresh from every note, now. Searches meanwhile read the old index if usable."""
+        self.ensure_ready()
+        with self._writer:
+            self._build(progress, force=True)
 
     def _writable(self) -> bool:
-        return self._index.is_open and self._state not in ("starting", "rebuilding", "missing", "corrupt")
+        return self._index.is_open and self.state is IndexState.FRESH
+
+    def _build(self, progress: Progress | None, *, force: bool) -> None:
+        """Write every note afresh (writer lock held); unless forced, only when the index does not open."""
+        previous = self.state
+        self._set(IndexState.REBUILDING)
+        try:
+            self._take_pending()  # every note is read now; later changes queue up again
+            paths = list(self._store.iter_markdown())
+            manifest: dict[str, ManifestEntry] = {}
+
+            def records() -> Iterator[FileRecord]:
+                for done, path in enumerate(paths, 1):
+                    loaded = load_note(self._store, path)
+                    if loaded is not None:
+                        record = note_record(self._layout, path, *loaded)
+                        manifest[path] = ManifestEntry(record.mtime_ns, record.size, record.version)
+                        yield record
+                    if progress is not None:
+                        progress(done, len(paths))
+
+            if self._index.rebuild(records(), force=force):
+                self._manifest = manifest
+                self._committed()
+                self._set(IndexState.FRESH)
+            else:  # another process built it while we waited for the lock
+                self._manifest_loaded()
+                self._set(IndexState.FRESH)
+                self._catch_up(progress, persist_touched=True)
+        except CacheUnavailable as err:
+            self._set(IndexState.UNAVAILABLE, str(err))
+            return
+        except BaseException:
+            self._set(previous if previous in (IndexState.FRESH, IndexState.MISSING, IndexState.CORRUPT)
+                      else IndexState.MISSING)
+            raise
+        if self.pending:
+            self._apply(*self._take_pending(), persist_touched=False)
 
     def _catch_up(self, progress: Progress | None, *, persist_touched: bool) -> ReconcileReport:
-        """Index the notes whose mtime or size differ from the manifest (and the pending ones)."""
+        """Index the notes whose mtime or size differ from the manifest, and the pending ones."""
         started = time.perf_counter()
         on_disk = list(self._store.iter_markdown_stats())
         suspects = stat_changed(on_disk, self._manifest)
@@ -246,9 +289,9 @@ class IndexUpkeep:
         progress: Progress | None = None,
         started: float | None = None,
     ) -> ReconcileReport:
-        """Index the changed notes whose content differs from the manifest and remove the deleted ones,
-        in one commit. A note with new stat but the same content ("touched") is not re-indexed; its stat
-        is remembered, in the index too when `persist_touched` or when there is a commit anyway."""
+        """Index the changed notes whose content differs from the manifest and remove the deleted ones, in one
+        commit (writer lock held). A note with a new stat but the same content ("touched") is not re-indexed;
+        its stat is remembered, in the index too when `persist_touched` or when there is a commit anyway."""
         began = started if started is not None else time.perf_counter()
         changes = compare(self._store, self._layout, self._manifest, changed, deleted, progress)
         records, removed, touched = changes.records, changes.removed, changes.touched
@@ -275,35 +318,77 @@ class IndexUpkeep:
         )
 
     def _take_pending(self) -> tuple[list[str], list[str]]:
-        with self._state_lock:
+        with self._lock:
             changed, deleted = sorted(self._pending), sorted(self._pending_deleted)
             self._pending.clear()
             self._pending_deleted.clear()
         return changed, deleted
 
     def _requeue(self, changed: Iterable[str], deleted: Iterable[str]) -> None:
-        with self._state_lock:
+        with self._lock:
             self._pending.update(changed)
             self._pending_deleted.update(deleted)
 
     def _committed(self) -> None:
-        self._manifest_generation = self._index.generation()
+        self._generation = self._index.generation()
         self._updated_at = datetime.now().astimezone()
 
     def _manifest_loaded(self) -> None:
         self._manifest = self._index.manifest()
-        self._manifest_generation = self._index.generation()
+        self._generation = self._index.generation()
         self._updated_at = self._updated_at or self._index.updated_at()
 
     def _manifest_current(self) -> bool:
         """Reload the manifest if another process committed since we read it; False if the index broke."""
         try:
-            if self._index.generation() != self._manifest_generation:
+            if self._index.generation() != self._generation:
                 self._manifest_loaded()
         except IndexUnavailable as err:
             self.failed(err)
             return False
         return True
+
+    # --- the maintenance thread -----------------------------------------------------------------------
+
+    def _merge_if_needed(self) -> None:
+        try:
+            if self._writable() and self._index.segment_count() >= MERGE_AT:
+                self._schedule("merge")
+        except IndexUnavailable as err:
+            self.failed(err)
+
+    def _schedule(self, task: str) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            if self._maintainer is None or not self._maintainer.is_alive():
+                self._maintainer = threading.Thread(target=self._maintain, name="search-index-maintenance",
+                                                    daemon=True)
+                self._maintainer.start()
+        self._tasks.put(task)
+
+    def _maintain(self) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            try:
+                if task == "rebuild":
+                    with self._writer:
+                        if self.state in (IndexState.MISSING, IndexState.CORRUPT):
+                            self._build(None, force=False)
+                elif task == "merge" and self._writable():
+                    # A merge folds only small segments: it holds the writer for a moment, so saves barely wait.
+                    with self._writer:
+                        if self._writable():
+                            self._index.merge_small()
+                            self._committed()
+            except IndexBusy:
+                logger.info("search index busy; %s postponed", task)
+            except IndexUnavailable as err:
+                self._set(IndexState(err.state), str(err))
+            except Exception:
+                logger.exception("search index %s failed; searches keep working", task)
 
 
 def _nothing_done() -> ReconcileReport:

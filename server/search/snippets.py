@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from server.analyzer import fold
+from server.search.analyzer import fold
 
 SNIPPET_CHARS = 200
 _SEEK = 30  # how far past the ideal cut we look for a good boundary

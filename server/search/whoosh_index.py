@@ -1,116 +1,71 @@
-"""The Whoosh index: its schema, its analyzer, its documents, its postings; the only module importing whoosh.
+"""The Whoosh index in the user's cache: its schema, its commits, merges and rebuilds, and views of a commit.
 
-One Whoosh document per heading section of a note (plus one for the text before the first heading), and
-one manifest document per note (path, mtime_ns, size, content version) written in the same commit as the
-note's sections, so the index and its manifest never disagree. A `meta` document holds the schema version:
-an index written by another version is treated as missing and rebuilt.
+With `whoosh_private`, the only module importing whoosh. One Whoosh document per heading section of a note
+(plus one for the text before the first heading) and one manifest document per note (path, mtime_ns, size,
+content version, and the digest of each section), written in one commit, so the index and its manifest never
+disagree. A `meta` document holds the schema version: an index written by another version is "missing".
 
-Whoosh rules kept here: every writer uses `compound=False` (no copy of the index into memory at each
-searcher open), a timeout and our codec settings (`_codec`), and is serialized across processes by a file
-lock beside the index; a searcher is never `refresh()`ed (whoosh-reloaded's refresh returns stale
-documents): after a commit, ours or another process's, a new one is opened. Searches read posting lists
-directly (`_Terms`) and rank in `server.ranking`; nothing is parsed from user text.
+All of a section's text is one field, `words`: title, headings, body and code occupy separate position
+ranges (`analyzer.ZONE_BASES`) and each occurrence weighs its part's boost, so one posting list per term
+serves matching, BM25F scoring and phrases. The analysis happens before Whoosh sees the text
+(`PreAnalyzed`), positions are packed as arrays, and each section's weighted length is a column.
+
+A changed note rewrites only its changed sections (their keys are their heading paths, their digests say
+what changed); saves commit without merging, and `merge_small` folds the small segments they leave into one
+when MERGE_AT have piled up, never touching the large ones, so no save waits long for a merge.
+
+Whoosh rules kept here: every writer uses `compound=False` and our codec settings; one writer at a time across
+processes (a lock file in the cache, `server.locks`) and threads; a searcher is never `refresh()`ed (stale
+results in whoosh-reloaded): after a commit a new view is opened, and an old view is closed when the last
+query reading it ends. The index folder is the cache's (`server.cache`), checked before every open, write and
+delete; only regular files inside it are ever deleted.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
-import shutil
+import os
+import stat
 import threading
-import time
-from collections.abc import Callable, Collection, Iterable, Iterator
+from array import array
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from pathlib import Path
-from typing import Any, TypeVar
+from itertools import accumulate
+from typing import Any
 
-from filelock import FileLock
-from filelock import Timeout as LockTimeout
 from whoosh import index as whoosh_index
-from whoosh import query as Q
-from whoosh.analysis import Analyzer, Token
 from whoosh.codec.base import PerDocumentReader, TermsReader
-from whoosh.codec.whoosh3 import W3Codec, W3LeafMatcher
-from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.columns import NumericColumn, VarBytesColumn
+from whoosh.fields import COLUMN, ID, STORED, FieldType, Schema
 from whoosh.filedb.structfile import StructFile
+from whoosh.formats import Format
 from whoosh.index import LockError
-from whoosh.matching import FilterMatcher
-from whoosh.reading import IndexReader, SegmentReader
-from whoosh.scoring import bm25
+from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 from whoosh.writing import CLEAR, NO_MERGE
 
-from server.analyzer import QueryPlan, index_terms
-from server.documents import FileRecord
-from server.filters import Filters
-from server.index_trust import is_trusted, record_trusted
-from server.manifest import ManifestEntry
-from server.ranking import TEXT_FIELDS, IndexHit, any_field_docs, match_units, rank
+from memory_schema.errors import ProjectMemoryError
+from server import locks
+from server.cache import RootCache
+from server.search.analyzer import BODY, CODE, HEADING, TITLE, section_terms
+from server.search.documents import FileRecord, SectionRecord
+from server.search.manifest import ManifestEntry
+from server.search.postings import LENGTH_COLUMN, WORDS, IndexTerms, SegmentTerms, SegmentVanished
+from server.search.ranking import ZONE_BOOSTS
+from server.search.whoosh_private import segment_sizes
 
-T = TypeVar("T")
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 WRITER_TIMEOUT_SECONDS = 5.0
-MAX_SEGMENTS = 30  # merging costs 1-5 s in pure Python: rare enough that few saves ever wait for one
-TRUST_WAIT_SECONDS = 2.0  # how long a commit may take to be recorded as ours
+REBUILD_LOCK_SECONDS = 600.0
+LOCK_NAME = "index.lock"
+SMALL_SEGMENT_DOCS = 5_000  # segments up to this size are "small": what saves leave behind
+MERGE_AT = 8  # small segments that make a merge worth its cost
 
 
-class NoteAnalyzer(Analyzer):  # type: ignore[misc]  # whoosh is untyped
-    """`analyzer.index_terms` as a Whoosh analyzer. Whoosh pickles it into the index: keep this name."""
-
-    def __call__(
-        self,
-        value: str,
-        positions: bool = False,
-        chars: bool = False,
-        keeporiginal: bool = False,
-        removestops: bool = True,
-        start_pos: int = 0,
-        start_char: int = 0,
-        tokenize: bool = True,
-        mode: str = "",
-        **kwargs: Any,
-    ) -> Iterator[Token]:
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        if not tokenize:
-            token.original = token.text = value
-            token.pos, token.startchar, token.endchar = start_pos, start_char, start_char + len(value)
-            yield token
-            return
-        # Character offsets are not tracked (snippets find terms themselves): chars=True gets the start.
-        token.startchar = token.endchar = start_char
-        token.boost = 1.0
-        token.stopped = False
-        for text, pos in index_terms(value, start_pos):
-            token.text = text
-            token.pos = pos
-            yield token
-
-
-def build_schema() -> Schema:
-    analyzer = NoteAnalyzer()
-    return Schema(
-        key=ID(unique=True, stored=True),  # "meta", "file:<path>" or "section:<path>#<ordinal>"
-        doctype=ID(stored=True),
-        path=ID(stored=True, sortable=True),
-        title=TEXT(analyzer=analyzer, phrase=True),
-        heading=TEXT(analyzer=analyzer, phrase=True),
-        body=TEXT(analyzer=analyzer, phrase=True),
-        code=TEXT(analyzer=analyzer, phrase=False),
-        kind=ID(stored=True),
-        lecture=NUMERIC(int, stored=True),
-        tags=KEYWORD(commas=True, lowercase=True, stored=True, scorable=False),
-        mtime=NUMERIC(int, bits=64, stored=True),  # seconds, for `since`
-        section=STORED,  # heading path "a/b/c", "" for the text before the first heading
-        level=STORED,
-        text=STORED,  # the section's own text as written, for snippets
-        mtime_ns=STORED,
-        size=STORED,
-        version=STORED,
-        schema_version=STORED,
-    )
-
-
-class IndexUnavailable(Exception):
+class IndexUnavailable(ProjectMemoryError):
     """The index cannot be used: `state` is "missing" or "corrupt"."""
 
     def __init__(self, state: str, reason: str) -> None:
@@ -118,272 +73,361 @@ class IndexUnavailable(Exception):
         self.state = state
 
 
-class IndexBusy(Exception):
-    """Another writer held the index lock for longer than we wait."""
+class IndexBusy(ProjectMemoryError):
+    """Another writer held the index for longer than we wait."""
 
 
-def _documents(record: FileRecord) -> Iterator[dict[str, Any]]:
-    common: dict[str, Any] = {"doctype": "section", "path": record.path, "kind": record.kind, "title": record.title}
-    if record.lecture is not None:
-        common["lecture"] = record.lecture
-    if record.tags:
-        common["tags"] = ",".join(record.tags)
-    common["mtime"] = record.mtime_ns // 1_000_000_000
+class IndexOvertaken(ProjectMemoryError):
+    """A read failed on a commit another process has since replaced (and may have deleted files of): the
+    caller reads the newer commit instead of taking the index for damaged."""
+
+
+# --- what a section becomes -------------------------------------------------------------------------------
+
+
+class PreAnalyzed(tuple):  # type: ignore[type-arg]
+    """A section's postings, computed before Whoosh sees them: (term, frequency, weight, positions bytes)."""
+
+
+class ZonedPositions(Format):  # type: ignore[misc]  # whoosh is untyped
+    """Postings whose weight is the sum of their occurrences' boosts and whose value is their positions, as
+    packed unsigned deltas. Whoosh pickles this class into the schema: keep its name and module."""
+
+    def word_values(self, value: Any, analyzer: Any, **kwargs: Any) -> Iterator[tuple[str, int, float, bytes]]:
+        if not isinstance(value, PreAnalyzed):
+            raise TypeError("the words field takes PreAnalyzed postings")
+        return iter(value)
+
+    def decode_positions(self, value: bytes) -> list[int]:
+        return decode_positions(value)
+
+    def decode_frequency(self, value: bytes) -> int:
+        return len(value) // 4
+
+    def decode_weight(self, value: bytes) -> float:
+        return float(len(value) // 4)
+
+
+def encode_positions(positions: list[int]) -> bytes:
+    deltas = array("I", positions)
+    for i in range(len(deltas) - 1, 0, -1):
+        deltas[i] -= deltas[i - 1]
+    return deltas.tobytes()
+
+
+def decode_positions(value: bytes) -> list[int]:
+    deltas = array("I")
+    deltas.frombytes(value)
+    return list(accumulate(deltas))
+
+
+def section_key(path: str, key: str) -> str:
+    return f"sec:{path}#{key}"
+
+
+def _section_digest(record: FileRecord, section: SectionRecord) -> str:
+    data = "\x1f".join((record.title, record.kind, str(record.lecture), ",".join(record.tags), section.heading,
+                        str(section.level), section.headings, section.body, section.code, section.text))
+    return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def _section_keys(record: FileRecord) -> list[str]:
+    """A stable key per section: its heading path, and a count for repeated ones."""
+    seen: dict[str, int] = {}
+    keys = []
     for section in record.sections:
-        yield {
-            **common,
-            "key": f"section:{record.path}#{section.ordinal}",
-            "heading": section.headings,
-            "body": section.body,
-            "code": section.code,
-            "section": section.heading,
-            "level": section.level,
-            "text": section.text,
-        }
-    yield _manifest_document(record.path, record.mtime_ns, record.size, record.version)
+        count = seen.get(section.heading, 0)
+        seen[section.heading] = count + 1
+        keys.append(f"{section.heading}~{count}" if count else section.heading)
+    return keys
+
+
+def _section_document(record: FileRecord, key: str, section: SectionRecord, digest: str) -> dict[str, Any]:
+    terms, length = section_terms(
+        (
+            (TITLE, record.title, ZONE_BOOSTS[TITLE]),
+            (HEADING, section.headings, ZONE_BOOSTS[HEADING]),
+            (BODY, section.body, ZONE_BOOSTS[BODY]),
+            (CODE, section.code, ZONE_BOOSTS[CODE]),
+        )
+    )
+    document: dict[str, Any] = {
+        "key": section_key(record.path, key),
+        "doctype": "section",
+        "path": record.path,
+        "kind": record.kind.encode("utf-8"),
+        "mtime": record.mtime_ns // 1_000_000_000,
+        WORDS: PreAnalyzed((term, len(positions), weight, encode_positions(positions))
+                           for term, (positions, weight) in terms.items()),
+        LENGTH_COLUMN: float(length),
+        "section": section.heading,
+        "level": section.level,
+        "text": section.text,
+    }
+    if record.lecture is not None:
+        document["lecture"] = record.lecture
+    if record.tags:
+        document["tags"] = ",".join(record.tags).encode("utf-8")
+    return document
+
+
+def _file_document(path: str, entry: ManifestEntry, sections: dict[str, str]) -> dict[str, Any]:
+    return {
+        "key": f"file:{path}",
+        "doctype": "file",
+        "path": path,
+        "mtime_ns": entry.mtime_ns,
+        "size": entry.size,
+        "version": entry.version,
+        "sections": "\n".join(f"{digest} {key}" for key, digest in sections.items()),
+        LENGTH_COLUMN: 0.0,
+    }
+
+
+def _stored_sections(document: dict[str, Any] | None) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for line in (document or {}).get("sections", "").split("\n"):
+        if line:
+            digest, _, key = line.partition(" ")
+            found[key] = digest
+    return found
+
+
+def build_schema() -> Schema:
+    return Schema(
+        key=ID(unique=True, stored=True),  # "meta", "file:<path>" or "sec:<path>#<heading path>"
+        doctype=ID(stored=True),
+        path=ID(stored=True, sortable=True),
+        words=FieldType(format=ZonedPositions(), analyzer=None, scorable=False),
+        # Columns, not indexed fields: filters read them as arrays, and a section costs no postings for them.
+        wlen=COLUMN(NumericColumn("f", default=0.0)),
+        kind=COLUMN(VarBytesColumn()),
+        lecture=COLUMN(NumericColumn("i", default=0)),
+        tags=COLUMN(VarBytesColumn()),  # "a,b,c", lower-cased
+        mtime=COLUMN(NumericColumn("q", default=0)),  # seconds, for `since`
+        section=STORED,  # heading path "a/b/c", "" for the text before the first heading
+        level=STORED,
+        text=STORED,  # the section's own text as written, for snippets
+        mtime_ns=STORED,
+        size=STORED,
+        version=STORED,
+        sections=STORED,  # per note: "<digest> <key>" lines of its sections
+        schema_version=STORED,
+    )
 
 
 def _codec() -> W3Codec:
-    """Whoosh's codec, writing about twice as fast: posting blocks uncompressed (the index grows by about
-    40%; reading them skips zlib too) and without per-block field-length bounds, which only serve
-    Whoosh's block-quality skipping, unused here. The settings are pickled with each segment."""
+    """Whoosh's codec, writing about twice as fast: posting blocks uncompressed (reading them skips zlib too)
+    and without per-block field-length bounds, which only serve Whoosh's block-quality skipping, unused here.
+    The settings are pickled with each segment."""
     codec = W3Codec(compression=0)
     codec.length_stats = False
     return codec
 
 
-def _merge_all_but_largest(writer: Any, segments: list[Any]) -> list[Any]:
-    """Fold every segment but the largest (the last full build) into one: the small ones are what saves
-    left behind, so this costs little and leaves queries reading two segments."""
-    largest = max(segments, key=lambda segment: segment.doc_count_all())
-    for segment in segments:
-        if segment is not largest:
-            reader = SegmentReader(writer.storage, writer.schema, segment)
-            writer.add_reader(reader)
-            reader.close()
-    return [largest]
+def _merge_small(writer: Any, segments: list[Any]) -> list[Any]:
+    """Fold the small segments into one, keeping the large ones as they are (a mergetype for Whoosh)."""
+    sizes = segment_sizes(segments)
+    small = [segment for segment, (docs, _deleted) in zip(segments, sizes, strict=True) if docs <= SMALL_SEGMENT_DOCS]
+    if len(small) < 2:
+        return segments
+    from whoosh.reading import SegmentReader
+
+    for segment in small:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    return [segment for segment in segments if segment not in small]
 
 
-def _manifest_document(path: str, mtime_ns: int, size: int, version: str) -> dict[str, Any]:
-    return {
-        "key": f"file:{path}",
-        "doctype": "file",
-        "path": path,
-        "mtime_ns": mtime_ns,
-        "size": size,
-        "version": version,
-    }
+class _View:
+    """One commit held open for the queries reading it; closed when retired and no query reads it."""
+
+    def __init__(self, searcher: Any, terms: IndexTerms) -> None:
+        self.searcher = searcher
+        self.terms = terms
+        self.readers = 0
+        self.retired = False
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # closing over damaged files must not mask why we close
+            self.searcher.close()
 
 
-class SearchIndex:
-    """One Whoosh index directory: open, write in batches, search, rebuild."""
+class WhooshIndex:
+    """The index folder of one memory root: open it, read a commit, write batches, merge, rebuild."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._file_lock = FileLock(str(directory.parent / f"{directory.name}.lock"))
+    def __init__(self, cache: RootCache) -> None:
+        self._cache = cache
+        self.directory = cache.index_dir
         self._ix: Any = None
-        self._searcher: Any = None
-        self._view: _Terms | None = None  # the current searcher's postings, read as queries need them
-        self._lock = threading.RLock()  # the searcher
-        self._write_lock = threading.Lock()
+        self._view: _View | None = None
+        self._segments: dict[str, SegmentTerms] = {}
+        self._lock = threading.Lock()  # _ix, _view, _segments; held briefly, never while waiting for another lock
+        self._write_lock = threading.Lock()  # one writer thread in this process
 
-    # --- opening ------------------------------------------------------------------------------------
+    # --- opening and reading ------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open the index and a searcher; raises IndexUnavailable when it is missing, outdated or broken."""
+        """Open the index; raises IndexUnavailable when it is missing, outdated or broken."""
+        self._cache.ensure()
+        self._cache.check(self.directory.parent)
         with self._lock:
             self._forget()
-            if not self.directory.is_dir():
-                raise IndexUnavailable("missing", "no search index yet")
-            self._check_trusted()  # before anything of Whoosh's reads (and unpickles) the table of contents
-            if not self._exists():
+            if not self._is_index_folder():
                 raise IndexUnavailable("missing", "no search index yet")
             with _damage_reported():
+                if not whoosh_index.exists_in(str(self.directory)):
+                    raise IndexUnavailable("missing", "no search index yet")
                 ix = whoosh_index.open_dir(str(self.directory))
                 searcher = ix.searcher()
                 meta = searcher.document(key="meta")
                 if not meta or meta.get("schema_version") != SCHEMA_VERSION:
                     searcher.close()
                     raise IndexUnavailable("missing", "the search index was written by another version")
-            self._ix, self._searcher = ix, searcher
-
-    def _check_trusted(self) -> None:
-        """Refuse an index whose table of contents this user's server did not write: Whoosh unpickles it."""
-        # A writer (another process, or another thread here) records its commit right after making it, without
-        # waiting for anything else: poll for that moment. Taking the file lock instead could deadlock with a
-        # writer of this process that holds it and waits for the searcher lock a reader holds here.
-        deadline = time.monotonic() + TRUST_WAIT_SECONDS
-        while not is_trusted(self.directory):
-            if time.monotonic() > deadline:
-                raise IndexUnavailable("corrupt", "the index holds files this server did not write; rebuilding it")
-            time.sleep(0.01)
-
-    def _exists(self) -> bool:
-        """Whether the directory holds an index at all (a damaged one included)."""
-        if not self.directory.is_dir():
-            return False
-        if not is_trusted(self.directory):
-            return True  # an index, and not one to let Whoosh unpickle
-        try:
-            with _damage_reported():
-                return bool(whoosh_index.exists_in(str(self.directory)))
-        except IndexUnavailable:  # a table of contents full of garbage: an index, and a damaged one
-            return True
-
-    def _current(self) -> Any:
-        """A searcher on the latest commit; a new one when another process has committed since."""
-        if self._ix is None:
-            raise IndexUnavailable("missing", "the search index is not open")
-        if self._searcher is None or not self._searcher.up_to_date():
-            self._close_searcher()
-            self._check_trusted()
-            self._searcher = self._ix.searcher()
-        return self._searcher
-
-    def _read(self, action: Callable[[Any], T]) -> T:
-        """`action(searcher)` on the latest commit. A read that fails because another process committed
-        (and merged segments away) meanwhile is retried once on a new searcher; other damage closes the
-        index and raises IndexUnavailable: "missing" when its files are gone, else "corrupt"."""
-        with self._lock:
-            for attempt in (1, 2):
+                self._ix = ix
                 try:
-                    with _damage_reported():
-                        return action(self._current())
-                except IndexUnavailable as err:
-                    if attempt == 1 and err.state == "corrupt" and self._overtaken():
-                        self._close_searcher()
-                        continue
-                    self._forget()
-                    if err.state == "corrupt" and not self._exists():
-                        raise IndexUnavailable("missing", "the search index was removed") from None
-                    raise
-            raise AssertionError("unreachable: the second attempt returns or raises")
-
-    def _overtaken(self) -> bool:
-        """Whether a newer commit than our searcher's exists."""
-        try:
-            return self._searcher is not None and not self._searcher.up_to_date()
-        except Exception:  # the index is in no state to say: treat the failure as damage
-            return False
-
-    def _forget(self) -> None:
-        self._close_searcher()
-        self._ix = None
-
-    def _close_searcher(self) -> None:
-        self._view = None
-        if self._searcher is not None:
-            # Closing a searcher over deleted or damaged files must not mask why we are closing it.
-            with contextlib.suppress(Exception):
-                self._searcher.close()
-            self._searcher = None
-
-    def close(self) -> None:
-        with self._lock:
-            self._forget()
+                    self._install(searcher)
+                except SegmentVanished:
+                    self._install_latest()
 
     @property
     def is_open(self) -> bool:
         return self._ix is not None
 
-    # --- reading ------------------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self._forget()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[IndexTerms]:
+        """The latest commit, for the block. A read that fails because another process committed meanwhile
+        raises IndexOvertaken (read again); other damage raises IndexUnavailable."""
+        view = self._acquire()
+        try:
+            with _damage_reported():
+                yield view.terms
+        except IndexUnavailable:
+            if self._overtaken(view):
+                raise IndexOvertaken("another process committed to the search index during the read") from None
+            with self._lock:
+                self._forget()
+            raise
+        finally:
+            self._release(view)
+
+    def _overtaken(self, view: _View) -> bool:
+        try:
+            return not view.searcher.up_to_date()
+        except Exception:  # the index is in no state to say: treat the failure as damage
+            return False
+
+    def _acquire(self) -> _View:
+        with self._lock:
+            if self._ix is None or self._view is None:
+                raise IndexUnavailable("missing", "the search index is not open")
+            with _damage_reported():
+                if not self._view.searcher.up_to_date():  # another process committed
+                    self._install_latest()
+            view = self._view
+            assert view is not None
+            view.readers += 1
+            return view
+
+    def _release(self, view: _View) -> None:
+        with self._lock:
+            view.readers -= 1
+            if view.retired and view.readers == 0:
+                view.close()
+
+    def _install_latest(self) -> None:
+        """Open the newest commit as the view (lock held), again if another process replaced it meanwhile."""
+        for attempt in range(5):
+            try:
+                self._install(self._ix.searcher())
+                return
+            except SegmentVanished:
+                if attempt == 4:
+                    raise
+
+    def _install(self, searcher: Any) -> None:
+        """Make `searcher` the current view (lock held); the old one closes when its last reader is done."""
+        segments = []
+        live: dict[str, SegmentTerms] = {}
+        try:
+            for sub, _offset in searcher.leaf_searchers():
+                reader = sub.reader()
+                segid = reader.segment().segment_id()
+                terms = live[segid] = self._segments.get(segid) or SegmentTerms(reader)
+                segments.append(terms)
+        except SegmentVanished:
+            searcher.close()
+            raise
+        self._segments = live
+        old, self._view = self._view, _View(searcher, IndexTerms(searcher, segments))
+        if old is not None:
+            old.retired = True
+            if old.readers == 0:
+                old.close()
+
+    def _forget(self) -> None:
+        if self._view is not None:
+            self._view.retired = True
+            if self._view.readers == 0:
+                self._view.close()
+        self._view = None
+        self._ix = None
+        self._segments = {}
+
+    def _is_index_folder(self) -> bool:
+        try:
+            info = os.lstat(self.directory)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISDIR(info.st_mode):
+            raise IndexUnavailable("corrupt", f"{self.directory} is not a folder")
+        return True
 
     def manifest(self) -> dict[str, ManifestEntry]:
-        return self._read(
-            lambda searcher: {
+        with self.reading() as terms:
+            return {
                 doc["path"]: ManifestEntry(doc["mtime_ns"], doc["size"], doc["version"])
-                for doc in searcher.documents(doctype="file")
+                for doc in terms.searcher.documents(doctype="file")
             }
-        )
 
     def counts(self) -> tuple[int, int]:
         """(files, sections) in the index."""
-
-        def count(searcher: Any) -> tuple[int, int]:
+        with self.reading() as terms:
+            searcher = terms.searcher
             return int(searcher.doc_frequency("doctype", "file")), int(searcher.doc_frequency("doctype", "section"))
 
-        return self._read(count)
-
     def generation(self) -> int | None:
-        """The commit the searcher reads (a new searcher first if another process has committed since)."""
         if self._ix is None:
             return None
-        return self._read(lambda searcher: int(searcher.reader().generation()))
+        with self.reading() as terms:
+            return int(terms.searcher.reader().generation())
+
+    def segment_count(self) -> int:
+        with self.reading() as terms:
+            return len(terms.searcher.leaf_searchers())
+
+    def size_bytes(self) -> int:
+        total = 0
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.directory):
+                if entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+        return total
 
     def updated_at(self) -> datetime | None:
         """When the latest commit was written (None if that cannot be told just now)."""
         times: list[float] = []
-        for toc in self.directory.glob("_MAIN_*.toc"):
-            with contextlib.suppress(OSError):  # another process's commit may delete an old one meanwhile
-                times.append(toc.stat().st_mtime)
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.directory):
+                if entry.name.startswith("_MAIN_") and entry.name.endswith(".toc"):
+                    with contextlib.suppress(OSError):
+                        times.append(entry.stat(follow_symlinks=False).st_mtime)
         return datetime.fromtimestamp(max(times)).astimezone() if times else None
-
-    def search(
-        self, plan: QueryPlan, filters: Filters, *, limit: int, min_coverage: float, per_file: bool
-    ) -> list[IndexHit]:
-        """The best sections by BM25F among those covering `min_coverage` of the query's weight (see
-        `server.ranking`), at most `limit`, the best one per file when `per_file`."""
-        return self._read(lambda searcher: self._search(searcher, plan, filters, limit, min_coverage, per_file))
-
-    def absent_words(self, plan: QueryPlan) -> list[str]:
-        """The query words that no section holds, not even through an alias."""
-
-        def absent(searcher: Any) -> list[str]:
-            terms = self._terms(searcher)
-            matched = match_units(plan, lambda text: any_field_docs(terms, text))
-            return [unit.text for unit, docs in zip(plan.units, matched.effective, strict=True) if not docs]
-
-        return self._read(absent)
-
-    def _terms(self, searcher: Any) -> _Terms:
-        """The postings view of this searcher, kept while it stays the current one."""
-        if self._view is None or self._view.searcher is not searcher:
-            self._view = _Terms(searcher)
-        return self._view
-
-    def _search(
-        self, searcher: Any, plan: QueryPlan, filters: Filters, limit: int, min_coverage: float, per_file: bool
-    ) -> list[IndexHit]:
-        terms = self._terms(searcher)
-        restrict = build_filter(filters)
-
-        def narrowed(docs: set[int]) -> set[int]:
-            return docs & set(searcher.docs_for_query(restrict))
-
-        ranking = rank(
-            plan,
-            terms,
-            min_coverage=min_coverage,
-            limit=limit,
-            restrict=narrowed if restrict is not None else None,
-        )
-        if ranking is None:
-            return []
-        scores = ranking.scores
-        hits: list[IndexHit] = []
-        seen: set[str] = set()
-        for doc in sorted(scores, key=lambda doc: (-scores[doc], doc)):
-            score = scores[doc]
-            path = terms.path(doc)
-            if per_file and path in seen:
-                continue
-            seen.add(path)
-            stored = searcher.stored_fields(doc)
-            hits.append(
-                IndexHit(
-                    path=path,
-                    section=stored.get("section", ""),
-                    level=stored.get("level", 0),
-                    score=float(score),
-                    kind=stored.get("kind", "note"),
-                    lecture=stored.get("lecture"),
-                    text=stored.get("text", ""),
-                    matched=ranking.matched.terms_in(doc),
-                )
-            )
-            if len(hits) >= limit:
-                break
-        return hits
 
     # --- writing ------------------------------------------------------------------------------------
 
@@ -393,101 +437,122 @@ class SearchIndex:
         deleted: Iterable[str] = (),
         touched: dict[str, ManifestEntry] | None = None,
     ) -> int:
-        """In one commit: replace these notes' documents, remove the deleted notes' and record new stats
-        for touched notes (same content); returns the notes written."""
-        lock_timeout = WRITER_TIMEOUT_SECONDS
-        with self._writing(lock_timeout, "writing"):
+        """In one commit: the notes' changed sections, the deleted notes gone, new stats for touched notes
+        (same content); returns the notes written."""
+        with self._writing(WRITER_TIMEOUT_SECONDS, "writing"):
             if self._ix is None:
                 self.open()
-            writer = self._ix.writer(timeout=lock_timeout, compound=False, codec=_codec())
+            with self.reading() as terms:
+                searcher = terms.searcher
+                records = list(records)
+                touched = touched or {}
+                old = {path: _stored_sections(searcher.document(key=f"file:{path}"))
+                       for path in [r.path for r in records] + list(touched)}
+            writer = self._ix.writer(timeout=WRITER_TIMEOUT_SECONDS, compound=False, codec=_codec())
             try:
-                written = 0
                 for path in deleted:
                     writer.delete_by_term("path", path)
-                for path, entry in (touched or {}).items():
+                for path, entry in touched.items():
                     writer.delete_by_term("key", f"file:{path}")
-                    writer.add_document(**_manifest_document(path, entry.mtime_ns, entry.size, entry.version))
+                    writer.add_document(**_file_document(path, entry, old[path]))
                 for record in records:
-                    writer.delete_by_term("path", record.path)
-                    for doc in _documents(record):
-                        writer.add_document(**doc)
-                    written += 1
+                    self._write_record(writer, record, old[record.path])
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit(mergetype=NO_MERGE)  # a save never waits for a merge; tidy() merges afterwards
-            record_trusted(self.directory)
-            self._reopen(self._ix)
-            return written
+            writer.commit(mergetype=NO_MERGE)  # a save never waits for a merge: merge_small() runs later
+            self._reopen()
+            return len(records)
 
-    def tidy(self) -> bool:
-        """Merge small segments, in a commit of their own, once MAX_SEGMENTS have piled up.
+    @staticmethod
+    def _write_record(writer: Any, record: FileRecord, old: dict[str, str]) -> None:
+        new: dict[str, str] = {}
+        for key, section in zip(_section_keys(record), record.sections, strict=True):
+            digest = new[key] = _section_digest(record, section)
+            if old.get(key) != digest:
+                if key in old:
+                    writer.delete_by_term("key", section_key(record.path, key))
+                writer.add_document(**_section_document(record, key, section, digest))
+        for key in old.keys() - new.keys():
+            writer.delete_by_term("key", section_key(record.path, key))
+        writer.delete_by_term("key", f"file:{record.path}")
+        entry = ManifestEntry(record.mtime_ns, record.size, record.version)
+        writer.add_document(**_file_document(record.path, entry, new))
 
-        Saves commit without merging so that none waits seconds for a merge; this runs after a batch is
-        already searchable (the watcher's thread, the end of a warm-up) and keeps queries reading few segments.
-        """
+    def merge_small(self) -> bool:
+        """Fold the small segments saves left behind into one, once MERGE_AT have piled up."""
         with self._writing(WRITER_TIMEOUT_SECONDS, "merging"):
-            if self._ix is None:
-                return False
-            self._check_trusted()  # _segments() reads the latest table of contents
-            if len(self._ix._segments()) < MAX_SEGMENTS:
+            if self._ix is None or self.segment_count() < MERGE_AT:
                 return False
             writer = self._ix.writer(timeout=WRITER_TIMEOUT_SECONDS, compound=False, codec=_codec())
-            writer.commit(mergetype=_merge_all_but_largest)
-            record_trusted(self.directory)
-            self._reopen(self._ix)
+            writer.commit(mergetype=_merge_small)
+            self._reopen()
             return True
 
-    def rebuild(self, records: Iterable[FileRecord], *, force: bool, lock_timeout: float = 600.0) -> bool:
+    def rebuild(self, records: Iterable[FileRecord], *, force: bool) -> bool:
         """Write every note afresh; False, writing nothing, when not `force`d and the index opens after all
         (another process rebuilt it while we waited for the lock). Searches keep reading the old index (if
-        it was usable) until the one commit that replaces it; an unusable index directory is emptied first."""
-        with self._writing(lock_timeout, "rebuilding"):
+        it was usable) until the one commit that replaces it; an unusable index folder is emptied first."""
+        with self._writing(REBUILD_LOCK_SECONDS, "rebuilding"):
             try:
                 self.open()
                 ix = self._ix
                 if not force:
                     return False
             except IndexUnavailable:
-                if self.directory.exists():
-                    shutil.rmtree(self.directory)  # a cache: whatever is there is unusable
-                self.directory.mkdir(parents=True)
+                self._empty_folder()
                 ix = whoosh_index.create_in(str(self.directory), build_schema())
-            writer = ix.writer(timeout=WRITER_TIMEOUT_SECONDS, compound=False, limitmb=128, codec=_codec())
+            writer = ix.writer(timeout=WRITER_TIMEOUT_SECONDS, compound=False, limitmb=256, codec=_codec())
             try:
-                writer.add_document(key="meta", doctype="meta", schema_version=SCHEMA_VERSION)
+                writer.add_document(key="meta", doctype="meta", schema_version=SCHEMA_VERSION, wlen=0.0)
                 for record in records:
-                    for doc in _documents(record):
-                        writer.add_document(**doc)
+                    sections: dict[str, str] = {}
+                    for key, section in zip(_section_keys(record), record.sections, strict=True):
+                        digest = sections[key] = _section_digest(record, section)
+                        writer.add_document(**_section_document(record, key, section, digest))
+                    entry = ManifestEntry(record.mtime_ns, record.size, record.version)
+                    writer.add_document(**_file_document(record.path, entry, sections))
             except BaseException:
                 writer.cancel()
                 raise
             # CLEAR: the new segment replaces every old one in this same commit, so readers see the old
             # index or the new one, never an empty one.
             writer.commit(mergetype=CLEAR)
-            record_trusted(self.directory)
-            self._reopen(ix)
+            with self._lock:
+                self._ix = ix
+            self._reopen()
             return True
+
+    def _empty_folder(self) -> None:
+        """Delete the regular files of the index folder (ours, checked), make it if missing."""
+        self._cache.ensure()
+        if not self._is_index_folder():
+            os.mkdir(self.directory, 0o700)
+        self._cache.check(self.directory)
+        with os.scandir(self.directory) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                    os.unlink(entry.path)  # a symlink itself, never what it points to
 
     @contextlib.contextmanager
     def _writing(self, lock_timeout: float, doing: str) -> Iterator[None]:
-        """One writer at a time: across processes (file lock, then Whoosh's own lock) and threads.
-        Damage found while writing closes the index and raises IndexUnavailable."""
+        """One writer at a time across processes and threads; damage found while writing closes the index
+        and raises IndexUnavailable."""
+        self._cache.ensure("locks")
         try:
-            with self._file_lock.acquire(timeout=lock_timeout), self._write_lock, _damage_reported():
+            with locks.hold(self._cache.locks_dir, LOCK_NAME, lock_timeout), self._write_lock, _damage_reported():
                 yield
-        except (LockTimeout, LockError) as err:
-            raise IndexBusy(f"another process is {doing} the search index") from err
+        except (locks.LockTimeout, LockError) as err:
+            raise IndexBusy(f"another process is {doing} the search index; retry in a moment") from err
         except IndexUnavailable:
             with self._lock:
                 self._forget()
             raise
 
-    def _reopen(self, ix: Any) -> None:
+    def _reopen(self) -> None:
         with self._lock:
-            self._close_searcher()
-            self._ix = ix
-            self._searcher = ix.searcher()
+            if self._ix is not None:
+                self._install_latest()
 
 
 @contextlib.contextmanager
@@ -500,7 +565,7 @@ def _damage_reported() -> Iterator[None]:
     reason = ""
     try:
         yield
-    except (IndexUnavailable, IndexBusy, LockError, LockTimeout):
+    except (ProjectMemoryError, LockError, locks.LockTimeout):
         raise
     except Exception as err:  # EOFError, UnpicklingError, struct.error, whoosh's own IndexError...
         reason = f"{type(err).__name__}: {err}"[:160]
@@ -521,134 +586,3 @@ def _close_files(err: BaseException) -> None:
                 with contextlib.suppress(Exception):
                     value.close()
         traceback = traceback.tb_next
-
-
-class _Postings:
-    """One term's postings in one field, live sections only: doc number -> term frequency, raw value (the
-    positions, encoded) and, once asked for, BM25 score."""
-
-    __slots__ = ("at", "scores", "values", "weights")
-
-    def __init__(self, ids: list[int], weights: list[float], values: list[Any]) -> None:
-        self.at = dict(zip(ids, range(len(ids)), strict=True))
-        self.weights = weights
-        self.values = values
-        self.scores: dict[int, float] = {}
-
-
-class _Terms:
-    """One searcher's postings and statistics, read once per term (`ranking.TermSource`).
-
-    A posting list is read block by block (Whoosh's own matchers cost a Python call per posting and
-    per matcher in their trees). Scores are Whoosh's BM25F: the searcher's idf and average field
-    length, the section's field length as Whoosh stores it.
-    """
-
-    MAX_POSTINGS = 250_000  # postings held (~50 MB at most) before the cache starts afresh
-
-    def __init__(self, searcher: Any) -> None:
-        self.searcher = searcher
-        self.sections = int(searcher.doc_frequency("doctype", "section"))
-        self._leaves = [(sub.reader(), offset) for sub, offset in searcher.leaf_searchers()]
-        self._postings: dict[tuple[str, str], _Postings] = {}
-        self._held = 0
-        self._lengths: dict[str, dict[int, int]] = {field: {} for field in TEXT_FIELDS}
-        self._formats = {field: searcher.schema[field].format for field in TEXT_FIELDS}
-        self._paths: Any = None
-
-    def path(self, doc: int) -> str:
-        if self._paths is None:
-            self._paths = self.searcher.reader().column_reader("path")
-        return str(self._paths[doc])
-
-    def docs(self, field: str, term: str) -> Any:
-        return self._get(field, term).at.keys()
-
-    def scores(self, field: str, term: str, within: Collection[int]) -> dict[int, float]:
-        postings = self._get(field, term)
-        at, known = postings.at, postings.scores
-        docs = [doc for doc in at if doc in within] if len(at) < len(within) else [doc for doc in within if doc in at]
-        missing = [doc for doc in docs if doc not in known]
-        if missing:
-            searcher, weights, lengths = self.searcher, postings.weights, self._lengths[field]
-            idf, average = searcher.idf(field, term), searcher.avg_field_length(field) or 1
-            for doc in missing:
-                length = lengths.get(doc)
-                if length is None:
-                    length = lengths[doc] = searcher.doc_field_length(doc, field, 1)
-                known[doc] = bm25(idf, weights[at[doc]], length, average, 0.75, 1.2)
-        return {doc: known[doc] for doc in docs}
-
-    def bm25(self, field: str, term: str, doc: int) -> float:
-        return self.scores(field, term, (doc,))[doc]
-
-    def positions(self, field: str, term: str, doc: int) -> list[int]:
-        postings = self._get(field, term)
-        return list(self._formats[field].decode_positions(postings.values[postings.at[doc]]))
-
-    def _get(self, field: str, term: str) -> _Postings:
-        key = (field, term)
-        found = self._postings.get(key)
-        if found is None:
-            found = self._read(field, term)
-            if self._held + len(found.at) > self.MAX_POSTINGS:
-                self._postings.clear()
-                self._held = 0
-            self._postings[key] = found
-            self._held += len(found.at)
-        return found
-
-    def _read(self, field: str, term: str) -> _Postings:
-        ids: list[int] = []
-        weights: list[float] = []
-        values: list[Any] = []
-        for reader, offset in self._leaves:
-            if (field, term) not in reader:
-                continue
-            matcher = reader.postings(field, term)
-            deleted: frozenset[int] = frozenset()
-            if isinstance(matcher, FilterMatcher):  # how a segment with deleted documents hides them
-                matcher, deleted = matcher.child, reader.deleted_docs_set
-                matcher.reset()  # the filter has already stepped past the deleted documents it starts with
-            start = len(ids)
-            if type(matcher) is W3LeafMatcher:
-                _read_blocks(matcher, ids, weights, values)
-            else:  # a short list stored inline with the term
-                while matcher.is_active():
-                    ids.append(matcher.id())
-                    weights.append(matcher.weight())
-                    values.append(matcher.value())
-                    matcher.next()
-            if deleted or offset:
-                kept = [i for i in range(start, len(ids)) if ids[i] not in deleted]
-                ids[start:] = [ids[i] + offset for i in kept]
-                weights[start:] = [weights[i] for i in kept]
-                values[start:] = [values[i] for i in kept]
-        return _Postings(ids, weights, values)
-
-
-def _read_blocks(matcher: Any, ids: list[int], weights: list[float], values: list[Any]) -> None:
-    """Every posting of a Whoosh 3 posting list, a block at a time (whoosh-reloaded 2.7.5's block layout:
-    `_read_ids`, `_read_weights`, `_read_values`, `_next_block`; the version is pinned)."""
-    while matcher.is_active():
-        matcher._read_ids()
-        matcher._read_weights()
-        matcher._read_values()
-        ids.extend(matcher._ids)
-        weights.extend(matcher._weights)
-        values.extend(matcher._values)
-        matcher._next_block()
-
-
-def build_filter(filters: Filters) -> Q.Query | None:
-    """None without filters: manifest documents have no text fields, so text queries never match them."""
-    clauses: list[Q.Query] = []
-    if filters.kinds is not None:
-        clauses.append(Q.Or([Q.Term("kind", kind) for kind in sorted(filters.kinds)]))
-    if filters.lecture is not None:
-        clauses.append(Q.NumericRange("lecture", filters.lecture, filters.lecture))
-    if filters.tags:
-        clauses.append(Q.Or([Q.Term("tags", tag) for tag in filters.tags]))
-    if filters.since is not None:
-        clauses.append(Q.NumericRange("mtime", filters.since, None))
-    return Q.And(clauses) if clauses else None

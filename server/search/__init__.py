@@ -1,0 +1,44 @@
+"""Search over the notes: Chinese, English and mixed, ranked by section, kept current with the files.
+
+The query side answers a `SearchRequest` (`engine.SearchEngine`: `analyzer` turns text into terms and a
+query into a plan, `glossary` adds aliases, `ranking` decides what matches and how it ranks, `snippets` cuts
+what the model reads, `filters` narrows by scope, lecture, tags and date, `scan` answers without an index).
+`service.IndexService` alone owns the index: its state (`results.IndexState`), readiness, the Whoosh index
+(`whoosh_index`, with `whoosh_private` and `postings`: the only modules importing whoosh), the maintenance
+thread and reconciliation with the notes (`manifest`, `documents`). The rest of the server asks these two,
+never their parts.
+
+Threads and locks (locks listed in the order they are taken; none is taken while a later one is held):
+
+| thread | entry points | locks |
+|---|---|---|
+| a request (MCP worker thread, CLI main thread) | `SearchEngine.search` | `IndexService._lock` (state, briefly); `WhooshIndex._lock` (take a view, briefly) |
+| a request writing a note, through `ProjectMemory` | `IndexService.update` | `IndexService._writer` (waits ≤ 2 s, else the notes stay pending) → the cache's `index.lock` file → `WhooshIndex._write_lock` → `WhooshIndex._lock` (install the new view) |
+| warm-up (server start) | `IndexService.ensure_ready` | `IndexService._writer` → as above, for the open, the reconcile or the first build |
+| watcher worker (`server.sync`) | `IndexService.update`, `reconcile`, `sweep` | as a writing request |
+| maintenance (`IndexService`'s own) | rebuild after damage, `merge_small` | as a writing request; a merge folds only small segments, so a save waits for it a moment at most |
+
+`IndexService._lock` guards the state, its reason, the pending notes and the progress listeners; it is a plain
+`Lock`, held for a few lines and never while calling out. `_writer` makes one pass over the manifest at a time
+(the manifest itself is touched only under it). A query holds no lock while it ranks: it holds a reference on
+its commit's view, which a writer retires (never closes) when it installs the next one.
+"""
+
+from server.search.engine import SearchEngine
+from server.search.request import MAX_LIMIT, MAX_QUERY_CHARS, Scope, SearchRequest
+from server.search.results import IndexState, IndexStatus, ReconcileReport, SearchHit, SearchResults
+from server.search.service import IndexService
+
+__all__ = [
+    "MAX_LIMIT",
+    "MAX_QUERY_CHARS",
+    "IndexService",
+    "IndexState",
+    "IndexStatus",
+    "ReconcileReport",
+    "Scope",
+    "SearchEngine",
+    "SearchHit",
+    "SearchRequest",
+    "SearchResults",
+]

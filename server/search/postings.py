@@ -1,0 +1,189 @@
+"""Posting lists as arrays, for ranking: what one commit of the index holds for a term, read once and kept.
+
+Whoosh keeps an index as segments; a commit adds a small segment and marks documents deleted in older ones.
+So lists are read and kept per segment (`SegmentTerms`, keyed by Whoosh's segment id, surviving commits that
+do not touch the segment), and a commit's view (`IndexTerms`) joins them, dropping the documents deleted in
+that commit and shifting each segment's document numbers by its offset. A save therefore costs the next
+query only the reads of its own small segment.
+
+Positions are not kept: ranking needs them for a few leading sections only, and reads them through Whoosh's
+matchers (`IndexTerms.positions`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from server.search.filters import Filters
+from server.search.whoosh_private import read_posting_list
+
+WORDS = "words"  # the one indexed text field
+LENGTH_COLUMN = "wlen"  # a section's weighted length
+
+IntArray = npt.NDArray[np.int32]
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Postings:
+    docs: IntArray  # sorted document numbers of the commit
+    weights: FloatArray  # the term's weight in each (the sum of its occurrences' part boosts)
+
+
+EMPTY = Postings(np.zeros(0, np.int32), np.zeros(0, np.float32))
+
+
+COLUMNS = ("path", "kind", "lecture", "mtime", "tags")
+
+
+class SegmentVanished(Exception):
+    """A segment's files were deleted (another process merged it away) before its columns could be read."""
+
+
+class SegmentTerms:
+    """One segment's posting lists (deleted documents included), read as asked for, and its columns, read when
+    the segment is first seen: a column file is opened lazily by Whoosh, and one that another process has
+    deleted meanwhile reads as defaults, silently. Reading them at once, right after the commit is opened,
+    turns that race into SegmentVanished, which the caller answers by opening the newer commit."""
+
+    MAX_POSTINGS = 4_000_000  # postings kept (8 bytes each) before the least recently used lists go
+
+    def __init__(self, reader: Any) -> None:
+        self._lists: OrderedDict[str, tuple[IntArray, FloatArray]] = OrderedDict()
+        self._held = 0
+        self._lock = threading.Lock()
+        count = reader.doc_count_all()
+        if count and not reader.has_column(LENGTH_COLUMN):  # every document has a length: the files are gone
+            raise SegmentVanished(reader.segment().segment_id())
+        self.lengths: FloatArray = np.fromiter(reader.column_reader(LENGTH_COLUMN), dtype=np.float32, count=count)
+        self.columns: dict[str, npt.NDArray[Any]] = {}
+        for name in COLUMNS:
+            values = list(reader.column_reader(name))
+            numeric = bool(values) and isinstance(values[0], int | float)
+            self.columns[name] = np.array(values, dtype=np.int64 if numeric else object)
+
+    def raw(self, reader: Any, term: str) -> tuple[IntArray, FloatArray]:
+        with self._lock:
+            found = self._lists.get(term)
+            if found is not None:
+                self._lists.move_to_end(term)
+                return found
+        ids, weights, _values = read_posting_list(reader, WORDS, term, keep_deleted=True)
+        found = (np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float32))
+        with self._lock:
+            self._lists[term] = found
+            self._held += len(found[0])
+            while self._held > self.MAX_POSTINGS and len(self._lists) > 1:
+                _, (dropped, _) = self._lists.popitem(last=False)
+                self._held -= len(dropped)
+        return found
+
+
+class IndexTerms:
+    """One commit of the index, as the ranking reads it (`ranking.TermSource`)."""
+
+    def __init__(self, searcher: Any, segments: Sequence[SegmentTerms]) -> None:
+        self.searcher = searcher
+        self._leaves: list[tuple[Any, int, SegmentTerms, npt.NDArray[np.bool_] | None]] = []
+        lengths: list[FloatArray] = []
+        for (sub, offset), terms in zip(searcher.leaf_searchers(), segments, strict=True):
+            reader = sub.reader()
+            deleted = None
+            segment_lengths = terms.lengths
+            if reader.has_deletions():
+                deleted = np.zeros(reader.doc_count_all(), dtype=np.bool_)
+                deleted[list(reader.deleted_docs_set)] = True
+                segment_lengths = np.where(deleted, np.float32(0), segment_lengths).astype(np.float32)
+            self._leaves.append((reader, offset, terms, deleted))
+            lengths.append(segment_lengths)
+        # A section's length is never 0 (its note's title is in it); manifest and meta documents have 0.
+        self.lengths: FloatArray = np.concatenate(lengths) if lengths else np.zeros(0, np.float32)
+        self.size = len(self.lengths)
+        self.sections = int(np.count_nonzero(self.lengths))
+        self.average_length = float(self.lengths.sum()) / self.sections if self.sections else 1.0
+        self._cache: dict[str, Postings] = {}
+
+    def postings(self, term: str) -> Postings:
+        found = self._cache.get(term)
+        if found is not None:
+            return found
+        parts_docs: list[IntArray] = []
+        parts_weights: list[FloatArray] = []
+        for reader, offset, terms, deleted in self._leaves:
+            ids, weights = terms.raw(reader, term)
+            if not len(ids):
+                continue
+            if deleted is not None:
+                keep = ~deleted[ids]
+                ids, weights = ids[keep], weights[keep]
+            parts_docs.append(ids + offset if offset else ids)
+            parts_weights.append(weights)
+        if not parts_docs:
+            found = EMPTY
+        elif len(parts_docs) == 1:
+            found = Postings(parts_docs[0], parts_weights[0])
+        else:
+            found = Postings(np.concatenate(parts_docs), np.concatenate(parts_weights))
+        self._cache[term] = found
+        return found
+
+    def positions(self, term: str, docs: Sequence[int]) -> dict[int, list[int]]:
+        """Where `term` occurs in each of `docs` (commit document numbers) that holds it."""
+        from server.search.whoosh_index import decode_positions
+
+        found: dict[int, list[int]] = {}
+        wanted = sorted(docs)
+        for reader, offset, _terms, _deleted in self._leaves:
+            local = [doc - offset for doc in wanted if offset <= doc < offset + reader.doc_count_all()]
+            if not local or (WORDS, term) not in reader:
+                continue
+            matcher = reader.postings(WORDS, term)
+            for doc in local:
+                if not matcher.is_active():
+                    break
+                if matcher.id() < doc:
+                    matcher.skip_to(doc)
+                if matcher.is_active() and matcher.id() == doc:
+                    found[doc + offset] = decode_positions(matcher.value())
+        return found
+
+    def allowed(self, filters: Filters) -> npt.NDArray[np.bool_] | None:
+        """Which documents the filters let through; None without filters."""
+        if filters.kinds is None and filters.lecture is None and not filters.tags and filters.since is None:
+            return None
+        parts: list[npt.NDArray[np.bool_]] = []
+        for reader, _offset, terms, _deleted in self._leaves:
+            mask = np.ones(reader.doc_count_all(), dtype=np.bool_)
+            columns = terms.columns
+            if filters.kinds is not None:
+                kinds = {kind.encode("utf-8") for kind in filters.kinds}
+                mask &= np.array([value in kinds for value in columns["kind"]], dtype=np.bool_)
+            if filters.lecture is not None:
+                mask &= columns["lecture"] == filters.lecture
+            if filters.since is not None:
+                mask &= columns["mtime"] >= filters.since
+            if filters.tags:
+                wanted = set(filters.tags)
+                mask &= np.array([bool(wanted & set(value.decode("utf-8").split(","))) if value else False
+                                  for value in columns["tags"]], dtype=np.bool_)
+            parts.append(mask)
+        return np.concatenate(parts) if parts else np.zeros(0, np.bool_)
+
+    def column_value(self, doc: int, name: str) -> Any:
+        for _reader, offset, terms, _deleted in reversed(self._leaves):
+            if doc >= offset:
+                return terms.columns[name][doc - offset]
+        raise IndexError(doc)
+
+    def path(self, doc: int) -> str:
+        return str(self.column_value(doc, "path"))
+
+    def stored(self, doc: int) -> dict[str, Any]:
+        return dict(self.searcher.stored_fields(doc))

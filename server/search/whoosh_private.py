@@ -1,0 +1,77 @@
+"""The one place that reads Whoosh's private structures: a posting list, block by block.
+
+Whoosh's own matchers cost a Python call per posting (and a generator step per id in `delta_decode`); a query
+here reads whole posting lists, so it unpickles each block itself and decodes its ids with `accumulate`.
+This relies on whoosh-reloaded 2.7.5's `W3LeafMatcher` layout (`_postfile`, `_dataoffset`, `_nextoffset`,
+`_compression`, `_blocklength`, `_lastblock`, `_goto`, and a block being a pickled (ids, weights, values)
+tuple); the version is pinned in pyproject.toml and `tests/test_whoosh_private.py` fails loudly if it moves.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zlib
+from itertools import accumulate
+from typing import Any
+
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching import FilterMatcher
+
+PostingList = tuple[list[int], list[float], list[bytes]]
+"""Document numbers (within the segment), weights and encoded values, aligned."""
+
+
+def read_posting_list(reader: Any, field: str, term: str, *, keep_deleted: bool = False) -> PostingList:
+    """Every posting of `term` in `field` of one segment reader; those of deleted documents only when
+    `keep_deleted` (the caller then drops them itself, as the deletions of a later commit require)."""
+    ids: list[int] = []
+    weights: list[float] = []
+    values: list[bytes] = []
+    if (field, term) not in reader:
+        return ids, weights, values
+    matcher = reader.postings(field, term)
+    deleted: frozenset[int] | set[int] = frozenset()
+    if isinstance(matcher, FilterMatcher):  # how a segment with deleted documents hides them
+        matcher, deleted = matcher.child, (frozenset() if keep_deleted else reader.deleted_docs_set)
+        matcher.reset()  # the filter has already stepped past the deleted documents it starts with
+    if type(matcher) is W3LeafMatcher:
+        _read_blocks(matcher, ids, weights, values)
+    else:  # a one-posting list stored inline with the term
+        while matcher.is_active():
+            ids.append(matcher.id())
+            weights.append(matcher.weight())
+            values.append(matcher.value())
+            matcher.next()
+    if deleted:
+        kept = [i for i, doc in enumerate(ids) if doc not in deleted]
+        ids = [ids[i] for i in kept]
+        weights = [weights[i] for i in kept]
+        values = [values[i] for i in kept]
+    return ids, weights, values
+
+
+def _read_blocks(matcher: Any, ids: list[int], weights: list[float], values: list[bytes]) -> None:
+    postfile = matcher._postfile
+    while True:
+        start = matcher._dataoffset
+        data = postfile.get(start, matcher._nextoffset - start)
+        if matcher._compression:
+            data = zlib.decompress(data)
+        block_ids, block_weights, block_values = pickle.loads(data)
+        count = matcher._blocklength
+        ids.extend(accumulate(block_ids))
+        if block_weights is None:
+            weights.extend([1.0] * count)
+        elif isinstance(block_weights, float):
+            weights.extend([block_weights] * count)
+        else:
+            weights.extend(block_weights)
+        values.extend(block_values if block_values is not None else [b""] * count)
+        if matcher._lastblock:
+            return
+        matcher._goto(matcher._nextoffset)
+
+
+def segment_sizes(segments: list[Any]) -> list[tuple[int, int]]:
+    """(documents written, documents deleted) of each segment, for the merge policy."""
+    return [(segment.doc_count_all(), segment.deleted_count()) for segment in segments]

@@ -1,23 +1,39 @@
-"""The session briefing (`get_session_context`): the 回顾 step in one token-budgeted text.
+"""The session briefing (`get_session_context`): the 回顾 step in one text that never passes its budget.
 
-Everything is cut into small items (one per insight, discussion, TODO...) with a priority. Items go in by
-priority until the next one would pass the budget; that one and every later one are left out whole and
-listed as handles the model can read next. The estimate comes from `server.tokens`.
+What goes in, in a fixed order of importance, each part cut into small items:
+1. the lead: the project, today, progress (done/total, phase, week), the current and the next lecture,
+   conflicts and staleness flags, the first next step — always, at any budget from 300 tokens;
+2. the person's working rules, digested from their own rule sections (`memory_schema.rules`), point by point;
+3. the newest insights, one line each; 4. the most recent discussions; 5. focus matches (with `focus`);
+6. the other next steps and open research TODOs; 7. goals and key takeaways.
+Items go in by importance while the text (with the summary of what was left out) fits; an item that does not
+fit is left out, and a smaller, less important one may still go in. What was left out is summarised last,
+one line per kind with a count and where to read it ("+54 discussions: list_discussions"), so the model knows
+it has not seen everything. The estimate comes from `server.tokens`.
 """
+
+from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import DocumentKind
+from memory_schema.markdown import parse_markdown
 from memory_schema.progress import Progress
+from memory_schema.rules import digest_rules
 from memory_schema.vocabulary import SECTIONS, names
 from memory_schema.working_memory import WorkingMemory
-from server.memory import ProjectMemory
+from server.search import MAX_QUERY_CHARS
+from server.search.request import search_request
 from server.tokens import estimate_tokens
+
+if TYPE_CHECKING:
+    from server.memory import ProjectMemory
 
 STALE_AFTER_DAYS = 7
 MIN_TOKENS = 200
@@ -26,8 +42,9 @@ _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
 class OmittedItem(BaseModel):
-    handle: str
-    what: str
+    kind: str
+    count: int
+    read_with: str  # a read_memory handle, or the tool that lists them
 
 
 class SessionContext(BaseModel):
@@ -42,100 +59,156 @@ class SessionContext(BaseModel):
 
 @dataclass
 class _Item:
-    priority: int
-    key: str
+    kind: str  # the part it belongs to (see _PARTS)
     text: str
-    handle: str
-    what: str
+    group: str = ""  # items of one group share a line: "- group: text；text；…"
+
+
+@dataclass(frozen=True)
+class _Part:
+    kind: str
+    header: str  # shown once above the part's items ("" for none)
+    label: str  # how an omitted count is named
+    lead: bool = False  # never left out
+
+
+# Reading order; importance is the order items are offered in (`build_session_context`).
+_PARTS = {part.kind: part for part in (
+    _Part("title", "", "title", lead=True),
+    _Part("progress", "", "progress", lead=True),
+    _Part("flag", "", "flags", lead=True),
+    _Part("step", "## Next steps", "next steps"),
+    _Part("rule", "## The person's rules (follow them)", "rule points"),
+    _Part("insight", "## Newest insights", "insights"),
+    _Part("discussion", "## Recent discussions", "discussions"),
+    _Part("focus", "## Matching notes", "focus matches"),
+    _Part("todo", "## Open research TODOs", "open TODOs"),
+    _Part("goal", "## Goals", "goals"),
+    _Part("takeaway", "## Key takeaways", "takeaways"),
+)}
 
 
 def build_session_context(memory: ProjectMemory, max_tokens: int = 2000, focus: str | None = None) -> SessionContext:
     if not MIN_TOKENS <= max_tokens <= MAX_TOKENS:
         raise ProjectMemoryError(f"max_tokens must be between {MIN_TOKENS} and {MAX_TOKENS}, not {max_tokens}.")
+    if focus is not None and len(focus) > MAX_QUERY_CHARS:
+        raise ProjectMemoryError(f"focus is {len(focus)} characters; keep it under {MAX_QUERY_CHARS}.")
     layout = memory.layout
     working = memory.working_memory()
     progress = memory.progress()
-    flags = _stale_flags(memory, working, progress)
-    status = memory.index_status()
-    items = _progress_items(memory, working, progress)
-    items += [_Item(1, "flag", f"⚠ {flag}", layout.working_memory, "staleness flag") for flag in flags]
+    flags = _flags(memory, working, progress)
+    wm = layout.working_memory
+    offered: list[_Item] = [*_lead(memory, working, progress), *(_Item("flag", f"⚠ {flag}") for flag in flags)]
+    steps = [f"- {step}" for group in (working.next_steps if working else []) for step in group.items]
+    offered += [_Item("step", step) for step in steps[:1]]
+    offered += _rules(memory)
     if working:
-        items += _working_items(layout.working_memory, working)
-    items += _discussion_items(memory)
-    items += [
-        _Item(4, "todo", f"- [ ] {item.text}" + (f" ({item.topic})" if item.topic else ""), layout.research_todo,
-              "open research TODO")
-        for item in memory.research_todos()
-        if not item.done
-    ]
+        offered += [_Item("insight", f"- {i.title}: {_first_line(i.body)}") for i in reversed(working.insights)]
+    offered += _discussions(memory)
     if focus and focus.strip():
-        items += _focus_items(memory, focus.strip())
-    if status.state != "starting":  # "starting": this process has not loaded the index (e.g. the CLI hook)
-        items.append(_Item(6, "index", f"Index: {status.state}, {status.files} files", "", "index state"))
-    return _fit(items, max_tokens, flags, status.state)
-
-
-def _fit(items: list[_Item], max_tokens: int, flags: list[str], index_state: str) -> SessionContext:
-    ordered = sorted(items, key=lambda item: item.priority)  # stable: document order within a priority
-    chosen: list[_Item] = []
-    omitted: list[_Item] = []
-    for position, item in enumerate(ordered):
-        candidate = _render([*chosen, item], ordered[position + 1 :])
-        if estimate_tokens(candidate) <= max_tokens:
-            chosen.append(item)
-        else:
-            omitted = ordered[position:]
-            break
-    while chosen and estimate_tokens(_render(chosen, omitted)) > max_tokens:
-        omitted.insert(0, chosen.pop())
-    text = _render(chosen, omitted)
-    handles = list(dict.fromkeys((item.handle, item.what) for item in omitted if item.handle))
+        offered += _focus(memory, focus.strip())
+    offered += [_Item("step", step) for step in steps[1:]]
+    offered += [_Item("todo", f"- [ ] {t.text}" + (f" ({t.topic})" if t.topic else ""))
+                for t in memory.research_todos() if not t.done]
+    if working:
+        offered += [_Item("goal", f"- {goal}") for goal in working.goals]
+        offered += [_Item("takeaway", f"- {takeaway}") for takeaway in working.takeaways]
+    reading = {
+        "step": f"{wm}#{_title(working, 'next_steps')}", "rule": wm, "insight": f"{wm}#{_title(working, 'insights')}",
+        "discussion": "list_discussions", "focus": "search_discussions", "todo": layout.research_todo,
+        "goal": f"{wm}#{_title(working, 'goals')}", "takeaway": f"{wm}#{_title(working, 'takeaways')}",
+    }
+    chosen, left = _fit(offered, max_tokens, reading)
+    text = _render(chosen, left, reading)
     return SessionContext(
         text=text,
         estimated_tokens=estimate_tokens(text),
         max_tokens=max_tokens,
-        included=list(dict.fromkeys(item.key for item in chosen)),
-        omitted=[OmittedItem(handle=handle, what=what) for handle, what in handles],
+        included=list(dict.fromkeys(item.kind for item in chosen)),
+        omitted=[OmittedItem(kind=_PARTS[kind].label, count=count, read_with=reading.get(kind, wm))
+                 for kind, count in left.items()],
         flags=flags,
-        index_state=index_state,
+        index_state=memory.index_status().state,
     )
 
 
-# Sections in reading order; items are chosen by priority but always shown in this order.
-_SECTIONS: list[tuple[str, str]] = [
-    ("overview", ""),
-    ("progress", ""),
-    ("flag", ""),
-    ("next", "## Next steps"),
-    ("focus", "## Matching notes"),
-    ("insight", "## Recent insights"),
-    ("discussion", "## Discussions (read with read_memory)"),
-    ("todo", "## Open research TODOs"),
-    ("takeaway", "## Key takeaways"),
-    ("index", ""),
-]
+def _fit(offered: list[_Item], budget: int, reading: dict[str, str]) -> tuple[list[_Item], dict[str, int]]:
+    """Take items in the order offered while the whole text (with the left-out summary) fits the budget.
+
+    A text's estimate is at most the sum of its lines' estimates (the estimator's counts never span a line
+    break), so summing per line keeps the choice linear in the items and the result within the budget."""
+    chosen: list[_Item] = []
+    left: dict[str, int] = {}
+    for item in offered:
+        left[item.kind] = left.get(item.kind, 0) + 1
+    shown: set[str] = set()
+    used = 0
+    for item in offered:
+        part = _PARTS[item.kind]
+        cost = _line_cost(part.header) if part.header and item.kind not in shown else 0
+        if item.group:
+            cost += _line_cost("；" + item.text) + (0 if item.group in shown else _line_cost(f"- {item.group}: "))
+        else:
+            cost += _line_cost(item.text)
+        left[item.kind] -= 1
+        if part.lead or used + cost + _line_cost(_summary(left, reading)) <= budget:
+            chosen.append(item)
+            shown.update((item.kind, item.group))
+            used += cost
+        else:
+            left[item.kind] += 1
+    # The lead always stays; if even it passes a tiny budget, shorten its longest lines.
+    while estimate_tokens(_render(chosen, left, reading)) > budget:
+        longest = max((i for i in chosen if _PARTS[i.kind].lead), key=lambda i: len(i.text), default=None)
+        if longest is None or len(longest.text) < 40:
+            break
+        longest.text = longest.text[: max(40, len(longest.text) * 3 // 4)].rstrip() + "…"
+    return chosen, {kind: count for kind, count in left.items() if count}
 
 
-def _render(chosen: list[_Item], omitted: list[_Item]) -> str:
+def _line_cost(line: str) -> int:
+    return estimate_tokens(line + "\n") if line else 0
+
+
+def _summary(left: dict[str, int], reading: dict[str, str]) -> str:
+    """`Left out: 3 insights, 9 next steps (read_memory AI助手工作记忆.md); 6 discussions (list_discussions)`."""
+    by_source: dict[str, list[str]] = {}
+    for kind, count in left.items():
+        if count:
+            source = reading.get(kind, "").split("#")[0]
+            by_source.setdefault(source, []).append(f"{count} {_PARTS[kind].label}")
+    if not by_source:
+        return ""
+    where = {source: source if source.endswith("_discussions") else f"read_memory {source}" for source in by_source}
+    return "Left out: " + "; ".join(f"{', '.join(counts)} ({where[source]})" for source, counts in by_source.items())
+
+
+def _render(chosen: list[_Item], left: dict[str, int], reading: dict[str, str]) -> str:
     lines: list[str] = []
-    for key, header in _SECTIONS:
-        group = [item.text for item in chosen if item.key == key]
-        if group and header:
-            lines.append(header)
-        lines += group
-    if omitted:
-        handles = list(dict.fromkeys(item.handle for item in omitted if item.handle))
-        lines.append("## Left out (read_memory handle)")
-        lines.append("; ".join(handles))
+    for kind, part in _PARTS.items():
+        items = [item for item in chosen if item.kind == kind]
+        if items and part.header:
+            lines.append(part.header)
+        groups: dict[str, list[str]] = {}
+        for item in items:
+            if item.group:
+                if item.group not in groups:
+                    groups[item.group] = []
+                    lines.append(item.group)  # a placeholder, filled in below
+                groups[item.group].append(item.text)
+            else:
+                lines.append(item.text)
+        lines = [f"- {line}: " + "；".join(groups[line]) if line in groups else line for line in lines]
+    summary = _summary(left, reading)
+    if summary:
+        lines.append(summary)
     return "\n".join(lines)
 
 
-def _progress_items(memory: ProjectMemory, working: WorkingMemory | None, progress: Progress | None) -> list[_Item]:
-    layout = memory.layout
+def _lead(memory: ProjectMemory, working: WorkingMemory | None, progress: Progress | None) -> list[_Item]:
     name = (working.overview.get("项目名称") or working.overview.get("Project") or working.title) if working else None
     updated = f"; memory updated {working.updated}" if working and working.updated else ""
-    items = [_Item(0, "overview", f"# {name or 'Project memory'} (today {memory.today().isoformat()}{updated})",
-                   layout.working_memory, "overview")]
+    items = [_Item("title", f"# {name or 'Project memory'} (today {memory.today().isoformat()}{updated})")]
     summary = working.progress if working and working.progress else progress.summary if progress else None
     if progress and progress.lectures:
         done, total = progress.done, progress.total
@@ -149,71 +222,66 @@ def _progress_items(memory: ProjectMemory, working: WorkingMemory | None, progre
             parts.append(f"phase {summary.phase}")
         if summary and summary.week:
             parts.append(f"week {summary.week}")
-        items.append(_Item(0, "progress", "; ".join(parts), layout.progress, "progress"))
-    if progress:
+        items.append(_Item("progress", "; ".join(parts)))
+    if progress and progress.lectures:
         current = progress.current()
+        following = next((lec for lec in progress.lectures if current and lec.number > current.number
+                          and lec.status.value != "done"), None)
         if current:
-            items.append(_Item(0, "progress", f"Current lecture: {current.label} {current.topic} "
-                                              f"({current.status.value})", layout.progress, "progress"))
+            line = f"Current lecture: {current.label} {current.topic} ({current.status.value.replace('_', ' ')})"
+            if following:
+                line += f"; next: {following.label} {following.topic}"
+            items.append(_Item("progress", line))
+        elif progress.done == progress.total:
+            items.append(_Item("progress", "Every lecture is done."))
+    elif not working:
+        items.append(_Item("progress", f"No {memory.layout.working_memory} yet: `project-memory init` creates it."))
     return items
 
 
-def _working_items(path: str, working: WorkingMemory) -> list[_Item]:
-    items: list[_Item] = []
-    steps_handle = f"{path}#{next_steps_title(working)}"
-    for index, group in enumerate(working.next_steps):
-        title = f"{group.title}: " if group.title else ""
-        for position, step in enumerate(group.items):
-            priority = 0 if index == 0 and position == 0 else 3 if index == 0 else 7
-            label = title if position == 0 else "  " if index == 0 else f"{group.title}: "
-            items.append(_Item(priority, "next", f"- {label}{step}", steps_handle, "next steps"))
-    insights_handle = f"{path}#{_role_title(working, 'insights')}"
-    for insight in reversed(working.insights):  # newest entries are at the end of the section
-        first = next((_plain(line) for line in insight.body.splitlines() if line.strip()), "")
-        items.append(_Item(2, "insight", f"- {insight.title}: {first[:80]}", insights_handle, "insights"))
-    takeaways_handle = f"{path}#{_role_title(working, 'takeaways')}"
-    for takeaway in working.takeaways:
-        items.append(_Item(5, "takeaway", f"- {takeaway}", takeaways_handle, "key takeaways"))
+def _rules(memory: ProjectMemory) -> list[_Item]:
+    snapshot = memory.read_optional(memory.layout.working_memory)
+    if snapshot is None:
+        return []
+    items = []
+    for rule in digest_rules(parse_markdown(snapshot.text)):
+        items += [_Item("rule", point, group=rule.title) for point in rule.points]
     return items
 
 
-def _plain(line: str) -> str:
-    """One line without list markers and bold markup, for a one-line summary."""
-    return line.replace("**", "").strip().lstrip("-*+ ").strip()
+def _discussions(memory: ProjectMemory) -> list[_Item]:
+    listing = memory.list_discussions(limit=1000)
+    return [_Item("discussion", f"- {d.title} ({d.last_round or 'undated'}): {d.summary[:60]} → {d.path}")
+            for d in listing.discussions]
+
+
+def _focus(memory: ProjectMemory, focus: str) -> list[_Item]:
+    try:
+        results = memory.search(search_request(focus, limit=5))
+    except ProjectMemoryError:
+        return []
+    return [_Item("focus", f"- {hit.handle} ({hit.kind}): {hit.snippet[:120]}")
+            for hit in results.hits if hit.kind != DocumentKind.WORKING_MEMORY.value]
+
+
+def _first_line(body: str) -> str:
+    first = next((line for line in body.splitlines() if line.strip()), "")
+    plain = first.replace("**", "").strip().lstrip("-*+ ").strip()
+    return plain[:80]
+
+
+def _title(working: WorkingMemory | None, role: str) -> str:
+    """The section's title as the document spells it (without emoji), for a handle."""
+    wanted = set(names(SECTIONS, role))
+    found = [path.rsplit("/", 1)[-1] for path in (working.sections if working else [])]
+    return next((title for title in found if title in wanted), names(SECTIONS, role)[0])
 
 
 def next_steps_title(working: WorkingMemory) -> str:
-    return _role_title(working, "next_steps")
+    return _title(working, "next_steps")
 
 
-def _role_title(working: WorkingMemory, role: str) -> str:
-    """The section's title as the document spells it (without emoji), for a handle."""
-    wanted = set(names(SECTIONS, role))
-    return next((path.rsplit("/", 1)[-1] for path in working.sections if path.rsplit("/", 1)[-1] in wanted),
-                names(SECTIONS, role)[0])
-
-
-def _discussion_items(memory: ProjectMemory) -> list[_Item]:
-    found = sorted(memory.discussions(), key=lambda d: (d.created or "", d.path), reverse=True)
-    return [
-        _Item(3, "discussion", f"- {d.title}: {d.summary[:60]} → {d.path}", d.path, "discussion")
-        for d in found
-    ]
-
-
-def _focus_items(memory: ProjectMemory, focus: str) -> list[_Item]:
-    try:
-        results = memory.search(focus, limit=5)
-    except ProjectMemoryError:
-        return []
-    return [
-        _Item(2, "focus", f"- {hit.handle} ({hit.kind}): {hit.snippet[:120]}", hit.handle, "focus match")
-        for hit in results.hits
-        if hit.kind != DocumentKind.WORKING_MEMORY.value
-    ]
-
-
-def _stale_flags(memory: ProjectMemory, working: WorkingMemory | None, progress: Progress | None) -> list[str]:
+def _flags(memory: ProjectMemory, working: WorkingMemory | None, progress: Progress | None) -> list[str]:
     today = memory.today()
     flags = []
     layout = memory.layout
@@ -222,15 +290,15 @@ def _stale_flags(memory: ProjectMemory, working: WorkingMemory | None, progress:
         if updated and (today - updated).days > STALE_AFTER_DAYS:
             flags.append(f"{layout.working_memory} not updated for {(today - updated).days} days ({working.updated})")
     if working and working.progress and progress and progress.lectures and working.progress.done != progress.done:
-            flags.append(
-                f"{layout.progress} says {progress.done}/{progress.total} lectures done but "
-                f"{layout.working_memory} says {working.progress.done}/{working.progress.total}"
-            )
+        flags.append(
+            f"conflict: {layout.progress} says {progress.done}/{progress.total} lectures done but "
+            f"{layout.working_memory} says {working.progress.done}/{working.progress.total}"
+        )
     if working and working.progress and working.progress.week:
         dates = _DATE.findall(working.progress.week)
         if dates:
-            end = date(*(int(part) for part in dates[-1]))
-            if end < today:
+            end = _parse_date("-".join(dates[-1]))
+            if end and end < today:
                 flags.append(f"the study week ({working.progress.week}) ended {(today - end).days} days ago")
     return flags
 

@@ -2,7 +2,10 @@
 
 Data goes to stdout (JSON with --json); messages and progress go to stderr; colours only on a terminal.
 Exit codes: 0 ok, 1 problems found (doctor), 2 usage or input error, 3 an error in the memory itself.
+`--root` may come before or after the subcommand.
 """
+
+from __future__ import annotations
 
 import contextlib
 import json
@@ -19,26 +22,28 @@ import click
 from pydantic import BaseModel
 
 from memory_schema.errors import InvalidInput, ProjectMemoryError
-from server.memory import ProjectMemory
+from server.roots import require_memory, resolve_root
 
 ROOT_HELP = "memory root (default: $PROJECT_MEMORY_ROOT, else $CLAUDE_PROJECT_DIR, else the current folder)"
 
 
-def resolve_root(root: str | None) -> Path:
-    for candidate in (root, os.environ.get("PROJECT_MEMORY_ROOT"), os.environ.get("CLAUDE_PROJECT_DIR")):
-        if candidate:
-            return Path(candidate).expanduser()
-    return Path.cwd()
-
-
-def open_memory(root: str | None) -> ProjectMemory:
-    return ProjectMemory(_existing_folder(resolve_root(root)))
-
-
-def _existing_folder(path: Path) -> Path:
+def _root(ctx: click.Context, root: str | None) -> tuple[Path, str]:
+    """The root this command works on: its own --root, else the group's, else the environment."""
+    chosen = root or (ctx.find_root().params.get("root") if ctx.find_root() else None)
+    path, source = resolve_root(chosen)
     if not path.is_dir():
-        raise click.ClickException(f"{path} is not a folder; pass --root or create it with 'project-memory init'.")
-    return path
+        raise click.ClickException(f"{path} ({source}) is not a folder; pass --root or create it with "
+                                   "'project-memory init'.")
+    return path, source
+
+
+def open_memory(ctx: click.Context, root: str | None, *, require: bool = True) -> Any:
+    from server.memory import ProjectMemory
+
+    path, source = _root(ctx, root)
+    if require:
+        require_memory(path, source)
+    return ProjectMemory(path)
 
 
 def emit_json(value: Any) -> None:
@@ -71,15 +76,16 @@ json_option = click.option("--json", "as_json", is_flag=True, help="print JSON i
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@root_option
 @click.version_option(package_name="project-memory")
-def main() -> None:
+def main(root: str | None) -> None:
     """project-memory: a searchable study memory in your own Markdown files, served over MCP.
 
     \b
     Examples:
       project-memory init ~/cs336 --preset cs336-zh
       project-memory serve --root ~/cs336
-      project-memory search KV缓存 --root ~/cs336
+      project-memory --root ~/cs336 search KV缓存
     """
     logging.basicConfig(level=os.environ.get("PROJECT_MEMORY_LOG", "WARNING"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -89,7 +95,7 @@ def main() -> None:
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--preset", type=click.Choice(["cs336-zh", "default-en"]), default="cs336-zh", show_default=True)
 def init(directory: str, preset: str) -> None:
-    """Create an empty memory in DIRECTORY from a layout preset (never overwrites a file).
+    """Create the documents of a memory in DIRECTORY from a layout preset; existing files are left alone.
 
     \b
     Example:
@@ -97,34 +103,58 @@ def init(directory: str, preset: str) -> None:
     """
     from server.scaffold import init_memory
 
-    created = init_memory(Path(directory), preset, date.today())
+    created, kept = init_memory(Path(directory), preset, date.today())
     click.echo(f"Created {len(created)} documents in {directory} ({preset}):", err=True)
     for path in created:
         click.echo(f"  {path}")
+    if kept:
+        click.echo(f"Left {len(kept)} existing documents as they were: {', '.join(kept)}", err=True)
 
 
 @main.command()
 @root_option
 @click.option("--sandbox", is_flag=True, help="serve a temporary copy of the root, leaving its files untouched")
 @click.option("--no-watch", is_flag=True, help="do not watch the files for edits made outside the server")
-def serve(root: str | None, sandbox: bool, no_watch: bool) -> None:
+@click.pass_context
+def serve(ctx: click.Context, root: str | None, sandbox: bool, no_watch: bool) -> None:
     """Run the MCP server over stdio (what Claude Code starts).
+
+    On a folder that is not a memory the server still starts (so the client shows it connected), but every
+    tool answers with what to do about the root.
 
     \b
     Example:
       project-memory serve --root examples/cs336 --sandbox
     """
     from server.app import create_server
+    from server.freshness import Freshness
+    from server.memory import ProjectMemory
+    from server.roots import NotAMemory, is_memory
 
-    source = _existing_folder(resolve_root(root))
+    source, where = _root(ctx, root)
+    if not is_memory(source):
+        refusal = NotAMemory(source, where)
+        click.echo(f"project-memory: {refusal}", err=True)
+        create_server(ProjectMemory(source), refusal=refusal).run("stdio")
+        return
     place = tempfile.TemporaryDirectory(prefix="project-memory-") if sandbox else contextlib.nullcontext(str(source))
     with place as folder:
         path = Path(folder)
         if sandbox:
             path = path / source.name
             shutil.copytree(source, path, ignore=shutil.ignore_patterns(".project-memory"))
+            _refresh_example_dates(path)
             click.echo(f"project-memory: serving a copy of {source} at {path}", err=True)
-        create_server(ProjectMemory(path), watch=not no_watch).run("stdio")
+        memory = ProjectMemory(path, freshness=Freshness())
+        click.echo(f"project-memory: serving {memory.root} ({where}), layout {memory.layout.preset}", err=True)
+        create_server(memory, watch=not no_watch).run("stdio")
+
+
+def _refresh_example_dates(root: Path) -> None:
+    """A sandbox copy of the bundled example is dated as if the person studied this week."""
+    from server.sandbox import shift_dates
+
+    shift_dates(root, date.today())
 
 
 @main.command()
@@ -134,22 +164,26 @@ def serve(root: str | None, sandbox: bool, no_watch: bool) -> None:
 @click.option("--limit", type=click.IntRange(1, 50), default=10, show_default=True)
 @click.option("--lecture", help="only this lecture, e.g. 3 or 'Lecture 03'")
 @json_option
-def search(query: str, root: str | None, scope: str, limit: int, lecture: str | None, as_json: bool) -> None:
-    """Search the memory (Chinese, English or mixed); builds or updates the index when needed.
+@click.pass_context
+def search(ctx: click.Context, query: str, root: str | None, scope: str, limit: int, lecture: str | None,
+           as_json: bool) -> None:
+    """Search the memory (Chinese, English or mixed; words or a question); builds or updates the index.
 
     \b
     Examples:
       project-memory search KV缓存 --root examples/cs336
-      project-memory search "pin_memory" --scope discussions --json
+      project-memory search "为什么 pin_memory 能加速" --scope discussions --json
     """
+    from server.search.request import search_request
     from server.views import index_progress, print_search
 
-    with open_memory(root) as memory, index_progress() as report:
-        memory.warm_up(report)
-        results = memory.search(query, scope=scope, limit=limit, lecture=lecture)
+    request = search_request(query, scope=scope, limit=limit, lecture=lecture)
+    with open_memory(ctx, root) as memory, index_progress() as report:
+        memory.ensure_index(report)
+        results = memory.search(request)
     if as_json:
-        emit_json([hit.model_dump(include={"path", "heading", "score", "snippet", "kind", "lecture", "handle"})
-                   for hit in results.hits])
+        emit_json([hit.model_dump(include={"path", "heading", "score", "snippet", "kind", "lecture", "handle",
+                                           "match", "matched"}) for hit in results.hits])
     else:
         print_search(results)
 
@@ -159,7 +193,8 @@ def search(query: str, root: str | None, scope: str, limit: int, lecture: str | 
 @click.option("--max-tokens", type=click.IntRange(200, 20000), default=2000, show_default=True)
 @click.option("--focus", help="a topic or lecture to add matching notes for")
 @json_option
-def context(root: str | None, max_tokens: int, focus: str | None, as_json: bool) -> None:
+@click.pass_context
+def context(ctx: click.Context, root: str | None, max_tokens: int, focus: str | None, as_json: bool) -> None:
     """Print the session briefing (the 回顾 step); use it as a Claude Code SessionStart hook.
 
     \b
@@ -168,9 +203,9 @@ def context(root: str | None, max_tokens: int, focus: str | None, as_json: bool)
     """
     from server.briefing import build_session_context
 
-    with open_memory(root) as memory:
+    with open_memory(ctx, root) as memory:
         if focus:
-            memory.warm_up()
+            memory.ensure_index()
         briefing = build_session_context(memory, max_tokens, focus)
     if as_json:
         emit_json(briefing)
@@ -180,7 +215,8 @@ def context(root: str | None, max_tokens: int, focus: str | None, as_json: bool)
 
 @main.command()
 @root_option
-def reindex(root: str | None) -> None:
+@click.pass_context
+def reindex(ctx: click.Context, root: str | None) -> None:
     """Rebuild the search index from the Markdown files (they stay the source of truth).
 
     \b
@@ -189,17 +225,20 @@ def reindex(root: str | None) -> None:
     """
     from server.views import index_progress
 
-    with open_memory(root) as memory, index_progress(force=True) as report:
-        memory.search_engine.rebuild(report)
+    with open_memory(ctx, root) as memory, index_progress(force=True) as report:
+        memory.rebuild_index(report)
         status = memory.index_status()
-    click.echo(f"Indexed {status.files} files ({status.sections} sections).", err=True)
+    if status.reason:
+        raise _MemoryFailure(status.reason)
+    click.echo(f"Indexed {status.files} files ({status.sections} sections) into {status.location}.", err=True)
 
 
 @main.command()
 @root_option
 @json_option
-def doctor(root: str | None, as_json: bool) -> None:
-    """Check the layout and every document; list problems with file and line (exit 1 if any error).
+@click.pass_context
+def doctor(ctx: click.Context, root: str | None, as_json: bool) -> None:
+    """Check the layout, every document and the index; list problems with file and line (exit 1 if any).
 
     \b
     Example:
@@ -207,16 +246,18 @@ def doctor(root: str | None, as_json: bool) -> None:
     """
     from server.doctor import run_doctor
 
-    with open_memory(root) as memory:
+    with open_memory(ctx, root, require=False) as memory:
         report = run_doctor(memory)
     if as_json:
         emit_json(report)
     else:
-        click.echo(f"{report.root}: preset {report.preset}, {report.documents} documents, index {report.index_state}")
+        click.echo(f"{report.root}: preset {report.preset}, {report.documents} documents, index {report.index_state}"
+                   f" ({report.index_location})")
         for problem in report.problems:
             click.echo(f"  {problem}")
-        click.echo("No problems found." if not report.problems else f"{len(report.problems)} problem(s).")
-    if not report.ok:
+        count = len(report.problems)
+        click.echo("No problems found." if not count else f"{count} problem{'s' if count > 1 else ''} found.")
+    if report.problems:
         sys.exit(1)
 
 
@@ -224,7 +265,8 @@ def doctor(root: str | None, as_json: bool) -> None:
 @root_option
 @json_option
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), help="also write a self-contained HTML page")
-def status(root: str | None, as_json: bool, html_file: str | None) -> None:
+@click.pass_context
+def status(ctx: click.Context, root: str | None, as_json: bool, html_file: str | None) -> None:
     """Show progress, this week's insights and discussions, open TODOs, next steps and index freshness.
 
     \b
@@ -235,8 +277,8 @@ def status(root: str | None, as_json: bool, html_file: str | None) -> None:
     from server.status import build_status
     from server.views import print_status
 
-    with open_memory(root) as memory:
-        memory.search_engine.reconcile()
+    with open_memory(ctx, root) as memory:
+        memory.reconcile_index()
         report = build_status(memory)
     if html_file:
         from server.status_html import render_status_html
@@ -245,5 +287,85 @@ def status(root: str | None, as_json: bool, html_file: str | None) -> None:
         click.echo(f"Wrote {html_file}", err=True)
     if as_json:
         emit_json(report)
-    elif not html_file:
+    else:
         print_status(report)
+
+
+@main.command()
+@click.argument("path", required=False)
+@root_option
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--show", "show_id", metavar="WRITE_ID", help="print what that write changed, as a diff")
+@json_option
+@click.pass_context
+def history(ctx: click.Context, path: str | None, root: str | None, limit: int, show_id: str | None,
+            as_json: bool) -> None:
+    """List the server's writes, newest first (optionally only those to PATH); --show ID prints one as a diff.
+
+    \b
+    Examples:
+      project-memory history --root ~/cs336
+      project-memory history AI助手工作记忆.md --root ~/cs336
+      project-memory history --show 20261202-141503-ab12 --root ~/cs336
+    """
+    from server.editing import write_diff
+
+    with open_memory(ctx, root) as memory:
+        if show_id:
+            click.echo(write_diff(memory, show_id), nl=False)
+            return
+        records = memory.history(path, limit)
+    if as_json:
+        emit_json([record.model_dump(mode="json") for record in records])
+        return
+    if not records:
+        click.echo("No writes recorded.", err=True)
+    for record in records:
+        state = f"  (undone by {record.undone_by})" if record.undone_by else ""
+        state = "  (an editor's save kept for reference)" if record.kind != "write" else state
+        files = ", ".join(f"{c.path} {c.old_size or 0}→{c.new_size if c.new_size is not None else 'deleted'} B"
+                          for c in record.files)
+        click.echo(f"{record.id}  {record.time.astimezone():%Y-%m-%d %H:%M:%S}  {record.tool}: {files}{state}")
+
+
+@main.command()
+@click.argument("write_id", required=False)
+@root_option
+@click.pass_context
+def undo(ctx: click.Context, write_id: str | None, root: str | None) -> None:
+    """Take back a write (default: the newest not yet undone), if its files still hold what it wrote.
+
+    \b
+    Examples:
+      project-memory undo --root ~/cs336
+      project-memory undo 20261202-141503-ab12 --root ~/cs336
+    """
+    with open_memory(ctx, root) as memory:
+        result = memory.undo(write_id)
+    click.echo(f"{result.message} (undo this with: project-memory undo {result.write_id})")
+
+
+@main.command("clean-legacy")
+@root_option
+@click.option("--yes", is_flag=True, help="remove it; without --yes, only say what would be removed")
+@click.pass_context
+def clean_legacy(ctx: click.Context, root: str | None, yes: bool) -> None:
+    """Remove the search index that versions before 0.2 kept in the notes folder (`.project-memory/`).
+
+    Only that folder's own index and lock files are removed, never through a symlink; anything else in it
+    is listed and left.
+    """
+    from server.legacy import clean_legacy_index, legacy_files
+
+    path, _source = _root(ctx, root)
+    found, others = legacy_files(path)
+    if not found and not others:
+        click.echo(f"{path} has no legacy index folder.", err=True)
+        return
+    if not yes:
+        click.echo(f"Would remove {len(found)} files from {path / '.project-memory'}; run again with --yes.", err=True)
+    else:
+        removed = clean_legacy_index(path)
+        click.echo(f"Removed {removed} files.", err=True)
+    for name in others:
+        click.echo(f"  left in place (not an index file): {name}", err=True)

@@ -9,7 +9,10 @@ from memory_schema.markdown import parse_markdown
 from memory_schema.progress import parse_progress
 from memory_schema.vocabulary import DISCUSSION_PARTS
 from memory_schema.working_memory import parse_working_memory
+from server.legacy import legacy_files
 from server.memory import ProjectMemory
+from server.paths import LEGACY_INDEX_DIR
+from server.roots import NotAMemory, is_memory
 
 
 class Problem(BaseModel):
@@ -28,6 +31,7 @@ class DoctorReport(BaseModel):
     preset: str
     documents: int
     index_state: str
+    index_location: str | None
     problems: list[Problem]
 
     @property
@@ -38,6 +42,10 @@ class DoctorReport(BaseModel):
 def run_doctor(memory: ProjectMemory) -> DoctorReport:
     layout = memory.layout
     problems: list[Problem] = []
+    if not is_memory(memory.root):
+        problems.append(Problem(path=".", line=None, severity="error", message=str(NotAMemory(memory.root, "--root"))))
+        return DoctorReport(root=str(memory.root), preset=layout.preset, documents=0, index_state="not opened",
+                            index_location=None, problems=problems)
     paths = memory.documents()
     for kind, path in layout.role_paths().items():
         if path not in paths:
@@ -50,21 +58,36 @@ def run_doctor(memory: ProjectMemory) -> DoctorReport:
         except DocumentNotFound:
             continue  # deleted by the person's editor since it was listed: nothing to check
         except ProjectMemoryError as err:
-            problems.append(Problem(path=path, line=None, severity="error", message=str(err)))
+            problems.append(Problem(path=path, line=None, severity="error", message=_without_path(str(err), path)))
             continue
         document = parse_markdown(texts[path])
         if document.frontmatter_problem:
-            problems.append(Problem(path=path, line=1, severity="warning", message=document.frontmatter_problem))
+            problems.append(Problem(path=path, line=document.frontmatter_line or 1, severity="warning",
+                                    message=document.frontmatter_problem))
         if layout.kind_of(path) is DocumentKind.DISCUSSION:
             problems += _check_discussion(path, texts[path])
     problems += _check_consistency(memory, texts)
-    memory.warm_up()
+    memory.ensure_index()
     status = memory.index_status()
+    where = status.location or "the search index"
     if status.state in ("missing", "corrupt"):
-        problems.append(Problem(path=".project-memory/index", line=None, severity="error",
+        problems.append(Problem(path=where, line=None, severity="error",
                                 message=f"the search index is {status.state}; run 'project-memory reindex'"))
+    elif status.state == "unavailable":
+        problems.append(Problem(path=where, line=None, severity="error",
+                                message=f"{status.reason} Searches scan the notes until then."))
+    legacy, _others = legacy_files(memory.root)
+    if legacy:
+        problems.append(Problem(path=LEGACY_INDEX_DIR, line=None, severity="warning",
+                                message="an index left by an older version (the index now lives in your cache "
+                                        "folder); remove it with 'project-memory clean-legacy --yes'"))
     return DoctorReport(root=str(memory.root), preset=layout.preset, documents=len(paths),
-                        index_state=status.state, problems=problems)
+                        index_state=status.state, index_location=status.location, problems=problems)
+
+
+def _without_path(message: str, path: str) -> str:
+    """An error message that starts with the path it is listed under, without the path repeated."""
+    return message.removeprefix(path).lstrip(" :") if message.startswith(path) else message
 
 
 def _check_discussion(path: str, text: str) -> list[Problem]:

@@ -5,7 +5,7 @@ model, because a JSON copy of the structure (escaped newlines, repeated keys) co
 """
 
 from server.briefing import SessionContext
-from server.memory import Page, WriteResult
+from server.outcomes import DiscussionList, Page, WriteResult
 from server.search import SearchResults
 
 
@@ -21,12 +21,30 @@ def render_search(results: SearchResults) -> str:
     if not results.hits:
         lines.append(f"No matches for {results.query!r}{also}.")
         return "\n".join(lines)
-    lines.append(f"{len(results.hits)} matches for {results.query!r}{also}:")
+    full = sum(1 for hit in results.hits if hit.match == "full")
+    partial = len(results.hits) - full
+    counts = f"{full} matches" + (f" and {partial} partial matches (only some query words)" if partial else "")
+    lines.append(f"{counts} for {results.query!r}{also}:")
     lines.append("(each line starts with the handle to pass to read_memory)")
     for rank, hit in enumerate(results.hits, 1):
         lecture = f", {hit.lecture}" if hit.lecture else ""
-        lines.append(f"{rank}. {hit.handle} [{hit.kind}{lecture}]")
+        partly = f", partial: {' '.join(hit.matched)}" if hit.match == "partial" else ""
+        lines.append(f"{rank}. {hit.handle} [{hit.kind}{lecture}{partly}]")
         lines.append(f"   {hit.snippet}")
+    return "\n".join(lines)
+
+
+def render_discussions(listing: DiscussionList) -> str:
+    if not listing.discussions:
+        return "No discussions match." if listing.total else "No discussions recorded yet."
+    lines = [f"{listing.total} discussions, newest first (handles for read_memory):"]
+    for entry in listing.discussions:
+        when = f" {entry.last_round}" if entry.last_round else ""
+        lecture = f" {entry.lecture}" if entry.lecture else ""
+        rounds = f", {entry.rounds} rounds" if entry.rounds > 1 else ""
+        lines.append(f"- {entry.path} [{when.strip()}{lecture}{rounds}] {entry.summary}")
+    if listing.next_offset is not None:
+        lines.append(f"(more from offset {listing.next_offset})")
     return "\n".join(lines)
 
 
@@ -36,4 +54,5 @@ def render_page(page: Page) -> str:
 
 
 def render_write(result: WriteResult) -> str:
-    return f"{result.message} ({result.path}, version {result.version})"
+    undo = f"; undo: {result.write_id}" if result.write_id else ""
+    return f"{result.message} ({result.path}, version {result.version}{undo})"

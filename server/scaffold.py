@@ -7,25 +7,31 @@ from pathlib import Path
 
 from memory_schema.errors import InvalidInput
 from memory_schema.layout import PRESETS
+from server.journal import write_group
 from server.store import NoteStore
 
 
-def init_memory(root: Path, preset: str, today: date) -> list[str]:
-    """Create the preset's documents under `root`; returns the paths created."""
+def init_memory(root: Path, preset: str, today: date) -> tuple[list[str], list[str]]:
+    """Create the preset's documents that `root` lacks; returns (created, left as they were). A file that
+    exists is never touched; when every document exists already, that is InvalidInput."""
     if preset not in PRESETS:
         raise InvalidInput(f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}.")
     templates = resources.files("server") / "templates" / preset
     files = dict(_walk(templates, ""))
     root.mkdir(parents=True, exist_ok=True)
     store = NoteStore(root)
-    existing = [path for path in files if store.exists(path)]
-    if existing:
-        raise InvalidInput(
-            f"{root} already holds {', '.join(existing[:3])}; init never overwrites. Choose an empty folder."
-        )
-    for path, text in files.items():
-        store.write(path, text.replace("{today}", today.isoformat()), create=True)
-    return sorted(files)
+    existing = sorted(path for path in files if store.exists(path))
+    if len(existing) == len(files):
+        raise InvalidInput(f"{root} already holds every {preset} document; init never overwrites a file.")
+    created = []
+    with write_group("init"):
+        for path, text in sorted(files.items()):
+            if path in existing:
+                continue
+            content = text.replace("{today}", today.isoformat())
+            store.edit(path, lambda _current, content=content: content, new_only=True)  # type: ignore[misc]
+            created.append(path)
+    return created, existing
 
 
 def _walk(folder: Traversable, prefix: str) -> list[tuple[str, str]]:

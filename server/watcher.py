@@ -19,9 +19,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from watchdog.events import (
     EVENT_TYPE_CREATED,
@@ -41,8 +42,6 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, EventEmitter
 
-from server.store import is_ignored_name
-
 __all__ = ["ChangeBatch", "FolderWatcher"]
 
 logger = logging.getLogger(__name__)
@@ -59,6 +58,10 @@ _WATCHED_EVENTS: list[type[FileSystemEvent]] = [
     DirMovedEvent,
 ]
 _CHANGE_KINDS = frozenset({EVENT_TYPE_CREATED, EVENT_TYPE_MODIFIED, EVENT_TYPE_DELETED, EVENT_TYPE_MOVED})
+
+
+class IsNote(Protocol):
+    def __call__(self, relpath: str, *, folder: bool = False) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,9 @@ class _Pending:
 class FolderWatcher:
     """Call `on_change` on a worker thread with one `ChangeBatch` per quiet period of `debounce` seconds.
 
+    `is_note(relpath)` says which paths are notes (and, with `folder=True`, which folders can hold notes);
+    the watcher has no rule of its own.
+
     A steady stream of events is still flushed at most `max_wait` seconds after the first pending one.
     `on_change` exceptions are logged and the watcher carries on.
     """
@@ -97,12 +103,14 @@ class FolderWatcher:
         root: Path,
         on_change: Callable[[ChangeBatch], None],
         *,
+        is_note: IsNote,
         debounce: float = 0.3,
         max_wait: float = 2.0,
     ) -> None:
         self._root = os.path.abspath(root)
         self._prefix = os.path.join(self._root, "")
         self._on_change = on_change
+        self._is_note = is_note
         self._debounce = debounce
         self._max_wait = max_wait
         self._wake = threading.Condition()
@@ -187,15 +195,15 @@ class FolderWatcher:
         folder: tuple[str | None, str] | None = None
         lost = False
         if not event.is_directory:
-            files = [path for path in (src, dest) if path is not None and _is_note(path)]
+            files = [path for path in (src, dest) if path is not None and self._is_note(path)]
         elif event.is_synthetic:
             # watchdog listed a moved or new folder; the folder's own event makes us list it at flush.
             return
-        elif kind == EVENT_TYPE_CREATED and src and _is_visible(src):
+        elif kind == EVENT_TYPE_CREATED and src and self._visible(src):
             folder = (None, src)
-        elif kind == EVENT_TYPE_MOVED and dest and (_is_visible(dest) or _is_visible(src)):
+        elif kind == EVENT_TYPE_MOVED and dest and (self._visible(dest) or self._visible(src)):
             folder = (src, dest)
-        elif kind in (EVENT_TYPE_DELETED, EVENT_TYPE_MOVED) and _is_visible(src):
+        elif kind in (EVENT_TYPE_DELETED, EVENT_TYPE_MOVED) and self._visible(src):
             lost = True  # deleted, or moved out of the root: it can no longer be listed
         if files or folder or lost:
             self._add_pending(files, folder, lost=lost)
@@ -261,7 +269,7 @@ class FolderWatcher:
         for old, new in pending.folders:
             inside = self._list_notes(new)
             if inside is None:  # gone again before we could list it
-                rescan = rescan or _is_visible(old)
+                rescan = rescan or self._visible(old)
                 continue
             for rel in inside:
                 candidates.add(f"{new}/{rel}")
@@ -270,7 +278,7 @@ class FolderWatcher:
         changed: set[str] = set()
         deleted: set[str] = set()
         for rel in candidates:
-            if _is_note(rel):
+            if self._is_note(rel):
                 (changed if os.path.isfile(os.path.join(self._root, rel)) else deleted).add(rel)
         return ChangeBatch(changed=frozenset(changed), deleted=frozenset(deleted), rescan=rescan)
 
@@ -279,7 +287,16 @@ class FolderWatcher:
         top = os.path.join(self._root, folder)
         if not os.path.isdir(top):
             return None
-        return list(_walk_notes(top))
+        found = []
+        for parent, subfolders, files in os.walk(top):
+            rel_parent = os.path.relpath(parent, top)
+            prefix = "" if rel_parent == "." else rel_parent.replace(os.sep, "/") + "/"
+            subfolders[:] = [name for name in subfolders if self._is_note(f"{folder}/{prefix}{name}", folder=True)]
+            found += [prefix + name for name in files if self._is_note(f"{folder}/{prefix}{name}")]
+        return found
+
+    def _visible(self, rel: str | None) -> bool:
+        return rel is not None and self._is_note(rel, folder=True)
 
 
 class _EventSink(FileSystemEventHandler):
@@ -293,30 +310,3 @@ class _EventSink(FileSystemEventHandler):
             self._watcher._record(event)
         except Exception:
             self._watcher._record_failure(event)
-
-
-def _walk_notes(top: str) -> Iterator[str]:
-    for folder, subfolders, files in os.walk(top):
-        subfolders[:] = [name for name in subfolders if not _is_ignored_name(name)]
-        rel_folder = os.path.relpath(folder, top)
-        for name in files:
-            if name.endswith(".md") and not _is_ignored_name(name):
-                rel = name if rel_folder == "." else os.path.join(rel_folder, name)
-                yield rel if os.sep == "/" else rel.replace(os.sep, "/")
-
-
-def _is_note(rel: str) -> bool:
-    return rel.endswith(".md") and not _is_ignored(rel)
-
-
-def _is_visible(rel: str | None) -> bool:
-    return rel is not None and not _is_ignored(rel)
-
-
-def _is_ignored(rel: str) -> bool:
-    """Whether a relative path lies in a dot folder (such as `.project-memory/`) or names an editor file."""
-    return any(_is_ignored_name(part) for part in rel.split("/"))
-
-
-def _is_ignored_name(name: str) -> bool:
-    return name.startswith(".") or is_ignored_name(name)

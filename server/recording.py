@@ -1,0 +1,201 @@
+"""记录: insights in the working memory and deep discussions in their own files.
+
+Each use case validates its input, computes its edit as an idempotent change (re-applying it to a text that
+has its effect changes nothing, which the store relies on after an editor's save), writes through the store
+as one journaled write, and tells the index. `changed` is true only when some byte changed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from memory_schema.discussion import (
+    DiscussionParts,
+    has_round,
+    one_line_summary,
+    parse_discussion,
+    render_discussion,
+    render_round,
+    strip_suffix,
+    topic_key,
+)
+from memory_schema.errors import ProjectMemoryError
+from memory_schema.insights import append_insight as add_insight
+from memory_schema.insights import insight_meta_line
+from memory_schema.insights import revise_insight as replace_insight
+from memory_schema.layout import DocumentKind
+from memory_schema.lectures import lecture_label, optional_lecture_label
+from memory_schema.markdown import join_trail, parse_markdown
+from memory_schema.validation import check_body, check_file_name, check_tags, check_title
+from memory_schema.vocabulary import SECTIONS, names
+from memory_schema.working_memory import add_discussion_ref, find_role, set_updated
+from server.journal import write_group
+from server.outcomes import DiscussionEntry, DiscussionList, WriteResult
+
+if TYPE_CHECKING:
+    from server.memory import ProjectMemory
+
+GLOSSARY_NOTE = "glossary.md"
+
+
+def append_insight(
+    memory: ProjectMemory, title: str, body: str, tags: list[str] | None, lecture: str | int | None
+) -> WriteResult:
+    title = check_title(title)
+    body = check_body(body)
+    tag_list = check_tags(tags)
+    label = optional_lecture_label(lecture)
+    today = memory.today().isoformat()
+    meta = insight_meta_line(memory.language, tag_list, label, today)
+    path = memory.layout.working_memory
+    added = False
+
+    def change(text: str) -> str:
+        nonlocal added
+        updated = add_insight(text, title, body, meta, memory.language)
+        added = updated != text
+        return set_updated(updated, today) if added else text
+
+    with write_group("append_insight") as write_id:
+        snapshot = memory.store.edit(path, change, guard=memory.role_guard(path), redo=True)
+    memory.indexed(path)
+    return WriteResult(
+        path=path, version=snapshot.version, handle=_insight_handle(memory, snapshot.text, title), changed=added,
+        message=f"insight '{title}' added" if added else f"insight '{title}' is already recorded as given; nothing changed",
+        write_id=write_id if added else None,
+    )
+
+
+def revise_insight(memory: ProjectMemory, title: str, body: str, expected_version: str) -> WriteResult:
+    title = check_title(title)
+    body = check_body(body)
+    today = memory.today().isoformat()
+    path = memory.layout.working_memory
+    revised = False
+
+    def change(text: str) -> str:
+        nonlocal revised
+        updated = replace_insight(text, title, body, today, memory.language)
+        revised = updated != text
+        return set_updated(updated, today) if revised else text
+
+    with write_group("revise_insight") as write_id:
+        snapshot = memory.store.edit(path, change, expected_version=expected_version, guard=memory.role_guard(path),
+                                         redo=True)
+    memory.indexed(path)
+    return WriteResult(
+        path=path, version=snapshot.version, handle=_insight_handle(memory, snapshot.text, title), changed=revised,
+        message=f"insight '{title}' revised" if revised else f"insight '{title}' already reads so; nothing changed",
+        write_id=write_id if revised else None,
+    )
+
+
+def _insight_handle(memory: ProjectMemory, text: str, title: str) -> str:
+    section = find_role(parse_markdown(text), "insights")
+    heading = section.title if section is not None else names(SECTIONS, "insights")[0]
+    return f"{memory.layout.working_memory}#{join_trail((heading, title))}"
+
+
+def record_discussion(
+    memory: ProjectMemory,
+    topic: str,
+    parts: DiscussionParts,
+    tags: list[str] | None,
+    lecture: str | int | None,
+    summary: str | None,
+) -> WriteResult:
+    topic = check_file_name(strip_suffix(check_title(topic, "topic")), "topic", memory.layout.discussion_name)
+    checked = DiscussionParts(
+        **{name: check_body(getattr(parts, name), name) for name in DiscussionParts.model_fields}
+    )
+    tag_list = check_tags(tags)
+    label = optional_lecture_label(lecture)
+    line = check_title(summary, "summary") if summary else one_line_summary(checked.question)
+    today = memory.today()
+    existing = find_discussion(memory, topic)
+    path = existing or memory.layout.discussion_path(topic)
+    outcome = "unchanged"
+
+    def change(text: str) -> str:
+        nonlocal outcome
+        if not text.strip():
+            outcome = "created"
+            return render_discussion(topic, checked, lecture=label, tags=tag_list, today=today,
+                                     language=memory.language)
+        if has_round(text, checked):
+            outcome = "unchanged"
+            return text
+        outcome = "appended"
+        rounds = parse_discussion(path, text).rounds
+        separator = "" if text.endswith(("\n", "\r")) else "\n"
+        return text + separator + "\n" + render_round(rounds + 1, checked, today, memory.language) + "\n"
+
+    with write_group("record_discussion") as write_id:
+        snapshot = memory.store.edit(path, change, create=existing is None, redo=True)
+        lagging = ""
+        if outcome != "unchanged":
+            file_name = path.removeprefix(memory.layout.discussions_dir + "/")
+            lagging = _follow_up(memory, lambda text: _listed(text, file_name, line, memory, today.isoformat()))
+    memory.indexed(path, memory.layout.working_memory)
+    rounds = parse_discussion(path, snapshot.text).rounds
+    message = {
+        "created": f"created {path}",
+        "appended": f"round {rounds} appended to {path}",
+        "unchanged": f"these five parts are already recorded in {path}; nothing changed",
+    }[outcome]
+    return WriteResult(path=path, version=snapshot.version, handle=path, changed=outcome != "unchanged",
+                       message=message + lagging, write_id=write_id if outcome != "unchanged" else None)
+
+
+def _listed(text: str, file_name: str, line: str, memory: ProjectMemory, today: str) -> str:
+    updated = add_discussion_ref(text, file_name, line, memory.language)
+    return set_updated(updated, today) if updated != text else text
+
+
+def _follow_up(memory: ProjectMemory, change: object) -> str:
+    """Apply a secondary edit to the working memory after the primary write landed.
+
+    The primary write (the record, the progress table) is already saved, so a failure here must not turn
+    into an error: the model would retry and save the record twice. It is reported in the message instead;
+    the next write or `doctor` brings the working memory back in line.
+    """
+    path = memory.layout.working_memory
+    if not memory.store.exists(path):
+        return ""
+    try:
+        memory.store.edit(path, change, guard=memory.role_guard(path), redo=True)  # type: ignore[arg-type]
+    except ProjectMemoryError as err:
+        return f"; saved, but {path} was not updated ({err})"
+    return ""
+
+
+def find_discussion(memory: ProjectMemory, topic: str) -> str | None:
+    """The existing discussion file for `topic`, named with or without the 深度讨论 suffix, compared case-
+    and width-insensitively (so the person's `KV缓存内存计算精确分析.md` is continued, not duplicated)."""
+    wanted = topic_key(topic)
+    for path in memory.store.iter_markdown():
+        if memory.layout.kind_of(path) is DocumentKind.DISCUSSION and topic_key(path.rsplit("/", 1)[-1]) == wanted:
+            return path
+    return None
+
+
+def list_discussions(
+    memory: ProjectMemory, *, offset: int, limit: int, lecture: int | None, text: str | None
+) -> DiscussionList:
+    found = [(d, d.last_round) for d in memory.discussions()]
+    if lecture is not None:
+        found = [(d, last) for d, last in found if d.lecture == lecture]
+    if text and text.strip():
+        needle = text.strip().casefold()
+        found = [(d, last) for d, last in found
+                 if needle in " ".join([d.title, d.topic, d.summary, d.path, *d.tags]).casefold()]
+    found.sort(key=lambda item: (item[1] or "", item[0].path), reverse=True)
+    page = found[offset : offset + limit]
+    entries = [
+        DiscussionEntry(title=d.title, path=d.path, last_round=last, rounds=d.rounds, summary=d.summary,
+                        lecture=lecture_label(d.lecture) if d.lecture else None)
+        for d, last in page
+    ]
+    more = offset + limit < len(found)
+    return DiscussionList(total=len(found), offset=offset, next_offset=offset + limit if more else None,
+                          discussions=entries)

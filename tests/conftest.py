@@ -32,3 +32,23 @@ def seed_text(shared_dir: Path) -> str:
     if not path.is_file():
         pytest.skip(f"{path} is absent")
     return path.read_bytes().decode("utf-8")
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets its own cache folder (index, locks, undo journal) and no root from the environment."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("PROJECT_MEMORY_CACHE_DIR", str(folder))
+    for name in ("PROJECT_MEMORY_ROOT", "CLAUDE_PROJECT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    return folder
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """A failing test of a module that draws from a seed says which seed, so the run can be replayed."""
+    report = yield
+    seed = getattr(getattr(item, "module", None), "SEED", None)
+    if report.failed and seed is not None:
+        report.sections.append(("seed", f"replay with PM_TEST_SEED={seed}"))
+    return report

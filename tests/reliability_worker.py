@@ -83,7 +83,7 @@ def discussion(marker: str, topic: str) -> Write:
         "topic": topic,
         "question": f"问题 {marker} ：两个进程同时追加一轮讨论时，轮次编号会不会重复？",
         "thinking": f"思考 {marker} ：先想锁，再想重读。",
-        "details": "- 锁文件在 `.project-memory/locks/`\n- 改动在锁内基于当前文本计算",
+        "details": "- 锁文件在用户缓存的 `locks/` 里\n- 改动在锁内基于当前文本计算",
         "methodology": "先找共享状态，再找读改写的窗口。",
         "practice": f"实践 {marker}止",
     }
@@ -108,8 +108,11 @@ def todo(marker: str, topic: str) -> Write:
 
 
 def complete(added: Write) -> Write:
-    """Tick the item `added` added: its line must then read `- [x] ...`."""
-    return Write("complete", added.marker, {"item": added.args["item"]}, TODO, added.probe, added.closing)
+    """Tick the item `added` added. Its evidence on disk is the ticked line itself (`[x] item`), never the item's
+    text: that is there from the moment the item was added, so a completion killed before it wrote anything
+    must not count as written."""
+    item = added.args["item"]
+    return Write("complete", added.marker, {"item": item}, TODO, f"[x] {item}", item)
 
 
 def plan_writes(worker: int, count: int, seed: int) -> list[Write]:
@@ -161,14 +164,14 @@ def problems_with(text: str, write: Write, *, required: bool) -> list[str]:
     """What is wrong with `write` in its document's text: missing (when `required`), doubled or torn."""
     where = f"{write.op} {write.marker} in {write.path}"
     found, closed = text.count(write.probe), text.count(write.closing)
+    if write.op == "complete":  # the item is there either way; the write is the tick
+        if closed > 1 or found > 1:
+            return [f"{where}: the item occurs {closed} times, ticked {found} times"]
+        return [f"{where}: not ticked"] if required and found == 0 else []
     if found == 0 and closed == 0:
         return [f"{where}: missing"] if required else []
     if found != 1 or closed != 1:
         return [f"{where}: found {found} times, its closing words {closed} times"]
-    if write.op == "complete" and required:
-        line = next(line for line in text.splitlines() if write.probe in line)
-        if not line.lstrip().startswith("- [x]"):
-            return [f"{where}: not ticked: {line!r}"]
     return []
 
 
@@ -223,7 +226,7 @@ def run_direct(root: Path, writes: list[Write], report: Report, indexed: bool) -
 
     with ProjectMemory(root) as memory:
         if indexed:
-            memory.warm_up()
+            memory.ensure_index()
         for write in writes:
             try:
                 apply_direct(memory, write)
@@ -276,17 +279,18 @@ READ_QUERIES = ("KV缓存", "并发洞察", "pin_memory", "内存墙", "并发�
 def command_read(root: Path, stop_file: Path) -> None:
     """Search in a loop until told to stop; every exception and every index state seen is reported."""
     from server.memory import ProjectMemory
+    from server.search.request import search_request
 
     states: dict[str, int] = {}
     errors: list[str] = []
     searches = 0
     rng = random.Random(5)
     with ProjectMemory(root) as memory:
-        memory.warm_up()
+        memory.ensure_index()
         while not stop_file.exists() or searches == 0:
             query = rng.choice(READ_QUERIES)
             try:
-                results = memory.search(query, limit=10)
+                results = memory.search(search_request(query, limit=10))
                 states[results.index_state] = states.get(results.index_state, 0) + 1
                 if query == "KV缓存" and not results.hits:
                     errors.append("KV缓存 found nothing")
@@ -304,32 +308,24 @@ def install_audit() -> None:
     path = os.environ.get("PM_AUDIT_LOG")
     if not path:
         return
-    import server.index
-    import server.store
+    import contextlib
+
+    from server import locks
 
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    real = locks._file_lock
 
-    def note(lock: Any, event: str) -> None:
-        name = Path(lock.lock_file).name
-        os.write(fd, f"{os.getpid()} {lock.audit_kind} {name} {event} {time.monotonic_ns()}\n".encode())
+    @contextlib.contextmanager
+    def audited(folder: Path, name: str, deadline: float) -> Any:
+        kind = "index" if name == "index.lock" else "note" if name.startswith("note-") else "journal"
+        with real(folder, name, deadline):
+            os.write(fd, f"{os.getpid()} {kind} {name} enter {time.monotonic_ns()}\n".encode())
+            try:
+                yield
+            finally:
+                os.write(fd, f"{os.getpid()} {kind} {name} leave {time.monotonic_ns()}\n".encode())
 
-    def audited(base: type, kind: str) -> type:
-        class AuditedLock(base):  # type: ignore[misc,valid-type]
-            audit_kind = kind
-
-            def _acquire(self) -> None:
-                super()._acquire()
-                if self.is_locked:
-                    note(self, "enter")
-
-            def _release(self) -> None:
-                note(self, "leave")
-                super()._release()
-
-        return AuditedLock
-
-    server.index.FileLock = audited(server.index.FileLock, "index")  # type: ignore[attr-defined]
-    server.store.FileLock = audited(server.store.FileLock, "note")  # type: ignore[attr-defined]
+    locks._file_lock = audited  # type: ignore[assignment]
 
 
 def command_serve(root: Path, flags: list[str]) -> None:
@@ -345,7 +341,7 @@ def command_serve(root: Path, flags: list[str]) -> None:
 def command_zygote() -> None:
     """Read `go ROOT FIRST COUNT SEED INDEXED LOG` lines; fork a writer for each; report `pid`, then `exit`."""
     install_audit()
-    from server.analyzer import load_segmenter
+    from server.search.analyzer import load_segmenter
     from server.memory import ProjectMemory  # noqa: F401  # imported once here, so children start at once
 
     load_segmenter()
@@ -381,7 +377,7 @@ def crash_child(root: Path, first: int, count: int, seed: int, indexed: bool, lo
 
     memory = ProjectMemory(root)
     if indexed:
-        memory.warm_up()
+        memory.ensure_index()
     say("ready")
     last: Write | None = None
     for number in range(first, first + count):

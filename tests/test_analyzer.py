@@ -2,9 +2,9 @@
 
 import pytest
 
-from server.analyzer import fold, index_terms, plan_query, term_set
-from server.glossary import Glossary, parse_glossary_markdown
-from server.snippets import make_snippet
+from server.search.analyzer import fold, index_terms, plan_query, term_set
+from server.search.glossary import Glossary, parse_glossary_markdown
+from server.search.snippets import make_snippet
 
 
 def terms(text: str) -> list[str]:

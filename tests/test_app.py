@@ -17,18 +17,31 @@ MODES = ["auto", "legacy"]
 
 # The tool contract: names and parameters are what Claude Code calls; changing them breaks users.
 CONTRACT = {
-    "get_session_context": ["max_tokens", "focus"],
-    "search_discussions": ["query", "scope", "limit", "lecture", "tags", "since"],
-    "read_memory": ["handle", "offset"],
-    "append_insight": ["title", "body", "tags", "lecture"],
-    "record_discussion": ["topic", "question", "thinking", "details", "methodology", "practice", "tags", "lecture"],
-    "update_progress": ["lecture", "status", "note"],
-    "add_research_todo": ["item", "topic"],
-    "complete_research_todo": ["item"],
-    "save_lecture_note": ["lecture", "part", "content", "expected_version"],
-    "update_section": ["handle", "content", "expected_version"],
+    "get_session_context": {"max_tokens": "integer", "focus": "string"},
+    "search_discussions": {"query": "string", "scope": "string", "limit": "integer", "lecture": "string|integer",
+                           "tags": "array|string", "since": "string"},
+    "list_discussions": {"offset": "integer", "limit": "integer", "lecture": "string|integer", "text": "string"},
+    "read_memory": {"handle": "string", "offset": "integer"},
+    "append_insight": {"title": "string", "body": "string", "tags": "array|string", "lecture": "string|integer"},
+    "revise_insight": {"title": "string", "body": "string", "expected_version": "string"},
+    "record_discussion": {"topic": "string", "question": "string", "thinking": "string", "details": "string",
+                          "methodology": "string", "practice": "string", "tags": "array|string",
+                          "lecture": "string|integer", "summary": "string"},
+    "update_progress": {"lecture": "string|integer", "status": "string", "note": "string"},
+    "add_research_todo": {"item": "string", "topic": "string"},
+    "complete_research_todo": {"item": "string"},
+    "save_lecture_note": {"lecture": "string|integer", "part": "string", "content": "string",
+                          "expected_version": "string"},
+    "update_section": {"handle": "string", "content": "string", "expected_version": "string"},
+    "undo_last_write": {"write_id": "string"},
 }
-READ_ONLY_TOOLS = {"get_session_context", "search_discussions", "read_memory"}
+READ_ONLY_TOOLS = {"get_session_context", "search_discussions", "list_discussions", "read_memory"}
+
+
+def schema_type(schema: dict[str, Any]) -> str:
+    if "anyOf" in schema:
+        return "|".join(schema_type(option) for option in schema["anyOf"] if option.get("type") != "null")
+    return str(schema.get("type"))
 
 
 @pytest.fixture
@@ -50,7 +63,10 @@ def structured(result: Any) -> dict[str, Any]:
 async def test_the_tool_contract_is_pinned(tmp_path: Path, mode: str) -> None:
     async with Client(make_server(tmp_path), mode=mode) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    assert {name: list(tool.input_schema["properties"]) for name, tool in tools.items()} == CONTRACT
+    assert {name: {param: schema_type(spec) for param, spec in tool.input_schema["properties"].items()}
+            for name, tool in tools.items()} == CONTRACT
+    assert tools["search_discussions"].input_schema["properties"]["scope"]["enum"] == ["all", "discussions", "notes",
+                                                                                        "memory"]
     for name, tool in tools.items():
         assert tool.annotations is not None
         assert tool.annotations.read_only_hint is (name in READ_ONLY_TOOLS)

@@ -27,7 +27,7 @@ def test_doctor_finds_no_problems_in_the_seed_layout(tmp_path: Path) -> None:
     if not SEED.exists():
         pytest.skip("../shared is not present")
     root = copy_example(tmp_path)
-    shutil.copy(SEED, root / "AI助手工作记忆.md")
+    shutil.copyfile(SEED, root / "AI助手工作记忆.md")
     code, out, _ = run("doctor", "--root", str(root), "--json")
     report = json.loads(out)
     assert code == 0 and report["problems"] == [], report["problems"]

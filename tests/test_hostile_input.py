@@ -29,8 +29,9 @@ from memory_schema.validation import MAX_BODY_CHARS, MAX_NOTE_CHARS, MAX_TITLE_C
 from server.app import create_server
 from server.cli import main
 from server.memory import ProjectMemory
+from server import editing
 from server.store import NoteStore
-from support import REPO, TODAY, copy_example, snapshot_tree
+from support import REPO, TODAY, copy_example, find, snapshot_tree
 
 pytestmark = pytest.mark.anyio
 
@@ -72,10 +73,10 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Hostile:
     os.symlink(outside, notes / "外链目录")
     os.symlink(outside / "新讨论.md", root / "深度讨论" / "外链深度讨论.md")  # dangling, outside
     with ProjectMemory(root) as memory:
-        lecture_dir = memory._lecture_dir(3)
+        lecture_dir = editing._lecture_dir(memory, 3)
         (root / lecture_dir).parent.mkdir(parents=True, exist_ok=True)
         os.symlink(outside / "lecture03", root / lecture_dir)
-        memory.warm_up()
+        memory.ensure_index()
     return Hostile(base=base, root=root, outside=outside)
 
 
@@ -203,21 +204,21 @@ WRITE_CASES = [  # titles, bodies and topics that would break the documents
     case("title-lone-surrogate", "append_insight", r"UTF-8 cannot hold", title="半个\udcff字", body="- x"),
     case("too-many-tags", "append_insight", r"at most 12", **INSIGHT, tags=[f"t{n}" for n in range(13)]),
     case("tag-newline", "append_insight", r"must be one line", **INSIGHT, tags=["a\n## b"]),
-    case("topic-slash", "record_discussion", r"must not contain '/'", topic="../../etc/x", **PARTS),
-    case("topic-backslash", "record_discussion", r"must not contain '/'", topic="a\\b", **PARTS),
+    case("topic-slash", "record_discussion", r"must not start with '\.'", topic="../../etc/x", **PARTS),
+    case("topic-backslash", "record_discussion", r"file names cannot hold", topic="a\\b", **PARTS),
     case("topic-newline", "record_discussion", r"must be one line", topic="a\n# b", **PARTS),
     case("topic-too-long", "record_discussion", rf"keep it under {MAX_TITLE_CHARS}", topic=LONG, **PARTS),
     case(
         "topic-too-long-for-a-file-name",
         "record_discussion",
-        r"names are limited to 255 bytes",
+        r"as a file name it may be at most 240 bytes \(about 80 Chinese characters",
         topic="长" * 90,
         **PARTS,
     ),
     case(
         "topic-emoji-too-long-for-a-file-name",
         "record_discussion",
-        r"names are limited to 255 bytes",
+        r"as a file name it may be at most 240 bytes",
         topic="😀" * MAX_TITLE_CHARS,
         **PARTS,
     ),
@@ -257,7 +258,7 @@ WRITE_CASES = [  # titles, bodies and topics that would break the documents
     case(
         "note-version-garbage",
         "save_lecture_note",
-        r"changed since you read it",
+        r"expected_version .* is malformed",
         lecture="1",
         part="理论概念",
         content="# 覆盖\n\n内容",
@@ -318,19 +319,23 @@ SEARCH_CASES = [  # search arguments
     case("query-regex", "search_discussions", None, query=".*(a+)+$"),
     case("query-nul", "search_discussions", None, query="KV\x00缓存"),
     case("query-outside-content", "search_discussions", None, query=OUTSIDE_MARKER),
-    case("query-too-long", "search_discussions", r"at most 500 characters|too_long", query="字" * 501),
-    case("query-empty", "search_discussions", r"at least 1 character|too_short", query=""),
+    case("query-too-long", "search_discussions", r"query must be text of 1 to 500 characters", query="字" * 501),
+    case("query-empty", "search_discussions", r"query must be text of 1 to 500 characters", query=""),
     case("query-blank", "search_discussions", r"query is empty", query="   "),
-    case("scope-unknown", "search_discussions", r"unknown scope", query="KV缓存", scope="../../etc"),
-    case("limit-zero", "search_discussions", r"greater than or equal to 1", query="KV缓存", limit=0),
-    case("limit-too-big", "search_discussions", r"less than or equal to 50", query="KV缓存", limit=51),
-    case("limit-not-a-number", "search_discussions", r"valid integer", query="KV缓存", limit="ten"),
-    case("lecture-filter-garbage", "search_discussions", r"not understood", query="KV缓存", lecture="abc"),
-    case("since-garbage", "search_discussions", r"valid date", query="KV缓存", since="yesterday"),
+    case("scope-unknown", "search_discussions", r"scope must be one of all, discussions, notes, memory", query="KV缓存",
+         scope="../../etc"),
+    case("limit-zero", "search_discussions", r"limit must be a whole number from 1 to 50", query="KV缓存", limit=0),
+    case("limit-too-big", "search_discussions", r"limit must be a whole number from 1 to 50", query="KV缓存", limit=51),
+    case("limit-not-a-number", "search_discussions", r"limit must be a whole number", query="KV缓存", limit="ten"),
+    case("lecture-filter-garbage", "search_discussions", r"is not a lecture", query="KV缓存", lecture="abc"),
+    case("since-garbage", "search_discussions", r"since must be a date such as 2026-03-01", query="KV缓存",
+         since="yesterday"),
     case("since-far-future", "search_discussions", None, query="KV缓存", since="9999-12-31"),
-    case("tags-not-a-list", "search_discussions", r"valid list", query="KV缓存", tags="a,b"),
-    case("max-tokens-too-small", "get_session_context", r"greater than or equal to 200", max_tokens=10),
-    case("max-tokens-too-big", "get_session_context", r"less than or equal to 20000", max_tokens=10**9),
+    case("tags-as-one-string", "search_discussions", None, query="KV缓存", tags="a,b"),
+    case("max-tokens-too-small", "get_session_context", r"max_tokens must be a whole number from 200 to 20000",
+         max_tokens=10),
+    case("max-tokens-too-big", "get_session_context", r"max_tokens must be a whole number from 200 to 20000",
+         max_tokens=10**9),
 ]
 QUERY_RESULTS_FREE_OF_OUTSIDE = {"query-outside-content", "query-field-syntax"}
 
@@ -467,7 +472,7 @@ CLI_CASES = [
     pytest.param(["search", "KV缓存", "--limit", "0"], 2, r"--limit", id="cli-limit-zero"),
     pytest.param(["search", "KV缓存", "--limit", "51"], 2, r"--limit", id="cli-limit-too-big"),
     pytest.param(["search", "KV缓存", "--scope", "../etc"], 2, r"--scope", id="cli-scope-unknown"),
-    pytest.param(["search", "KV缓存", "--lecture", "abc"], 2, r"not understood", id="cli-lecture-garbage"),
+    pytest.param(["search", "KV缓存", "--lecture", "abc"], 2, r"is not a lecture", id="cli-lecture-garbage"),
     pytest.param(["search", "   "], 2, r"query is empty", id="cli-query-blank"),
     pytest.param(["context", "--max-tokens", "10"], 2, r"--max-tokens", id="cli-max-tokens"),
     pytest.param(["reindex"], 0, None, id="cli-reindex-skips-unreadable"),
@@ -595,10 +600,10 @@ def test_a_note_whose_file_name_is_not_utf8_is_skipped_and_the_index_still_build
     root = copy_example(tmp_path)
     os.close(os.open(bytes(root / NOTES) + b"/bad\xffname.md", os.O_WRONLY | os.O_CREAT, 0o644))
     with ProjectMemory(root) as memory:
-        memory.warm_up()
+        memory.ensure_index()
         assert memory.index_status().state == "fresh"
         assert not any("\udcff" in path for path in memory.documents())
-        assert memory.search("KV缓存").index_state == "fresh"
+        assert find(memory, "KV缓存").index_state == "fresh"
 
 
 # --- bugs elsewhere, pinned ---------------------------------------------------------------------------------
@@ -637,6 +642,10 @@ def test_doctor_skips_a_note_deleted_while_it_runs(tmp_path: Path, monkeypatch: 
 
 CODE_FOLDERS = ("server", "memory_schema")
 FORBIDDEN_MODULES = {"subprocess", "pickle", "marshal", "shelve", "pty", "socket", "http", "socketserver"}
+# Whoosh stores posting blocks as pickles (its own format). whoosh_private reads them as Whoosh itself does, and
+# only from the index in the user's private cache folder, never from the notes folder: the planted-pickle tests
+# below pin that nothing under the root is ever unpickled.
+ALLOWED_USES = {"server/search/whoosh_private.py": ["import pickle"]}
 FORBIDDEN_BUILTINS = {"eval", "exec", "compile", "__import__"}
 FORBIDDEN_OS_CALLS = {"system", "popen", "fork", "forkpty", "kill"} | {
     name for name in dir(os) if name.startswith(("exec", "spawn", "posix_spawn"))
@@ -672,6 +681,7 @@ def test_the_server_code_never_runs_commands_or_evaluates_text() -> None:
     assert len(files) > 20
     for path in files:
         found = forbidden_uses(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+        found = [use for use in found if use not in ALLOWED_USES.get(path.relative_to(REPO).as_posix(), [])]
         if found:
             problems[str(path.relative_to(REPO))] = found
     assert problems == {}
@@ -743,31 +753,59 @@ async def test_a_running_stdio_server_holds_no_listening_socket(tmp_path: Path) 
         assert all(not inodes for inodes in listening.values()), listening
 
 
-def test_a_pickle_planted_in_the_index_folder_does_not_run_when_the_server_starts(tmp_path: Path) -> None:
+def plant_index(folder: Path, marker: Path) -> None:
+    """An index folder as an older version kept it, whose table of contents runs code when unpickled."""
     from whoosh import index as whoosh_index
     from whoosh.filedb.filestore import FileStorage
 
-    root = copy_example(tmp_path)
-    with ProjectMemory(root) as memory:
-        memory.warm_up()
-    index_dir = root / ".project-memory" / "index"
-    generation = max(int(toc.name[len("_MAIN_") : -len(".toc")]) for toc in index_dir.glob("_MAIN_*.toc"))
-    ran = tmp_path / "planted-code-ran"
-    toc = FileStorage(str(index_dir)).create_file(f"_MAIN_{generation + 1}.toc")
+    folder.mkdir(parents=True, exist_ok=True)
+    toc = FileStorage(str(folder)).create_file("_MAIN_7.toc")
     for size in (whoosh_index._INT_SIZE, whoosh_index._LONG_SIZE, whoosh_index._FLOAT_SIZE):
         toc.write_varint(size)
     toc.write_int(-12345)
     toc.write_int(whoosh_index._CURRENT_TOC_VERSION)
     for number in (2, 7, 5):
         toc.write_varint(number)
-    toc.write_string(pickle_calling(Path.touch, ran))  # the "schema": any callable with any arguments
-    toc.write_int(generation + 1)
+    toc.write_string(pickle_calling(Path.touch, marker))  # the "schema": any callable with any arguments
+    toc.write_int(7)
     toc.write_int(0)
     toc.write_pickle([])
     toc.close()
+    (folder / "MAIN_abc.seg").write_bytes(pickle_calling(Path.touch, marker))
+
+
+def test_a_pickle_planted_under_the_root_never_runs_and_nothing_outside_the_root_changes(tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    ran = tmp_path / "planted-code-ran"
+    outside = tmp_path / "elsewhere"
+    (outside / "index").mkdir(parents=True)
+    (outside / "keep.txt").write_text("keep", encoding="utf-8")
+    plant_index(root / ".project-memory" / "index", ran)
+    (root / ".project-memory" / "other").symlink_to(outside, target_is_directory=True)
+    before = {p.relative_to(outside): p.read_bytes() for p in outside.rglob("*") if p.is_file()}
     with ProjectMemory(root) as memory:
-        memory.warm_up()
+        memory.ensure_index()
+        assert find(memory, "KV缓存").hits
+        memory.rebuild_index()
+        memory.append_insight("一条洞察", "- 要点")
+    assert CliRunner().invoke(main, ["reindex", "--root", str(root)]).exit_code == 0
     assert not ran.exists()
+    assert {p.relative_to(outside): p.read_bytes() for p in outside.rglob("*") if p.is_file()} == before
+
+
+def test_a_symlink_named_like_the_old_index_folder_leads_nowhere(tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    outside = tmp_path / "elsewhere"
+    (outside / "index").mkdir(parents=True)
+    (outside / "index" / "precious.txt").write_text("keep", encoding="utf-8")
+    (root / ".project-memory").symlink_to(outside, target_is_directory=True)
+    ran = tmp_path / "planted-code-ran"
+    plant_index(outside / "index", ran)
+    with ProjectMemory(root) as memory:
+        memory.rebuild_index()
+        assert find(memory, "KV缓存").hits
+    assert (outside / "index" / "precious.txt").read_text(encoding="utf-8") == "keep"
+    assert not ran.exists() and not list(outside.glob("*.lock")) and not (outside / "locks").exists()
 
 
 class Call:

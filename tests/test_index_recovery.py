@@ -11,12 +11,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
-from memory_schema.layout import PRESETS
-from server import index as index_module
-from server.search import SearchEngine
-from server.store import NoteStore
+from server import locks
+from server.search import whoosh_index as index_module
+from support import Searcher
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,19 +49,19 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def index_dir(root: Path) -> Path:
-    return root / ".project-memory" / "index"
+    return Searcher(root).store.cache.index_dir
 
 
 @pytest.fixture
-def engine(root: Path) -> Iterator[SearchEngine]:
-    searcher = SearchEngine(NoteStore(root), PRESETS["cs336-zh"])
+def engine(root: Path) -> Iterator[Searcher]:
+    searcher = Searcher(root)
     searcher.warm_up()
     yield searcher
     searcher.close()
 
 
-def open_engine(root: Path) -> SearchEngine:
-    return SearchEngine(NoteStore(root), PRESETS["cs336-zh"])
+def open_engine(root: Path) -> Searcher:
+    return Searcher(root)
 
 
 def test_changes_made_while_no_engine_ran_are_indexed_at_start_and_only_those(root: Path) -> None:
@@ -92,7 +90,7 @@ def test_changes_made_while_no_engine_ran_are_indexed_at_start_and_only_those(ro
         second.close()
 
 
-def assert_scans_then_recovers(engine: SearchEngine) -> None:
+def assert_scans_then_recovers(engine: Searcher) -> None:
     results = engine.search("混合专家")
     assert results.hits and results.hits[0].path == "学习笔记/moe.md"
     assert results.index_state in ("missing", "corrupt", "rebuilding")
@@ -104,19 +102,19 @@ def assert_scans_then_recovers(engine: SearchEngine) -> None:
     assert engine.status().files == len(NOTES)
 
 
-def test_a_deleted_index_is_answered_by_a_scan_and_rebuilt(engine: SearchEngine, index_dir: Path) -> None:
+def test_a_deleted_index_is_answered_by_a_scan_and_rebuilt(engine: Searcher, index_dir: Path) -> None:
     shutil.rmtree(index_dir)
     assert_scans_then_recovers(engine)
 
 
-def test_an_index_without_its_table_of_contents_is_rebuilt(engine: SearchEngine, index_dir: Path) -> None:
+def test_an_index_without_its_table_of_contents_is_rebuilt(engine: Searcher, index_dir: Path) -> None:
     for toc in index_dir.glob("_MAIN_*.toc"):
         toc.unlink()
     assert_scans_then_recovers(engine)
 
 
 @pytest.mark.parametrize("pattern", ["*", "*.trm", "*.pst"])
-def test_an_index_with_garbage_in_its_files_is_rebuilt(engine: SearchEngine, index_dir: Path, pattern: str) -> None:
+def test_an_index_with_garbage_in_its_files_is_rebuilt(engine: Searcher, index_dir: Path, pattern: str) -> None:
     for part in index_dir.glob(pattern):
         if part.is_file() and "LOCK" not in part.name:
             part.write_bytes(os.urandom(64) + b"garbage" * 20)
@@ -139,7 +137,7 @@ def test_an_engine_starting_on_a_damaged_index_rebuilds_it_while_searches_scan(r
         second.close()
 
 
-def test_rebuild_on_request_reports_progress_and_keeps_results(engine: SearchEngine) -> None:
+def test_rebuild_on_request_reports_progress_and_keeps_results(engine: Searcher) -> None:
     seen: list[tuple[int, int]] = []
     engine.rebuild(lambda done, total: seen.append((done, total)))
     assert seen[-1] == (len(NOTES), len(NOTES))
@@ -147,12 +145,12 @@ def test_rebuild_on_request_reports_progress_and_keeps_results(engine: SearchEng
 
 
 def test_a_locked_index_leaves_changes_pending_until_the_lock_is_released(
-    engine: SearchEngine, root: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Searcher, root: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(index_module, "WRITER_TIMEOUT_SECONDS", 0.1)
+    monkeypatch.setattr("server.search.service.WRITE_WAIT_SECONDS", 0.1)
     write(root, "学习笔记/kv.md", "# KV缓存\n\n投机解码也要缓存。\n")
-    with FileLock(str(index_dir.parent / "index.lock")):
-        engine.update_paths(["学习笔记/kv.md"])
+    with locks.hold(index_dir.parent / "locks", index_module.LOCK_NAME, 5):
+        engine.update(["学习笔记/kv.md"])
         assert engine.status().state == "pending 1"
         results = engine.search("KV缓存")
         assert results.hits and results.notice and "not indexed yet" in results.notice
@@ -190,6 +188,7 @@ def run_python(code: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code), *args],
         cwd=REPO,
+        env=dict(os.environ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -200,33 +199,30 @@ def test_constructing_an_engine_loads_no_dictionary_and_opens_no_index(root: Pat
     code = """
         import sys
         from pathlib import Path
-        from memory_schema.layout import PRESETS
-        from server.search import SearchEngine
-        from server.store import NoteStore
+        from server.memory import ProjectMemory
         root = Path(sys.argv[1])
-        SearchEngine(NoteStore(root), PRESETS["cs336-zh"])
-        print("rjieba" in sys.modules, (root / ".project-memory").exists())
+        memory = ProjectMemory(root)
+        print("rjieba" in sys.modules, memory.store.cache.folder.exists(), sorted(p.name for p in root.iterdir()))
     """
     process = run_python(code, str(root))
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
-    assert out.split() == ["False", "False"]
+    assert out.strip().split(maxsplit=2) == ["False", "False", "['学习笔记']"]
 
 
 def test_two_processes_writing_the_same_index_both_succeed(root: Path) -> None:
     code = """
         import sys
         from pathlib import Path
-        from memory_schema.layout import PRESETS
-        from server.search import SearchEngine
-        from server.store import NoteStore
+        sys.path.insert(0, "tests")
+        from support import Searcher
         root, name = Path(sys.argv[1]), sys.argv[2]
-        engine = SearchEngine(NoteStore(root), PRESETS["cs336-zh"])
+        engine = Searcher(root)
         engine.warm_up()
         for i in range(8):
             path = f"学习笔记/{name}-{i}.md"
             (root / path).write_text(f"# {name} {i}\\n\\n并发写入测试 {name}{i}\\n", encoding="utf-8")
-            engine.update_paths([path])
+            engine.update([path])
         engine.sweep()
         print(engine.status().state)
         engine.close()

@@ -22,8 +22,9 @@ from support import REPO, copy_example
 pytestmark = pytest.mark.slow
 
 TOOLS = {
-    "get_session_context", "search_discussions", "read_memory", "append_insight", "record_discussion",
-    "update_progress", "add_research_todo", "complete_research_todo", "save_lecture_note", "update_section",
+    "get_session_context", "search_discussions", "list_discussions", "read_memory", "append_insight",
+    "revise_insight", "record_discussion", "update_progress", "add_research_todo", "complete_research_todo",
+    "save_lecture_note", "update_section", "undo_last_write",
 }
 TOOL_ERROR_EXIT = 5
 Result = dict[str, Any]
@@ -63,7 +64,7 @@ def tool_payload(result: Result) -> Result:
     return payload
 
 
-def test_inspector_lists_the_ten_tools(inspector: Path, root: Path) -> None:
+def test_inspector_lists_every_tool(inspector: Path, root: Path) -> None:
     code, result, stderr = inspect(inspector, root, "--method", "tools/list")
     assert code == 0, stderr
     assert {tool["name"] for tool in result["tools"]} == TOOLS

@@ -12,7 +12,7 @@ from memory_schema.errors import DocumentChanged, InvalidInput, SectionNotFound
 from memory_schema.progress import LectureStatus, parse_progress
 from memory_schema.working_memory import parse_working_memory
 from server.memory import ProjectMemory
-from support import SEED, TODAY, copy_example, snapshot_tree
+from support import find, SEED, TODAY, copy_example, snapshot_tree
 
 WM = "AI助手工作记忆.md"
 
@@ -59,7 +59,7 @@ def test_append_insight_on_the_seed_changes_only_the_entry_and_the_date(tmp_path
         pytest.skip("../shared is not present")
     root = tmp_path / "seed"
     root.mkdir()
-    shutil.copy(SEED, root / WM)
+    shutil.copyfile(SEED, root / WM)
     before = (root / WM).read_bytes().decode("utf-8")
     with ProjectMemory(root, today=lambda: TODAY) as memory:
         memory.append_insight("KV缓存估算", "- 每token每层 2 × hidden × 2 字节")
@@ -95,9 +95,9 @@ def test_bad_insight_input_is_refused_and_nothing_is_written(memory: ProjectMemo
 
 
 def test_a_new_insight_is_searchable_as_soon_as_the_tool_returns(memory: ProjectMemory) -> None:
-    memory.warm_up()
+    memory.ensure_index()
     memory.append_insight("投机解码的接受率", "- speculative decoding 用小模型起草")
-    hits = memory.search("投机解码").hits
+    hits = find(memory, "投机解码").hits
     assert hits and hits[0].path == WM
 
 

@@ -31,6 +31,8 @@ import reliability_worker as worker
 from click.testing import CliRunner
 
 import server.store as store_module
+from server import locks
+from server.search import whoosh_index as index_module
 from memory_schema.discussion import parse_discussion
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.markdown import parse_markdown
@@ -40,7 +42,7 @@ from memory_schema.working_memory import parse_working_memory
 from server.cli import main
 from server.memory import ProjectMemory
 from server.store import NoteStore
-from support import REPO, TODAY, copy_example
+from support import REPO, TODAY, copy_example, find
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +50,7 @@ WRITERS = 8
 STDIO_WRITERS = 2
 WRITES = int(os.environ.get("PM_RELIABILITY_WRITES", "50"))
 FULL = os.environ.get("PM_RELIABILITY_FULL") == "1"
-SEED = 20261130
+SEED = int(os.environ.get("PM_TEST_SEED", "20261130"))  # printed with every failure; set it to replay a run
 PROCESS_TIMEOUT_SECONDS = 600
 
 
@@ -167,11 +169,11 @@ def test_doctor_reports_no_errors_after_the_crowd(crowd: Crowd) -> None:
 
 def test_a_fresh_start_brings_the_index_level_with_the_files_and_finds_every_marker(crowd: Crowd) -> None:
     with ProjectMemory(crowd.root, today=lambda: TODAY) as memory:
-        memory.warm_up()
+        memory.ensure_index()
         assert memory.index_status().state == "fresh"
         missing = []
         for marker, path in {w.marker: w.path for w in crowd.writes}.items():
-            paths = [hit.path for hit in memory.search(marker, limit=5).hits]
+            paths = [hit.path for hit in find(memory, marker, limit=5).hits]
             if path not in paths:
                 missing.append((marker, path, paths))
         assert missing == []
@@ -195,54 +197,58 @@ def test_a_reader_searching_throughout_never_got_an_exception_or_a_broken_index(
 # --- races pinned deterministically ---------------------------------------------------------------------
 
 
-def test_a_search_racing_another_processes_merge_retries_on_the_new_commit_instead_of_rebuilding(
+def test_a_search_racing_another_processes_commits_retries_on_the_new_commit_instead_of_rebuilding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Found by the crowd: the reader saw "corrupt" (IndexError from a column reader that skipped a segment
-    # deleted by another process's merge) and started a full rebuild.
+    # Found by the crowd: a reader opening a commit that another process merged away (deleting its files) read
+    # defaults or failed, took the index for damaged and started a full rebuild. It must open the newer commit.
     root = copy_example(tmp_path)
     with ProjectMemory(root) as reader, ProjectMemory(root) as other:
-        reader.warm_up()
-        other.warm_up()
+        reader.ensure_index()
+        other.ensure_index()
         for n in range(3):
             other.add_research_todo(f"合并前 zz{n}", "合并")
-        assert reader.search("合并前").index_state == "fresh"
-        index = reader.search_engine._index
-        current = index._current
+        index = reader.index._index
+        install = index._install
 
-        def checked_then_raced() -> Any:
-            searcher = current()  # up to date at this instant...
-            if not raced:
-                raced.append(True)  # ...and then another process commits until Whoosh merges segments away
-                for n in range(12):
+        def raced_install(searcher: Any) -> None:
+            if not raced:  # the commit being opened is replaced, and its small segments merged and deleted
+                raced.append(True)
+                for n in range(3 * index_module.MERGE_AT):
                     other.add_research_todo(f"合并后 zz{n}", "合并")
-            return searcher
+                other.index._index.merge_small()
+            install(searcher)
 
         raced: list[bool] = []
-        monkeypatch.setattr(index, "_current", checked_then_raced)
-        results = reader.search("合并前")
+        monkeypatch.setattr(index, "_install", raced_install)
+        results = find(reader, "合并前")
         assert raced
         assert (results.index_state, results.notice) == ("fresh", None)
+        assert results.hits[0].path == worker.TODO
+        assert reader.index.state.value == "fresh"
 
 
 def test_the_index_age_survives_another_process_removing_an_old_table_of_contents_meanwhile(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Found by the crowd: FileNotFoundError from a .toc deleted between the glob and the stat failed a writer.
+    # Found by the crowd: FileNotFoundError from a .toc deleted between the listing and the stat failed a writer.
     root = copy_example(tmp_path)
     with ProjectMemory(root) as memory:
-        memory.warm_up()
-        real_stat = Path.stat
-        armed = [True]
+        memory.ensure_index()
+        real_scandir = os.scandir
 
-        def stat(self: Path, *args: Any, **kwargs: Any) -> os.stat_result:
-            if armed and self.name.startswith("_MAIN_") and self.name.endswith(".toc"):
-                armed.clear()  # deleted by another process's commit between the glob and this stat
-                raise FileNotFoundError(2, "No such file or directory", str(self))
-            return real_stat(self, *args, **kwargs)
+        class Gone:
+            def __init__(self, entry: Any) -> None:
+                self.name, self.path = entry.name, entry.path
 
-        monkeypatch.setattr(Path, "stat", stat)
-        age = memory.search_engine._index.updated_at()
+            def stat(self, **_: Any) -> os.stat_result:
+                raise FileNotFoundError(2, "No such file or directory", self.path)
+
+        def scandir(path: Any) -> Any:
+            return [Gone(entry) for entry in real_scandir(path)]
+
+        monkeypatch.setattr(os, "scandir", scandir)
+        age = memory.index._index.updated_at()
         assert age is None or isinstance(age, datetime)
 
 
@@ -295,4 +301,4 @@ def test_a_note_lock_is_waited_for_long_enough_to_queue_behind_a_crowd() -> None
     # The crowd above measured working-memory holds of 0.2 s (p99 0.67 s) with eight writers on two cores,
     # and a 10 s wait that ran out; this pins the waiting policy that made it finish.
     assert store_module.LOCK_TIMEOUT_SECONDS >= 30
-    assert store_module.LOCK_POLL_SECONDS <= 0.01
+    assert locks.POLL_SECONDS <= 0.01

@@ -25,17 +25,23 @@ import reliability_worker as worker
 from memory_schema.markdown import parse_markdown
 from server.memory import ProjectMemory
 from server.store import NoteStore
-from support import REPO, TODAY, copy_example, snapshot_tree
+from support import REPO, TODAY, copy_example, find, snapshot_tree
 
 pytestmark = pytest.mark.slow
 
-SEED = 336
+SEED = int(os.environ.get("PM_TEST_SEED", "336"))  # printed with every failure; set it to replay a run
 MIN_ATTEMPTED_WRITES = 200
 KILL_AFTER_SECONDS = (0.02, 0.2)
 READY_TIMEOUT_SECONDS = 30.0
 # What each round's writer does before it is killed: write notes only, keep its index current, or start up.
 # Indexed rounds cost most (the writer first reindexes what earlier rounds left), so they are a fifth.
 ROUNDS = ("indexed", "store", "store", "store", "store", "indexed", "store", "store", "store", "starting")
+
+
+def is_temp(name: str) -> bool:
+    """A write's temp file: hidden, `.pm-<name>-<random>.tmp` (server.fs)."""
+    base = Path(name).name
+    return base.startswith(".pm-") and base.endswith(".tmp")
 
 
 class Crashes:
@@ -56,7 +62,7 @@ class Crashes:
         after = snapshot_tree(self.root)
         texts: dict[str, str] = {}
         for path in store.iter_markdown():
-            if path.endswith(".pm-tmp") or "/." in f"/{path}":
+            if is_temp(path) or "/." in f"/{path}":
                 problems.append(f"{path}: a temp or dot file is listed as a note")
             texts[path] = store.read(path).text  # raises if torn into invalid UTF-8
             if not texts[path].strip():
@@ -64,13 +70,11 @@ class Crashes:
             if before.get(path) != after.get(path):  # an unchanged note was parsed when it last changed
                 parse_markdown(texts[path])
         for name in after.keys() - before.keys():
-            if name.endswith(".pm-tmp"):
+            if is_temp(name):
                 self.leftover_temp_files.add(name)
-                if not Path(name).name.startswith("."):
-                    problems.append(f"{name}: a leftover temp file that is not a dot file")
         writable = {w.path for w in this_round} | ({worker.WORKING_MEMORY} if this_round else set())
         for name in before.keys() | after.keys():
-            if before.get(name) != after.get(name) and name not in writable and not name.endswith(".pm-tmp"):
+            if before.get(name) != after.get(name) and name not in writable and not is_temp(name):
                 problems.append(f"{name}: changed, but no write of this round goes there")
         for key, write in self.begun.items():
             text = texts.get(write.path, "")
@@ -150,7 +154,7 @@ def test_writers_killed_at_random_moments_never_tear_lose_or_double_a_note(tmp_p
             crashes.kinds[kind] += 1
             for lock in held_when_killed(audit.read_text().splitlines(), pid):
                 crashes.kinds[f"killed holding the {lock} lock"] += 1
-            assert crashes.check_after_kill(before, this_round) == [], f"round {rounds} ({kind})"
+            assert crashes.check_after_kill(before, this_round) == [], f"round {rounds} ({kind}), PM_TEST_SEED={SEED}"
             rounds += 1
     finally:
         zygote.stdin.close()
@@ -167,16 +171,16 @@ def test_writers_killed_at_random_moments_never_tear_lose_or_double_a_note(tmp_p
     assert crashes.kinds["killed holding the note lock"] > 0, "no kill landed inside a note write"
 
     with ProjectMemory(root, today=lambda: TODAY) as memory:
-        memory.warm_up()
+        memory.ensure_index()
         assert memory.index_status().state == "fresh"
         missing = []
         for op, marker in sorted(crashes.on_disk):
             write = crashes.begun[(op, marker)]
-            paths = [hit.path for hit in memory.search(marker, limit=5).hits]
+            paths = [hit.path for hit in find(memory, marker, limit=5).hits]
             if write.path not in paths:
                 missing.append((marker, write.path, paths))
         assert missing == []
-        assert not any(path.endswith(".pm-tmp") for path in memory.documents())
+        assert not any(is_temp(path) for path in memory.documents())
 
 
 def damage(index_dir: Path) -> None:
@@ -189,13 +193,14 @@ def damage(index_dir: Path) -> None:
 def test_a_damaged_index_is_rebuilt_at_the_next_start_and_finds_what_the_files_hold(tmp_path: Path) -> None:
     root = copy_example(tmp_path)
     with ProjectMemory(root) as memory:
-        memory.warm_up()
+        memory.ensure_index()
         memory.append_insight("损坏前写入 kq0001", "- 这一条在索引损坏之前写入")
-    damage(root / ".project-memory" / "index")
+        index_dir = memory.store.cache.index_dir
+    damage(index_dir)
     with ProjectMemory(root) as memory:
-        memory.warm_up()
+        memory.ensure_index()
         assert memory.index_status().state == "fresh"
-        results = memory.search("kq0001")
+        results = find(memory, "kq0001")
         assert [hit.path for hit in results.hits] == [worker.WORKING_MEMORY]
         assert results.notice is None
 
@@ -203,29 +208,28 @@ def test_a_damaged_index_is_rebuilt_at_the_next_start_and_finds_what_the_files_h
 def test_lock_files_left_by_a_killed_process_do_not_block_the_next_writer(tmp_path: Path) -> None:
     root = copy_example(tmp_path)
     with ProjectMemory(root) as memory:
-        memory.warm_up()
-    home = root / ".project-memory"
+        memory.ensure_index()
+        home = memory.store.cache.folder
     # A process killed inside a write leaves its lock files behind, unlocked: the kernel dropped its locks.
-    (home / "index.lock").touch()
+    (home / "locks" / "index.lock").touch()
     (home / "index" / "MAIN_WRITELOCK").touch()
-    (home / "locks").mkdir(exist_ok=True)
     for name in ("a" * 40, "b" * 40):
-        (home / "locks" / f"{name}.lock").touch()
+        (home / "locks" / f"note-{name}.lock").touch()
     started = time.monotonic()
     with ProjectMemory(root) as memory:
-        memory.warm_up()
+        memory.ensure_index()
         memory.add_research_todo("锁文件残留 kq0002", "崩溃")
-        assert [hit.path for hit in memory.search("kq0002").hits] == [worker.TODO]
+        assert [hit.path for hit in find(memory, "kq0002").hits] == [worker.TODO]
     assert time.monotonic() - started < 30
 
 
 def test_a_leftover_temp_file_of_an_interrupted_write_is_never_taken_for_a_note(tmp_path: Path) -> None:
     root = copy_example(tmp_path)
-    leftover = root / ".学习进度.md.k3j2h1.pm-tmp"
+    leftover = root / ".pm-e5ada6e4-k3j2h1.tmp"
     leftover.write_text("# 半截", encoding="utf-8")
     visible = root / "学习进度.md.pm-tmp"  # not a dot file: still not a note
     visible.write_text("# 半截", encoding="utf-8")
     with ProjectMemory(root) as memory:
-        assert not any(path.endswith(".pm-tmp") for path in memory.documents())
-        memory.warm_up()
-        assert memory.search("半截").hits == []
+        assert not any(path.endswith((".pm-tmp", ".tmp")) for path in memory.documents())
+        memory.ensure_index()
+        assert find(memory, "半截").hits == []

@@ -1,20 +1,20 @@
 """The search engine over small memory roots: ranking, filters, snippets, aliases, query safety, freshness."""
 
-import functools
-import itertools
 import os
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from memory_schema.errors import InvalidInput
 from memory_schema.layout import PRESETS
-from server.glossary import Glossary
-from server.search import SearchEngine
+from server.memory import ProjectMemory
+from server.search import IndexService, SearchEngine
+from server.search.glossary import Glossary
+from server.search.request import search_request
 from server.store import NoteStore
+from support import Searcher, find
 
 FILLER = "这一段讲的是别的内容，和查询无关。" * 6
 
@@ -58,43 +58,45 @@ def root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def engine(root: Path) -> Iterator[SearchEngine]:
+def engine(root: Path) -> Iterator[Searcher]:
     """An engine of one's own, for tests that change notes."""
-    searcher = SearchEngine(NoteStore(root), PRESETS["cs336-zh"])
+    searcher = Searcher(root)
     searcher.warm_up()
     yield searcher
     searcher.close()
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchEngine]:
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
     """One engine for the tests that only search."""
-    searcher = SearchEngine(NoteStore(make_root(tmp_path_factory.mktemp("shared"))), PRESETS["cs336-zh"])
+    searcher = Searcher(make_root(tmp_path_factory.mktemp("shared")))
     searcher.warm_up()
     yield searcher
     searcher.close()
 
 
-def handles(engine: SearchEngine, query: str, **kwargs: object) -> list[str]:
+def handles(engine: Searcher, query: str, **kwargs: object) -> list[str]:
     return [hit.handle for hit in engine.search(query, **kwargs).hits]  # type: ignore[arg-type]
 
 
-def paths(engine: SearchEngine, query: str, **kwargs: object) -> list[str]:
+def paths(engine: Searcher, query: str, **kwargs: object) -> list[str]:
     return [hit.path for hit in engine.search(query, **kwargs).hits]  # type: ignore[arg-type]
 
 
 # --- results ---------------------------------------------------------------------------------------------
 
 
-def test_a_fresh_root_gets_an_index_under_project_memory_ignored_by_git(engine: SearchEngine, root: Path) -> None:
-    assert (root / ".project-memory" / "index").is_dir()
-    assert (root / ".project-memory" / ".gitignore").read_text(encoding="utf-8").strip() == "*"
+def test_the_index_lives_in_the_users_cache_and_nothing_is_added_to_the_notes(
+    engine: Searcher, root: Path, private_cache: Path
+) -> None:
+    assert sorted(p.name for p in root.iterdir()) == sorted({relpath.split("/")[0] for relpath in NOTES})
+    assert private_cache in engine.store.cache.index_dir.parents and engine.store.cache.index_dir.is_dir()
     status = engine.status()
     assert (status.state, status.files, status.pending) == ("fresh", len(NOTES), 0)
     assert status.sections >= len(NOTES)
 
 
-def test_a_hit_names_its_section_kind_lecture_and_handle(shared: SearchEngine) -> None:
+def test_a_hit_names_its_section_kind_lecture_and_handle(shared: Searcher) -> None:
     hit = shared.search("为什么需要KV缓存").hits[0]
     assert hit.path == "深度讨论/KV缓存深度讨论.md"
     assert hit.heading == "KV缓存深度讨论/为什么需要KV缓存"
@@ -103,71 +105,71 @@ def test_a_hit_names_its_section_kind_lecture_and_handle(shared: SearchEngine) -
     assert "**KV缓存**" in hit.snippet
 
 
-def test_chinese_english_and_full_width_spellings_find_the_same_note(shared: SearchEngine) -> None:
+def test_chinese_english_and_full_width_spellings_find_the_same_note(shared: Searcher) -> None:
     for query in ("KV缓存", "KV Cache", "ＫＶ缓存", "kv-cache"):
         assert paths(shared, query)[0] == "深度讨论/KV缓存深度讨论.md", query
 
 
-def test_a_word_is_found_inside_a_longer_chinese_phrase(shared: SearchEngine) -> None:
+def test_a_word_is_found_inside_a_longer_chinese_phrase(shared: Searcher) -> None:
     assert "学习笔记/lecture-03-attention.md" in paths(shared, "注意力")
 
 
-def test_pin_memory_finds_the_identifier_and_the_two_words(shared: SearchEngine) -> None:
+def test_pin_memory_finds_the_identifier_and_the_two_words(shared: Searcher) -> None:
     found = paths(shared, "pin_memory")
     assert set(found) >= {"学习笔记/lecture-03-attention.md", "学习笔记/dataloader.md"}
 
 
-def test_a_file_without_a_heading_is_titled_by_its_name(shared: SearchEngine) -> None:
+def test_a_file_without_a_heading_is_titled_by_its_name(shared: Searcher) -> None:
     hit = shared.search("lecture 03 attention").hits[0]
     assert hit.path == "学习笔记/lecture-03-attention.md"
 
 
-def test_a_title_hit_ranks_above_a_passing_mention(shared: SearchEngine) -> None:
+def test_a_title_hit_ranks_above_a_passing_mention(shared: Searcher) -> None:
     assert paths(shared, "梯度累积")[:2] == ["学习笔记/梯度累积.md", "学习笔记/训练杂记.md"]
 
 
-def test_query_words_close_together_rank_above_scattered_ones(shared: SearchEngine) -> None:
+def test_query_words_close_together_rank_above_scattered_ones(shared: Searcher) -> None:
     assert paths(shared, "残差连接 层归一化")[:2] == ["学习笔记/b-together.md", "学习笔记/a-scattered.md"]
 
 
-def test_one_section_per_file_unless_all_sections_are_asked_for(shared: SearchEngine) -> None:
+def test_one_section_per_file_unless_all_sections_are_asked_for(shared: Searcher) -> None:
     best = handles(shared, "KV缓存", scope="discussions")
     every = handles(shared, "KV缓存", scope="discussions", all_sections=True)
     assert len(best) == 1
     assert len(every) >= 2 and best[0] == every[0]
 
 
-def test_an_absent_topic_returns_nothing(shared: SearchEngine) -> None:
+def test_an_absent_topic_returns_nothing(shared: Searcher) -> None:
     for query in ("区块链共识算法", "量子纠错", "blockchain consensus"):
         assert shared.search(query).hits == [], query
 
 
-def test_a_query_word_found_in_no_note_is_named_in_the_notice(shared: SearchEngine) -> None:
+def test_a_query_word_found_in_no_note_is_named_in_the_notice(shared: Searcher) -> None:
     results = shared.search("KV缓存 optimzation")
     assert results.hits == []
     assert results.notice and "optimzation" in results.notice
 
 
-def test_the_limit_caps_the_hits(shared: SearchEngine) -> None:
+def test_the_limit_caps_the_hits(shared: Searcher) -> None:
     assert len(shared.search("学习", limit=1).hits) <= 1
 
 
 # --- filters ---------------------------------------------------------------------------------------------
 
 
-def test_scope_keeps_to_one_kind_of_document(shared: SearchEngine) -> None:
+def test_scope_keeps_to_one_kind_of_document(shared: Searcher) -> None:
     assert paths(shared, "KV缓存", scope="discussions") == ["深度讨论/KV缓存深度讨论.md"]
     assert set(paths(shared, "KV缓存", scope="memory")) == {"AI助手工作记忆.md"}
     assert "深度讨论/KV缓存深度讨论.md" not in paths(shared, "KV缓存", scope="notes")
 
 
-def test_lecture_filter_takes_a_number_or_a_label(shared: SearchEngine) -> None:
+def test_lecture_filter_takes_a_number_or_a_label(shared: Searcher) -> None:
     assert paths(shared, "显存", lecture=10) == ["深度讨论/KV缓存深度讨论.md"]
     assert paths(shared, "显存", lecture="Lecture 03") == ["学习笔记/lecture-03-attention.md"]
     assert paths(shared, "显存", lecture="第3讲") == ["学习笔记/lecture-03-attention.md"]
 
 
-def test_tags_filter_keeps_notes_with_any_of_the_tags(shared: SearchEngine) -> None:
+def test_tags_filter_keeps_notes_with_any_of_the_tags(shared: Searcher) -> None:
     assert paths(shared, "显存", tags=["kv", "unused"]) == ["深度讨论/KV缓存深度讨论.md"]
     assert paths(shared, "显存", tags=["unused"]) == []
 
@@ -175,7 +177,7 @@ def test_tags_filter_keeps_notes_with_any_of_the_tags(shared: SearchEngine) -> N
 def test_since_keeps_notes_modified_on_or_after_the_date(root: Path) -> None:
     old = (datetime.now() - timedelta(days=30)).timestamp()
     os.utime(root / "深度讨论/KV缓存深度讨论.md", (old, old))
-    engine = SearchEngine(NoteStore(root), PRESETS["cs336-zh"])
+    engine = Searcher(root)
     try:
         recent = date.today() - timedelta(days=2)
         assert "深度讨论/KV缓存深度讨论.md" not in paths(engine, "KV缓存", since=recent)
@@ -195,14 +197,14 @@ def test_since_keeps_notes_modified_on_or_after_the_date(root: Path) -> None:
     ],
 )
 def test_invalid_arguments_are_refused_with_a_clear_message(
-    shared: SearchEngine, kwargs: dict[str, object], message: str
+    shared: Searcher, kwargs: dict[str, object], message: str
 ) -> None:
     with pytest.raises(InvalidInput, match=message):
         shared.search("KV缓存", **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("query", ["", "   ", "\n\t"])
-def test_an_empty_query_is_refused(shared: SearchEngine, query: str) -> None:
+def test_an_empty_query_is_refused(shared: Searcher, query: str) -> None:
     with pytest.raises(InvalidInput, match="empty"):
         shared.search(query)
 
@@ -217,23 +219,23 @@ def test_an_empty_query_is_refused(shared: SearchEngine, query: str) -> None:
         *["KV缓存~", "KV缓存^", "-KV缓存 +显存", "“KV缓存”", "KV缓存 \x00", "KV缓存\\", "KV缓存 /"],
     ],
 )
-def test_query_syntax_characters_are_searched_as_plain_text(shared: SearchEngine, query: str) -> None:
+def test_query_syntax_characters_are_searched_as_plain_text(shared: Searcher, query: str) -> None:
     results = shared.search(query)
     assert results.index_state == "fresh"
     assert results.hits and results.hits[0].path == "深度讨论/KV缓存深度讨论.md"
 
 
 @pytest.mark.parametrize("query", ["\\", "/", "'", "NOT", "*", "?", "~2", "^3", "AND(", "a:b:c", "((((", '"""'])
-def test_queries_made_of_syntax_alone_give_an_answer_not_an_error(shared: SearchEngine, query: str) -> None:
+def test_queries_made_of_syntax_alone_give_an_answer_not_an_error(shared: Searcher, query: str) -> None:
     assert shared.search(query).index_state == "fresh"
 
 
-def test_a_quoted_phrase_must_occur_as_written(shared: SearchEngine) -> None:
+def test_a_quoted_phrase_must_occur_as_written(shared: Searcher) -> None:
     assert "学习笔记/dataloader.md" in paths(shared, '"pin memory"')
     assert paths(shared, '"memory pin"') == []
 
 
-def test_a_query_of_only_common_words_says_so(shared: SearchEngine) -> None:
+def test_a_query_of_only_common_words_says_so(shared: Searcher) -> None:
     results = shared.search("的 了 the")
     assert results.hits == [] and results.notice
 
@@ -241,7 +243,7 @@ def test_a_query_of_only_common_words_says_so(shared: SearchEngine) -> None:
 # --- glossary --------------------------------------------------------------------------------------------
 
 
-def test_an_english_query_finds_a_chinese_note_through_the_builtin_glossary(shared: SearchEngine) -> None:
+def test_an_english_query_finds_a_chinese_note_through_the_builtin_glossary(shared: Searcher) -> None:
     results = shared.search("tokenizer")
     assert results.hits[0].path == "学习笔记/tokenizer.md"
     assert "分词器" in results.aliases
@@ -249,55 +251,55 @@ def test_an_english_query_finds_a_chinese_note_through_the_builtin_glossary(shar
 
 def test_the_person_glossary_adds_aliases_and_is_reloaded_when_it_changes(root: Path) -> None:
     write(root, "glossary.md", "# 术语表\n\n- 切词器 = 分词器\n")
-    engine = SearchEngine(NoteStore(root), PRESETS["cs336-zh"])
-    try:
-        results = engine.search("切词器")
-        assert "分词器" in results.aliases and results.hits[0].path == "学习笔记/tokenizer.md"
+    with ProjectMemory(root) as memory:
+        memory.ensure_index()
+        results = find(memory, "切词器")
+        assert "分词器" in results.aliases and "学习笔记/tokenizer.md" in [hit.path for hit in results.hits]
         write(root, "glossary.md", "# 术语表\n\n- 显卡内存 = 显存\n")
-        engine.update_paths(["glossary.md"])
-        assert "显存" in engine.search("显卡内存").aliases
-        assert "分词器" not in engine.search("切词器").aliases
-    finally:
-        engine.close()
+        memory.notes_changed(["glossary.md"], [])
+        assert "显存" in find(memory, "显卡内存").aliases
+        assert "分词器" not in find(memory, "切词器").aliases
 
 
 def test_an_explicit_glossary_replaces_the_builtin_one(root: Path) -> None:
-    engine = SearchEngine(NoteStore(root), PRESETS["cs336-zh"], glossary=Glossary([["tok", "分词器"]]))
+    store = NoteStore(root)
+    index = IndexService(store, PRESETS["cs336-zh"])
+    engine = SearchEngine(store, PRESETS["cs336-zh"], index, glossary=Glossary([["tok", "分词器"]]))
     try:
-        assert engine.search("tok").aliases == ["分词器"]
-        assert engine.search("tokenizer").aliases == []
+        assert engine.search(search_request("tok")).aliases == ["分词器"]
+        assert engine.search(search_request("tokenizer")).aliases == []
     finally:
-        engine.close()
+        index.close()
 
 
 # --- freshness -------------------------------------------------------------------------------------------
 
 
-def test_an_updated_note_is_found_once_with_its_new_text(engine: SearchEngine, root: Path) -> None:
+def test_an_updated_note_is_found_once_with_its_new_text(engine: Searcher, root: Path) -> None:
     """Whoosh-reloaded's searcher.refresh() would return the old and the new version here."""
     for round_ in range(3):
         write(root, "学习笔记/tokenizer.md", f"# 分词器笔记\n\n第{round_}版：字节级 BPE 合并规则。\n")
-        engine.update_paths(["学习笔记/tokenizer.md"])
+        engine.update(["学习笔记/tokenizer.md"])
         hits = [h for h in engine.search("BPE 合并规则", all_sections=True).hits if "tokenizer" in h.path]
         assert len(hits) == 1
         assert f"第{round_}版" in hits[0].snippet
 
 
-def test_a_deleted_note_leaves_the_results(engine: SearchEngine, root: Path) -> None:
+def test_a_deleted_note_leaves_the_results(engine: Searcher, root: Path) -> None:
     (root / "学习笔记/dataloader.md").unlink()
-    engine.update_paths([], ["学习笔记/dataloader.md"])
+    engine.update([], ["学习笔记/dataloader.md"])
     assert "学习笔记/dataloader.md" not in paths(engine, "pin memory")
 
 
-def test_an_update_with_unchanged_content_writes_nothing(engine: SearchEngine, root: Path) -> None:
-    index_dir = root / ".project-memory" / "index"
+def test_an_update_with_unchanged_content_writes_nothing(engine: Searcher, root: Path) -> None:
+    index_dir = engine.store.cache.index_dir
     before = sorted(p.name for p in index_dir.glob("_MAIN_*.toc"))
     os.utime(root / "学习笔记/tokenizer.md")
-    engine.update_paths(["学习笔记/tokenizer.md"])
+    engine.update(["学习笔记/tokenizer.md"])
     assert sorted(p.name for p in index_dir.glob("_MAIN_*.toc")) == before
 
 
-def test_sweep_indexes_what_the_watcher_missed(engine: SearchEngine, root: Path) -> None:
+def test_sweep_indexes_what_the_watcher_missed(engine: Searcher, root: Path) -> None:
     write(root, "学习笔记/new.md", "# 新笔记\n\n梯度检查点用时间换显存。\n")
     report = engine.sweep()
     assert report.indexed == ["学习笔记/new.md"]
@@ -305,104 +307,66 @@ def test_sweep_indexes_what_the_watcher_missed(engine: SearchEngine, root: Path)
     assert engine.sweep().indexed == []
 
 
-def test_paths_that_are_not_notes_are_ignored(engine: SearchEngine, root: Path) -> None:
+def test_paths_that_are_not_notes_are_ignored(engine: Searcher, root: Path) -> None:
     write(root, ".hidden/x.md", "梯度检查点")
     write(root, "学习笔记/x.md~", "梯度检查点")
-    engine.update_paths([".hidden/x.md", "学习笔记/x.md~", "missing.md"])
+    engine.update([".hidden/x.md", "学习笔记/x.md~", "missing.md"])
     assert engine.search("梯度检查点").hits == []
     assert engine.status().pending == 0
 
 
-def test_scores_and_positions_read_from_postings_equal_whooshs_own_over_segments_with_deletions(
-    engine: SearchEngine, root: Path
+def test_postings_read_block_by_block_equal_whooshs_own_over_segments_with_deletions(
+    engine: Searcher, root: Path
 ) -> None:
     """Ranking reads posting lists block by block instead of through Whoosh's matchers: it must see what
     they see, in an index of several segments whose older ones hold deleted documents."""
-    from whoosh import query
-
-    from server.ranking import TEXT_FIELDS
+    from server.search.whoosh_index import decode_positions
 
     for round_ in range(3):
         write(root, "学习笔记/tokenizer.md", f"# 分词器笔记\n\n第{round_}版：分词器把 KV缓存 切成词元。\n")
-        engine.update_paths(["学习笔记/tokenizer.md"])
+        engine.update(["学习笔记/tokenizer.md"])
     (root / "学习笔记/dataloader.md").unlink()
-    engine.update_paths([], ["学习笔记/dataloader.md"])
-    index = engine._index
-
-    def compare(searcher: Any) -> None:
+    engine.update([], ["学习笔记/dataloader.md"])
+    with engine.reading() as terms:
+        assert terms is not None
+        searcher = terms.searcher
         readers = [sub.reader() for sub, _ in searcher.leaf_searchers()]
         assert len(readers) > 1 and any(reader.has_deletions() for reader in readers)
-        terms = index._terms(searcher)
-        everything = range(searcher.doc_count_all())
-        for field in TEXT_FIELDS:
-            for term in ("笔记", "缓存", "kv", "分词", "词器", "显存", "memory", "pin", "梯度"):
-                theirs = {hit.docnum: hit.score for hit in searcher.search(query.Term(field, term), limit=None)}
-                assert terms.scores(field, term, everything) == pytest.approx(theirs), (field, term)
-                if field != "code":
-                    matcher = searcher.postings(field, term) if theirs else None
-                    while matcher is not None and matcher.is_active():
-                        doc = matcher.id()
-                        assert terms.positions(field, term, doc) == list(matcher.value_as("positions"))
-                        matcher.next()
+        for term in ("笔记", "缓存", "kv", "分词", "词器", "显存", "memory", "pin", "梯度"):
+            ours = terms.postings(term)
+            theirs_docs, theirs_weights = [], []
+            for sub, offset in searcher.leaf_searchers():
+                reader = sub.reader()
+                if ("words", term) not in reader:
+                    continue
+                matcher = reader.postings("words", term)
+                while matcher.is_active():
+                    theirs_docs.append(matcher.id() + offset)
+                    theirs_weights.append(matcher.weight())
+                    position = terms.positions(term, [matcher.id() + offset])[matcher.id() + offset]
+                    assert position == decode_positions(matcher.value()), term
+                    matcher.next()
+            assert list(ours.docs) == theirs_docs, term
+            assert list(ours.weights) == pytest.approx(theirs_weights), term
 
-    index._read(compare)
 
+def test_ranking_scores_are_bm25f_over_the_weighted_parts(engine: Searcher, root: Path) -> None:
+    """A section's score for a one-word query is BM25 of the word's weighted count (title 4, headings 2.5, body
+    1, code 0.3) against the section's weighted length, as written out here."""
+    import math
 
-def test_ranking_gives_the_scores_whooshs_own_query_trees_gave(
-    engine: SearchEngine, root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The BM25F sum and the proximity bonus, computed from postings, against the Whoosh queries that
-    used to compute them (an Or of per-unit Ors of per-field Terms; SpanNear2 and Phrase on the body)."""
-    from whoosh import query as Q
-    from whoosh.query.spans import SpanNear2
+    from server.search import ranking
 
-    from server import ranking
+    write(root, "学习笔记/tokenizer.md", "# 分词器笔记\n\n分词器把文本切成词元。\n\n```\n分词器()\n```\n")
+    engine.update(["学习笔记/tokenizer.md"])
+    with engine.reading() as terms:
+        assert terms is not None
+        plan = engine.engine.plan("BPE")
+        found = ranking.rank(plan, terms)
+        postings = terms.postings("bpe")
+        n, df = terms.sections, len(postings.docs)
+        idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+        for doc, tf in zip(postings.docs, postings.weights, strict=True):
+            norm = ranking.K1 * (1 - ranking.B + ranking.B * terms.lengths[doc] / terms.average_length)
+            assert found.score[doc] == pytest.approx(idf * tf * (ranking.K1 + 1) / (tf + norm), rel=1e-4)
 
-    def term(text: str, boost: float, fields: tuple[str, ...]) -> Q.Query:
-        return Q.Or([Q.Term(field, text, boost=boost * ranking.FIELD_BOOSTS[field]) for field in fields])
-
-    def unit(item: Any, boost: float, fields: tuple[str, ...] = ranking.TEXT_FIELDS) -> Q.Query:
-        options = [
-            term(opt[0], boost, fields) if len(opt) == 1 else Q.And([term(t, boost, fields) for t in opt])
-            for opt in item.options
-        ]
-        return options[0] if len(options) == 1 else Q.Or(options)
-
-    def whoosh_queries(plan: Any) -> tuple[Q.Query, Q.Query]:
-        parts = [unit(u, ranking.FRAMING_BOOST if u.framing else 1.0) for u in plan.units]
-        for alt in plan.alternatives:
-            units = [unit(u, ranking.ALIAS_BOOST, ranking.ALIAS_FIELDS) for u in alt.units]
-            parts.append(units[0] if len(units) == 1 else Q.And(units))
-        anchors = [u.anchor for u in plan.units]
-        near: list[Q.Query] = [
-            SpanNear2(
-                [Q.Term("body", t, boost=ranking.NEAR_BOOST) for t in pair], slop=ranking.NEAR_SLOP, ordered=False
-            )
-            for pair in itertools.pairwise(anchors)
-            if pair[0] != pair[1]
-        ]
-        if 1 < len(plan.sequence) <= 12:
-            near.append(Q.Phrase("body", list(plan.sequence), boost=ranking.EXACT_BOOST))
-        return Q.Or(parts), Q.Or(near)
-
-    # An alias (tokenizer) in code; two query words at one position (pin_memory, pin).
-    note = "# 分词器笔记\n\n分词器把文本切成词元，BPE 合并规则，设置 pin_memory 参数。\n\n```\nTokenizer()\n```\n"
-    write(root, "学习笔记/tokenizer.md", note)
-    engine.update_paths(["学习笔记/tokenizer.md"])  # a second segment, deletions in the first
-    monkeypatch.setattr(ranking, "RESCORE_TOP", 10**6)  # every matching section gets its proximity bonus
-    index = engine._index
-
-    def compare(searcher: Any, text: str) -> None:
-        plan = engine._plan(text)
-        found = ranking.rank(plan, index._terms(searcher), min_coverage=ranking.MIN_COVERAGE, limit=10)
-        assert found is not None, text
-        main, near = whoosh_queries(plan)
-        expected = {hit.docnum: hit.score for hit in searcher.search(main, limit=None)}
-        for hit in searcher.search(near, limit=None):
-            if hit.docnum in expected:
-                expected[hit.docnum] += hit.score
-        assert found.scores == pytest.approx({doc: expected[doc] for doc in found.scores}), text
-
-    queries = ["KV缓存", "为什么需要KV缓存", "残差连接 层归一化", "tokenizer", "pin_memory", "梯度累积"]
-    for text in [*queries, "KV cache 显存占用", "分词器 BPE", "pin_memory pin"]:
-        index._read(functools.partial(compare, text=text))

@@ -5,13 +5,12 @@ import difflib
 import pytest
 
 from memory_schema.markdown import parse_markdown
+from memory_schema.insights import append_insight, find_insight, insight_body, render_insight
+from memory_schema.markdown import parse_markdown as _parse
 from memory_schema.working_memory import (
     WorkingMemory,
     add_discussion_ref,
-    append_insight,
-    has_insight,
     parse_working_memory,
-    render_insight,
     set_progress,
     set_updated,
 )
@@ -26,7 +25,8 @@ DISCUSSION_FILES = [
     "内存墙与流式处理的哲学类比.md",
 ]
 NEW_BODY = "- **公式**: 2 × 层数 × KV头数 × d_head × 序列长度 × 字节数"
-NEW_ENTRY = render_insight("KV缓存大小公式", NEW_BODY, "- **标签**: 内存 | **日期**: 2026-11-30")
+NEW_META = "- **标签**: 内存 | **日期**: 2026-11-30"
+NEW_ENTRY = render_insight("KV缓存大小公式", NEW_BODY, NEW_META)
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ def test_parsing_the_seed_leaves_it_byte_for_byte(seed_text: str) -> None:
 
 
 def test_appending_an_insight_to_the_seed_changes_only_the_new_entry_and_the_date(seed_text: str) -> None:
-    updated = set_updated(append_insight(seed_text, NEW_ENTRY, "zh"), "2026-11-30")
+    updated = set_updated(append_insight(seed_text, "KV缓存大小公式", NEW_BODY, NEW_META, "zh"), "2026-11-30")
     before, after = seed_text.splitlines(keepends=True), updated.splitlines(keepends=True)
     opcodes = difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes()
     changes = [op for op in opcodes if op[0] != "equal"]
@@ -143,8 +143,9 @@ def test_appending_an_insight_to_the_seed_changes_only_the_new_entry_and_the_dat
     assert [insight.title for insight in reread.insights] == [*INSIGHT_TITLES, "KV缓存大小公式"]
     new_path = "AI助手工作记忆文档/重要技术洞察记录/KV缓存大小公式"
     assert [path for path in reread.sections if path != new_path] == parse_working_memory(seed_text).sections
-    assert has_insight(updated, "KV缓存大小公式", NEW_BODY)
-    assert not has_insight(seed_text, "KV缓存大小公式", "- **公式**")
+    found = find_insight(_parse(updated), "KV缓存大小公式")
+    assert found is not None and insight_body(_parse(updated), found) == NEW_BODY.strip()
+    assert find_insight(_parse(seed_text), "KV缓存大小公式") is None
 
 
 def test_the_seed_saved_with_a_bom_and_crlf_reads_the_same_and_edits_keep_both(seed_text: str) -> None:
@@ -155,7 +156,7 @@ def test_the_seed_saved_with_a_bom_and_crlf_reads_the_same_and_edits_keep_both(s
     assert read == parse_working_memory(seed_text)
 
     def edit(text: str) -> str:
-        return set_updated(add_discussion_ref(append_insight(text, NEW_ENTRY, "zh"), "新.md", "新讨论", "zh"), "x")
+        return set_updated(add_discussion_ref(append_insight(text, "KV缓存大小公式", NEW_BODY, NEW_META, "zh"), "新.md", "新讨论", "zh"), "x")
 
     updated = edit(windows)
     assert updated.startswith("\ufeff# AI助手工作记忆文档\r\n")

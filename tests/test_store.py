@@ -13,10 +13,13 @@ from memory_schema.errors import (
     InvalidInput,
     PathOutsideMemory,
     ProjectMemoryError,
+    StorageError,
     UnreadableDocument,
 )
 from server import store as store_module
-from server.store import MAX_DOCUMENT_BYTES, NoteStore, is_ignored_name
+from server.fs import Folder
+from server.paths import is_ignored_name
+from server.store import MAX_DOCUMENT_BYTES, NoteStore
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,7 +45,7 @@ def outside(tmp_path: Path) -> Path:
 
 
 def temp_files(folder: Path) -> list[Path]:
-    return [path for path in folder.rglob("*") if path.name.endswith(".pm-tmp")]
+    return [path for path in folder.rglob("*") if path.name.startswith(".pm-")]
 
 
 REFUSED_PATHS = [
@@ -243,11 +246,12 @@ def test_a_failed_replace_leaves_the_old_file_and_no_temp_file(
 ) -> None:
     store.write("note.md", "keep\n", create=True)
 
-    def fail(src: str, dst: str) -> None:
+    def fail(*_args: object) -> bool:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(ProjectMemoryError, match="unchanged"):
+    monkeypatch.setattr(Folder, "exchange", fail)
+    monkeypatch.setattr(Folder, "replace", fail)
+    with pytest.raises(StorageError, match="note.md could not be written: No space left.*nothing was changed.*disk is full"):
         store.write("note.md", "lost\n")
     assert (root / "note.md").read_bytes() == b"keep\n"
     assert temp_files(root) == []
@@ -362,10 +366,14 @@ def test_a_new_note_gets_the_umask_permissions_not_private_temp_ones(store: Note
     assert stat.S_IMODE((root / "note.md").stat().st_mode) == 0o644
 
 
-def test_locks_live_in_the_index_folder_which_git_ignores(store: NoteStore, root: Path) -> None:
+def test_locks_live_in_the_users_cache_and_nothing_but_the_note_is_added_to_the_root(
+    store: NoteStore, root: Path, private_cache: Path
+) -> None:
     store.write("note.md", "x", create=True)
-    assert (root / ".project-memory" / ".gitignore").read_text(encoding="utf-8") == "*\n"
-    assert len(list((root / ".project-memory" / "locks").glob("*.lock"))) == 1
+    assert sorted(p.name for p in root.iterdir()) == ["note.md"]
+    locks = list(store.cache.locks_dir.glob("note-*.lock"))
+    assert len(locks) == 1 and private_cache in locks[0].parents
+    assert stat.S_IMODE(store.cache.folder.stat().st_mode) == 0o700
 
 
 def test_an_edit_while_another_holder_has_the_lock_times_out_asking_to_retry(
@@ -380,7 +388,7 @@ def test_an_edit_while_another_holder_has_the_lock_times_out_asking_to_retry(
         NoteStore(root).edit("alias.md", lambda inner: inner + "nested")
         return text + "outer"
 
-    with pytest.raises(ProjectMemoryError, match=r"another process holds alias\.md.*retry"):
+    with pytest.raises(ProjectMemoryError, match=r"another process has held alias\.md.*retry"):
         store.edit("note.md", edit_again)
     assert (root / "note.md").read_bytes() == b"x"
 

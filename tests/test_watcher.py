@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from server.paths import is_note_path
 from server.watcher import ChangeBatch, FolderWatcher
 
 DEBOUNCE = 0.1
@@ -81,7 +82,7 @@ def watch() -> Iterator[Watch]:
     started: list[FolderWatcher] = []
 
     def start(root: Path, on_change: Callable[[ChangeBatch], None]) -> FolderWatcher:
-        watcher = FolderWatcher(root, on_change, debounce=DEBOUNCE)
+        watcher = FolderWatcher(root, on_change, is_note=is_note_path, debounce=DEBOUNCE)
         watcher.start()
         started.append(watcher)
         return watcher
@@ -274,7 +275,7 @@ def test_index_files_swap_files_and_other_files_report_nothing(root: Path, watch
 
 def test_stop_returns_promptly_during_a_burst(root: Path, tmp_path: Path) -> None:
     recorder = Recorder()
-    watcher = FolderWatcher(root, recorder, debounce=DEBOUNCE)
+    watcher = FolderWatcher(root, recorder, is_note=is_note_path, debounce=DEBOUNCE)
     watcher.start()
     writing = threading.Event()
     done = threading.Event()
@@ -329,7 +330,7 @@ def test_a_failing_callback_is_logged_and_later_batches_still_arrive(
 def test_a_folder_that_cannot_be_watched_leaves_the_watcher_unhealthy_instead_of_raising(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    watcher = FolderWatcher(tmp_path / "missing", Recorder(), debounce=DEBOUNCE)
+    watcher = FolderWatcher(tmp_path / "missing", Recorder(), is_note=is_note_path, debounce=DEBOUNCE)
 
     watcher.start()
 
@@ -348,7 +349,7 @@ def test_deleting_the_watched_folder_makes_the_watcher_unhealthy(root: Path, wat
 
 
 def test_stopping_a_watcher_that_never_started_is_harmless(root: Path) -> None:
-    watcher = FolderWatcher(root, Recorder())
+    watcher = FolderWatcher(root, Recorder(), is_note=is_note_path)
     watcher.stop()
     assert not watcher.healthy
 
@@ -356,7 +357,7 @@ def test_stopping_a_watcher_that_never_started_is_harmless(root: Path) -> None:
 def test_a_steady_stream_of_writes_is_still_flushed_within_max_wait(root: Path) -> None:
     recorder = Recorder()
     # The debounce alone would hold the batch until long after the test gave up.
-    watcher = FolderWatcher(root, recorder, debounce=30.0, max_wait=0.3)
+    watcher = FolderWatcher(root, recorder, is_note=is_note_path, debounce=30.0, max_wait=0.3)
     watcher.start()
     done = threading.Event()
 

@@ -6,20 +6,19 @@ and leaves every other character as it was (BOM, CRLF, trailing spaces and a mis
 Pure: no file I/O.
 """
 
+import functools
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from markdown_it import MarkdownIt
-
 from memory_schema.errors import SectionNotFound
 from memory_schema.frontmatter import read_frontmatter
-
-# Only the block structure is needed (headings, fences): inline parsing would cost half the parse for nothing.
-_PARSER = MarkdownIt("commonmark").disable(["inline", "text_join"])
+from memory_schema.outline import Outline, outline_of
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _MARKUP = re.compile(r"\*\*|__|`")
 _SPACES = re.compile(r"\s+")
@@ -27,6 +26,7 @@ _SPACES = re.compile(r"\s+")
 _CLOSING_HASHES = re.compile(r"(?:^|\s)#+$")
 
 
+@functools.lru_cache(maxsize=8192)
 def normalize_heading(text: str) -> str:
     """The heading as a person would name it: no emoji, no bold/code markup, single spaces."""
     kept = []
@@ -79,7 +79,10 @@ class MarkdownDocument:
         self.metadata: dict[str, Any] = front.metadata
         self.frontmatter_problem = front.problem
         self.frontmatter_line = front.problem_line
-        self.sections, self.footer, self.code_spans = _parse_sections(text, front.end)
+        outline = outline_of(text, front.end)
+        self.footer = outline.footer
+        self.code_spans = list(outline.code)
+        self.sections = _sections(outline, len(text))
 
     @property
     def preamble(self) -> Section:
@@ -133,64 +136,47 @@ class MarkdownDocument:
         ]
 
 
+_documents: OrderedDict[str, MarkdownDocument] = OrderedDict()
+_documents_lock = threading.Lock()
+
+
 def parse_markdown(text: str) -> MarkdownDocument:
-    return MarkdownDocument(text)
+    """The document view of `text`. A write parses the same few texts several times (to check, to edit, to
+    index), and a document never changes, so the last few are kept and shared."""
+    with _documents_lock:
+        found = _documents.get(text)
+        if found is not None:
+            _documents.move_to_end(text)
+            return found
+    document = MarkdownDocument(text)
+    with _documents_lock:
+        _documents[text] = document
+        while len(_documents) > 8:
+            _documents.popitem(last=False)
+    return document
 
 
-def _line_starts(text: str) -> list[int]:
-    return [0, *(m.end() for m in _LINE_BREAK.finditer(text))]
-
-
-_FOOTER_LINE = re.compile(r"^[ \t]*(?:[-*+][ \t]+)?\*\*[^*\r\n]+\*\*[ \t]*[:：]")
-
-
-def _parse_sections(text: str, body_offset: int) -> tuple[list[Section], int | None, list[tuple[int, int]]]:
-    starts = _line_starts(text)
-    first_line = sum(1 for s in starts if s <= body_offset) - 1 if body_offset else 0
-    # A BOM would hide a first-line heading from the parser; it holds no line break, so lines stay aligned.
-    # The Markdown starts after it, so that text put at the start of the preamble goes after the BOM too.
-    body = text[body_offset:].lstrip("\ufeff")
-    body_offset = len(text) - len(body)
-    found: list[tuple[int, str, int, int]] = []  # (level, raw title, first line, line after)
-    tokens = _PARSER.parse(body)
-    for i, token in enumerate(tokens):
-        if token.type == "heading_open" and token.level == 0 and token.map:
-            inline = tokens[i + 1].content if i + 1 < len(tokens) else ""
-            found.append((int(token.tag[1:]), inline, token.map[0] + first_line, token.map[1] + first_line))
-
-    def offset(line: int) -> int:
-        return max(starts[line], body_offset) if line < len(starts) else len(text)
-
-    code = [(offset(t.map[0] + first_line), offset(t.map[1] + first_line))
-            for t in tokens if t.type in ("fence", "code_block") and t.map]
-    footer = _footer(tokens, first_line, offset)
-    end_of_text = footer if footer is not None else len(text)
-
-    heads = [(lvl, raw, offset(a), offset(b), a + 1) for lvl, raw, a, b in found]
-    first_heading = heads[0][2] if heads else end_of_text
-    sections = [Section(0, "", "", (), 1, 0, body_offset, first_heading, first_heading)]
+def _sections(outline: Outline, length: int) -> list[Section]:
+    """The preamble and one section per heading; a section runs to the next heading of its level or above,
+    or to the footer."""
+    end_of_text = outline.footer if outline.footer is not None else length
+    heads = outline.heads
+    first_heading = heads[0].start if heads else end_of_text
+    ends = [end_of_text] * len(heads)
+    open_: list[int] = []
+    for index, head in enumerate(heads):
+        while open_ and heads[open_[-1]].level >= head.level:
+            ends[open_.pop()] = head.start
+        open_.append(index)
+    sections = [Section(0, "", "", (), 1, 0, outline.body_offset, first_heading, first_heading)]
     trail: list[tuple[int, str]] = []
-    for index, (level, raw, start, body_start, line) in enumerate(heads):
-        title = normalize_heading(raw)
-        trail = [(lvl, t) for lvl, t in trail if lvl < level] + [(level, title)]
-        body_end = heads[index + 1][2] if index + 1 < len(heads) else end_of_text
-        end = next((h[2] for h in heads[index + 1 :] if h[0] <= level), end_of_text)
-        sections.append(
-            Section(level, title, raw, tuple(t for _, t in trail), line, start, body_start, body_end, end)
-        )
-    return sections, footer, code
-
-
-def _footer(tokens: list[Any], first_line: int, offset: Any) -> int | None:
-    """Where the document footer starts: a last top-level thematic break followed only by a paragraph of
-    bold `**key**: value` lines; None when the document does not end so."""
-    last = tokens[-4:]
-    if [t.type for t in last] != ["hr", "paragraph_open", "inline", "paragraph_close"] or last[0].level != 0:
-        return None
-    lines = [line for line in last[2].content.splitlines() if line.strip()]
-    if not lines or not all(_FOOTER_LINE.match(line) for line in lines) or not last[0].map:
-        return None
-    return int(offset(last[0].map[0] + first_line))
+    for index, head in enumerate(heads):
+        title = normalize_heading(head.raw)
+        trail = [(lvl, t) for lvl, t in trail if lvl < head.level] + [(head.level, title)]
+        body_end = heads[index + 1].start if index + 1 < len(heads) else end_of_text
+        sections.append(Section(head.level, title, head.raw, tuple(t for _, t in trail), head.line, head.start,
+                                head.body_start, body_end, ends[index]))
+    return sections
 
 
 # --- edits: each returns new text in which only the named range differs ---------------------------------

@@ -15,7 +15,7 @@ from memory_schema.markdown import (
     replace_section_body,
 )
 
-PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=int(__import__("os").environ.get("PM_EXAMPLES", "200")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 WORDS = ("memory", "KV缓存", "内存墙", "BPE", "🧠", "✅", "🔥 重要", "Lecture 03", "C#", "**粗体**", "`code`")
 CODE_LINES = ("# comment", "## not a heading", "x = 1", "", "#### 深度")
@@ -203,3 +203,39 @@ def test_insert_section_adds_exactly_one_heading_where_asked(doc: Doc, index: in
         at = sum(1 for s in headings if s.start < parent.end)
         expected = [*before[:at], f"{parent.path}/新增 Inserted", *before[at:]]
     assert heading_paths(updated) == expected
+
+
+EDITS = ("新的一行", "## 新标题", "```\n# 代码里的井号\n```", "```\n未闭合的代码", "- 列表项", "", "===", "---",
+         "\r\n", "\r", "> 引用 # 不是标题", "    缩进代码", "<!--\n# 注释里", "-->", "  - 缩进项\n# 标题", "\n\n# 新一级\n")
+
+
+def outline_fields(text: str) -> tuple[object, ...]:
+    document = parse_markdown(text)
+    return (
+        [(s.level, s.title, s.trail, s.line, s.start, s.body_start, s.body_end, s.end) for s in document.sections],
+        document.footer,
+        sorted(document.code_spans),
+    )
+
+
+@PROPERTY
+@given(doc=documents(), at=st.integers(0, 10_000), removed=st.integers(0, 40), added=st.sampled_from(EDITS))
+def test_a_text_reparsed_around_an_edit_has_the_outline_of_a_full_parse(
+    doc: Doc, at: int, removed: int, added: str
+) -> None:
+    """Parses of edited texts reuse the previous parse (`memory_schema.outline`); the outline must be exactly
+    what parsing the edited text from scratch gives, wherever the edit falls and whatever it leaves open."""
+    from memory_schema import markdown, outline
+
+    def forget() -> None:
+        with outline._recent_lock, markdown._documents_lock:
+            outline._recent.clear()
+            markdown._documents.clear()
+
+    forget()
+    parse_markdown(doc.text)  # the previous text is known
+    cut = at % (len(doc.text) + 1)
+    edited = doc.text[:cut] + added + doc.text[cut + removed :]
+    incremental = outline_fields(edited)
+    forget()
+    assert incremental == outline_fields(edited)

@@ -152,9 +152,15 @@ class IndexService:
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[IndexTerms | None]:
-        """The latest commit to search, or None while the index is unusable (the caller scans then)."""
+        """The latest commit to search, or None while the index is unusable (the caller scans then). Notes
+        waiting to be indexed are indexed first, waiting up to WRITE_WAIT_SECONDS for the index to be free."""
         if not self._ready.is_set():
             self.ensure_ready()
+        if self.pending and self._writable() and self._writer.acquire(timeout=WRITE_WAIT_SECONDS):
+            try:
+                self._apply_pending()
+            finally:
+                self._writer.release()
         if self.state not in (IndexState.FRESH,) or not self._index.is_open:
             yield None
             return
@@ -174,20 +180,28 @@ class IndexService:
     # --- keeping it current ---------------------------------------------------------------------------
 
     def update(self, changed: Iterable[str], deleted: Iterable[str] = ()) -> None:
-        """Index these notes now, or leave them pending when the index is busy for more than a moment (a
-        rebuild, another process). Our own writes call this before returning, so a search right after a
-        write finds it; the watcher calls it for everyone else's."""
+        """Index these notes now; when another pass holds the index (a merge, a rebuild, another process's
+        commit) leave them pending instead of waiting: the maintenance thread indexes them once the index is
+        free, and a search meanwhile indexes them first (`reading`), so a search after a write still finds it.
+        Our own writes call this before returning; the watcher calls it for everyone else's."""
         with self._lock:
             self._pending.update(path for path in changed if is_note_path(path))
             self._pending_deleted.update(path for path in deleted if is_note_path(path, folder=True))
-        if not self._writable() or not self._writer.acquire(timeout=WRITE_WAIT_SECONDS):
+        if not self._writable():
+            return
+        if not self._writer.acquire(blocking=False):
+            self._schedule("apply")
             return
         try:
-            if self._writable() and self._manifest_current():
-                self._apply(*self._take_pending(), persist_touched=False)
+            self._apply_pending()
         finally:
             self._writer.release()
         self._merge_if_needed()
+
+    def _apply_pending(self) -> None:
+        """Index the pending notes (writer lock held)."""
+        if self._writable() and self.pending and self._manifest_current():
+            self._apply(*self._take_pending(), persist_touched=False)
 
     def reconcile(self, progress: Progress | None = None) -> ReconcileReport:
         """Compare every note with the manifest re-read from the index and index what changed, in one
@@ -352,7 +366,7 @@ class IndexService:
 
     def _merge_if_needed(self) -> None:
         try:
-            if self._writable() and self._index.segment_count() >= MERGE_AT:
+            if self._writable() and self._index.segment_count() >= MERGE_AT and self._index.needs_merge():
                 self._schedule("merge")
         except IndexUnavailable as err:
             self.failed(err)
@@ -377,12 +391,17 @@ class IndexService:
                     with self._writer:
                         if self.state in (IndexState.MISSING, IndexState.CORRUPT):
                             self._build(None, force=False)
+                elif task == "apply":
+                    with self._writer:
+                        self._apply_pending()
                 elif task == "merge" and self._writable():
-                    # A merge folds only small segments: it holds the writer for a moment, so saves barely wait.
+                    # A merge folds a tier of small segments: it holds the writer for a moment; saves meanwhile
+                    # stay pending (never waiting for it) and are indexed right after.
                     with self._writer:
                         if self._writable():
                             self._index.merge_small()
                             self._committed()
+                            self._apply_pending()
             except IndexBusy:
                 logger.info("search index busy; %s postponed", task)
             except IndexUnavailable as err:

@@ -11,8 +11,8 @@ serves matching, BM25F scoring and phrases. The analysis happens before Whoosh s
 (`PreAnalyzed`), positions are packed as arrays, and each section's weighted length is a column.
 
 A changed note rewrites only its changed sections (their keys are their heading paths, their digests say
-what changed); saves commit without merging, and `merge_small` folds the small segments they leave into one
-when MERGE_AT have piled up, never touching the large ones, so no save waits long for a merge.
+what changed); saves commit without merging, and `merge_small` folds the small segments they leave, a size
+tier at a time (`merge_plan`), never the largest, so no save waits long for a merge.
 
 Whoosh rules kept here: every writer uses `compound=False` and our codec settings; one writer at a time across
 processes (a lock file in the cache, `server.locks`) and threads; a searcher is never `refresh()`ed (stale
@@ -61,8 +61,8 @@ SCHEMA_VERSION = "2"
 WRITER_TIMEOUT_SECONDS = 5.0
 REBUILD_LOCK_SECONDS = 600.0
 LOCK_NAME = "index.lock"
-SMALL_SEGMENT_DOCS = 5_000  # segments up to this size are "small": what saves leave behind
-MERGE_AT = 8  # small segments that make a merge worth its cost
+TIER_DOCS = 200  # the size of the smallest merge tier (a save's segment holds a few sections)
+MERGE_AT = 8  # segments of one tier that make a merge worth its cost
 
 
 class IndexUnavailable(ProjectMemoryError):
@@ -225,19 +225,38 @@ def _codec() -> W3Codec:
     return codec
 
 
-def _merge_small(writer: Any, segments: list[Any]) -> list[Any]:
-    """Fold the small segments into one, keeping the large ones as they are (a mergetype for Whoosh)."""
-    sizes = segment_sizes(segments)
-    small = [segment for segment, (docs, _deleted) in zip(segments, sizes, strict=True) if docs <= SMALL_SEGMENT_DOCS]
-    if len(small) < 2:
+def merge_plan(sizes: list[tuple[int, int]]) -> list[int]:
+    """Which segments to merge (indexes into `sizes`, (documents, deleted) per segment): the segments of the
+    lowest size tier holding MERGE_AT of them. Tier 0 holds segments of up to TIER_DOCS live documents, tier k
+    up to TIER_DOCS * MERGE_AT**k. The largest segment (the last full build) is never merged, so a merge costs
+    what the few similar small segments hold, and every document is merged about log(n) times in all."""
+    if len(sizes) <= 1:
+        return []
+    largest = max(range(len(sizes)), key=lambda i: sizes[i][0])
+    tiers: dict[int, list[int]] = {}
+    for i, (docs, deleted) in enumerate(sizes):
+        if i == largest:
+            continue
+        live, tier = docs - deleted, 0
+        while live > TIER_DOCS * MERGE_AT**tier:
+            tier += 1
+        tiers.setdefault(tier, []).append(i)
+    full = [members for _tier, members in sorted(tiers.items()) if len(members) >= MERGE_AT]
+    return full[0] if full else []
+
+
+def _merge_tier(writer: Any, segments: list[Any]) -> list[Any]:
+    """A Whoosh mergetype: fold the segments `merge_plan` picks into one, keep the others."""
+    chosen = set(merge_plan(segment_sizes(segments)))
+    if not chosen:
         return segments
     from whoosh.reading import SegmentReader
 
-    for segment in small:
-        reader = SegmentReader(writer.storage, writer.schema, segment)
+    for i in sorted(chosen):
+        reader = SegmentReader(writer.storage, writer.schema, segments[i])
         writer.add_reader(reader)
         reader.close()
-    return [segment for segment in segments if segment not in small]
+    return [segment for i, segment in enumerate(segments) if i not in chosen]
 
 
 class _View:
@@ -479,13 +498,20 @@ class WhooshIndex:
         entry = ManifestEntry(record.mtime_ns, record.size, record.version)
         writer.add_document(**_file_document(record.path, entry, new))
 
+    def needs_merge(self) -> bool:
+        return bool(merge_plan(self._segment_sizes()))
+
+    def _segment_sizes(self) -> list[tuple[int, int]]:
+        with self.reading() as terms:
+            return segment_sizes([sub.reader().segment() for sub, _ in terms.searcher.leaf_searchers()])
+
     def merge_small(self) -> bool:
-        """Fold the small segments saves left behind into one, once MERGE_AT have piled up."""
+        """Fold the small segments saves left behind, once MERGE_AT of one size have piled up (`merge_plan`)."""
         with self._writing(WRITER_TIMEOUT_SECONDS, "merging"):
-            if self._ix is None or self.segment_count() < MERGE_AT:
+            if self._ix is None or not self.needs_merge():
                 return False
             writer = self._ix.writer(timeout=WRITER_TIMEOUT_SECONDS, compound=False, codec=_codec())
-            writer.commit(mergetype=_merge_small)
+            writer.commit(mergetype=_merge_tier)
             self._reopen()
             return True
 

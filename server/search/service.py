@@ -48,6 +48,7 @@ class IndexService:
         self._listeners: list[Progress] = []
         self._pending: set[str] = set()
         self._pending_deleted: set[str] = set()
+        self._inflight = 0  # notes taken from pending by a pass not yet committed (under _writer)
         self._manifest: dict[str, ManifestEntry] = {}
         self._generation: int | None = None
         self._updated_at: datetime | None = None
@@ -70,7 +71,7 @@ class IndexService:
     def status(self) -> IndexStatus:
         with self._lock:
             state, reason = self._state, self._reason
-            pending = len(self._pending) + len(self._pending_deleted)
+            pending = len(self._pending) + len(self._pending_deleted) + self._inflight
         files = sections = 0
         if state in (IndexState.FRESH, IndexState.REBUILDING) and self._index.is_open:
             try:
@@ -83,8 +84,9 @@ class IndexService:
 
     @property
     def pending(self) -> int:
+        """Notes changed on disk and not yet searchable: waiting, or taken by a pass still writing them."""
         with self._lock:
-            return len(self._pending) + len(self._pending_deleted)
+            return len(self._pending) + len(self._pending_deleted) + self._inflight
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -244,7 +246,9 @@ class IndexService:
         previous = self.state
         self._set(IndexState.REBUILDING)
         try:
-            self._take_pending()  # every note is read now; later changes queue up again
+            with self._lock:  # every note is read now; later changes queue up again
+                self._pending.clear()
+                self._pending_deleted.clear()
             paths = list(self._store.iter_markdown())
             manifest: dict[str, ManifestEntry] = {}
 
@@ -306,6 +310,22 @@ class IndexService:
         """Index the changed notes whose content differs from the manifest and remove the deleted ones, in one
         commit (writer lock held). A note with a new stat but the same content ("touched") is not re-indexed;
         its stat is remembered, in the index too when `persist_touched` or when there is a commit anyway."""
+        try:
+            return self._write_changes(changed, deleted, persist_touched=persist_touched, progress=progress,
+                                       started=started)
+        finally:
+            with self._lock:
+                self._inflight = 0
+
+    def _write_changes(
+        self,
+        changed: list[str],
+        deleted: list[str],
+        *,
+        persist_touched: bool,
+        progress: Progress | None,
+        started: float | None,
+    ) -> ReconcileReport:
         began = started if started is not None else time.perf_counter()
         changes = compare(self._store, self._layout, self._manifest, changed, deleted, progress)
         records, removed, touched = changes.records, changes.removed, changes.touched
@@ -332,10 +352,12 @@ class IndexService:
         )
 
     def _take_pending(self) -> tuple[list[str], list[str]]:
+        """The pending notes, now in flight until the pass (writer lock held) ends in `_apply`."""
         with self._lock:
             changed, deleted = sorted(self._pending), sorted(self._pending_deleted)
             self._pending.clear()
             self._pending_deleted.clear()
+            self._inflight = len(changed) + len(deleted)
         return changed, deleted
 
     def _requeue(self, changed: Iterable[str], deleted: Iterable[str]) -> None:

@@ -335,7 +335,7 @@ def project_memory_system(corpus: Path) -> Iterator[System | None]:
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
     try:
-        module = importlib.import_module("server.search")
+        module = importlib.import_module("corpus_engine")
         open_corpus_engine = module.open_corpus_engine
     except (ImportError, AttributeError) as err:
         print(f"project-memory engine not available: {err}")

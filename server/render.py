@@ -6,7 +6,7 @@ model, because a JSON copy of the structure (escaped newlines, repeated keys) co
 
 from server.briefing import SessionContext
 from server.outcomes import DiscussionList, Page, WriteResult
-from server.search import SearchResults
+from server.search import SearchHit, SearchResults
 
 
 def render_briefing(context: SessionContext) -> str:
@@ -28,10 +28,21 @@ def render_search(results: SearchResults) -> str:
     lines.append("(each line starts with the handle to pass to read_memory)")
     for rank, hit in enumerate(results.hits, 1):
         lecture = f", {hit.lecture}" if hit.lecture else ""
-        partly = f", partial: {' '.join(hit.matched)}" if hit.match == "partial" else ""
-        lines.append(f"{rank}. {hit.handle} [{hit.kind}{lecture}{partly}]")
+        lines.append(f"{rank}. {hit.handle} [{hit.kind}{lecture}{_how_matched(hit)}]")
         lines.append(f"   {hit.snippet}")
     return "\n".join(lines)
+
+
+def _how_matched(hit: SearchHit) -> str:
+    """What of the query a hit holds, where that is not simply all of it."""
+    parts = []
+    if hit.match == "partial":
+        parts.append(f"partial: has {' '.join(hit.matched)}")
+    if hit.missing:
+        parts.append(f"lacks {' '.join(hit.missing)}")
+    if hit.aliases:
+        parts.append(f"via {', '.join(hit.aliases)}")
+    return "".join(f", {part}" for part in parts)
 
 
 def render_discussions(listing: DiscussionList) -> str:

@@ -134,3 +134,65 @@ def test_a_snippet_without_matches_is_the_start_of_the_text() -> None:
 def test_odd_texts_give_no_error(text: str) -> None:
     assert isinstance(make_snippet(text, ["x"]), str)
     assert isinstance(terms(text), list)
+
+
+def _wrong_pairs() -> list[dict[str, str]]:
+    import tomllib
+    from pathlib import Path
+
+    path = Path(__file__).with_name("glossary_wrong_pairs.toml")
+    return list(tomllib.loads(path.read_text(encoding="utf-8"))["pair"])
+
+
+@pytest.mark.parametrize("pair", _wrong_pairs(), ids=lambda pair: f"{pair['a']}-{pair['b']}")
+def test_the_builtin_glossary_never_equates_a_known_wrong_pair(pair: dict[str, str]) -> None:
+    glossary = Glossary.builtin()
+    for source, wrong in ((pair["a"], pair["b"]), (pair["b"], pair["a"])):
+        aliases = {alias.casefold() for expansion in glossary.expand(source) for alias in expansion.aliases}
+        assert wrong.casefold() not in aliases, pair["why"]
+
+
+# --- questions and compounds ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["为什么要用KV缓存", "RoPE 和 ALiBi 有什么区别？", "why is attention quadratic",
+                                   "difference between BPE and WordPiece", "什么是梯度累积"])
+def test_questions_are_told_from_keywords(query: str) -> None:
+    assert plan_query(query).question
+
+
+@pytest.mark.parametrize("query", ["KV缓存 显存", "gradient accumulation", "混合精度训练"])
+def test_keywords_are_not_questions(query: str) -> None:
+    assert not plan_query(query).question
+
+
+def test_question_words_only_frame_a_question() -> None:
+    plan = plan_query("why is flash attention so much faster")
+    framing = {unit.text for unit in plan.units if unit.framing}
+    assert {"much", "faster"} - framing == {"faster"}  # "faster" is content; "much" frames
+    assert "flash" not in framing and "attention" not in framing
+
+
+def test_a_short_keyword_segment_is_one_compound_unit() -> None:
+    (unit,) = plan_query("生成对抗网络").units
+    assert unit.text == "生成对抗网络"
+    assert len(unit.options) == 1 and set(unit.options[0]) >= {"生成", "对抗", "网络"}
+
+
+def test_a_question_keeps_its_words_as_separate_units() -> None:
+    texts = [unit.text for unit in plan_query("为什么生成对抗网络难训练").units if not unit.framing]
+    assert "生成对抗网络" not in texts and "对抗" in texts
+
+
+def test_a_character_written_onto_a_word_belongs_to_it() -> None:
+    unit = next(unit for unit in plan_query("B+树的原理").units if unit.text.startswith("b"))
+    assert unit.named and unit.options == (("b", "树"),)
+
+
+def test_english_variants_find_the_stem() -> None:
+    from server.search.questions import english_variants
+
+    assert "slow" in english_variants("slower")
+    assert "train" in english_variants("trained")
+    assert "stop" in english_variants("stopped")
+    assert english_variants("loss") == [] and english_variants("gpus") == []

@@ -359,7 +359,7 @@ def test_a_missing_engine_is_reported_and_the_baselines_still_run(
     monkeypatch.setattr(search_quality.importlib, "import_module", unavailable)
     assert search_quality.main(["--corpus", str(tiny_corpus)]) == 0
     out = capsys.readouterr().out
-    assert "project-memory engine not available: No module named 'server.search'" in out
+    assert "project-memory engine not available: No module named 'corpus_engine'" in out
     assert "| grep-literal |" in out and "| project-memory |" not in out
 
 

@@ -370,3 +370,58 @@ def test_ranking_scores_are_bm25f_over_the_weighted_parts(engine: Searcher, root
             norm = ranking.K1 * (1 - ranking.B + ranking.B * terms.lengths[doc] / terms.average_length)
             assert found.score[doc] == pytest.approx(idf * tf * (ranking.K1 + 1) / (tf + norm), rel=1e-4)
 
+
+
+# --- questions, partial matches, absent topics --------------------------------------------------------------
+
+
+def test_a_question_finds_the_section_that_answers_it_although_it_lacks_the_askers_words(shared: Searcher) -> None:
+    results = shared.search("为什么 pin memory 能让训练更快")
+    first = results.hits[0]
+    assert first.path == "学习笔记/dataloader.md" and first.match == "full"
+    assert first.matched == ["pin", "memory"] and first.missing == ["训练"]
+
+
+def test_partial_matches_follow_the_full_ones_marked_with_what_they_hold_and_lack(shared: Searcher) -> None:
+    question = shared.search("为什么 pin memory 能让训练更快").hits
+    assert [hit.match for hit in question] == ["full", "full", "partial"]
+    assert question[-1].path == "学习笔记/训练杂记.md" and question[-1].missing == ["pin", "memory"]
+    keywords = shared.search("kv cache 显存").hits
+    kinds = [hit.match for hit in keywords]
+    assert kinds[0] == "full" and "partial" in kinds and kinds == sorted(kinds, key=lambda m: m != "full")
+
+
+def test_a_result_names_the_glossary_alias_it_matched_through(shared: Searcher) -> None:
+    hit = shared.search("what is gradient accumulation").hits[0]
+    assert hit.path == "学习笔记/梯度累积.md" and hit.aliases == ["梯度累积"]
+
+
+GENERIC_PARTS = {  # the common halves of absent topics, each in a few notes
+    f"学习笔记/generic-{i}.md": f"# 笔记{i}\n\n神经网络的训练需要数据。数据库里的索引加快查询。排序算法有很多种。{FILLER}\n"
+    for i in range(3)
+}
+
+
+@pytest.fixture(scope="module")
+def generic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
+    root = make_root(tmp_path_factory.mktemp("generic"))
+    for relpath, text in GENERIC_PARTS.items():
+        write(root, relpath, text)
+    searcher = Searcher(root)
+    searcher.warm_up()
+    yield searcher
+    searcher.close()
+
+
+@pytest.mark.parametrize("query", ["图神经网络", "B+树索引", "区块链共识算法", "量子 梯度累积", "什么是神经网络剪枝", "how does a b-tree index work"])
+def test_an_absent_topic_finds_nothing_even_where_a_generic_part_occurs(generic: Searcher, query: str) -> None:
+    assert generic.search("神经网络").hits and generic.search("索引").hits and generic.search("算法").hits
+    results = generic.search(query)
+    assert results.hits == [] and results.absent, query
+    assert results.notice and results.absent[0] in results.notice
+
+
+def test_a_minor_word_found_nowhere_is_named_without_hiding_the_topic(shared: Searcher) -> None:
+    results = shared.search("残差连接和层归一化跟dropout有什么关系")
+    assert {hit.path for hit in results.hits} == {"学习笔记/a-scattered.md", "学习笔记/b-together.md"}
+    assert results.absent == ["dropout"] and all(hit.missing == ["dropout"] for hit in results.hits)

@@ -25,9 +25,11 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Container, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from typing import Any, NamedTuple
+
+from server.search.questions import QUESTION_WORDS_EN, QUESTION_WORDS_ZH, english_variants, is_question
 
 _HAN = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef\U00030000-\U0003134f"
 _RUNS = re.compile(rf"(?P<han>[{_HAN}]+)|(?P<word>[^\W_{_HAN}]+(?:[_.\-][^\W_{_HAN}]+)*)")
@@ -53,6 +55,7 @@ STOP_WORDS_ZH = _words(
     我 你 他 她 它 们 有 又 还 并 则 即 但 让 给 向 很 更 最 要 会 能 该 所 某 各 每 此 些
     什么 为什么 怎么 怎样 怎么样 如何 哪些 哪个 哪里 是否 是不是 有没有 可以 能够
     我们 你们 他们 它们 这个 那个 这些 那些 这里 那里 一个 一些
+    时 上 下 中 里 张 种 次 位 受 将 做 用 使 当 跟 同 比 到
     因为 所以 但是 如果 就是 还是 以及 或者 而且 并且 然后 其中 的话 之间 一下 起来"""
 )
 # Words that say what a person wants to know about a topic (its principle, the difference, an example)
@@ -318,12 +321,15 @@ class Unit:
     end: int
     options: tuple[tuple[str, ...], ...]
     anchor: str  # the term standing for the word in proximity queries
+    named: bool = False  # written as a name (GELU, PyTorch, d_ff, UTF-8): in a question, what it is about
+    compound: tuple[int, int] | None = None  # in a question, the span of the compound the word is part of
 
     @property
     def framing(self) -> bool:
         """A word that frames a question, or a lone Han character (有什么用 -> 用): it carries little of
         the query's meaning and is only found where the notes happen to isolate it too."""
-        return self.text in FRAMING_WORDS or (len(self.text) == 1 and _HAS_HAN.match(self.text) is not None)
+        return (self.text in FRAMING_WORDS or self.text in QUESTION_WORDS_EN or self.text in QUESTION_WORDS_ZH
+                or (len(self.text) == 1 and _HAS_HAN.match(self.text) is not None))
 
     def matched_by(self, present: Container[str]) -> bool:
         return any(all(term in present for term in option) for option in self.options)
@@ -353,6 +359,7 @@ class QueryPlan:
     phrases: list[tuple[str, ...]] = field(default_factory=list)
     phrase_texts: list[str] = field(default_factory=list)
     sequence: tuple[str, ...] = ()
+    question: bool = False  # asked as a question: sections holding part of it are ranked too
 
     @property
     def terms(self) -> set[str]:
@@ -380,23 +387,77 @@ def _bigrams(text: str) -> tuple[str, ...]:
     return tuple(text[i : i + 2] for i in range(len(text) - 1))
 
 
-def _han_units(run: str, words: list[tuple[int, str]], base: int) -> Iterator[Unit]:
+COMPOUND_PIECES = 3  # a query segment of up to this many words (and COMPOUND_CHARS characters) is one term
+COMPOUND_CHARS = 8
+
+
+def _han_units(run: str, words: list[tuple[int, str]], base: int, *, compounds: bool) -> Iterator[Unit]:
+    """The units of a Han run. With `compounds` (keywords, not a question, whose segments are clauses) a short
+    segment is one unit."""
     for seg in _segments(words):
         seg_text = run[seg.start : seg.end]
-        for off, word in seg.words:
-            start, end = base + off, base + off + len(word)
-            if seg.end - seg.start == 1:
-                yield Unit(word, start, end, ((word,),), word)
-            elif len(word) == 1:
-                # A lone character is matched through the bigrams that hold it in its segment.
-                i = off - seg.start
-                around = [seg_text[j : j + 2] for j in (i - 1, i) if j >= 0 and j + 2 <= len(seg_text)]
-                yield Unit(word, start, end, tuple((b,) for b in around), around[0])
-            elif len(word) == 2:
-                yield Unit(word, start, end, ((word,),), word)
-            else:
-                grams = _bigrams(word)
-                yield Unit(word, start, end, ((word,), grams), grams[0])
+        pieces = _pieces(seg.words)
+        joined = len(pieces) < len(seg.words)  # a lone character was joined to its neighbour
+        names_one_thing = (len(pieces) > 1 or joined) and len(pieces) <= COMPOUND_PIECES \
+            and len(seg_text) <= COMPOUND_CHARS \
+            and not any(word in QUESTION_WORDS_ZH or word in FRAMING_WORDS for _, word in pieces)
+        if names_one_thing and compounds:
+            # A short segment names one thing (生成对抗网络, 混合精度训练): a section holds it only if it holds
+            # every word of it, so a rare word in another sense (对抗) does not stand for the whole.
+            terms = tuple(term for _, word in pieces for term in _word_option(word))
+            yield Unit(seg_text, base + seg.start, base + seg.end, (terms,), terms[0])
+            continue
+        # In a question its words are ranked apart (a section may answer it holding some of them), but the
+        # compound is still one thing when deciding whether the notes cover the topic at all (see `engine`).
+        span = (base + seg.start, base + seg.end) if names_one_thing else None
+        for unit in _word_units(seg, seg_text, base):
+            yield replace(unit, compound=span) if span else unit
+
+
+def _word_units(seg: _Segment, seg_text: str, base: int) -> Iterator[Unit]:
+    """A segment's words as units of their own."""
+    for off, word in seg.words:
+        start, end = base + off, base + off + len(word)
+        if seg.end - seg.start == 1:
+            yield Unit(word, start, end, ((word,),), word)
+        elif len(word) == 1:
+            # A lone character is matched through the bigrams that hold it in its segment.
+            i = off - seg.start
+            around = [seg_text[j : j + 2] for j in (i - 1, i) if j >= 0 and j + 2 <= len(seg_text)]
+            yield Unit(word, start, end, tuple((b,) for b in around), around[0])
+        elif len(word) == 2:
+            yield Unit(word, start, end, ((word,),), word)
+        else:
+            grams = _bigrams(word)
+            yield Unit(word, start, end, ((word,), grams), grams[0])
+
+
+def _pieces(words: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The segment's words, a lone character joined to the word after it (or before it, at the end): 树 in
+    B+树索引 and 隐 in 隐马尔可夫 belong to their neighbour."""
+    pieces: list[tuple[int, str]] = []
+    carry: tuple[int, str] | None = None
+    for off, word in words:
+        if carry is not None:
+            off, word = carry[0], carry[1] + word
+            carry = None
+        if len(word) == 1:
+            carry = (off, word)
+            continue
+        pieces.append((off, word))
+    if carry is not None:
+        if pieces:
+            off, word = pieces.pop()
+            pieces.append((off, word + carry[1]))
+        else:
+            pieces.append(carry)
+    return pieces
+
+
+def _word_option(word: str) -> tuple[str, ...]:
+    """The terms that stand for a Han word inside a compound: itself when two characters long, else its bigrams
+    (the note may be cut into other words, its bigrams are the same)."""
+    return (word,) if len(word) <= 2 else _bigrams(word)
 
 
 def _sequence(text: str) -> tuple[str, ...]:
@@ -407,8 +468,9 @@ def _sequence(text: str) -> tuple[str, ...]:
     return tuple(seen[p] for p in sorted(seen))
 
 
-def plan_query(query: str) -> QueryPlan:
-    """Analyze a query the way notes are analyzed; query syntax characters are plain text."""
+def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
+    """Analyze a query the way notes are analyzed; query syntax characters are plain text. Without `compounds`
+    every Han word is a unit of its own (see `_han_units`)."""
     folded = fold(query).lower()
     plan = QueryPlan(text=folded)
     for match in _QUOTED.finditer(folded):
@@ -417,25 +479,59 @@ def plan_query(query: str) -> QueryPlan:
         if len(phrase) > 1:
             plan.phrases.append(phrase)
             plan.phrase_texts.append(" ".join(inner.split()))
+    plan.question = is_question(folded)
     seen: set[tuple[tuple[str, ...], ...]] = set()
     cuts = _Cuts(fold(query))
+    previous: tuple[Unit, int] | None = None  # the last word unit and where its run ended
     for match in _RUNS.finditer(cuts.text):
         run = match.group()
+        words = cuts.within(match.start(), match.end()) if match.lastgroup == "han" else []
+        lone = _leading_character(words)
+        if lone is not None and previous is not None and _attached(cuts.text[previous[1] : match.start()]) \
+                and plan.units and plan.units[-1] is previous[0]:
+            # A character written onto a word (B+树, T恤) names one thing with it: both must be there.
+            word = plan.units.pop()
+            seen.discard(word.options)
+            text = cuts.text[word.start : match.start() + 1].lower()
+            plan.units.append(Unit(text, word.start, match.start() + 1, ((word.text, lone),), word.text, named=True))
+            words = words[1:]
+            run, offset = run[1:], match.start() + 1
+        else:
+            offset = match.start()
         if match.lastgroup == "han":
-            units: Iterable[Unit] = _han_units(run, cuts.within(match.start(), match.end()), match.start())
+            units: Iterable[Unit] = _han_units(run, [(off - (offset - match.start()), w) for off, w in words], offset,
+                                               compounds=compounds and not plan.question)
         else:
             whole = run.lower()
             parts = tuple(word_parts(run))
             if whole in STOP_WORDS_EN and not parts:
                 continue
             options: tuple[tuple[str, ...], ...] = ((whole,), parts) if parts else ((whole,),)
-            units = [Unit(whole, match.start(), match.end(), options, whole)]
+            if parts and not any(char.isdigit() for char in whole):  # hand-written: also handwritten
+                options += (("".join(parts),),)
+            options += tuple((variant,) for variant in english_variants(whole))
+            named = run != whole or any(char.isdigit() or char in "_." for char in run)  # not hand-written
+            units = [Unit(whole, match.start(), match.end(), tuple(dict.fromkeys(options)), whole, named)]
+        previous = None
         for unit in units:
             if unit.options not in seen:  # a repeated word counts once
                 seen.add(unit.options)
                 plan.units.append(unit)
+                previous = (unit, match.end()) if match.lastgroup == "word" else None
     plan.sequence = _sequence(folded)
     return plan
+
+
+def _leading_character(words: list[tuple[int, str]]) -> str | None:
+    """The run's first character when it stands alone before a function word or the run's end (树 in 树为什么…)."""
+    if not words or len(words[0][1]) != 1 or words[0][1] in STOP_WORDS_ZH:
+        return None
+    return words[0][1] if len(words) == 1 or words[1][1] in STOP_WORDS_ZH else None
+
+
+def _attached(between: str) -> bool:
+    """Whether a character follows a word with at most a symbol between them, no space (B+树, C语)."""
+    return len(between) <= 2 and not any(char.isspace() for char in between)
 
 
 def match_keys(text: str) -> list[tuple[str, int, int]]:

@@ -34,8 +34,10 @@ from server.store import NoteStore
 logger = logging.getLogger(__name__)
 
 GLOSSARY_NOTE = "glossary.md"
-PARTIAL_MIN_COVERAGE = 0.35  # a partial match holds at least this share of the query's weight ...
-# ... and the query's most distinctive word that occurs anywhere: a section holding only common words is noise.
+ABSENT_SHARE = 0.5  # query words found in no note carrying this share of its weight: the topic is not covered
+PARTIAL_MIN_COVERAGE = 0.4  # a partial match of keywords holds this share of the query's weight, and its rarest
+# word found anywhere: a section holding only common words is noise ...
+QUESTION_MIN_COVERAGE = 0.25  # ... while a question's extra words are expected to be missing
 
 
 class SearchEngine:
@@ -105,9 +107,14 @@ class SearchEngine:
                              absent=absent, scanned=scanned)
 
     def plan(self, query: str) -> QueryPlan:
-        plan = plan_query(query)
         glossary = self._glossary if self._glossary is not None else Glossary.builtin()
-        for expansion in glossary.expand(query):
+        expansions = list(glossary.expand(query))
+        plan = plan_query(query)
+        if any(_defines(e.start, e.end, unit.start, unit.end) for e in expansions for unit in plan.units):
+            # A glossary term making up most of a compound (交叉熵 in 交叉熵损失) says what it is about: its words
+            # are searched apart so the term's aliases apply; a generic one (模型 in 隐马尔可夫模型) does not.
+            plan = plan_query(query, compounds=False)
+        for expansion in expansions:
             covers = tuple(
                 i for i, unit in enumerate(plan.units) if expansion.start <= unit.start and unit.end <= expansion.end
             )
@@ -123,6 +130,9 @@ class SearchEngine:
         self, terms: IndexTerms, plan: QueryPlan, filters: Filters, request: SearchRequest
     ) -> tuple[list[SectionHit], list[str]]:
         ranking = rank(plan, terms)
+        gone, absent = absent_words(ranking)
+        if absent_share(ranking, gone) >= ABSENT_SHARE:
+            return [], absent
         allowed = terms.allowed(filters)
         full = ranking.full(allowed)
         leading = [int(doc) for doc in full[: max(RESCORE_TOP, request.limit * 5)]]
@@ -137,8 +147,6 @@ class SearchEngine:
             partial = ranking.partial(partial_rule(ranking), allowed)
             hits += islice(self._hits(terms, ranking, (int(d) for d in partial), per_file, seen, partial=True),
                            request.limit - len(hits))
-        absent = [unit.text for unit, held in zip(plan.units, ranking.units, strict=True)
-                  if not unit.framing and not held.any()]
         return hits, absent
 
     @staticmethod
@@ -164,12 +172,56 @@ class SearchEngine:
                 matched=ranking.matched_terms(doc),
                 words=words,
                 partial=partial,
+                missing=tuple(ranking.plan.units[i].text for i in ranking.missing_units(doc)),
+                aliases=tuple(ranking.aliases_used(doc)),
             )
 
 
+def _defines(term_start: int, term_end: int, start: int, end: int) -> bool:
+    """Whether a glossary term lies inside a compound [start, end) without being all of it, and makes up at
+    least half of it."""
+    inside = max(term_start, start) < min(term_end, end) and (term_start, term_end) != (start, end)
+    overlap = min(term_end, end) - max(term_start, start)
+    return inside and overlap * 2 >= end - start
+
+
+def absent_words(ranking: Ranking) -> tuple[set[int], list[str]]:
+    """The query units no note holds (not even through an alias), and the words to name for them. A compound
+    of a question (联邦学习, 图卷积网络) is absent as a whole when one of its words occurs nowhere, however
+    common the others are (学习, 网络): it names one thing, and that thing is not in the notes."""
+    plan = ranking.plan
+    gone = {i for i, held in enumerate(ranking.units) if not held.any()}
+    compounds: dict[tuple[int, int], list[int]] = {}
+    for i, unit in enumerate(plan.units):
+        if unit.compound is not None:
+            compounds.setdefault(unit.compound, []).append(i)
+    named: dict[int, str] = {}
+    for (start, end), members in compounds.items():
+        if len(members) > 1 and gone.intersection(members) \
+                and not np.logical_and.reduce([ranking.units[i] for i in members]).any():
+            gone.update(members)
+            named[members[0]] = plan.text[start:end]
+            named.update({i: "" for i in members[1:]})
+    words = [named.get(i, unit.text) for i, unit in enumerate(plan.units)
+             if i in gone and (i in named or not unit.framing)]
+    return gone, [word for word in words if word]
+
+
+def absent_share(ranking: Ranking, gone: set[int]) -> float:
+    """The share of the query's weight carried by the `gone` units. A question's words are weighed here as
+    keywords are (rarity squared, see `unit_weight`): whether the notes cover a topic depends on its rare words
+    (联邦 in 联邦学习中的差分隐私), however a question's ranking spreads its weight."""
+    weights = [weight * weight for weight in ranking.weights] if ranking.plan.question else ranking.weights
+    total = sum(weights)
+    missing = sum(weight for i, weight in enumerate(weights) if i in gone)
+    return missing / total if total else 0.0
+
+
 def partial_rule(ranking: Ranking) -> np.ndarray:
-    """Which sections may be shown as partial matches: enough of the query, and its most distinctive word
-    among those the notes hold."""
+    """Which sections may follow the full matches: for a question, those holding QUESTION_MIN_COVERAGE of it;
+    for keywords, PARTIAL_MIN_COVERAGE and the rarest query word the notes hold."""
+    if ranking.plan.question:
+        return ranking.coverage >= QUESTION_MIN_COVERAGE
     present = [(weight, i) for i, (weight, held) in enumerate(zip(ranking.weights, ranking.units, strict=True))
                if weight and held.any()]
     rule = ranking.coverage >= PARTIAL_MIN_COVERAGE
@@ -203,4 +255,6 @@ def _hit(item: SectionHit, plan: QueryPlan) -> SearchHit:
         handle=f"{item.path}#{item.section}" if item.section else item.path,
         match="partial" if item.partial else "full",
         matched=list(item.words),
+        missing=list(item.missing),
+        aliases=list(item.aliases),
     )

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -81,10 +81,18 @@ class TermSource(Protocol):
     def positions(self, term: str, docs: Sequence[int]) -> dict[int, list[int]]: ...
 
 
-def unit_weight(df: int, total: int) -> float:
+NAMED_BOOST = 3.0  # in a question, a word written as a name (GELU, PyTorch) is what the question is about
+
+
+def unit_weight(df: int, total: int, *, question: bool = False, named: bool = False) -> float:
     """How much of a query's meaning one word carries: its BM25 inverse document frequency, squared so that
-    common framing words (原理, 区别, 计算) count for little beside the topic words."""
-    return math.log(1.0 + (total - df + 0.5) / (df + 0.5)) ** 2
+    common framing words (原理, 区别, 计算) count for little beside the topic words. In a question the rare
+    words are as often the asker's own phrasing (slower, hand-written) as its topic, so the frequency counts
+    once, not squared, and a word written as a name counts NAMED_BOOST times."""
+    idf = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
+    if question:
+        return idf * (NAMED_BOOST if named else 1.0)
+    return idf**2
 
 
 @dataclass
@@ -96,17 +104,21 @@ class Ranking:
     units: list[npt.NDArray[np.bool_]]  # per query unit: which documents hold it (directly or via an alias)
     weights: list[float]  # per unit, as the coverage rule weighs it
     plan: QueryPlan
+    through: list[npt.NDArray[np.bool_] | None] = field(default_factory=list)  # per alternative: who holds it
 
     def full(self, allowed: npt.NDArray[np.bool_] | None = None) -> IntArray:
         """The full matches, best first."""
         return self._ordered(self.coverage >= MIN_COVERAGE - 1e-6, allowed)
 
     def partial(self, rule: npt.NDArray[np.bool_], allowed: npt.NDArray[np.bool_] | None = None) -> IntArray:
-        """The sections `rule` admits that are not full matches, best first (coverage, then score)."""
+        """The sections `rule` admits that are not full matches, best first: by score for a question (its rare
+        words may be the asker's phrasing), else by the share of the query held, then score."""
         chosen = rule & (self.coverage < MIN_COVERAGE - 1e-6) & (self.score > 0)
         if allowed is not None:
             chosen &= allowed
         docs = np.flatnonzero(chosen)
+        if self.plan.question:
+            return docs[np.argsort(-self.score[docs], kind="stable")].astype(np.int32)
         order = np.lexsort((-self.score[docs], -self.coverage[docs]))
         return docs[order].astype(np.int32)
 
@@ -118,6 +130,19 @@ class Ranking:
 
     def matched_units(self, doc: int) -> list[int]:
         return [i for i, held in enumerate(self.units) if held[doc]]
+
+    def missing_units(self, doc: int) -> list[int]:
+        """The query's content words (not framing ones) that `doc` does not hold."""
+        return [i for i, (unit, held) in enumerate(zip(self.plan.units, self.units, strict=True))
+                if not held[doc] and not unit.framing]
+
+    def aliases_used(self, doc: int) -> list[str]:
+        """The glossary aliases `doc` holds, for query words it holds only through them."""
+        used: list[str] = []
+        for alt, holding in zip(self.plan.alternatives, self.through, strict=False):
+            if holding is not None and holding[doc] and alt.text not in used:
+                used.append(alt.text)
+        return used
 
     def matched_terms(self, doc: int) -> frozenset[str]:
         """The query terms to mark in a snippet of `doc`: those of the units it holds, aliases included."""
@@ -139,23 +164,30 @@ def rank(plan: QueryPlan, terms: TermSource) -> Ranking:
         unit_score = _unit(terms, unit)
         held.append(unit_score > 0)
         score += unit_score * (FRAMING_BOOST if unit.framing else 1.0)
+    direct = [h.copy() for h in held]
+    through: list[npt.NDArray[np.bool_] | None] = []
     for alt in plan.alternatives:
         alt_score = _all_of(terms, alt.units, ALIAS_BOOST)
         if alt_score is None:
+            through.append(None)
             continue
         holding = alt_score > 0
+        only_alias = np.zeros(size, dtype=np.bool_)
         for index in alt.covers:
+            only_alias |= holding & ~direct[index]
             held[index] = held[index] | holding
+        through.append(only_alias)
         score += alt_score
     total = max(1, terms.sections)
-    weights = framed(plan.units, [unit_weight(int(np.count_nonzero(h)), total) for h in held])
+    weights = framed(plan.units, [unit_weight(int(np.count_nonzero(h)), total, question=plan.question, named=u.named)
+                                  for u, h in zip(plan.units, held, strict=True)])
     coverage = np.zeros(size, dtype=np.float32)
     whole = sum(weights)
     if whole > 0:
         for weight, holding in zip(weights, held, strict=True):
             if weight:
                 coverage[holding] += weight / whole
-    ranking = Ranking(score=score, coverage=coverage, units=held, weights=weights, plan=plan)
+    ranking = Ranking(score=score, coverage=coverage, units=held, weights=weights, plan=plan, through=through)
     if plan.phrases:
         _require_phrases(ranking, terms)
     return ranking

@@ -37,6 +37,8 @@ class SectionHit:
     matched: frozenset[str]  # query terms found in this section, to mark in the snippet
     words: tuple[str, ...]  # the query words it holds
     partial: bool = False
+    missing: tuple[str, ...] = ()  # the query's content words it lacks
+    aliases: tuple[str, ...] = ()  # glossary aliases through which it holds a query word
 
 
 class SearchHit(BaseModel):
@@ -49,6 +51,9 @@ class SearchHit(BaseModel):
     handle: str
     match: Literal["full", "partial"] = "full"
     matched: list[str] = Field(default_factory=list, description="the query words this section holds")
+    missing: list[str] = Field(default_factory=list, description="the query's content words this section lacks")
+    aliases: list[str] = Field(default_factory=list,
+                               description="glossary aliases through which this section holds a query word")
 
 
 class SearchResults(BaseModel):

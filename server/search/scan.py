@@ -112,9 +112,11 @@ class Scanner:
                         score += weight * ZONE_BOOSTS[name] * math.log1p(max(counts[t] for t in unit.terms))
             matched = frozenset(t for t in plan.terms if t in present)
             words = tuple(unit.text for unit, ok in zip(plan.units, satisfied, strict=True) if ok)
+            missing = tuple(unit.text for unit, ok in zip(plan.units, satisfied, strict=True)
+                            if not ok and not unit.framing)
             yield SectionHit(
                 record.path, section.heading, section.level, score, record.kind, record.lecture, section.text, matched,
-                words,
+                words, missing=missing,
             )
 
     def _file(self, path: str, layout: Layout) -> _ScannedFile | None:

@@ -57,7 +57,7 @@ from server.search.postings import LENGTH_COLUMN, WORDS, IndexTerms, SegmentTerm
 from server.search.ranking import ZONE_BOOSTS
 from server.search.whoosh_private import segment_sizes
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "4"  # and the analyzer's: a change of stop words or terms means a rebuild
 WRITER_TIMEOUT_SECONDS = 5.0
 REBUILD_LOCK_SECONDS = 600.0
 LOCK_NAME = "index.lock"

@@ -1,0 +1,56 @@
+"""Questions as people ask them: telling a question from a list of keywords, the words that only frame it, and
+the spellings of an English word the notes may use instead (slower → slow, trained → train).
+
+A question carries words the notes will not repeat ("why is … so much slower than …"); the engine then does
+not demand most of the query's weight from a section (`ranking.MIN_COVERAGE`) but ranks every section that
+holds enough of it, full matches first (see `engine`). Pure: no index, no files.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ZH_QUESTION = re.compile(r"为什么|为何|为啥|怎么|怎样|如何|是什么|什么是|什么|有何|有什么|区别|差别|不同|多少|几个|几种|哪些|哪个|哪种|"
+                          r"是否|能否|可否|能不能|会不会|吗|呢|[？?]")
+_EN_QUESTION = re.compile(
+    r"^\s*(?:why|how|what|which|when|where|who|whom|whose|does|do|did|is|are|was|were|can|could|should|would|will"
+    r"|shall)\b|\bdifference between\b|\bvs\.?\b|\bversus\b|\?",
+    re.IGNORECASE,
+)
+
+# English words that shape a question without naming its topic (beyond the analyzer's stop words).
+QUESTION_WORDS_EN = frozenset(
+    """why how what which when where who whom whose does do did is are was were can could should would will shall
+    difference differences between versus vs instead rather than same different similar compared compare
+    mean means meaning matter matters happen happens work works really actually exactly typically usually
+    generally often always never much many more most less least few lot lots whether kind kinds type types
+    say says said called call tell explain explained one ones thing things way ways up""".split()
+)
+QUESTION_WORDS_ZH = frozenset(
+    """为什么 为何 为啥 怎么 怎样 如何 是什么 什么 有何 有什么 区别 差别 不同 多少 几个 几种 哪些 哪个 哪种 是否 能否 可否
+    能不能 会不会 分别 一般 通常 主要 到底 究竟 具体 需要 应该 可以 能够 一样 相比 比较 有关 关系 相关 联系""".split()
+)
+
+
+def is_question(query: str) -> bool:
+    return bool(_ZH_QUESTION.search(query) or _EN_QUESTION.search(query))
+
+
+def english_variants(word: str) -> list[str]:
+    """Other spellings of an English word the notes may use: its stem without a plural, past, -ing,
+    comparative or adverb ending (slower → slow, trained → train, models → model, faster → fast)."""
+    if len(word) < 5 or not word.isalpha() or not word.isascii():
+        return []
+    found: list[str] = []
+    for suffix, replacement in (("ies", "y"), ("iest", "y"), ("ier", "y"), ("ied", "y"), ("sses", "ss"),
+                                ("ches", "ch"), ("shes", "sh"), ("xes", "x"), ("s", ""), ("ed", ""), ("ed", "e"),
+                                ("ing", ""), ("ing", "e"), ("er", ""), ("er", "e"), ("est", ""), ("ly", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            stem = word[: len(word) - len(suffix)] + replacement
+            if stem.endswith(("ss", "us", "is")) and suffix == "s":
+                continue
+            if len(stem) >= 3 and stem != word and stem not in found:
+                found.append(stem)
+            if suffix in ("ed", "ing", "er", "est") and len(stem) >= 4 and stem[-1] == stem[-2]:  # stopped → stop
+                found.append(stem[:-1])
+    return found[:3]

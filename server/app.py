@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from memory_schema.errors import ProjectMemoryError
 from server import prompts, tools
-from server.arguments import explain_invalid_arguments, tidy_schema
+from server.arguments import explain_invalid_arguments, tidy_description, tidy_schema
 from server.memory import ProjectMemory
 from server.sync import LiveSync
 from server.uris import ROLE_URIS
@@ -38,18 +38,17 @@ from server.uris import ROLE_URIS
 logger = logging.getLogger(__name__)
 
 INSTRUCTIONS = """\
-project-memory keeps this study project's memory in the person's own Markdown files. Rhythm: 回顾 → 计划 → 执行 \
-→ 记录 → 准备. Start each session with get_session_context; search_discussions before re-explaining a topic; \
-record as you go (append_insight, record_discussion, update_progress, research TODOs, save_lecture_note); to \
-change a section, read_memory it, then update_section with its version. The person edits these files too: if \
-a tool says a file changed, read it again. undo_last_write takes back the last write."""
+The memory of this study project, in the person's own Markdown files (they edit them too). Rhythm 回顾 → 计划 → \
+执行 → 记录 → 准备: get_session_context first; search_discussions before explaining a topic again; record as you \
+go; at the end, update 下一步计划. Edits take the version read_memory gave."""
 
 
 class MemoryServer(MCPServer[None]):
     refusal: ProjectMemoryError | None = None  # set when the root is not a memory: every tool says so
 
     async def list_tools(self) -> list[MCPTool]:
-        return [tool.model_copy(update={"input_schema": tidy_schema(tool.input_schema)})
+        return [tool.model_copy(update={"input_schema": tidy_schema(tool.input_schema),
+                                        "description": tidy_description(tool.description)})
                 for tool in await super().list_tools()]
 
     async def call_tool(

@@ -47,7 +47,9 @@ def explain_invalid_arguments(tool: str, error: ValidationError) -> str:
 
 
 def tidy_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """The input schema without titles, and an optional parameter's `anyOf [X, null]` as plain X."""
+    """The input schema as the model should read it: no titles, an optional parameter's `anyOf [X, null]` as
+    plain X, alternatives of plain types as one `type` list, no bounds (the server checks them and says so in
+    words), one-line descriptions. Every tool's schema is in every session's context: each token counts."""
     tidy: dict[str, Any] = {key: value for key, value in schema.items() if key != "title"}
     properties = tidy.get("properties")
     if isinstance(properties, dict):
@@ -55,16 +57,37 @@ def tidy_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return tidy
 
 
+def tidy_description(text: str | None) -> str | None:
+    """A docstring as one line: its indentation and line breaks are noise to the model."""
+    return " ".join(text.split()) if text else text
+
+
+# Bounds the server checks and explains in words when broken (a description says those that matter): in the
+# schema they would cost every session tokens.
+_DROPPED = {"title", "maxLength", "minLength", "minimum", "maximum"}
+
+
 def _tidy_property(schema: dict[str, Any]) -> dict[str, Any]:
-    tidy = {key: value for key, value in schema.items() if key != "title"}
+    tidy = {key: value for key, value in schema.items() if key not in _DROPPED}
+    if "default" in tidy and tidy["default"] is None:
+        del tidy["default"]
     options = tidy.get("anyOf")
     if isinstance(options, list):
-        kept = [option for option in options if option.get("type") != "null"]
-        if len(kept) == 1 and len(kept) < len(options):
+        kept = [_tidy_property(option) for option in options if option.get("type") != "null"]
+        if len(kept) < len(options) and tidy.get("default", "") is None:
+            del tidy["default"]
+        if len(kept) == 1:
             del tidy["anyOf"]
-            tidy = {**_tidy_property(kept[0]), **tidy}
-            if tidy.get("default", "") is None:
-                del tidy["default"]
+            tidy = {**kept[0], **tidy}
+        elif all(set(option) <= {"type", "items"} and isinstance(option.get("type"), str) for option in kept):
+            del tidy["anyOf"]
+            items = [option["items"] for option in kept if "items" in option]
+            tidy = {"type": [option["type"] for option in kept], **({"items": items[0]} if len(items) == 1 else {}),
+                    **tidy}
+        else:
+            tidy["anyOf"] = kept
+    if "description" in tidy:
+        tidy["description"] = tidy_description(tidy["description"])
     if isinstance(tidy.get("items"), dict):
         tidy["items"] = _tidy_property(tidy["items"])
     return tidy

@@ -15,11 +15,12 @@ import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from memory_schema.discussion import DiscussionParts
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.lectures import lecture_number
+from memory_schema.progress import LectureStatus
 from server.briefing import SessionContext, build_session_context
 from server.memory import ProjectMemory
 from server.outcomes import DiscussionList, Page, WriteResult
@@ -42,8 +43,15 @@ PageResult = Annotated[CallToolResult, Page]
 Written = Annotated[CallToolResult, WriteResult]
 
 Lecture = Annotated[str | int | None, Field(description="3 or 'Lecture 03'")]
-Tags = Annotated[list[str] | str | None, Field(description="short words")]
+# Advertised as a list; "a, b" is accepted too.
+Tags = Annotated[list[str] | str | None,
+                 WithJsonSchema({"type": "array", "items": {"type": "string"}, "description": "short words"})]
 Version = Annotated[str, Field(description="from read_memory")]
+Content = Annotated[str, Field(description="Markdown")]
+# Advertised to the model; other spellings the progress doc uses (进行中, ✅) are accepted too.
+STATUS_VALUES = tuple(status.value for status in LectureStatus)
+Limit = Annotated[int, Field(ge=1, le=50, description="1-50")]
+Offset = Annotated[int, Field(ge=0, description="to page on")]
 
 
 def _acting(fn: Callable[P, R]) -> Callable[P, R]:
@@ -78,25 +86,23 @@ def register(server: MCPServer[None], memory: ProjectMemory) -> None:  # noqa: C
     @server.tool(annotations=READ_ONLY)
     @_acting
     def get_session_context(
-        max_tokens: Annotated[int, Field(ge=200, le=20000)] = 2000,
-        focus: Annotated[str | None, Field(max_length=MAX_QUERY_CHARS, description="topic to add notes on")] = None,
+        max_tokens: Annotated[int, Field(ge=200, le=20000, description="200-20000")] = 2000,
+        focus: Annotated[str | None, Field(max_length=MAX_QUERY_CHARS, description="a topic to add notes on")] = None,
     ) -> Briefing:
-        """Start here each session (回顾): progress, next lecture, the person's rules, recent insights and
-        discussions, open TODOs; fitted to max_tokens, with what was left out named."""
+        """Start each session here (回顾): progress, next step, rules, recent insights, discussions, TODOs."""
         briefing = build_session_context(memory, max_tokens, focus)
         return _result(briefing, render_briefing(briefing))
 
     @server.tool(annotations=READ_ONLY)
     async def search_discussions(
         query: Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS, description="words or a question")],
-        scope: Scope = "all",
-        limit: Annotated[int, Field(ge=1, le=50)] = 10,
+        scope: Annotated[Scope, Field(description="where")] = "all",
+        limit: Limit = 10,
         lecture: Lecture = None,
         tags: Tags = None,
         since: Annotated[str | None, Field(description="YYYY-MM-DD")] = None,
     ) -> Found:
-        """Search notes and discussions (Chinese, English, mixed; keywords or a question) before explaining a
-        topic. Full matches first, then partial ones (marked); each hit has a handle for read_memory."""
+        """Search notes and discussions (keywords or a question, any language) before explaining a topic."""
         try:
             request = search_request(query, scope=scope, limit=limit, lecture=lecture, tags=tags, since=since)
             results = await anyio.to_thread.run_sync(memory.search, request)
@@ -107,12 +113,12 @@ def register(server: MCPServer[None], memory: ProjectMemory) -> None:  # noqa: C
     @server.tool(annotations=READ_ONLY)
     @_acting
     def list_discussions(
-        offset: Annotated[int, Field(ge=0)] = 0,
-        limit: Annotated[int, Field(ge=1, le=50)] = 20,
+        offset: Offset = 0,
+        limit: Limit = 20,
         lecture: Lecture = None,
         text: Annotated[str | None, Field(description="words in title or summary")] = None,
     ) -> Listed:
-        """The deep discussions, newest first: title, file, last round's date, rounds, one-line summary."""
+        """The deep discussions, newest first, with one-line summaries."""
         listing = memory.list_discussions(offset=offset, limit=limit, text=text,
                                           lecture=_lecture(lecture))
         return _result(listing, render_discussions(listing))
@@ -121,9 +127,9 @@ def register(server: MCPServer[None], memory: ProjectMemory) -> None:  # noqa: C
     @_acting
     def read_memory(
         handle: Annotated[str, Field(description="'path' or 'path#heading/path'")],
-        offset: Annotated[int, Field(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> PageResult:
-        """Read a document or a section by handle, with the version to pass back when editing it."""
+        """Read a document or section, with the version an edit needs."""
         page = memory.read_page(handle, offset)
         return _result(page, render_page(page))
 
@@ -135,20 +141,23 @@ def register(server: MCPServer[None], memory: ProjectMemory) -> None:  # noqa: C
         tags: Tags = None,
         lecture: Lecture = None,
     ) -> Written:
-        """Record a technical insight (记录) in the working memory. A title already used is refused: revise_insight
-        changes an insight."""
+        """Record an insight (记录) in the working memory."""
         return _written(memory.append_insight(title, body, _tags(tags), lecture))
 
     @server.tool(annotations=EDIT)
     @_acting
-    def revise_insight(title: str, body: str, expected_version: Version) -> Written:
-        """Replace the body of the insight with this title."""
+    def revise_insight(
+        title: Annotated[str, Field(description="an insight's title")],
+        body: Annotated[str, Field(description="its new body")],
+        expected_version: Version,
+    ) -> Written:
+        """Replace an insight's body."""
         return _written(memory.revise_insight(title, body, expected_version))
 
     @server.tool(annotations=APPEND)
     @_acting
     def record_discussion(
-        topic: Annotated[str, Field(description="≤80 CJK chars / 240 bytes; an existing topic gets a new round")],
+        topic: Annotated[str, Field(description="a title; an existing one gets a new round")],
         question: Annotated[str, Field(description="原始问题")],
         thinking: Annotated[str, Field(description="思维过程")],
         details: Annotated[str, Field(description="技术细节")],
@@ -156,9 +165,9 @@ def register(server: MCPServer[None], memory: ProjectMemory) -> None:  # noqa: C
         practice: Annotated[str, Field(description="实践指导")],
         tags: Tags = None,
         lecture: Lecture = None,
-        summary: Annotated[str | None, Field(description="one line for the list")] = None,
+        summary: Annotated[str | None, Field(description="one line")] = None,
     ) -> Written:
-        """Archive a deep discussion with its five parts; continues an existing discussion of the topic."""
+        """Archive a deep discussion (深度讨论)."""
         parts = DiscussionParts(question=question, thinking=thinking, details=details, methodology=methodology,
                                 practice=practice)
         return _written(memory.record_discussion(topic, parts, _tags(tags), lecture, summary))
@@ -167,10 +176,10 @@ def register(server: MCPServer[None], memory: ProjectMemory) -> None:  # noqa: C
     @_acting
     def update_progress(
         lecture: Annotated[str | int, Field(description="3 or 'Lecture 03'")],
-        status: Annotated[str | None, Field(description="done | in_progress | not_started")] = None,
-        note: Annotated[str | None, Field(description="a line for the progress log")] = None,
+        status: Annotated[str | None, Field(description="new state", json_schema_extra={"enum": list(STATUS_VALUES)})] = None,
+        note: Annotated[str | None, Field(description="a line for the log")] = None,
     ) -> Written:
-        """Set a lecture's state and/or log a note; keeps the progress table and the working memory agreeing."""
+        """Set a lecture's status and/or log a note."""
         return _written(memory.update_progress(lecture, status, note))
 
     @server.tool(annotations=APPEND)
@@ -179,13 +188,13 @@ def register(server: MCPServer[None], memory: ProjectMemory) -> None:  # noqa: C
         item: Annotated[str, Field(description="one line")],
         topic: Annotated[str | None, Field(description="heading to file it under")] = None,
     ) -> Written:
-        """Add an open item to the research TODO list."""
+        """Add a research TODO."""
         return _written(memory.add_research_todo(item, topic))
 
     @server.tool(annotations=EDIT)
     @_acting
-    def complete_research_todo(item: Annotated[str, Field(description="enough of its text to pick one")]) -> Written:
-        """Tick an open research TODO."""
+    def complete_research_todo(item: Annotated[str, Field(description="enough of its text")]) -> Written:
+        """Tick a research TODO."""
         return _written(memory.complete_research_todo(item))
 
     @server.tool(annotations=EDIT)
@@ -193,28 +202,28 @@ def register(server: MCPServer[None], memory: ProjectMemory) -> None:  # noqa: C
     def save_lecture_note(
         lecture: Annotated[str | int, Field(description="3 or 'Lecture 03'")],
         part: Annotated[str, Field(description="理论概念 | 实践代码 | 深度问答 | README")],
-        content: str,
-        expected_version: Annotated[str | None, Field(description="to replace an existing note")] = None,
+        content: Content,
+        expected_version: Annotated[str | None, Field(description="to replace a note")] = None,
     ) -> Written:
-        """Create a lecture note, or replace one whose version you read."""
+        """Create or replace a lecture note."""
         return _written(memory.save_lecture_note(lecture, part, content, expected_version))
 
     @server.tool(annotations=EDIT)
     @_acting
     def update_section(
-        handle: Annotated[str, Field(description="e.g. 'AI助手工作记忆.md#下一步计划'")],
-        content: str,
+        handle: Annotated[str, Field(description="'path#heading'")],
+        content: Content,
         expected_version: Version,
     ) -> Written:
-        """Replace one section (e.g. 下一步计划 when ending a session: 准备)."""
+        """Replace one section (e.g. 下一步计划 at session end: 准备)."""
         return _written(memory.update_section(handle, content, expected_version))
 
     @server.tool(annotations=UNDO)
     @_acting
     def undo_last_write(
-        write_id: Annotated[str | None, Field(description="default: the last write")] = None,
+        write_id: Annotated[str | None, Field(description="default: the last")] = None,
     ) -> Written:
-        """Take back a write (all its files), if nobody changed them since."""
+        """Take back a write, if its files are unchanged since."""
         return _written(memory.undo(write_id))
 
 

@@ -1,5 +1,6 @@
 """The MCP surface, driven in process with the SDK client in both protocol modes."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,13 @@ MODES = ["auto", "legacy"]
 CONTRACT = {
     "get_session_context": {"max_tokens": "integer", "focus": "string"},
     "search_discussions": {"query": "string", "scope": "string", "limit": "integer", "lecture": "string|integer",
-                           "tags": "array|string", "since": "string"},
+                           "tags": "array", "since": "string"},
     "list_discussions": {"offset": "integer", "limit": "integer", "lecture": "string|integer", "text": "string"},
     "read_memory": {"handle": "string", "offset": "integer"},
-    "append_insight": {"title": "string", "body": "string", "tags": "array|string", "lecture": "string|integer"},
+    "append_insight": {"title": "string", "body": "string", "tags": "array", "lecture": "string|integer"},
     "revise_insight": {"title": "string", "body": "string", "expected_version": "string"},
     "record_discussion": {"topic": "string", "question": "string", "thinking": "string", "details": "string",
-                          "methodology": "string", "practice": "string", "tags": "array|string",
+                          "methodology": "string", "practice": "string", "tags": "array",
                           "lecture": "string|integer", "summary": "string"},
     "update_progress": {"lecture": "string|integer", "status": "string", "note": "string"},
     "add_research_todo": {"item": "string", "topic": "string"},
@@ -41,7 +42,8 @@ READ_ONLY_TOOLS = {"get_session_context", "search_discussions", "list_discussion
 def schema_type(schema: dict[str, Any]) -> str:
     if "anyOf" in schema:
         return "|".join(schema_type(option) for option in schema["anyOf"] if option.get("type") != "null")
-    return str(schema.get("type"))
+    kind = schema.get("type")
+    return "|".join(kind) if isinstance(kind, list) else str(kind)
 
 
 @pytest.fixture
@@ -160,7 +162,28 @@ async def test_prompts_guide_the_workflow(tmp_path: Path, mode: str) -> None:
 async def test_instructions_reach_the_client_at_connect_time(tmp_path: Path, mode: str) -> None:
     async with Client(make_server(tmp_path), mode=mode) as client:
         instructions = client.instructions or ""
-    assert "get_session_context" in instructions and "record_discussion" in instructions
+    assert "get_session_context" in instructions and "search_discussions" in instructions
+
+
+TOOL_LIST_BUDGET = 1400  # tokens every session pays before the first message: tool definitions + instructions
+
+
+async def test_the_tool_list_and_instructions_fit_their_token_budget(tmp_path: Path) -> None:
+    """What the model reads of each tool (name, description, input schema, as compact JSON) and the
+    instructions stay within the budget; every parameter is described and none carries indentation noise."""
+    async with Client(make_server(tmp_path)) as client:
+        tools = (await client.list_tools()).tools
+        instructions = client.instructions or ""
+    definitions = [json.dumps({"name": tool.name, "description": tool.description, "input_schema": tool.input_schema},
+                              ensure_ascii=False, separators=(",", ":")) for tool in tools]
+    assert sum(estimate_tokens(text) for text in definitions) + estimate_tokens(instructions) <= TOOL_LIST_BUDGET
+    for tool in tools:
+        assert tool.description and "  " not in tool.description and "\n" not in tool.description, tool.name
+        for name, spec in tool.input_schema["properties"].items():
+            assert spec.get("description") or spec.get("enum"), f"{tool.name}.{name} is not described"
+            assert "title" not in spec and "anyOf" not in spec, f"{tool.name}.{name}"
+    status = next(tool for tool in tools if tool.name == "update_progress").input_schema["properties"]["status"]
+    assert status["enum"] == ["done", "in_progress", "not_started"]
 
 
 @pytest.mark.parametrize("budget", [500, 1500])

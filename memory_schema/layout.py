@@ -8,8 +8,9 @@ import tomllib
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import PurePosixPath
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from memory_schema.errors import InvalidInput
 
@@ -125,12 +126,41 @@ def _has_cjk(text: str) -> bool:
     return any("\u4e00" <= char <= "\u9fff" for char in text)
 
 
-def _read_config(text: str) -> dict[str, object]:
+DEFAULT_MAX_NOTES = 50_000
+
+
+class WalkSettings(BaseModel):
+    """Which folders under the root are never read, and how many notes a root may hold (`project-memory.toml`:
+    `ignore = ["drafts/", "*.bak.md"]` in .gitignore syntax, `max_notes = 50000`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ignore: tuple[str, ...] = ()
+    max_notes: int = Field(default=DEFAULT_MAX_NOTES, ge=1)
+
+
+def read_walk_settings(config_text: str | None) -> WalkSettings:
+    if config_text is None:
+        return WalkSettings()
+    data = _load_toml(config_text)
+    values = {key: data[key] for key in WalkSettings.model_fields if key in data}
     try:
-        data = tomllib.loads(text)
+        return WalkSettings(**values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise InvalidInput(f"{CONFIG_FILE}: {'.'.join(map(str, first['loc']))}: {first['msg']}.") from err
+
+
+def _load_toml(text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise InvalidInput(f"{CONFIG_FILE} is not valid TOML ({err}); fix it or remove it.") from err
-    section = data.get("layout", data)
+
+
+def _read_config(text: str) -> dict[str, object]:
+    data = _load_toml(text)
+    section = data.get("layout", {key: value for key, value in data.items() if key not in WalkSettings.model_fields})
     if not isinstance(section, dict):
         raise InvalidInput(f"{CONFIG_FILE}: [layout] must be a table of paths.")
     allowed = set(Layout.model_fields)

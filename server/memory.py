@@ -17,7 +17,7 @@ from pathlib import Path
 
 from memory_schema.discussion import Discussion, DiscussionParts, parse_discussion
 from memory_schema.errors import DocumentNotFound, InvalidInput, ProjectMemoryError
-from memory_schema.layout import CONFIG_FILE, PRESETS, DocumentKind, Layout, detect_layout
+from memory_schema.layout import CONFIG_FILE, PRESETS, DocumentKind, Layout, detect_layout, read_walk_settings
 from memory_schema.markdown import parse_markdown
 from memory_schema.plan import Plan, parse_plan
 from memory_schema.progress import Progress, parse_progress
@@ -26,6 +26,7 @@ from memory_schema.working_memory import WorkingMemory, parse_working_memory
 from server import editing, recording, tracking
 from server.freshness import Freshness
 from server.handles import parse_handle
+from server.ignore import NoteRules
 from server.journal import WriteRecord
 from server.outcomes import DiscussionList, Page, WriteResult
 from server.search import IndexService, IndexStatus, ReconcileReport, SearchEngine, SearchRequest, SearchResults
@@ -45,9 +46,11 @@ class ProjectMemory:
         freshness: Freshness | None = None,
         today: Callable[[], date] = date.today,
     ) -> None:
-        self.store = NoteStore(root)
+        config = Path(root).resolve() / CONFIG_FILE
+        config_text = config.read_text(encoding="utf-8") if config.is_file() else None
+        self.store = NoteStore(root, rules=NoteRules(read_walk_settings(config_text)))
         self.root = self.store.root
-        self.layout = self._detect_layout()
+        self.layout = self._detect_layout(config_text)
         self.language = "zh" if self.layout.language == "zh" else "en"
         self.index = IndexService(self.store, self.layout)
         self.engine = SearchEngine(self.store, self.layout, self.index)
@@ -55,16 +58,14 @@ class ProjectMemory:
         self._today = today
         self._shapes: dict[str, int] = {}  # role document -> level-2 sections at its last good read
 
-    def _detect_layout(self) -> Layout:
+    def _detect_layout(self, config_text: str | None) -> Layout:
         """The layout from the documents at the top of the root (no walk: a wrong root costs nothing)."""
-        config = self.root / CONFIG_FILE
-        text = config.read_text(encoding="utf-8") if config.is_file() else None
         present = []
         for layout in PRESETS.values():
             present += [path for path in layout.role_paths().values() if (self.root / path).is_file()]
             present += [f"{folder}/" for folder in (layout.discussions_dir, layout.notes_dir)
                         if (self.root / folder).is_dir()]
-        return detect_layout(present, text)
+        return detect_layout(present, config_text)
 
     def today(self) -> date:
         return self._today()

@@ -52,6 +52,7 @@ from server import locks
 from server.afterwrite import AfterWrites, Written
 from server.cache import RootCache
 from server.fs import Folder, NotAFolder, NotRegularFile, Opened, read_all, same_stat
+from server.ignore import NoteRules, TooManyNotes
 from server.journal import Journal
 from server.paths import confine, is_note_name, normalize_relpath
 
@@ -100,8 +101,9 @@ class _Flux(Exception):
 class NoteStore:
     """The Markdown files under one root folder."""
 
-    def __init__(self, root: Path, cache: RootCache | None = None) -> None:
+    def __init__(self, root: Path, cache: RootCache | None = None, rules: NoteRules | None = None) -> None:
         self.root = Path(root).resolve()
+        self.rules = rules if rules is not None else NoteRules()
         self.cache = cache if cache is not None else RootCache.for_root(self.root)
         self.journal = Journal(self.cache)
         self._written: dict[str, tuple[int, int, int, int]] = {}  # real relpath -> stat key of our last write
@@ -140,9 +142,10 @@ class NoteStore:
     def iter_markdown(self) -> Iterator[str]:
         """Every `*.md` note under the root as a relative posix path, sorted.
 
-        Skips dot folders and dot files (`.git/`), editor temp and backup files, and symlinks that lead
-        outside the root. Symlinked folders are not entered: what they hold inside the root is listed where
-        it really lives.
+        Skips dot folders and dot files (`.git/`), editor temp and backup files, symlinks that lead outside
+        the root, and what `self.rules` excludes (installed code, the person's `ignore` patterns); raises
+        TooManyNotes past the rules' limit. Symlinked folders are not entered: what they hold inside the root
+        is listed where it really lives.
         """
         for rel, _ in self.iter_markdown_stats():
             yield rel
@@ -150,21 +153,25 @@ class NoteStore:
     def iter_markdown_stats(self) -> Iterator[tuple[str, FileStat]]:
         """`iter_markdown` with each note's modified time and size, taken during the same walk."""
         found: list[tuple[str, FileStat]] = []
-        pending = [self.root]
+        rules = self.rules
+        pending = [(self.root, "")]
         while pending:
-            folder = pending.pop()
+            folder, prefix = pending.pop()
             try:
                 entries = list(os.scandir(folder))
             except OSError:  # removed or unreadable since it was listed
                 continue
             for entry in entries:
+                rel = prefix + entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    if not entry.name.startswith("."):
-                        pending.append(Path(entry.path))
-                elif is_note_name(entry.name):
+                    if rules.enters(Path(entry.path), rel):
+                        pending.append((Path(entry.path), rel + "/"))
+                elif is_note_name(entry.name) and rules.is_note(rel):
                     listed = self._listed_stat(entry)
                     if listed is not None:
                         found.append(listed)
+                        if len(found) > rules.max_notes:
+                            raise TooManyNotes(self.root, rules.max_notes)
         yield from sorted(found)
 
     def _listed_stat(self, entry: os.DirEntry[str]) -> tuple[str, FileStat] | None:

@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 from memory_schema.layout import DocumentKind
 from server.memory import ProjectMemory
-from server.paths import is_note_path
 from server.uris import uri_for
 from server.watcher import ChangeBatch, FolderWatcher
 
@@ -24,7 +23,8 @@ class LiveSync:
     def __init__(self, memory: ProjectMemory, publish: Publish | None = None) -> None:
         self.memory = memory
         self._publish = publish
-        self.watcher = FolderWatcher(memory.root, self._on_change, is_note=is_note_path, debounce=DEBOUNCE_SECONDS)
+        self.watcher = FolderWatcher(memory.root, self._on_change, is_note=memory.store.rules.is_note,
+                                     debounce=DEBOUNCE_SECONDS)
         memory.freshness.watch(lambda: self.watcher.healthy, lambda: self.watcher.last_event_at)
 
     def start(self) -> None:

@@ -16,10 +16,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
-from memory_schema.errors import CacheUnavailable
+from memory_schema.errors import CacheUnavailable, ProjectMemoryError
 from memory_schema.layout import Layout
 from server.cache import RootCache
-from server.paths import is_note_path
 from server.search.documents import FileRecord
 from server.search.manifest import ManifestEntry, compare, load_note, note_record, stat_changed
 from server.search.postings import IndexTerms
@@ -104,6 +103,9 @@ class IndexService:
         try:
             with self._writer:
                 self._open_or_build()
+        except ProjectMemoryError as err:  # a root that cannot be indexed as it is (too many notes): say why
+            logger.info("search index not built: %s", err)  # the caller hears it from the search itself
+            self._set(IndexState.UNAVAILABLE, str(err))
         except Exception:
             logger.exception("search index warm-up failed; searches scan the notes")
             with self._lock:
@@ -187,8 +189,8 @@ class IndexService:
         free, and a search meanwhile indexes them first (`reading`), so a search after a write still finds it.
         Our own writes call this before returning; the watcher calls it for everyone else's."""
         with self._lock:
-            self._pending.update(path for path in changed if is_note_path(path))
-            self._pending_deleted.update(path for path in deleted if is_note_path(path, folder=True))
+            self._pending.update(path for path in changed if self._store.rules.is_note(path))
+            self._pending_deleted.update(path for path in deleted if self._store.rules.is_note(path, folder=True))
         if not self._writable():
             return
         if not self._writer.acquire(blocking=False):

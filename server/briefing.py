@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import DocumentKind
 from memory_schema.markdown import parse_markdown
-from memory_schema.progress import Progress
+from memory_schema.progress import LectureProgress, Progress
 from memory_schema.rules import digest_rules
 from memory_schema.vocabulary import SECTIONS, names
 from memory_schema.working_memory import WorkingMemory
@@ -228,9 +228,9 @@ def _lead(memory: ProjectMemory, working: WorkingMemory | None, progress: Progre
         following = next((lec for lec in progress.lectures if current and lec.number > current.number
                           and lec.status.value != "done"), None)
         if current:
-            line = f"Current lecture: {current.label} {current.topic} ({current.status.value.replace('_', ' ')})"
+            line = f"Current lecture: {_named(current)} ({current.status.value.replace('_', ' ')})"
             if following:
-                line += f"; next: {following.label} {following.topic}"
+                line += f"; next: {_named(following)}"
             items.append(_Item("progress", line))
         elif progress.done == progress.total:
             items.append(_Item("progress", "Every lecture is done."))
@@ -311,3 +311,7 @@ def _parse_date(value: str) -> date | None:
         return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     except ValueError:
         return None
+
+
+def _named(lecture: LectureProgress) -> str:
+    return f"{lecture.label} {lecture.topic}" if lecture.topic else lecture.label

@@ -94,16 +94,20 @@ def main(root: str | None) -> None:
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--preset", type=click.Choice(["cs336-zh", "default-en"]), default="cs336-zh", show_default=True)
-def init(directory: str, preset: str) -> None:
+@click.option("--title", help="the course or project's name (default-en; default: the folder's name)")
+@click.option("--lectures", type=click.IntRange(1, 200), default=12, show_default=True,
+              help="how many lectures or units the progress table lists (default-en)")
+def init(directory: str, preset: str, title: str | None, lectures: int) -> None:
     """Create the documents of a memory in DIRECTORY from a layout preset; existing files are left alone.
 
     \b
-    Example:
-      project-memory init ~/notes --preset default-en
+    Examples:
+      project-memory init ~/cs336 --preset cs336-zh
+      project-memory init ~/compilers --preset default-en --title "Compilers" --lectures 20
     """
     from server.scaffold import init_memory
 
-    created, kept = init_memory(Path(directory), preset, date.today())
+    created, kept = init_memory(Path(directory), preset, date.today(), title=title, lectures=lectures)
     click.echo(f"Created {len(created)} documents in {directory} ({preset}):", err=True)
     for path in created:
         click.echo(f"  {path}")

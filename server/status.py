@@ -33,6 +33,7 @@ class WeekActivity(BaseModel):
 
 class StatusReport(BaseModel):
     root: str
+    layout: str
     course: str
     today: date
     done: int
@@ -79,6 +80,7 @@ def build_status(memory: ProjectMemory) -> StatusReport:
     course = next((overview[field] for field in _COURSE_FIELDS if overview.get(field, "").strip()), None)
     return StatusReport(
         root=str(memory.root),
+        layout=memory.layout.preset,
         course=(course or memory.root.name).strip(),
         today=today,
         done=done,

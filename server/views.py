@@ -31,6 +31,7 @@ def print_search(results: SearchResults) -> None:
 
 def print_status(report: StatusReport) -> None:
     width = 34
+    _out.print(f"[bold]Memory[/bold]    {report.root} [dim](layout {report.layout})[/dim]", highlight=False)
     filled = round(width * report.done / report.total) if report.total else 0
     percent = 100 * report.done / report.total if report.total else 0.0
     _out.print(f"[bold]Progress[/bold]  [green]{'█' * filled}[/green]{'░' * (width - filled)}  "

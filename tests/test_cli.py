@@ -108,3 +108,16 @@ def test_python_dash_m_server_with_only_a_root_serves_over_stdio(tmp_path: Path)
     done = subprocess.run([sys.executable, "-m", "server", "--root", str(root)], input=request, cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert '"serverInfo"' in done.stdout and "project-memory" in done.stdout
+
+
+def test_the_generic_preset_takes_the_course_title_and_size(tmp_path: Path) -> None:
+    target = tmp_path / "compilers"
+    code, _, _ = run("init", str(target), "--preset", "default-en", "--title", "Compilers", "--lectures", "5")
+    assert code == 0
+    texts = "".join(path.read_text(encoding="utf-8") for path in target.rglob("*.md"))
+    assert "CS336" not in texts and "{" not in texts.replace("{today}", "")
+    code, out, _ = run("status", "--root", str(target), "--json")
+    report = json.loads(out)
+    assert (report["course"], report["total"], report["layout"]) == ("Compilers", 5, "default-en")
+    code, out, _ = run("context", "--root", str(target))
+    assert code == 0 and out.startswith("# Compilers") and "0/5 lectures" in out and "Lecture 01 (not started)" in out

@@ -24,7 +24,8 @@ import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourcesListChanged, ResourceUpdated
-from mcp.types import CallToolResult, InputRequiredResult, TextContent
+from mcp import MCPError
+from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult, TextContent
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
@@ -50,6 +51,23 @@ class MemoryServer(MCPServer[None]):
         return [tool.model_copy(update={"input_schema": tidy_schema(tool.input_schema),
                                         "description": tidy_description(tool.description)})
                 for tool in await super().list_tools()]
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[None, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        """The SDK answers a wrong prompt name or argument with "Internal server error"; say what is wrong."""
+        known = {prompt.name: prompt for prompt in await self.list_prompts()}
+        prompt = known.get(name)
+        if prompt is None:
+            raise MCPError(INVALID_PARAMS, f"no prompt named {name!r}; the prompts are {', '.join(sorted(known))}.")
+        accepted = {argument.name: argument.required for argument in prompt.arguments or []}
+        given = set(arguments or {})
+        problems = [f"{arg} is required" for arg, required in accepted.items() if required and arg not in given]
+        problems += [f"{arg} is not one of its arguments" for arg in sorted(given - set(accepted))]
+        if problems:
+            takes = f" (it takes {', '.join(accepted)})" if accepted else " (it takes no arguments)"
+            raise MCPError(INVALID_PARAMS, f"prompt {name}: {'; '.join(problems)}{takes}.")
+        return await super().get_prompt(name, arguments, context)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[None, Any] | None = None

@@ -1,17 +1,20 @@
 """The workflow prompts: start_session (回顾 + 计划), end_session (记录 + 准备), socratic_discussion."""
 
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
+from pydantic import Field
 
+from memory_schema.vocabulary import SECTIONS
 from server.memory import ProjectMemory
 
 
 def register(server: MCPServer[Any], memory: ProjectMemory) -> None:
     layout = memory.layout
+    next_steps = SECTIONS["next_steps"][memory.language][0]
 
     @server.prompt(title="Start a study session (回顾 + 计划)")
-    def start_session(focus: str | None = None) -> str:
+    def start_session(focus: Annotated[str | None, Field(description="a topic to look at first")] = None) -> str:
         """Review the memory and plan today's work."""
         topic = f" with focus={focus!r}" if focus else ""
         return (
@@ -27,16 +30,18 @@ def register(server: MCPServer[Any], memory: ProjectMemory) -> None:
         """Record what the session produced and leave context for the next one."""
         return (
             "We are ending the session. 记录: for each new technical insight from this session call "
-            "append_insight (short title, 2-5 bullets, tags, lecture). For each deep discussion we had, call "
-            "record_discussion with all five parts (原始问题, 思维过程, 技术细节, 方法论提炼, 实践指导). If a "
-            "lecture was finished or started, call update_progress. Add research ideas with add_research_todo "
+            "append_insight (short title, 2-5 bullets, tags, lecture); where it corrects an earlier insight, "
+            "revise_insight that one instead. For each deep discussion we had, call record_discussion with all "
+            "five parts (原始问题, 思维过程, 技术细节, 方法论提炼, 实践指导); the same topic continues its document. "
+            "If a lecture was finished or started, call update_progress. Add research ideas with add_research_todo "
             "and tick finished ones with complete_research_todo. 准备: read the next-steps section with "
-            f"read_memory('{layout.working_memory}#下一步计划') and replace it with update_section so the next "
-            "session knows where to start. Then summarise in three lines what was recorded."
+            f"read_memory('{layout.working_memory}#{next_steps}') and replace it with update_section so the next "
+            "session knows where to start. If a write went wrong, undo_last_write takes it back. Then summarise in "
+            "three lines what was recorded."
         )
 
     @server.prompt(title="Socratic discussion of a topic")
-    def socratic_discussion(topic: str) -> str:
+    def socratic_discussion(topic: Annotated[str, Field(description="what to discuss")]) -> str:
         """Guide a question-led discussion of `topic`, then record it."""
         return (
             f"Lead a Socratic discussion about {topic!r}. First search_discussions for {topic!r} and build on "

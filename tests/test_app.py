@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 
 from server.app import create_server
 from server.memory import ProjectMemory
@@ -156,6 +156,30 @@ async def test_prompts_guide_the_workflow(tmp_path: Path, mode: str) -> None:
         assert "get_session_context" in start.messages[0].content.text
         socratic = await client.get_prompt("socratic_discussion", {"topic": "KV缓存"})
         assert "record_discussion" in socratic.messages[0].content.text
+
+
+@pytest.mark.parametrize(("name", "arguments", "says"), [
+    ("socratic_discussion", {}, "topic is required"),
+    ("socratic_discussion", {"topic": "KV缓存", "depth": "3"}, "depth is not one of its arguments"),
+    ("end_session", {"when": "now"}, "it takes no arguments"),
+    ("start_sesion", {}, "the prompts are end_session, socratic_discussion, start_session"),
+])
+async def test_a_wrong_prompt_call_says_what_is_wrong(tmp_path: Path, name: str, arguments: dict[str, str],
+                                                      says: str) -> None:
+    async with Client(make_server(tmp_path)) as client:
+        with pytest.raises(MCPError) as raised:
+            await client.get_prompt(name, arguments)
+    assert says in str(raised.value) and "Internal" not in str(raised.value)
+
+
+async def test_the_end_session_prompt_names_every_recording_tool_and_the_layouts_heading(tmp_path: Path) -> None:
+    async with Client(make_server(tmp_path)) as client:
+        text = (await client.get_prompt("end_session", {})).messages[0].content.text
+        prompts = (await client.list_prompts()).prompts
+    for tool in ("append_insight", "revise_insight", "record_discussion", "update_progress", "update_section",
+                 "undo_last_write", "AI助手工作记忆.md#下一步计划"):
+        assert tool in text
+    assert all(argument.description for prompt in prompts for argument in prompt.arguments or [])
 
 
 @pytest.mark.parametrize("mode", MODES)

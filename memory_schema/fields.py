@@ -29,7 +29,9 @@ def _find(text: str, labels: Iterable[str], within: Span | None, skip: Iterable[
     return None
 
 
-def read_field(text: str, labels: Iterable[str], *, within: Span | None = None, skip: Iterable[Span] = ()) -> str | None:
+def read_field(
+    text: str, labels: Iterable[str], *, within: Span | None = None, skip: Iterable[Span] = ()
+) -> str | None:
     match = _find(text, labels, within, skip)
     return match.group("value").strip() if match else None
 

@@ -10,8 +10,14 @@ had none).
 import re
 
 from memory_schema.errors import InsightExists, SectionNotFound
-from memory_schema.markdown import MarkdownDocument, Section, append_to_section, normalize_heading, parse_markdown
-from memory_schema.markdown import replace_section_body
+from memory_schema.markdown import (
+    MarkdownDocument,
+    Section,
+    append_to_section,
+    normalize_heading,
+    parse_markdown,
+    replace_section_body,
+)
 from memory_schema.vocabulary import SECTIONS, Language, preferred
 from memory_schema.working_memory import find_role, insert_before_later_sections
 

@@ -19,6 +19,7 @@ from typing import Any
 from memory_schema.errors import SectionNotFound
 from memory_schema.frontmatter import read_frontmatter
 from memory_schema.outline import Outline, outline_of
+
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _MARKUP = re.compile(r"\*\*|__|`")
 _SPACES = re.compile(r"\s+")

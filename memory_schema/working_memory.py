@@ -6,17 +6,15 @@ must.
 """
 
 import re
+from collections.abc import Iterable
 
 from pydantic import BaseModel
-
-from collections.abc import Iterable
 
 from memory_schema.fields import Span, list_items, read_field, replace_field
 from memory_schema.markdown import (
     MarkdownDocument,
     Section,
     append_to_section,
-    normalize_heading,
     parse_markdown,
     whole_document,
 )
@@ -124,7 +122,9 @@ def footer_span(document: MarkdownDocument) -> Span | None:
     return (document.footer, len(document.text)) if document.footer is not None else None
 
 
-def parse_progress_summary(text: str, *, within: Span | None = None, skip: Iterable[Span] = ()) -> ProgressSummary | None:
+def parse_progress_summary(
+    text: str, *, within: Span | None = None, skip: Iterable[Span] = ()
+) -> ProgressSummary | None:
     skipped = list(skip)
     value = read_field(text, names(FIELDS, "lectures_done"), within=within, skip=skipped)
     match = _PROGRESS.search(value or "")

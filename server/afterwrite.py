@@ -109,7 +109,8 @@ class AfterWrites:
             if written.step < len(CHECK_AFTER) and not written.handled:
                 with self._lock:
                     if not self._closing:
-                        heapq.heappush(self._queue, (written.at + CHECK_AFTER[written.step], next(self._order), written))
+                        due = written.at + CHECK_AFTER[written.step]
+                        heapq.heappush(self._queue, (due, next(self._order), written))
                         continue
             self._finish(written)
 

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-
 from memory_schema.discussion import Discussion, DiscussionParts, parse_discussion
 from memory_schema.errors import DocumentNotFound, InvalidInput, ProjectMemoryError
 from memory_schema.layout import CONFIG_FILE, PRESETS, DocumentKind, Layout, detect_layout, read_walk_settings
@@ -22,6 +21,7 @@ from memory_schema.markdown import parse_markdown
 from memory_schema.plan import Plan, parse_plan
 from memory_schema.progress import Progress, parse_progress
 from memory_schema.research_todo import TodoItem, parse_research_todo
+from memory_schema.vocabulary import Language
 from memory_schema.working_memory import WorkingMemory, parse_working_memory
 from server import editing, recording, tracking
 from server.freshness import Freshness
@@ -51,7 +51,7 @@ class ProjectMemory:
         self.store = NoteStore(root, rules=NoteRules(read_walk_settings(config_text)))
         self.root = self.store.root
         self.layout = self._detect_layout(config_text)
-        self.language = "zh" if self.layout.language == "zh" else "en"
+        self.language: Language = "zh" if self.layout.language == "zh" else "en"
         self.index = IndexService(self.store, self.layout)
         self.engine = SearchEngine(self.store, self.layout, self.index)
         self.freshness = freshness if freshness is not None else Freshness.none()

@@ -47,9 +47,10 @@ def normalize_relpath(relpath: str) -> str:
 
     Refused: empty paths, NUL and other control characters, lone surrogates (no file name can hold one),
     backslashes, absolute paths (POSIX or a Windows drive such as `C:/x`), a leading `~`, any `..` segment,
-    hidden segments (a leading dot: nothing lists them), and any `%` followed by two hex digits: percent-encoded escapes (`%2e%2e`,
-    `%2f`, `%00`) are never decoded, so a name that contains one is refused rather than guessed at. A name
-    longer than NAME_MAX_BYTES is InvalidInput: the path stays inside the root, the file system refuses it.
+    hidden segments (a leading dot: nothing lists them), and any `%` followed by two hex digits:
+    percent-encoded escapes (`%2e%2e`, `%2f`, `%00`) are never decoded, so a name that contains one is
+    refused rather than guessed at. A name longer than NAME_MAX_BYTES is InvalidInput: the path stays inside
+    the root, the file system refuses it.
     """
     if not relpath.strip():
         raise PathOutsideMemory(relpath, "it is empty")

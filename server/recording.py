@@ -61,7 +61,8 @@ def append_insight(
     memory.indexed(path)
     return WriteResult(
         path=path, version=snapshot.version, handle=_insight_handle(memory, snapshot.text, title), changed=added,
-        message=f"insight '{title}' added" if added else f"insight '{title}' is already recorded as given; nothing changed",
+        message=(f"insight '{title}' added" if added
+                 else f"insight '{title}' is already recorded as given; nothing changed"),
         write_id=write_id if added else None,
     )
 

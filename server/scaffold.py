@@ -10,7 +10,6 @@ from memory_schema.layout import PRESETS
 from server.journal import write_group
 from server.store import NoteStore
 
-
 DEFAULT_LECTURES = 12
 
 

@@ -219,8 +219,9 @@ class NoteStore:
 
         `change` may raise to abort; nothing is written then. With `redo`, `change` must be idempotent (a text
         that already has its effect comes back unchanged): it is re-applied if someone's save overwrites the
-        write within AFTER_WRITE_SECONDS (re-applying to a text that kept the effect writes nothing). A missing note is DocumentNotFound unless `create` is set: then it
-        starts as "" and missing folders are made; with `new_only` an existing note is InvalidInput and stays
+        write within AFTER_WRITE_SECONDS (re-applying to a text that kept the effect writes nothing). A missing
+        note is DocumentNotFound unless `create` is set: then it starts as "" and missing folders are made;
+        with `new_only` an existing note is InvalidInput and stays
         as it is. `guard` is asked first about every text read.
         """
         rel, real = confine(self.root, relpath)
@@ -240,7 +241,9 @@ class NoteStore:
                 "moment."
             ) from err
         except NotAFolder as err:
-            raise PathOutsideMemory(rel, f"the folder {err.filename} became a symlink or a file during the write") from err
+            raise PathOutsideMemory(
+                rel, f"the folder {err.filename} became a symlink or a file during the write"
+            ) from err
         except NotRegularFile as err:
             raise UnreadableDocument(rel, str(err.strerror)) from err
         except OSError as err:
@@ -427,7 +430,9 @@ def storage_error(rel: str, err: OSError) -> StorageError:
         errno.EMFILE: "the server has too many files open; restart it",
     }.get(err.errno or 0, "check the folder and retry")
     where = f" ({err.filename})" if err.filename and str(err.filename) not in (rel, Path(rel).name) else ""
-    return StorageError(f"{rel} could not be written: {err.strerror or err}{where}; nothing was changed. Fix: {advice}.")
+    return StorageError(
+        f"{rel} could not be written: {err.strerror or err}{where}; nothing was changed. Fix: {advice}."
+    )
 
 
 def _lock_name(inner: tuple[str, ...]) -> str:

@@ -82,7 +82,7 @@ def _tags(tags: list[str] | str | None) -> list[str] | None:
     return tags
 
 
-def register(server: MCPServer[None], memory: ProjectMemory) -> None:  # noqa: C901 - one short block per tool
+def register(server: MCPServer[None], memory: ProjectMemory) -> None:
     @server.tool(annotations=READ_ONLY)
     @_acting
     def get_session_context(
@@ -176,7 +176,8 @@ def register(server: MCPServer[None], memory: ProjectMemory) -> None:  # noqa: C
     @_acting
     def update_progress(
         lecture: Annotated[str | int, Field(description="3 or 'Lecture 03'")],
-        status: Annotated[str | None, Field(description="new state", json_schema_extra={"enum": list(STATUS_VALUES)})] = None,
+        status: Annotated[str | None,
+                          Field(description="new state", json_schema_extra={"enum": list(STATUS_VALUES)})] = None,
         note: Annotated[str | None, Field(description="a line for the log")] = None,
     ) -> Written:
         """Set a lecture's status and/or log a note."""

@@ -341,8 +341,8 @@ def command_serve(root: Path, flags: list[str]) -> None:
 def command_zygote() -> None:
     """Read `go ROOT FIRST COUNT SEED INDEXED LOG` lines; fork a writer for each; report `pid`, then `exit`."""
     install_audit()
-    from server.search.analyzer import load_segmenter
     from server.memory import ProjectMemory  # noqa: F401  # imported once here, so children start at once
+    from server.search.analyzer import load_segmenter
 
     load_segmenter()
     print("ready", flush=True)

@@ -51,7 +51,7 @@ class Searcher:
         self.engine.prepare()
         self.index.ensure_ready()
 
-    def search(self, query: str, **options: object) -> "SearchResults":
+    def search(self, query: str, **options: object) -> SearchResults:
         from server.search.request import search_request
 
         return self.engine.search(search_request(query, **options))  # type: ignore[arg-type]
@@ -60,7 +60,7 @@ class Searcher:
         return getattr(self.index, name)
 
 
-def find(memory: object, query: str, **options: object) -> "SearchResults":
+def find(memory: object, query: str, **options: object) -> SearchResults:
     """`memory.search` with a request built from keyword options, as an edge would."""
     from server.search.request import search_request
 

@@ -17,6 +17,7 @@ from memory_schema.discussion import (
 )
 from memory_schema.errors import InvalidInput
 from memory_schema.frontmatter import read_frontmatter, render_frontmatter
+from memory_schema.insights import append_insight
 from memory_schema.lectures import lecture_label, parse_lecture
 from memory_schema.markdown import parse_markdown
 from memory_schema.notes import lecture_folder, part_file, phase_folder
@@ -31,7 +32,6 @@ from memory_schema.validation import (
     check_tags,
     check_title,
 )
-from memory_schema.insights import append_insight
 from memory_schema.working_memory import (
     add_discussion_ref,
     parse_working_memory,
@@ -457,7 +457,7 @@ def test_a_topic_is_a_file_name_every_system_can_hold(topic: str) -> None:
 
 def test_a_topic_of_80_chinese_characters_fits_and_81_is_refused_with_its_size() -> None:
     assert check_file_name("中" * 80, "topic", "{topic}深度讨论.md") == "中" * 80
-    with pytest.raises(InvalidInput, match="243 bytes.*at most 240 bytes"):
+    with pytest.raises(InvalidInput, match=r"243 bytes.*at most 240 bytes"):
         check_file_name("中" * 81, "topic", "{topic}深度讨论.md")
 
 

@@ -26,10 +26,10 @@ from click.testing import CliRunner
 from mcp import Client, MCPError, StdioServerParameters
 
 from memory_schema.validation import MAX_BODY_CHARS, MAX_NOTE_CHARS, MAX_TITLE_CHARS
+from server import editing
 from server.app import create_server
 from server.cli import main
 from server.memory import ProjectMemory
-from server import editing
 from server.store import NoteStore
 from support import REPO, TODAY, copy_example, find, snapshot_tree
 

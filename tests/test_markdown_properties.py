@@ -15,7 +15,8 @@ from memory_schema.markdown import (
     replace_section_body,
 )
 
-PROPERTY = settings(max_examples=int(__import__("os").environ.get("PM_EXAMPLES", "200")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=int(__import__("os").environ.get("PM_EXAMPLES", "200")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
 
 WORDS = ("memory", "KV缓存", "内存墙", "BPE", "🧠", "✅", "🔥 重要", "Lecture 03", "C#", "**粗体**", "`code`")
 CODE_LINES = ("# comment", "## not a heading", "x = 1", "", "#### 深度")
@@ -206,7 +207,8 @@ def test_insert_section_adds_exactly_one_heading_where_asked(doc: Doc, index: in
 
 
 EDITS = ("新的一行", "## 新标题", "```\n# 代码里的井号\n```", "```\n未闭合的代码", "- 列表项", "", "===", "---",
-         "\r\n", "\r", "> 引用 # 不是标题", "    缩进代码", "<!--\n# 注释里", "-->", "  - 缩进项\n# 标题", "\n\n# 新一级\n")
+         "\r\n", "\r", "> 引用 # 不是标题", "    缩进代码", "<!--\n# 注释里", "-->", "  - 缩进项\n# 标题",
+         "\n\n# 新一级\n")
 
 
 def outline_fields(text: str) -> tuple[object, ...]:

@@ -12,7 +12,7 @@ from memory_schema.errors import DocumentChanged, InvalidInput, SectionNotFound
 from memory_schema.progress import LectureStatus, parse_progress
 from memory_schema.working_memory import parse_working_memory
 from server.memory import ProjectMemory
-from support import find, SEED, TODAY, copy_example, snapshot_tree
+from support import SEED, TODAY, copy_example, find, snapshot_tree
 
 WM = "AI助手工作记忆.md"
 

@@ -31,16 +31,16 @@ import reliability_worker as worker
 from click.testing import CliRunner
 
 import server.store as store_module
-from server import locks
-from server.search import whoosh_index as index_module
 from memory_schema.discussion import parse_discussion
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.markdown import parse_markdown
 from memory_schema.progress import parse_progress
 from memory_schema.research_todo import parse_research_todo
 from memory_schema.working_memory import parse_working_memory
+from server import locks
 from server.cli import main
 from server.memory import ProjectMemory
+from server.search import whoosh_index as index_module
 from server.store import NoteStore
 from support import REPO, TODAY, copy_example, find
 

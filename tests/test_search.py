@@ -397,7 +397,8 @@ def test_a_result_names_the_glossary_alias_it_matched_through(shared: Searcher) 
 
 
 GENERIC_PARTS = {  # the common halves of absent topics, each in a few notes
-    f"学习笔记/generic-{i}.md": f"# 笔记{i}\n\n神经网络的训练需要数据。数据库里的索引加快查询。排序算法有很多种。{FILLER}\n"
+    f"学习笔记/generic-{i}.md":
+        f"# 笔记{i}\n\n神经网络的训练需要数据。数据库里的索引加快查询。排序算法有很多种。{FILLER}\n"
     for i in range(3)
 }
 
@@ -413,7 +414,8 @@ def generic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
     searcher.close()
 
 
-@pytest.mark.parametrize("query", ["图神经网络", "B+树索引", "区块链共识算法", "量子 梯度累积", "什么是神经网络剪枝", "how does a b-tree index work"])
+@pytest.mark.parametrize("query", ["图神经网络", "B+树索引", "区块链共识算法", "量子 梯度累积", "什么是神经网络剪枝",
+                                   "how does a b-tree index work"])
 def test_an_absent_topic_finds_nothing_even_where_a_generic_part_occurs(generic: Searcher, query: str) -> None:
     assert generic.search("神经网络").hits and generic.search("索引").hits and generic.search("算法").hits
     results = generic.search(query)

@@ -4,8 +4,8 @@ import difflib
 
 import pytest
 
-from memory_schema.markdown import parse_markdown
 from memory_schema.insights import append_insight, find_insight, insight_body, render_insight
+from memory_schema.markdown import parse_markdown
 from memory_schema.markdown import parse_markdown as _parse
 from memory_schema.working_memory import (
     WorkingMemory,
@@ -156,7 +156,8 @@ def test_the_seed_saved_with_a_bom_and_crlf_reads_the_same_and_edits_keep_both(s
     assert read == parse_working_memory(seed_text)
 
     def edit(text: str) -> str:
-        return set_updated(add_discussion_ref(append_insight(text, "KV缓存大小公式", NEW_BODY, NEW_META, "zh"), "新.md", "新讨论", "zh"), "x")
+        added = append_insight(text, "KV缓存大小公式", NEW_BODY, NEW_META, "zh")
+        return set_updated(add_discussion_ref(added, "新.md", "新讨论", "zh"), "x")
 
     updated = edit(windows)
     assert updated.startswith("\ufeff# AI助手工作记忆文档\r\n")

@@ -23,7 +23,8 @@ def lecture(number: int, status: LectureStatus, topic: str = "", phase: str = "ç
 
 def report(**overrides: Any) -> StatusReport:
     values: dict[str, Any] = {
-        "root": "/notes", "layout": "cs336-zh", "course": "CS336", "today": date(2025, 11, 20), "done": 0, "total": 0, "phase": None,
+        "root": "/notes", "layout": "cs336-zh", "course": "CS336", "today": date(2025, 11, 20), "done": 0, "total": 0,
+        "phase": None,
         "week": None, "lectures": [], "insights_total": 0, "insights_this_week": 0, "discussions_total": 0,
         "discussions_this_week": 0, "open_todos": [], "next_steps": [], "index_state": "fresh", "index_files": 0,
         "timeline": [], "weekly_activity": [],

@@ -251,7 +251,8 @@ def test_a_failed_replace_leaves_the_old_file_and_no_temp_file(
 
     monkeypatch.setattr(Folder, "exchange", fail)
     monkeypatch.setattr(Folder, "replace", fail)
-    with pytest.raises(StorageError, match="note.md could not be written: No space left.*nothing was changed.*disk is full"):
+    with pytest.raises(StorageError,
+                       match=r"note.md could not be written: No space left.*nothing was changed.*disk is full"):
         store.write("note.md", "lost\n")
     assert (root / "note.md").read_bytes() == b"keep\n"
     assert temp_files(root) == []

@@ -10,13 +10,18 @@ never their parts.
 
 Threads and locks (locks listed in the order they are taken; none is taken while a later one is held):
 
-| thread | entry points | locks |
-|---|---|---|
-| a request (MCP worker thread, CLI main thread) | `SearchEngine.search` | `IndexService._lock` (state, briefly); `WhooshIndex._lock` (take a view, briefly) |
-| a request writing a note, through `ProjectMemory` | `IndexService.update` | `IndexService._writer` (waits ≤ 2 s, else the notes stay pending) → the cache's `index.lock` file → `WhooshIndex._write_lock` → `WhooshIndex._lock` (install the new view) |
-| warm-up (server start) | `IndexService.ensure_ready` | `IndexService._writer` → as above, for the open, the reconcile or the first build |
-| watcher worker (`server.sync`) | `IndexService.update`, `reconcile`, `sweep` | as a writing request |
-| maintenance (`IndexService`'s own) | rebuild after damage, `merge_small` | as a writing request; a merge folds only small segments, so a save waits for it a moment at most |
+- A request (an MCP worker thread, the CLI's main thread) searching, through `SearchEngine.search`:
+  `IndexService._lock` (state, briefly); when notes wait to be indexed, `IndexService._writer` (waiting up to
+  WRITE_WAIT_SECONDS, else it searches the last commit) and the write chain below; `WhooshIndex._lock` (take a
+  view, briefly).
+- A request writing a note, through `ProjectMemory`, calls `IndexService.update`: `_writer` only if free at once
+  (else the notes stay pending for the maintenance thread), then the cache's `index.lock` file →
+  `WhooshIndex._write_lock` → `WhooshIndex._lock` (install the new view).
+- Warm-up at server start, `IndexService.ensure_ready`: `_writer` → as above, for the open, the reconcile or the
+  first build.
+- The watcher's worker (`server.sync`): `IndexService.update`, `reconcile`, `sweep`, as a writing request.
+- The maintenance thread (`IndexService`'s own): applying pending notes, rebuilding after damage, merging small
+  segments; as a writing request, waiting for `_writer`.
 
 `IndexService._lock` guards the state, its reason, the pending notes and the progress listeners; it is a plain
 `Lock`, held for a few lines and never while calling out. `_writer` makes one pass over the manifest at a time

@@ -10,25 +10,30 @@ from __future__ import annotations
 
 import re
 
-_ZH_QUESTION = re.compile(r"为什么|为何|为啥|怎么|怎样|如何|是什么|什么是|什么|有何|有什么|区别|差别|不同|多少|几个|几种|哪些|哪个|哪种|"
-                          r"是否|能否|可否|能不能|会不会|吗|呢|[？?]")
+_ZH_QUESTION = re.compile(r"为什么|为何|为啥|怎么|怎样|如何|是什么|什么是|什么|有何|有什么|区别|差别|不同|多少|"
+                          r"几个|几种|哪些|哪个|哪种|是否|能否|可否|能不能|会不会|吗|呢|[？?]")
 _EN_QUESTION = re.compile(
     r"^\s*(?:why|how|what|which|when|where|who|whom|whose|does|do|did|is|are|was|were|can|could|should|would|will"
     r"|shall)\b|\bdifference between\b|\bvs\.?\b|\bversus\b|\?",
     re.IGNORECASE,
 )
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # English words that shape a question without naming its topic (beyond the analyzer's stop words).
-QUESTION_WORDS_EN = frozenset(
+QUESTION_WORDS_EN = _words(
     """why how what which when where who whom whose does do did is are was were can could should would will shall
     difference differences between versus vs instead rather than same different similar compared compare
     mean means meaning matter matters happen happens work works really actually exactly typically usually
     generally often always never much many more most less least few lot lots whether kind kinds type types
-    say says said called call tell explain explained one ones thing things way ways up""".split()
+    say says said called call tell explain explained one ones thing things way ways up"""
 )
-QUESTION_WORDS_ZH = frozenset(
-    """为什么 为何 为啥 怎么 怎样 如何 是什么 什么 有何 有什么 区别 差别 不同 多少 几个 几种 哪些 哪个 哪种 是否 能否 可否
-    能不能 会不会 分别 一般 通常 主要 到底 究竟 具体 需要 应该 可以 能够 一样 相比 比较 有关 关系 相关 联系""".split()
+QUESTION_WORDS_ZH = _words(
+    """为什么 为何 为啥 怎么 怎样 如何 是什么 什么 有何 有什么 区别 差别 不同 多少 几个 几种 哪些 哪个 哪种
+    是否 能否 可否 能不能 会不会 分别 一般 通常 主要 到底 究竟 具体 需要 应该 可以 能够 一样 相比 比较
+    有关 关系 相关 联系"""
 )
 
 

@@ -58,8 +58,8 @@ def search_request(
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidInput(f"the query is {len(query)} characters; keep it under {MAX_QUERY_CHARS}.")
     try:
-        return SearchRequest(query=query, scope=scope, limit=limit, lecture=number, tags=tuple(tags or ()),
-                             since=when, all_sections=all_sections)  # type: ignore[arg-type]
+        return SearchRequest.model_validate({"query": query, "scope": scope, "limit": limit, "lecture": number,
+                                             "tags": tuple(tags or ()), "since": when, "all_sections": all_sections})
     except ValidationError as err:
         field = str(err.errors()[0]["loc"][0])
         allowed = {"scope": "one of all, discussions, notes, memory", "limit": f"a whole number from 1 to {MAX_LIMIT}"}

@@ -1,0 +1,85 @@
+"""The canary for `server.search.whoosh_private`, the one module that reads Whoosh's private structures.
+
+Each test compares what it reads with what Whoosh's public matcher API says, on posting lists of every shape
+the index produces: one posting stored inline, many blocks, compressed blocks, deleted documents. If a Whoosh
+release moves the private layout, these fail here, by name, instead of search quietly returning wrong results.
+"""
+
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pytest
+from whoosh import fields, index
+from whoosh.codec.whoosh3 import W3LeafMatcher
+
+from server.search.whoosh_private import read_posting_list, segment_sizes
+
+PINNED = "2.7.5"
+
+
+def test_the_pinned_whoosh_release_is_installed() -> None:
+    assert version("whoosh-reloaded") == PINNED, "whoosh_private reads 2.7.5's layout: re-check it, then re-pin"
+
+
+def test_the_leaf_matcher_still_has_the_private_fields_we_read(tmp_path: Path) -> None:
+    ix = build(tmp_path, 1000)
+    with ix.searcher() as searcher:
+        matcher = searcher.reader().postings("words", "common")
+        assert type(matcher) is W3LeafMatcher
+        for name in ("_postfile", "_dataoffset", "_nextoffset", "_compression", "_blocklength", "_lastblock",
+                     "_goto"):
+            assert hasattr(matcher, name), name
+        assert not matcher._lastblock, "1,000 postings should span several blocks"
+
+
+def build(folder: Path, docs: int, *, delete_every: int = 0) -> Any:
+    schema = fields.Schema(key=fields.ID(stored=True, unique=True), words=fields.TEXT(phrase=True))
+    ix = index.create_in(str(folder), schema)
+    writer = ix.writer()
+    for i in range(docs):
+        # "common" everywhere (many blocks), "rare" once (inline), "mid" in every seventh document.
+        text = "common " * (1 + i % 3) + ("rare " if i == 5 else "") + ("mid " if i % 7 == 0 else "")
+        writer.add_document(key=str(i), words=text)
+    writer.commit()
+    if delete_every:
+        writer = ix.writer()
+        for i in range(0, docs, delete_every):
+            writer.delete_by_term("key", str(i))
+        writer.commit(merge=False)
+    return ix
+
+
+def public(reader: Any, term: str) -> tuple[list[int], list[float]]:
+    matcher = reader.postings("words", term)
+    ids, weights = [], []
+    while matcher.is_active():
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        matcher.next()
+    return ids, weights
+
+
+@pytest.mark.parametrize("delete_every", [0, 4])
+@pytest.mark.parametrize("term", ["common", "mid", "rare"])
+def test_posting_lists_read_directly_match_the_public_matcher(tmp_path: Path, term: str, delete_every: int) -> None:
+    ix = build(tmp_path, 1000, delete_every=delete_every)
+    with ix.searcher() as searcher:
+        for reader, _offset in searcher.reader().leaf_readers():
+            ids, weights, values = read_posting_list(reader, "words", term)
+            assert (ids, weights) == public(reader, term)
+            assert len(values) == len(ids)
+            if delete_every:
+                everything, _, _ = read_posting_list(reader, "words", term, keep_deleted=True)
+                assert set(everything) >= set(ids) and set(everything) - set(ids) <= reader.deleted_docs_set
+
+
+def test_a_term_no_segment_holds_reads_as_empty(tmp_path: Path) -> None:
+    ix = build(tmp_path, 10)
+    with ix.searcher() as searcher:
+        assert read_posting_list(searcher.reader(), "words", "absent") == ([], [], [])
+
+
+def test_segment_sizes_count_written_and_deleted_documents(tmp_path: Path) -> None:
+    ix = build(tmp_path, 100, delete_every=10)
+    assert segment_sizes(ix._segments()) == [(100, 10)]

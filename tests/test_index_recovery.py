@@ -148,6 +148,7 @@ def test_a_locked_index_leaves_changes_pending_until_the_lock_is_released(
     engine: Searcher, root: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("server.search.service.WRITE_WAIT_SECONDS", 0.1)
+    monkeypatch.setattr(index_module, "WRITER_TIMEOUT_SECONDS", 0.2)
     write(root, "学习笔记/kv.md", "# KV缓存\n\n投机解码也要缓存。\n")
     with locks.hold(index_dir.parent / "locks", index_module.LOCK_NAME, 5):
         engine.update(["学习笔记/kv.md"])

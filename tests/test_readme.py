@@ -25,7 +25,13 @@ def test_the_first_screen_gives_the_run_and_test_commands() -> None:
     first_screen = README[: README.index("## See it work")]
     assert RUN_COMMAND in first_screen and TEST_COMMAND in first_screen
     assert "serve --root examples/cs336 --sandbox" in RUN_COMMAND
-    assert TEST_COMMAND.endswith(".venv/bin/pytest")
+    assert TEST_COMMAND.endswith('.venv/bin/pytest -m "not slow"')
+
+
+def test_ci_also_runs_the_slow_tests_lint_and_types() -> None:
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    for command in (".venv/bin/pytest -m slow", ".venv/bin/ruff check .", ".venv/bin/mypy"):
+        assert command in ci
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:

@@ -427,3 +427,22 @@ def test_a_minor_word_found_nowhere_is_named_without_hiding_the_topic(shared: Se
     results = shared.search("残差连接和层归一化跟dropout有什么关系")
     assert {hit.path for hit in results.hits} == {"学习笔记/a-scattered.md", "学习笔记/b-together.md"}
     assert results.absent == ["dropout"] and all(hit.missing == ["dropout"] for hit in results.hits)
+
+
+def test_a_scan_without_the_index_answers_questions_and_refuses_absent_topics(root: Path) -> None:
+    from server.search.analyzer import plan_query
+    from server.search.filters import Filters
+    from server.search.scan import Scanner
+
+    scanner = Scanner(NoteStore(root))
+    layout = PRESETS["cs336-zh"]
+
+    def scan(query: str) -> list[tuple[str, bool]]:
+        found = scanner.search(plan_query(query), Filters(), layout, limit=10, per_file=True)
+        return [(hit.path, hit.partial) for hit in found]
+
+    question = scan("为什么 pin memory 能让训练更快")  # no note holds all of it: partial matches, marked
+    assert question[0][0] == "学习笔记/dataloader.md" and ("学习笔记/训练杂记.md", True) in question
+    assert [partial for _, partial in question] == sorted(partial for _, partial in question)
+    assert scan("pin memory") == [("学习笔记/dataloader.md", False), ("学习笔记/lecture-03-attention.md", False)]
+    assert scan("区块链共识算法") == [] and scan("什么是联邦学习") == []

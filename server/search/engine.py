@@ -22,7 +22,7 @@ from server.search.analyzer import Alternative, QueryPlan, load_segmenter, plan_
 from server.search.filters import Filters, filters_for
 from server.search.glossary import Glossary, parse_glossary_markdown
 from server.search.postings import IndexTerms
-from server.search.ranking import RESCORE_TOP, Ranking, rank, rescore
+from server.search.ranking import ABSENT_SHARE, QUESTION_MIN_COVERAGE, RESCORE_TOP, Ranking, rank, rescore
 from server.search.request import SearchRequest
 from server.search.results import IndexState, SearchHit, SearchResults, SectionHit
 from server.search.scan import Scanner
@@ -34,10 +34,8 @@ from server.store import NoteStore
 logger = logging.getLogger(__name__)
 
 GLOSSARY_NOTE = "glossary.md"
-ABSENT_SHARE = 0.5  # query words found in no note carrying this share of its weight: the topic is not covered
 PARTIAL_MIN_COVERAGE = 0.4  # a partial match of keywords holds this share of the query's weight, and its rarest
-# word found anywhere: a section holding only common words is noise ...
-QUESTION_MIN_COVERAGE = 0.25  # ... while a question's extra words are expected to be missing
+# word found anywhere: a section holding only common words is noise (a question's: QUESTION_MIN_COVERAGE)
 
 
 class SearchEngine:

@@ -32,6 +32,8 @@ import numpy.typing as npt
 from server.search.analyzer import BODY, CODE, HEADING, TITLE, ZONE_BASES, QueryPlan, Unit, framed
 
 MIN_COVERAGE = 0.65
+QUESTION_MIN_COVERAGE = 0.25  # a question's extra words are expected to be missing: a partial match holds this
+ABSENT_SHARE = 0.5  # query words found in no note carrying this share of its weight: the topic is not covered
 ZONE_BOOSTS = {TITLE: 4.0, HEADING: 2.5, BODY: 1.0, CODE: 0.3}
 K1 = 1.2
 B = 0.75

@@ -1,9 +1,9 @@
 """Answering a search without the index (none yet, a damaged one, one being rebuilt) by scanning the notes.
 
-The same analyzer, the same coverage rule (`server.ranking`), a simpler score: word weights come from a
-substring test over whole files (cheap); only the files that could pass the coverage rule are analyzed,
-section by section, and scored by a plain weighted log-tf sum. Files are kept between scans while their
-stat is unchanged.
+The same analyzer, the same coverage and absent-topic rules (`server.ranking`; a question also gets its
+partial matches, marked), a simpler score: word weights come from a substring test over whole files (cheap);
+only the files that could pass the coverage rule are analyzed, section by section, and scored by a plain
+weighted log-tf sum. Files are kept between scans while their stat is unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from memory_schema.layout import Layout
 from server.search.analyzer import QueryPlan, coverage, fold, framed, index_terms
 from server.search.documents import FileRecord, file_record
 from server.search.filters import Filters, passes
-from server.search.ranking import MIN_COVERAGE, ZONE_BOOSTS, unit_weight
+from server.search.ranking import ABSENT_SHARE, MIN_COVERAGE, QUESTION_MIN_COVERAGE, ZONE_BOOSTS, unit_weight
 from server.search.results import SectionHit
 from server.store import FileStat, NoteStore, Snapshot
 
@@ -87,21 +87,31 @@ class Scanner:
             files = [f for f in (self._file(path, layout) for path in self._store.iter_markdown()) if f is not None]
         could = [plan.satisfied(f.text) for f in files]
         df = [sum(row[i] for row in could) for i in range(len(plan.units))]
-        weights = framed(plan.units, [unit_weight(d, max(1, len(files))) for d in df])
-        found: list[SectionHit] = []
+        total = max(1, len(files))
+        weights = framed(plan.units, [unit_weight(d, total, question=plan.question, named=unit.named)
+                                      for d, unit in zip(df, plan.units, strict=True)])
+        if _absent_share(weights, df, plan.question) >= ABSENT_SHARE:
+            return []
+        least = QUESTION_MIN_COVERAGE if plan.question else MIN_COVERAGE
+        found: list[tuple[float, SectionHit]] = []
         for file, row in zip(files, could, strict=True):
-            if coverage(weights, row) >= MIN_COVERAGE and passes(file.record, filters):
-                found.extend(self._sections(file, plan, weights))
-        found.sort(key=lambda hit: -hit.score)
-        return _best(found, limit, per_file)
+            if coverage(weights, row) >= least and passes(file.record, filters):
+                found.extend(self._sections(file, plan, weights, least))
+        # Full matches by score, then partial ones by how much of the query they hold.
+        found.sort(key=lambda item: (item[1].partial, -item[0] if item[1].partial else 0.0, -item[1].score))
+        return _best([hit for _, hit in found], limit, per_file)
 
     @staticmethod
-    def _sections(file: _ScannedFile, plan: QueryPlan, weights: list[float]) -> Iterator[SectionHit]:
+    def _sections(
+        file: _ScannedFile, plan: QueryPlan, weights: list[float], least: float
+    ) -> Iterator[tuple[float, SectionHit]]:
+        """The file's sections holding at least `least` of the query, each with the share it holds."""
         record = file.record
         for section, fields in zip(record.sections, file.analyzed(), strict=True):
             present = set().union(*fields.values())
             satisfied = plan.satisfied(present)
-            if coverage(weights, satisfied) < MIN_COVERAGE:
+            held = coverage(weights, satisfied)
+            if held < least:
                 continue
             if plan.phrase_texts and not plan.phrases_in(f"{record.title}\n{section.headings}\n{section.body}"):
                 continue
@@ -114,9 +124,9 @@ class Scanner:
             words = tuple(unit.text for unit, ok in zip(plan.units, satisfied, strict=True) if ok)
             missing = tuple(unit.text for unit, ok in zip(plan.units, satisfied, strict=True)
                             if not ok and not unit.framing)
-            yield SectionHit(
+            yield held, SectionHit(
                 record.path, section.heading, section.level, score, record.kind, record.lecture, section.text, matched,
-                words, missing=missing,
+                words, partial=held < MIN_COVERAGE, missing=missing,
             )
 
     def _file(self, path: str, layout: Layout) -> _ScannedFile | None:
@@ -131,6 +141,14 @@ class Scanner:
         scanned = _ScannedFile(path, stat, snapshot, layout.kind_of(path).value)
         self._files[path] = scanned
         return scanned
+
+
+def _absent_share(weights: list[float], df: list[int], question: bool) -> float:
+    """The share of the query's weight carried by words no note holds (weighed as the index weighs them)."""
+    if question:
+        weights = [weight * weight for weight in weights]
+    total = sum(weights)
+    return sum(weight for weight, count in zip(weights, df, strict=True) if not count) / total if total else 0.0
 
 
 def _best(found: list[SectionHit], limit: int, per_file: bool) -> list[SectionHit]:

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 WRITE_WAIT_SECONDS = 2.0  # how long an update waits for another pass before leaving its notes pending
+BUILD_WAIT_SECONDS = 2.0  # how long a search waits for a build under way before it scans the notes instead
 
 
 class IndexService:
@@ -41,6 +42,7 @@ class IndexService:
         self._lock = threading.Lock()  # state, reason, pending, listeners: held briefly, calls nothing out
         self._writer = threading.Lock()  # one pass over the manifest (update, reconcile, rebuild, merge) at a time
         self._ready = threading.Event()  # the first open was attempted: searches may run (index or scan)
+        self._settled = threading.Event()  # no build under way: the state is not STARTING or REBUILDING
         self._state = IndexState.STARTING
         self._reason: str | None = None
         self._started = False
@@ -66,6 +68,10 @@ class IndexService:
     def _set(self, state: IndexState, reason: str | None = None) -> None:
         with self._lock:
             self._state, self._reason = state, reason
+            if state in (IndexState.STARTING, IndexState.REBUILDING):
+                self._settled.clear()
+            else:
+                self._settled.set()
 
     def status(self) -> IndexStatus:
         with self._lock:
@@ -157,9 +163,12 @@ class IndexService:
     @contextlib.contextmanager
     def reading(self) -> Iterator[IndexTerms | None]:
         """The latest commit to search, or None while the index is unusable (the caller scans then). Notes
-        waiting to be indexed are indexed first, waiting up to WRITE_WAIT_SECONDS for the index to be free."""
+        waiting to be indexed are indexed first, waiting up to WRITE_WAIT_SECONDS for the index to be free; a
+        build under way is given BUILD_WAIT_SECONDS to finish."""
         if not self._ready.is_set():
             self.ensure_ready()
+        if not self._settled.is_set():  # a build under way: a small root's ends in a moment, better than a scan
+            self._settled.wait(BUILD_WAIT_SECONDS)
         if self.pending and self._writable() and self._writer.acquire(timeout=WRITE_WAIT_SECONDS):
             try:
                 self._apply_pending()

@@ -187,7 +187,7 @@ def search(ctx: click.Context, query: str, root: str | None, scope: str, limit: 
         results = memory.search(request)
     if as_json:
         emit_json([hit.model_dump(include={"path", "heading", "score", "snippet", "kind", "lecture", "handle",
-                                           "match", "matched"}) for hit in results.hits])
+                                           "match", "matched", "missing", "aliases"}) for hit in results.hits])
     else:
         print_search(results)
 

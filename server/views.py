@@ -24,7 +24,9 @@ def print_search(results: SearchResults) -> None:
         return
     for rank, hit in enumerate(results.hits, 1):
         heading = f" › {hit.heading}" if hit.heading else ""
-        _out.print(f"[bold]{rank}. {hit.path}[/bold]{heading}  [dim]({hit.kind}, {hit.score:.2f})[/dim]")
+        how = f", partial: lacks {' '.join(hit.missing)}" if hit.match == "partial" else ""
+        _out.print(f"[bold]{rank}. {hit.path}[/bold]{heading}  [dim]({hit.kind}, {hit.score:.2f}{how})[/dim]",
+                   highlight=False)
         _out.print("   " + hit.snippet.replace("**", ""), highlight=False)
         _out.print(f"   [dim]handle: {hit.handle}[/dim]")
 

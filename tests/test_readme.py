@@ -77,7 +77,7 @@ def test_walking_the_readme_runs_each_command_block_as_written(tmp_path: Path) -
            "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("VIRTUAL_ENV", None)
     for block in BASH_BLOCKS:
-        command = block.strip()
+        command = block.strip().replace("/abs/path/to/project-memory", str(checkout))
         if command == TEST_COMMAND:
             continue
         if command.startswith("claude ") and shutil.which("claude", path=env["PATH"]) is None:
@@ -94,3 +94,12 @@ def test_walking_the_readme_runs_each_command_block_as_written(tmp_path: Path) -
     assert (checkout / "examples" / "cs336" / "AI助手工作记忆.md").read_bytes() == (
         REPO / "examples" / "cs336" / "AI助手工作记忆.md").read_bytes()
     assert sys.executable  # the walk used its own venv, never this interpreter's packages
+
+
+def test_the_readme_inspector_command_pins_the_version_the_tests_drive() -> None:
+    """An unpinned `npx` on Node 20 resolves Inspector 0.15.0, whose CLI rejects the call; the README pins the
+    release .ci/run installs, which tests/test_inspector.py drives on this machine's Node."""
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    pinned = re.findall(r"@modelcontextprotocol/inspector@([0-9][0-9.]*)", README)
+    assert pinned and set(pinned) == set(re.findall(r"@modelcontextprotocol/inspector@([0-9][0-9.]*)", ci))
+    assert "npx @modelcontextprotocol/inspector " not in README

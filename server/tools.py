@@ -157,7 +157,7 @@ def register(server: MCPServer[None], memory: ProjectMemory) -> None:
     @server.tool(annotations=APPEND)
     @_acting
     def record_discussion(
-        topic: Annotated[str, Field(description="a title; an existing one gets a new round")],
+        topic: Annotated[str, Field(description="≤240 bytes (80 CJK chars); an existing topic continues")],
         question: Annotated[str, Field(description="原始问题")],
         thinking: Annotated[str, Field(description="思维过程")],
         details: Annotated[str, Field(description="技术细节")],

@@ -5,12 +5,15 @@ person's bytes right after, and both are caught here for AFTER_WRITE_SECONDS:
 
 - an editor that opened the old file before the swap writes into it after (an in-place save, an `>>`
   append): those bytes land in the old file, which no longer has a name. The store handed over its
-  descriptor on that file; when the file changes, its new text is taken as the person's version and the
-  write's `change` is applied to it again, replacing our new file (only if that still holds exactly what we
-  wrote; otherwise the person's bytes are kept in the undo journal and a warning is logged).
-- an editor saves over the new file (its save checked the file just before ours landed): the note no longer
-  has the stat of our write, and `change` is re-applied to what is there. `change` is idempotent by contract,
-  so this adds the write's effect back only if the editor's save dropped it.
+  descriptor on that file; when the file changes, its new text is taken as the person's version, and the
+  write's `change` is applied to it again, then the `change` of each later write of this store to the note,
+  in order, replacing the note only if it still holds exactly what the last of them wrote (otherwise the
+  person's bytes are kept in the undo journal and a warning is logged).
+- an editor saves over the new file (its save checked the file just before ours landed), or a later tool
+  write is built on such a save: the note's text did not come from ours through server writes alone (the
+  journal's lineage says), and `change` is re-applied to what is there. `change` is idempotent by contract,
+  so this adds the write's effect back only if the save dropped it. A later tool write that removed the
+  effect from a text that had it (update_section, revise_insight, undo) is left alone: it meant to.
 
 A write made with `redo=False` (a whole-file replace, an undo) is never re-applied: the person's later save
 wins, and their bytes from the old file are put back if the note still holds exactly ours.
@@ -34,6 +37,8 @@ from typing import TYPE_CHECKING
 
 from memory_schema.errors import ProjectMemoryError
 from server.fs import Opened, read_all, same_stat
+from server.journal import digest, write_group
+from server.merging import merge_texts
 
 if TYPE_CHECKING:
     from server.store import NoteStore
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CHECK_AFTER = (0.01, 0.05, 0.2, 0.5, 1.0, 2.0)
+MERGE_TOOL = "merge"  # how the journal names a write that brought an editor's bytes back (see `_descends_from`)
 AFTER_WRITE_SECONDS = CHECK_AFTER[-1]
 
 
@@ -57,6 +63,7 @@ class Written:
     at: float = field(default_factory=time.monotonic)
     step: int = 0
     handled: bool = False
+    judged: tuple[int, int, int, int] | None = None  # the last note state `_overwritten` looked at
 
 
 class AfterWrites:
@@ -129,24 +136,49 @@ class AfterWrites:
             logger.warning("checking %s after a write failed", written.rel, exc_info=True)
 
     def _overwritten(self, written: Written) -> bool:
-        """Whether someone other than a server wrote the note since: it has neither the stat of this store's
-        last write nor bytes that a journaled write (of any server process, under the note's lock, so built on
-        ours) left there."""
+        """Whether the write's effect is missing from the note because someone else's save dropped it.
+
+        A note that has changed since the write is read once per state. If it came from the write's own output
+        through server writes alone (the journal's lineage, any process), nothing is re-applied: a later tool
+        call that took the effect out meant to (update_section, revise_insight, undo). Otherwise someone saved
+        in between, and the write is re-applied if that save dropped its effect (`change` is idempotent:
+        a text that kept it comes back unchanged), even when a later tool write was built on that save."""
         with self._store.note_folder(written.inner) as folder:
             info = folder.stat(written.inner[-1])
             if info is None:
                 return False  # deleted: the person's choice, or a delete-and-recreate save under way
-            if self._store.written_by_us(written.inner, info):
-                return False
-            if (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns) == written.new_key:
+            key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+            if key == written.new_key or key == written.judged:
                 return False
             current = folder.read(written.inner[-1], 8 * 1024 * 1024 + 1)
-        if current is None:
+        if current is None or written.change is None:
             return False
         try:
-            return not self._store.journal.wrote(current.data)
+            written.judged = key
+            if self._descends_from(written, current.data):
+                return False
+            text = current.data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
         finally:
             current.close()
+        return written.change(text) != text
+
+    def _descends_from(self, written: Written, data: bytes) -> bool:
+        """Whether `data` is the write's output or came from it through server writes alone."""
+        lineage = self._store.journal.lineage()
+        name: str | None = digest(data)
+        for _step in range(64):
+            if name is None:
+                return False
+            if name.startswith(written.new_version):
+                return True
+            if name not in lineage:
+                return False  # bytes no server wrote: someone's save
+            name, tool = lineage[name]
+            if tool == MERGE_TOOL:
+                return False  # a merge brought someone's save in here
+        return False
 
     def _reapply(self, written: Written) -> None:
         change = written.change
@@ -158,18 +190,38 @@ class AfterWrites:
                     written.rel, result.version)
 
     def _merge_orphan(self, written: Written) -> None:
-        """Bytes were written into the file our write replaced: bring them back over our new file."""
+        """Bytes were written into the file our write replaced: bring the editor's change into the note. Under
+        the note's lock (no write of this store can land meanwhile): the change from what we read to what the
+        editor left is merged into the note as it is now (three-way, by line); where the two overlap, and the
+        note holds only this store's writes since, those writes are replayed on the editor's text instead."""
         old = written.old
         assert old is not None
         time.sleep(0.02)  # let a save in progress finish before taking its bytes
+        base = old.data
         old.info = os.fstat(old.fd)
         theirs = old.data = read_all(old.fd, 8 * 1024 * 1024 + 1)
         written.handled = True
         store = self._store
+
+        def merged_into(current: str) -> str:
+            their_text, base_text = theirs.decode("utf-8"), base.decode("utf-8")
+            merged = merge_texts(base_text, their_text, current)
+            if merged is not None:
+                return merged
+            later = self._later(written)
+            if store.version_of(current) != (later[-1].new_version if later else written.new_version):
+                raise ProjectMemoryError(f"{written.rel} was changed by someone else as well")
+            merged = their_text
+            for each in (written, *later):
+                if each.change is not None:
+                    merged = each.change(merged)
+                elif each is not written:
+                    raise ProjectMemoryError(f"a later write to {written.rel} cannot be replayed")
+            return merged
+
         try:
-            text = theirs.decode("utf-8")
-            merged = written.change(text) if written.change is not None else text
-            store.edit(written.rel, lambda _current: merged, expected_version=written.new_version, redo=False)
+            with write_group(MERGE_TOOL):
+                store.edit(written.rel, merged_into, redo=False)
             logger.info("merged an editor's save into %s", written.rel)
         except (UnicodeDecodeError, ProjectMemoryError):
             store.journal.keep(theirs)
@@ -178,3 +230,10 @@ class AfterWrites:
                 "an editor wrote into %s while the server replaced it, and the two could not be merged; the "
                 "editor's bytes are kept in the undo journal (project-memory history %s)", written.rel, written.rel,
             )
+
+    def _later(self, written: Written) -> list[Written]:
+        """This store's writes to the same note after `written` that are still watched, oldest first. Only
+        they may stand between our output and the note's text now; `edit`'s expected version checks it."""
+        with self._lock:
+            later = [item[2] for item in self._queue if item[2].rel == written.rel and item[2].at > written.at]
+        return sorted(later, key=lambda item: item.at)

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import secrets
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from server.cache import RootCache
 LOCK_NAME = "journal.lock"
 LOCK_TIMEOUT_SECONDS = 30.0
 PRUNE_EVERY = 50  # appends between size checks
+LINEAGE_TAIL_BYTES = 256 * 1024  # how far back `lineage` reads: far more than the writes of a few seconds
 
 
 class FileChange(BaseModel):
@@ -88,6 +90,8 @@ class Journal:
     def __init__(self, cache: RootCache) -> None:
         self._cache = cache
         self._appends = 0
+        self._lineage_lock = threading.Lock()
+        self._lineage: tuple[int, dict[str, tuple[str | None, str]]] = (-1, {})
 
     @property
     def _folder(self) -> Path:
@@ -143,16 +147,35 @@ class Journal:
                 self._prune()
         return group.id
 
-    def wrote(self, data: bytes, *, tail_bytes: int = 256 * 1024) -> bool:
+    def wrote(self, data: bytes) -> bool:
         """Whether some recent write (of any process) left exactly these bytes in a file."""
-        name = digest(data)
+        return digest(data) in self.lineage()
+
+    def lineage(self) -> dict[str, tuple[str | None, str]]:
+        """For the recent writes of every process: the digest of the bytes each left -> the digest of the bytes
+        it replaced (None: it created the file) and the tool that wrote. Read from the log's tail, again only
+        when the log grew."""
         try:
             with open(self._folder / "log.jsonl", "rb") as log:
                 size = log.seek(0, os.SEEK_END)
-                log.seek(max(0, size - tail_bytes))
-                return f'"new": "{name}"'.encode() in log.read()
+                with self._lineage_lock:
+                    if self._lineage[0] == size:
+                        return self._lineage[1]
+                log.seek(max(0, size - LINEAGE_TAIL_BYTES))
+                tail = log.read()
         except FileNotFoundError:
-            return False
+            return {}
+        found: dict[str, tuple[str | None, str]] = {}
+        for line in tail.splitlines()[1:] if size > LINEAGE_TAIL_BYTES else tail.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:  # a line cut by the tail, or torn by a crash
+                continue
+            if isinstance(entry, dict) and entry.get("new"):
+                found[entry["new"]] = (entry.get("old"), str(entry.get("tool", "")))
+        with self._lineage_lock:
+            self._lineage = (size, found)
+        return found
 
     def object(self, name: str) -> bytes:
         return (self._folder / "objects" / name).read_bytes()

@@ -10,6 +10,7 @@ from datetime import date
 
 from pydantic import BaseModel
 
+from memory_schema.errors import InvalidInput
 from memory_schema.frontmatter import render_frontmatter
 from memory_schema.lectures import parse_lecture
 from memory_schema.markdown import parse_markdown
@@ -137,10 +138,14 @@ def topic_key(name: str) -> str:
 
 
 def strip_suffix(topic: str) -> str:
-    """`RoPE深度讨论` -> `RoPE`: the file name adds the suffix itself."""
+    """`RoPE深度讨论` -> `RoPE`: the file name adds the suffix itself. A topic that is nothing but the suffix
+    names nothing: InvalidInput."""
     stripped = topic.strip()
-    while stripped.endswith(SUFFIX) and len(stripped) > len(SUFFIX):
+    while stripped.endswith(SUFFIX):
         stripped = stripped[: -len(SUFFIX)].rstrip(" -_·")
+    if not stripped:
+        raise InvalidInput(f"the topic {topic.strip()!r} names no subject; give what the discussion is about, "
+                           "such as 'KV缓存'.")
     return stripped
 
 
@@ -153,7 +158,25 @@ def one_line_summary(text: str, limit: int = 60) -> str:
     cut = _last_boundary(line, limit, _SENTENCE_END) or _last_boundary(line, limit, _CLAUSE_END)
     if cut:
         return line[:cut].rstrip("，、,：: ")
-    return line[: _outside_quotes(line, limit)].rstrip() + "…"
+    head = _outside_quotes(line, limit)
+    if head >= limit // 3:
+        return line[:head].rstrip() + "…"
+    # A quote makes up most of the line (引导问题：“…”): keep its start, cut at a mark inside it, close it.
+    marks = [i + 1 for i, char in enumerate(line[:limit]) if char in _SENTENCE_END + _CLAUSE_END and i > head]
+    cut = marks[-1] if marks else limit
+    closers = "".join(_OPENERS[line[i]] for i in reversed(_open_at(line, cut)))
+    return line[:cut].rstrip("，、,：: ") + "…" + closers
+
+
+def _open_at(line: str, at: int) -> list[int]:
+    """Where the quotes and code spans still open at `at` start, outermost first."""
+    opened: list[int] = []
+    for i, char in enumerate(line[:at]):
+        if opened and char == _OPENERS[line[opened[-1]]]:
+            opened.pop()
+        elif char in _OPENERS:
+            opened.append(i)
+    return opened
 
 
 def _last_boundary(line: str, limit: int, marks: str) -> int:
@@ -175,10 +198,26 @@ def _outside_quotes(line: str, at: int) -> int:
     return opened[0][1] if opened else at
 
 
+ROUND_GAP_CHARS = 80  # what may stand between two parts of one recorded round: a heading, blank lines
+
+
 def has_round(text: str, parts: DiscussionParts) -> bool:
-    """Whether these five parts are already recorded in the document (a retried or re-applied write)."""
+    """Whether these five parts are already recorded together, in order, as one round of the document (a
+    retried or re-applied write); parts that only occur scattered over earlier rounds are a new round."""
     squashed = _squash(text)
-    return all(_squash(getattr(parts, name)) in squashed for name in PART_ORDER)
+    wanted = [_squash(getattr(parts, name)) for name in PART_ORDER]
+    start = squashed.find(wanted[0])
+    while start >= 0:
+        end = start + len(wanted[0])
+        for part in wanted[1:]:
+            at = squashed.find(part, end)
+            if at < 0 or at - end > ROUND_GAP_CHARS:
+                break
+            end = at + len(part)
+        else:
+            return True
+        start = squashed.find(wanted[0], start + 1)
+    return False
 
 
 def _squash(text: str) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from memory_schema.discussion import one_line_summary
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import DocumentKind
 from memory_schema.markdown import parse_markdown
@@ -251,7 +252,8 @@ def _rules(memory: ProjectMemory) -> list[_Item]:
 
 def _discussions(memory: ProjectMemory) -> list[_Item]:
     listing = memory.list_discussions(limit=1000)
-    return [_Item("discussion", f"- {d.title} ({d.last_round or 'undated'}): {d.summary[:60]} → {d.path}")
+    return [_Item("discussion", f"- {d.title} ({d.last_round or 'undated'}): "
+                                f"{one_line_summary(d.summary, 60)} → {d.path}")
             for d in listing.discussions]
 
 

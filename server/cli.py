@@ -310,7 +310,7 @@ def history(ctx: click.Context, path: str | None, root: str | None, limit: int, 
     Examples:
       project-memory history --root ~/cs336
       project-memory history AI助手工作记忆.md --root ~/cs336
-      project-memory history --show 20261202-141503-ab12 --root ~/cs336
+      project-memory history --show 20261202-141503-ab12cd34 --root ~/cs336
     """
     from server.editing import write_diff
 
@@ -342,7 +342,7 @@ def undo(ctx: click.Context, write_id: str | None, root: str | None) -> None:
     \b
     Examples:
       project-memory undo --root ~/cs336
-      project-memory undo 20261202-141503-ab12 --root ~/cs336
+      project-memory undo 20261202-141503-ab12cd34 --root ~/cs336
     """
     with open_memory(ctx, root) as memory:
         result = memory.undo(write_id)

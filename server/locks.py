@@ -16,6 +16,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from memory_schema.errors import ProjectMemoryError
+
 try:  # POSIX
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -29,6 +31,15 @@ _registry = threading.Lock()
 
 class LockTimeout(Exception):
     """The lock stayed held by someone else for longer than the caller waits."""
+
+
+class LockUnusable(ProjectMemoryError):
+    """The lock file cannot be opened (a folder or a symlink where it should be, no permission)."""
+
+    def __init__(self, path: Path, err: OSError) -> None:
+        super().__init__(f"its lock file {path} cannot be used ({err.strerror or err}); remove {path}: lock files "
+                         "belong to project-memory's cache and are made again when needed")
+        self.path = path
 
 
 def _local(path: Path) -> threading.Lock:
@@ -65,16 +76,21 @@ def _file_lock(folder: Path, name: str, deadline: float) -> Iterator[None]:
             lock.acquire(timeout=max(0.0, deadline - time.monotonic()), poll_interval=POLL_SECONDS)
         except Timeout as err:
             raise LockTimeout(str(folder / name)) from err
+        except OSError as err:
+            raise LockUnusable(folder / name, err) from err
         try:
             yield
         finally:
             lock.release()
         return
-    dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
-    finally:
-        os.close(dir_fd)
+        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as err:
+        raise LockUnusable(folder / name, err) from err
     try:
         while True:
             try:

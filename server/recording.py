@@ -131,18 +131,28 @@ def record_discussion(
         separator = "" if text.endswith(("\n", "\r")) else "\n"
         return text + separator + "\n" + render_round(rounds + 1, checked, today, memory.language) + "\n"
 
+    listed_now = False
+
+    def listed(text: str) -> str:
+        # Also on a retry whose five parts are recorded already: the listing may be what failed the first time.
+        nonlocal listed_now
+        updated = _listed(text, path.removeprefix(memory.layout.discussions_dir + "/"), line, memory,
+                          today.isoformat())
+        listed_now = updated != text
+        return updated
+
     with write_group("record_discussion") as write_id:
         snapshot = memory.store.edit(path, change, create=existing is None, redo=True)
-        lagging = ""
-        if outcome != "unchanged":
-            file_name = path.removeprefix(memory.layout.discussions_dir + "/")
-            lagging = _follow_up(memory, lambda text: _listed(text, file_name, line, memory, today.isoformat()))
+        lagging = _follow_up(memory, listed)
+    if outcome == "unchanged" and listed_now:
+        outcome = "listed"
     memory.indexed(path, memory.layout.working_memory)
     rounds = parse_discussion(path, snapshot.text).rounds
     message = {
         "created": f"created {path}",
         "appended": f"round {rounds} appended to {path}",
         "unchanged": f"these five parts are already recorded in {path}; nothing changed",
+        "listed": f"these five parts are already recorded in {path}; now listed in {memory.layout.working_memory}",
     }[outcome]
     return WriteResult(path=path, version=snapshot.version, handle=path, changed=outcome != "unchanged",
                        message=message + lagging, write_id=write_id if outcome != "unchanged" else None)

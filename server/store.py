@@ -228,7 +228,7 @@ class NoteStore:
         if not (rel.endswith(".md") and real.name.endswith(".md")):
             raise InvalidInput(f"{rel!r} is not a Markdown note; only '.md' files can be written.")
         if expected_version is not None:
-            check_version(expected_version)
+            expected_version = check_version(expected_version)
         inner = real.relative_to(self.root).parts
         try:
             self.cache.ensure("locks", "journal")
@@ -240,6 +240,8 @@ class NoteStore:
                 f"another process has held {rel} for {LOCK_TIMEOUT_SECONDS:g} s; nothing was written, retry in a "
                 "moment."
             ) from err
+        except locks.LockUnusable as err:
+            raise StorageError(f"{rel} could not be written: {err}; nothing was changed.") from err
         except NotAFolder as err:
             raise PathOutsideMemory(
                 rel, f"the folder {err.filename} became a symlink or a file during the write"
@@ -342,15 +344,16 @@ class NoteStore:
                 return Snapshot(rel, text, _version(current.data))
             data = _encode(rel, new_text)
             mode = stat.S_IMODE(current.info.st_mode) if current is not None else _new_file_mode()
-            self.journal.keep(current.data if current is not None else None)
-            self.journal.keep(data)
-            temp = folder.write_temp(name, data, mode)
-            try:
-                new_info = self._swap_in(folder, name, temp, current)
-            finally:
-                folder.unlink(temp)  # what the temp name holds now: the old bytes, ours after a give-back, or nothing
-            folder.sync()
-            self.journal.append(rel, current.data if current is not None else None, data)
+            with self.journal.holding():  # a journal that cannot record the write stops it before the swap
+                self.journal.keep(current.data if current is not None else None)
+                self.journal.keep(data)
+                temp = folder.write_temp(name, data, mode)
+                try:
+                    new_info = self._swap_in(folder, name, temp, current)
+                finally:
+                    folder.unlink(temp)  # what the temp name holds now: the old bytes, ours after a give-back, or none
+                folder.sync()
+                self.journal.append(rel, current.data if current is not None else None, data)
             key = _stat_key(new_info)
             with self._written_lock:
                 self._written["/".join(inner)] = key
@@ -408,12 +411,15 @@ class NoteStore:
         return locks.hold(self.cache.locks_dir, _lock_name(inner), LOCK_TIMEOUT_SECONDS)
 
 
-def check_version(version: str) -> None:
+def check_version(version: str) -> str:
+    """The version as the store compares it (spaces around it dropped, as a copy-paste adds them); a version
+    that is not 16 lowercase hex digits is InvalidInput saying so."""
     if not isinstance(version, str) or not _VERSION.match(version.strip()):
         raise InvalidInput(
             f"expected_version {str(version)[:40]!r} is malformed: a version is the 16 hex digits read_memory "
             "returns (e.g. '3f2a9c0d1e4b5a67'); read the document again and pass its version."
         )
+    return version.strip()
 
 
 def storage_error(rel: str, err: OSError) -> StorageError:

@@ -8,6 +8,7 @@ unpickles parts of it), the lock files and the undo journal live here instead, o
         roots/<first 20 hex digits of sha256(resolved root)>/
             root.txt   the root it belongs to, for people
             index/     the search index
+            columns/   each index segment's columns as numpy arrays, to open a large index fast
             locks/     one lock file per note, and the index's writer lock
             journal/   the previous bytes of every tool write (see `server.journal`)
 
@@ -61,6 +62,10 @@ class RootCache:
     @property
     def index_dir(self) -> Path:
         return self.folder / "index"
+
+    @property
+    def columns_dir(self) -> Path:
+        return self.folder / "columns"
 
     @property
     def locks_dir(self) -> Path:

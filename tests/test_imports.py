@@ -40,6 +40,7 @@ WRITERS = {
     "server.locks": "lock files in the cache",
     "server.journal": "the undo journal in the cache",
     "server.search.whoosh_index": "the index in the cache",
+    "server.search.postings": "each index segment's columns, kept in the cache",
     "server.legacy": "removes the index folder old versions kept inside the root (clean-legacy)",
     "server.sandbox": "a temporary copy of the root for `serve --sandbox`",
     "server.cli": "files the person names on the command line (`status --html FILE`)",

@@ -244,3 +244,42 @@ def test_two_processes_writing_the_same_index_both_succeed(root: Path) -> None:
         assert engine.last_reconcile is not None and engine.last_reconcile.indexed == []
     finally:
         engine.close()
+
+
+def test_segment_columns_are_kept_once_and_read_back_at_the_next_start(
+    root: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = open_engine(root)
+    first.warm_up()
+    expected = [hit.path for hit in first.search("混合专家").hits]
+    first.close()
+    kept = sorted((index_dir.parent / "columns").glob("*.npz"))
+    assert kept, "each segment's columns are kept beside the index"
+
+    from whoosh.reading import SegmentReader
+
+    reads: list[str] = []
+    original = SegmentReader.column_reader
+
+    def counted(self: SegmentReader, name: str, *args: object, **kwargs: object) -> object:
+        reads.append(name)
+        return original(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(SegmentReader, "column_reader", counted)
+    second = open_engine(root)
+    try:
+        second.warm_up()
+        results = second.search("混合专家")
+        assert [hit.path for hit in results.hits] == expected and results.index_state == "fresh"
+    finally:
+        second.close()
+    assert reads == [], "the columns were read from Whoosh again"
+    kept[0].write_bytes(b"not an npz")  # a damaged copy is read from Whoosh again, never trusted
+    third = open_engine(root)
+    try:
+        third.warm_up()
+        results = third.search("混合专家")
+        assert [hit.path for hit in results.hits] == expected and results.index_state == "fresh"
+    finally:
+        third.close()
+    assert reads, "the damaged copy was read from Whoosh"

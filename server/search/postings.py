@@ -12,10 +12,13 @@ matchers (`IndexTerms.positions`).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,19 +58,28 @@ class SegmentTerms:
 
     MAX_POSTINGS = 4_000_000  # postings kept (8 bytes each) before the least recently used lists go
 
-    def __init__(self, reader: Any) -> None:
+    def __init__(self, reader: Any, saved: Path | None = None) -> None:
+        """`saved`: a folder where each segment's columns are kept as numpy arrays (a segment never changes once
+        written, so they are read from Whoosh once, not at every start)."""
         self._lists: OrderedDict[str, tuple[IntArray, FloatArray]] = OrderedDict()
         self._held = 0
         self._lock = threading.Lock()
         count = reader.doc_count_all()
         if count and not reader.has_column(LENGTH_COLUMN):  # every document has a length: the files are gone
             raise SegmentVanished(reader.segment().segment_id())
-        self.lengths: FloatArray = np.fromiter(reader.column_reader(LENGTH_COLUMN), dtype=np.float32, count=count)
-        self.columns: dict[str, npt.NDArray[Any]] = {}
+        path = saved / f"{reader.segment().segment_id()}-{count}.npz" if saved is not None else None
+        loaded = _load_columns(path, count) if path is not None else None
+        if loaded is not None:
+            self.lengths, self.columns = loaded
+            return
+        self.lengths = np.fromiter(reader.column_reader(LENGTH_COLUMN), dtype=np.float32, count=count)
+        self.columns = {}
         for name in COLUMNS:
             values = list(reader.column_reader(name))
             numeric = bool(values) and isinstance(values[0], int | float)
             self.columns[name] = np.array(values, dtype=np.int64 if numeric else object)
+        if path is not None:
+            _save_columns(path, self.lengths, self.columns)
 
     def raw(self, reader: Any, term: str) -> tuple[IntArray, FloatArray]:
         with self._lock:
@@ -187,3 +199,54 @@ class IndexTerms:
 
     def stored(self, doc: int) -> dict[str, Any]:
         return dict(self.searcher.stored_fields(doc))
+
+
+def _save_columns(path: Path, lengths: FloatArray, columns: dict[str, npt.NDArray[Any]]) -> None:
+    """Keep a segment's columns as plain arrays (text as fixed-width unicode or bytes: nothing pickled); a
+    failure only costs the next start the slow read."""
+    arrays: dict[str, npt.NDArray[Any]] = {LENGTH_COLUMN: lengths}
+    for name, values in columns.items():
+        if values.dtype != object:
+            arrays[name] = values
+        elif all(isinstance(value, str) for value in values):
+            arrays[name] = np.array(values.tolist(), dtype=np.str_)
+        elif all(isinstance(value, bytes) for value in values) and not any(v.endswith(b"\0") for v in values):
+            arrays[name] = np.array(values.tolist(), dtype=np.bytes_)
+        else:
+            return  # a column of mixed values: read from Whoosh each time
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        with open(temp, "wb") as handle:
+            np.savez(handle, allow_pickle=False, **arrays)
+        os.replace(temp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+
+
+def _load_columns(path: Path, count: int) -> tuple[FloatArray, dict[str, npt.NDArray[Any]]] | None:
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            lengths = saved[LENGTH_COLUMN].astype(np.float32)
+            columns = {name: saved[name] for name in COLUMNS}
+    except (OSError, KeyError, ValueError):
+        return None
+    if len(lengths) != count or any(len(values) != count for values in columns.values()):
+        return None
+    for name, values in columns.items():
+        if values.dtype.kind in "US":  # back to Python str and bytes, as Whoosh gives them
+            columns[name] = np.array(values.tolist(), dtype=object)
+    return lengths, columns
+
+
+def forget_columns(saved: Path, live: set[str]) -> None:
+    """Remove the kept columns of segments no longer in the index (merged away)."""
+    try:
+        entries = list(os.scandir(saved))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.endswith(".npz") and entry.name.rsplit("-", 1)[0] not in live:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)

@@ -42,7 +42,7 @@ NEAR_BOOST = 0.6
 NEAR_SLOP = 8
 EXACT_BOOST = 1.5
 FRAMING_BOOST = 0.5
-RESCORE_TOP = 50  # proximity needs positions, the costly part of a query: only the leading sections get it
+RESCORE_TOP = 25  # proximity needs positions, the costly part of a query: only the leading sections get it
 PHRASE_CHECK_TOP = 2000  # quoted phrases are checked in the best-scoring sections, this many at most
 
 FloatArray = npt.NDArray[np.float32]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 
 from server.search.analyzer import fold
@@ -99,16 +100,27 @@ def find_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int, str]]:
 
 
 def _densest(spans: list[tuple[int, int, str]], width: int) -> tuple[int, int]:
-    """The run of spans fitting in `width` characters that holds the most distinct terms (then most hits)."""
+    """The run of spans fitting in `width` characters that holds the most distinct terms (then most hits): one
+    pass with a window that counts its terms."""
+    terms = [span[2].split("\x00") for span in spans]
+    counts: Counter[str] = Counter()
     best_key, best = (-1, -1), (0, 0)
-    j = 0
+    j = -1
     for i in range(len(spans)):
-        j = max(j, i)
+        if j < i:
+            counts.clear()
+            counts.update(terms[i])
+            j = i
         while j + 1 < len(spans) and spans[j + 1][1] - spans[i][0] <= width:
             j += 1
-        distinct = len({t for span in spans[i : j + 1] for t in span[2].split("\x00")})
-        if (distinct, j - i + 1) > best_key:
-            best_key, best = (distinct, j - i + 1), (i, j)
+            counts.update(terms[j])
+        key = (len(counts), j - i + 1)
+        if key > best_key:
+            best_key, best = key, (i, j)
+        counts.subtract(terms[i])
+        for term in terms[i]:
+            if counts[term] <= 0:
+                del counts[term]
     return best
 
 

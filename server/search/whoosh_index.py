@@ -53,7 +53,7 @@ from server.cache import RootCache
 from server.search.analyzer import BODY, CODE, HEADING, TITLE, section_terms
 from server.search.documents import FileRecord, SectionRecord
 from server.search.manifest import ManifestEntry
-from server.search.postings import LENGTH_COLUMN, WORDS, IndexTerms, SegmentTerms, SegmentVanished
+from server.search.postings import LENGTH_COLUMN, WORDS, IndexTerms, SegmentTerms, SegmentVanished, forget_columns
 from server.search.ranking import ZONE_BOOSTS
 from server.search.whoosh_private import segment_sizes
 
@@ -377,11 +377,14 @@ class WhooshIndex:
             for sub, _offset in searcher.leaf_searchers():
                 reader = sub.reader()
                 segid = reader.segment().segment_id()
-                terms = live[segid] = self._segments.get(segid) or SegmentTerms(reader)
+                terms = self._segments.get(segid) or SegmentTerms(reader, self._cache.columns_dir)
+                live[segid] = terms
                 segments.append(terms)
         except SegmentVanished:
             searcher.close()
             raise
+        if set(live) != set(self._segments):
+            forget_columns(self._cache.columns_dir, set(live))
         self._segments = live
         old, self._view = self._view, _View(searcher, IndexTerms(searcher, segments))
         if old is not None:

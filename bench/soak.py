@@ -1,24 +1,27 @@
 """Soak test: one real stdio server under a steady mixed load for ten minutes; memory and file handles stay flat.
 
-The script starts `project-memory serve` (folder watcher on) on a temporary copy of the bundled example and
-drives it with the SDK client at a bounded request rate: searches, reads, session briefings, insights,
+The script starts `python -m server --root COPY` (folder watcher on) on a temporary copy of the bundled example,
+its cache (search index, locks, undo journal) in a temporary $PROJECT_MEMORY_CACHE_DIR, and drives it with the
+SDK client at a bounded request rate: searches, reads, session briefings, insights,
 research TODOs added and ticked, discussion rounds, progress updates, and edits made directly to the files
 as a person's editor would (appending to a note, creating and deleting scratch notes, and every few minutes
 putting the memory documents back as they started, so the corpus stays the same size and growth in the
 server can only be a leak). Every 10 s it samples the server's resident memory (`VmRSS` in
-/proc/<pid>/status) and its open file descriptors (/proc/<pid>/fd). At the end it prints the samples and
-fails unless the last 30 s are within 20% (median RSS) / +10 descriptors (fewest open) of the 30 s after
-the warm-up.
+/proc/<pid>/status), its open file descriptors (/proc/<pid>/fd) and the bytes of its search index. At the end
+it prints the samples and fails unless the last 30 s are within 20% (median RSS) / +10 descriptors (fewest
+open) of the 30 s after the warm-up; the index's size is reported beside the notes' (min and max).
 
 Local only (a pipe to a child process), Linux only (/proc). Not run in CI:
 
     python bench/soak.py                 # 10 minutes
+    python bench/soak.py --quick         # 1 minute: checks the script, not the figures
     python bench/soak.py --minutes 2 --rate 4
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -56,6 +59,8 @@ class Sample:
     fds: int
     requests: int
     errors: int
+    index_bytes: int
+    notes_bytes: int
 
 
 @dataclass
@@ -93,11 +98,23 @@ def server_pid() -> int:
     return children[0]
 
 
-def sample(pid: int, started: float, load: Load) -> Sample:
+def tree_bytes(folder: Path, pattern: str = "*") -> int:
+    """Bytes of the files under `folder` matching `pattern`; files deleted meanwhile (a merge) count as 0."""
+    total = 0
+    for path in folder.rglob(pattern):
+        with contextlib.suppress(OSError):
+            if path.is_file():
+                total += path.stat().st_size
+    return total
+
+
+def sample(pid: int, started: float, load: Load, cache: Path, root: Path) -> Sample:
     status = Path(f"/proc/{pid}/status").read_text()
     rss = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
     fds = len(os.listdir(f"/proc/{pid}/fd"))
-    return Sample(time.monotonic() - started, rss, fds, load.requests, sum(load.errors.values()))
+    index = sum(tree_bytes(folder) for folder in (cache / "roots").glob("*/index"))
+    return Sample(time.monotonic() - started, rss, fds, load.requests, sum(load.errors.values()), index,
+                  tree_bytes(root, "*.md"))
 
 
 class Workload:
@@ -214,10 +231,12 @@ class Workload:
 async def soak(minutes: float, rate: float, warmup: float, seed: int, keep: bool) -> int:
     folder = Path(tempfile.mkdtemp(prefix="project-memory-soak-"))
     root = folder / "memory"
+    cache = folder / "cache"
     shutil.copytree(EXAMPLE, root)
     originals = {name: (root / name).read_bytes() for name in DOCUMENTS}
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PROJECT_MEMORY_ROOT": str(root)}
-    params = StdioServerParameters(command=sys.executable, args=["-m", "server", "serve"], cwd=str(REPO), env=env)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PROJECT_MEMORY_CACHE_DIR": str(cache)}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "server", "--root", str(root)], cwd=str(REPO),
+                                   env=env)
     samples: list[Sample] = []
     try:
         async with Client(params) as client:
@@ -231,13 +250,13 @@ async def soak(minutes: float, rate: float, warmup: float, seed: int, keep: bool
             while time.monotonic() < deadline:
                 now = time.monotonic()
                 if now >= next_sample:
-                    samples.append(sample(pid, started, workload.load))
+                    samples.append(sample(pid, started, workload.load, cache, root))
                     next_sample += SAMPLE_SECONDS
                 await workload.step()
                 tick += interval
                 await anyio.sleep(max(0.0, tick - time.monotonic()))  # bounded rate, no catching up in bursts
                 tick = max(tick, time.monotonic() - interval)
-            samples.append(sample(pid, started, workload.load))
+            samples.append(sample(pid, started, workload.load, cache, root))
         load = workload.load
     finally:
         if not keep:
@@ -246,9 +265,11 @@ async def soak(minutes: float, rate: float, warmup: float, seed: int, keep: bool
 
 
 def report(samples: list[Sample], load: Load, warmup: float, minutes: float) -> int:
-    print(f"{'t (s)':>7} {'RSS (MiB)':>10} {'fds':>5} {'requests':>9} {'errors':>7}")
+    print(f"{'t (s)':>7} {'RSS (MiB)':>10} {'fds':>5} {'requests':>9} {'errors':>7} {'index (KiB)':>12}"
+          f" {'notes (KiB)':>12}")
     for s in samples:
-        print(f"{s.seconds:7.0f} {s.rss_kib / 1024:10.1f} {s.fds:5d} {s.requests:9d} {s.errors:7d}")
+        print(f"{s.seconds:7.0f} {s.rss_kib / 1024:10.1f} {s.fds:5d} {s.requests:9d} {s.errors:7d}"
+              f" {s.index_bytes / 1024:12.0f} {s.notes_bytes / 1024:12.0f}")
     print()
     print(f"{'operation':<11} {'count':>6} {'p50 (ms)':>9} {'p95 (ms)':>9} {'max (ms)':>9} {'errors':>7}")
     for op, times in sorted(load.latencies.items()):
@@ -276,6 +297,14 @@ def report(samples: list[Sample], load: Load, warmup: float, minutes: float) -> 
         f" {early_fds} fds; last {WINDOW} samples: RSS {late_rss / 1024:.1f} MiB ({rss_growth:+.1%}),"
         f" {late_fds} fds ({fd_growth:+d})"
     )
+    settled = samples[first:]  # the index is built during the warm-up
+    index = [s.index_bytes for s in settled if s.index_bytes]
+    notes = [s.notes_bytes for s in settled]
+    if index:
+        print(
+            f"search index {min(index) / 1024:.0f}-{max(index) / 1024:.0f} KiB over the run (notes "
+            f"{min(notes) / 1024:.0f}-{max(notes) / 1024:.0f} KiB): at most {max(index) / min(notes):.1f}x the notes"
+        )
     flat = rss_growth <= RSS_TOLERANCE and fd_growth <= FD_TOLERANCE
     print("FLAT" if flat else f"NOT FLAT (limits: RSS +{RSS_TOLERANCE:.0%}, fds +{FD_TOLERANCE})")
     return 0 if flat else 1
@@ -284,6 +313,7 @@ def report(samples: list[Sample], load: Load, warmup: float, minutes: float) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="how long to run (default 10)")
+    parser.add_argument("--quick", action="store_true", help="one minute (checks the script, not the figures)")
     parser.add_argument("--rate", type=float, default=4.0, help="requests per second at most (default 4)")
     parser.add_argument(
         "--warmup",
@@ -296,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not Path("/proc/self/status").exists():
         parser.error("the soak test reads /proc: run it on Linux")
+    if args.quick:
+        args.minutes = 1.0
     warmup = args.warmup if args.warmup is not None else min(60.0, args.minutes * 60 / 5)
     return anyio.run(soak, args.minutes, args.rate, warmup, args.seed, args.keep)
 

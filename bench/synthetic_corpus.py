@@ -1,5 +1,5 @@
-"""Scaling benchmark: synthetic mixed Chinese/English notes at several sizes; how build, index, queries and
-memory grow.
+"""Scaling benchmark: synthetic mixed Chinese/English notes at several sizes; how build, index, queries,
+restarts, re-indexing and memory grow, for this code and for the old engine side by side.
 
 The notes are Markdown study notes as a person writes them: a title, `##`/`###` sections, paragraphs, lists
 and fenced code. Their words come from a fixed list of ML terms (English and Chinese) and a pseudo-Chinese
@@ -7,12 +7,19 @@ vocabulary drawn from common Han characters, both with Zipf-like frequencies, so
 and most are rare, as in real text. Everything derives from one seed, and note i is the same at every size:
 the 2,000-note corpus is the first 2,000 notes of the 5,000-note one.
 
-Per size, in fresh processes (so each peak RSS is its own): one full build into a temporary folder (wall
-and CPU time, peak RSS), then a serving process that opens the index (wall time from spawn to open), runs
-every query `--rounds` times after an unmeasured pass, and reports its peak RSS (VmHWM). Queries are ML
-terms alone and in pairs: Chinese, English and mixed.
+Per size, and per stack — `after` (this code, index in a temporary $PROJECT_MEMORY_CACHE_DIR) and, up to
+`--old-max` notes, `before` (the old checkout, `--old`, default /tmp/oldmain; index in the notes folder's
+`.project-memory/`) — each step in a fresh process on that stack's code:
+- build: an empty index built from every note (wall and CPU time, peak RSS);
+- queries: open the index, one probe (a word in no note), then every query once — its *first time*, nothing
+  cached for its terms — then `--rounds` more times (*repeated*); wall and the searching thread's CPU time;
+- restart: `--cold-starts` times, the server over stdio (spawn → MCP handshake → first answer) and the engine in
+  a new process (spawn → import → open → first query);
+- re-index: `--edits` notes, each with a line appended, re-indexed one at a time (`IndexService.update`;
+  before: `update_paths`), timed until a search for the new line returns the note; then put back.
+Queries are ML terms alone and in pairs: Chinese, English and mixed.
 
-    .venv/bin/python bench/synthetic_corpus.py [--quick] [--sizes 2000,5000,20000] [--rounds 3]
+    .venv/bin/python bench/synthetic_corpus.py [--quick] [--sizes 2000,5000,20000] [--rounds 3] [--old PATH]
     .venv/bin/python bench/synthetic_corpus.py --generate-only 500 --out /tmp/notes   # just write notes
 
 Writes the tables to bench/results/synthetic.md.
@@ -21,37 +28,62 @@ Writes the tables to bench/results/synthetic.md.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import Any
 
+import anyio
 from common import (
-    code_changed_note,
-    code_fingerprint,
+    DEFAULT_OLD,
+    PROBE_QUERY,
+    CodeWatch,
+    CorpusSearch,
+    QueryTimes,
+    Stack,
     code_state,
     command_line,
-    corpus_engine,
-    folder_mb,
+    emit,
+    load_dictionary,
+    load_note,
+    load_now,
     machine_facts,
+    make_memory,
     ms,
+    old_checkout,
     peak_rss_mb,
+    plain_note_paths,
+    ratio,
     require_index,
+    spawn_json,
     spread,
-    use_repo,
+    stacks,
+    stdio_cold_start,
+    table,
+    time_queries,
+    use_code,
+    verdict,
     write_result,
 )
+
+# The targets, at 20,000 notes.
+TARGET_NOTES = 20_000
+QUERY_P50_S = 0.025
+QUERY_P95_S = 0.100
+BUILD_S = 400.0
+RESTART_S = 2.0
+REINDEX_S = 0.050
+SCRIPT = Path(__file__).resolve()
+LIMIT = 10
 
 SEED = 336
 NOTES_PER_FOLDER = 500
@@ -240,278 +272,391 @@ def synthetic_queries(count: int = 60, seed: int = SEED) -> list[tuple[str, str]
     return queries
 
 
+
+def unique_queries() -> list[str]:
+    """The synthetic queries' texts, each once (a repeat would not be a first time)."""
+    return list(dict.fromkeys(text for _, text in synthetic_queries()))
+
+
+COLD_QUERY = "缓存 路由"  # the restart's first query; the query children never ask it first
+
+
 # --- child processes ------------------------------------------------------------------------------------
 
 
-def child_build(root: Path, index_dir: Path) -> int:
-    use_repo()
-    from server.analyzer import load_segmenter
-
-    load_segmenter()
-    engine = corpus_engine(root, index_dir)
+def child_build(root: Path) -> None:
+    load_dictionary()
+    corpus = CorpusSearch(root)
     cpu, started = time.process_time(), time.perf_counter()
-    engine.warm_up()
+    corpus.open()
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    status = engine.status()
-    require_index(status.state, status.files, sum(1 for _ in root.rglob("*.md")))
-    engine.close()
-    result = {"wall": wall, "cpu": cpu, "files": status.files, "sections": status.sections, "rss": peak_rss_mb()}
-    print(json.dumps(result), flush=True)
-    return 0
+    status = corpus.require_fresh(len(plain_note_paths(root)))
+    emit(wall=wall, cpu=cpu, files=status.files, sections=status.sections, rss=peak_rss_mb(),
+         index_bytes=corpus.index_bytes())
+    corpus.close()
 
 
-def child_serve(root: Path, index_dir: Path, rounds: int) -> int:
-    use_repo()
-    engine = corpus_engine(root, index_dir)
-    engine.warm_up()
-    require_index(engine.status().state)
-    print(json.dumps({"opened": True}), flush=True)
-    queries = synthetic_queries()
-    for _, text in queries:
-        engine.search(text)
-    wall: list[float] = []
-    cpu: list[float] = []
-    hits: list[int] = []
-    for _ in range(rounds):
-        for _, text in queries:
-            thread, started = time.thread_time(), time.perf_counter()
-            found = engine.search(text)
-            wall.append(time.perf_counter() - started)
-            cpu.append(time.thread_time() - thread)
-            hits.append(len(found.hits))
-    result = {"wall": wall, "cpu": cpu, "hits": hits, "rss": peak_rss_mb(), "state": engine.status().state}
-    print(json.dumps(result), flush=True)
-    return 0
+def _search(corpus: CorpusSearch, query: str) -> int:
+    found = corpus.search(query, LIMIT)
+    require_index(found.index_state, scanned=bool(getattr(found, "scanned", False)))
+    return len(found.hits)
 
 
-def _spawn(*args: str) -> tuple[list[dict[str, Any]], float]:
-    """Run this script as a child; its JSON lines, and the wall seconds until the first one."""
-    command = [sys.executable, str(Path(__file__).resolve()), *args]
+def child_serve(root: Path, rounds: int) -> None:
+    corpus = CorpusSearch(root)
+    corpus.open()
+    corpus.require_fresh()
+    emit(opened=True)
+    corpus.search(PROBE_QUERY)
+    times = time_queries({"engine": lambda q: _search(corpus, q)}, unique_queries(), rounds)["engine"]
+    emit(times=times.to_json(), rss=peak_rss_mb())
+    corpus.close()
+
+
+def child_cold(root: Path) -> None:
     started = time.perf_counter()
-    lines: list[dict[str, Any]] = []
-    first = math.nan
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if not lines:
-                first = time.perf_counter() - started
-            lines.append(json.loads(line))
-        proc.wait()
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"child {args[0]} failed with exit code {proc.returncode}")
-    return lines, first
+    import server.search  # noqa: F401  # the import being timed
+
+    imported = time.perf_counter()
+    corpus = CorpusSearch(root)
+    corpus.open()
+    opened = time.perf_counter()
+    _search(corpus, COLD_QUERY)
+    emit(imports=imported - started, open=opened - imported, first=time.perf_counter() - opened)
+    corpus.close()
+
+
+def child_edits(root: Path, edits: int) -> None:
+    corpus = CorpusSearch(root)
+    corpus.open()
+    notes = plain_note_paths(root)
+    corpus.require_fresh(len(notes))
+    times: list[float] = []
+    unchanged: list[float] = []
+    originals: dict[str, bytes] = {}
+    try:
+        for number, path in enumerate(random.Random(SEED + 3).sample(notes, edits)):
+            originals[path] = (root / path).read_bytes()
+            marker = f"synthedit{number:03d}marker"
+            with (root / path).open("a", encoding="utf-8") as handle:
+                handle.write(f"\n\n{marker} 编辑 edit\n")
+            started = time.perf_counter()
+            corpus.update([path])  # the new engine may leave it pending; the search then indexes it first
+            found = [hit.path for hit in corpus.search(marker).hits]
+            times.append(time.perf_counter() - started)
+            if found != [path]:
+                raise RuntimeError(f"{marker} not found after the update: {found}")
+            started = time.perf_counter()
+            corpus.update([path])
+            unchanged.append(time.perf_counter() - started)
+    finally:
+        corpus.close()
+        for path, data in originals.items():  # note i stays the same at every size
+            (root / path).write_bytes(data)
+    emit(edits=times, unchanged=unchanged)
 
 
 # --- the run ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass
+class StackSize:
+    stack: str
+    build: dict[str, Any]
+    open_s: float
+    queries: QueryTimes
+    serve_rss_mb: float
+    cold: list[dict[str, Any]] = field(default_factory=list)
+    cold_stdio: list[float] = field(default_factory=list)  # spawn → first answer of the server over stdio
+    edits: list[float] = field(default_factory=list)
+    unchanged: list[float] = field(default_factory=list)
+
+    @property
+    def first(self) -> Any:
+        return spread(self.queries.first_values())
+
+    @property
+    def repeated(self) -> Any:
+        return spread(self.queries.repeated_values())
+
+    @property
+    def restart(self) -> float:
+        return statistics.median(c["wall"] for c in self.cold) if self.cold else math.nan
+
+    @property
+    def restart_stdio(self) -> float:
+        return statistics.median(self.cold_stdio) if self.cold_stdio else math.nan
+
+    @property
+    def reindex(self) -> float:
+        return spread(self.edits).p50
+
+
+@dataclass
 class SizeResult:
     notes: int
     corpus_mb: float
     median_kb: float
-    sections: int
-    build_s: float
-    build_cpu_s: float
-    build_rss_mb: float
-    index_mb: float
-    open_s: float
-    p50: float
-    p95: float
-    cpu_p50: float
-    cpu_p95: float
-    serve_rss_mb: float
-    mean_hits: float
+    stacks: dict[str, StackSize]
 
 
-def measure_size(base: Path, notes: int, rounds: int) -> SizeResult:
-    root = base / "notes"
-    started = time.perf_counter()
-    sizes = generate(root, notes)
-    corpus_mb = sum(sizes) / 2**20
-    print(f"{notes} notes: {corpus_mb:.1f} MB present after {time.perf_counter() - started:.0f} s", flush=True)
-    # Notes beyond this size (left by a larger earlier size) would be indexed too: generate sizes ascending.
-    index_dir = base / f"index-{notes}"
-    (built,), _ = _spawn("--child-build", str(root), str(index_dir))
-    print(f"{notes} notes: built in {built['wall']:.0f} s", flush=True)
-    served, opened = _spawn("--child-serve", str(root), str(index_dir), str(rounds))
-    result = served[-1]
-    wall, cpu, hits = (list(map(float, result[key])) for key in ("wall", "cpu", "hits"))
-    size = SizeResult(
-        notes=notes,
-        corpus_mb=corpus_mb,
-        median_kb=statistics.median(sizes) / 1024,
-        sections=int(built["sections"]),
-        build_s=float(built["wall"]),
-        build_cpu_s=float(built["cpu"]),
-        build_rss_mb=float(built["rss"]),
-        index_mb=folder_mb(index_dir),
-        open_s=opened,
-        p50=spread(wall).p50,
-        p95=spread(wall).p95,
-        cpu_p50=spread(cpu).p50,
-        cpu_p95=spread(cpu).p95,
-        serve_rss_mb=float(result["rss"]),
-        mean_hits=sum(hits) / len(hits),
-    )
-    shutil.rmtree(index_dir)
-    return size
+def reset_index(stack: Stack, root: Path) -> None:
+    shutil.rmtree(stack.cache, ignore_errors=True)
+    stack.cache.mkdir(parents=True)
+    shutil.rmtree(root / ".project-memory", ignore_errors=True)
 
 
-def build_exponent(results: Sequence[SizeResult]) -> float:
-    """How build time grows with notes (time ∝ notes^k), from the last two sizes; 1.0 with fewer.
-    Builds grow faster than linearly once Whoosh's posting pool spills to disk."""
-    if len(results) < 2:
+def measure_stack(stack: Stack, root: Path, notes: int, args: argparse.Namespace, watch: CodeWatch) -> StackSize:
+    if stack.name == "after":  # the old checkout does not change
+        watch.step(f"{notes:,} notes ({stack.name})")
+    reset_index(stack, root)
+    (built,), _ = spawn_json(SCRIPT, stack, "--child", "build", str(root))
+    print(f"{notes} notes ({stack.name}): built in {built['wall']:.0f} s", flush=True)
+    served, opened = spawn_json(SCRIPT, stack, "--child", "serve", str(root), "--rounds", str(args.rounds))
+    result = StackSize(stack.name, built, opened, QueryTimes.from_json(served[-1]["times"]), served[-1]["rss"])
+    for _ in range(args.cold_starts):
+        (cold,), wall = spawn_json(SCRIPT, stack, "--child", "cold", str(root))
+        result.cold.append({**cold, "wall": wall})
+        _, answered = anyio.run(stdio_cold_start, stack, root, COLD_QUERY)
+        result.cold_stdio.append(answered)
+    (edits,), _ = spawn_json(SCRIPT, stack, "--child", "edits", str(root), "--edits", str(args.edits))
+    result.edits, result.unchanged = edits["edits"], edits["unchanged"]
+    print(f"{notes} notes ({stack.name}): first-time p50 {ms(result.first.p50)} ms, restart "
+          f"{result.restart:.2f} s (server {result.restart_stdio:.2f} s), re-index p50 {ms(result.reindex)} ms",
+          flush=True)
+    reset_index(stack, root)  # the indexes of 20,000 notes take hundreds of MB
+    return result
+
+
+def build_exponent(results: Sequence[SizeResult], stack: str) -> float:
+    """How build time grows with notes (time ∝ notes^k), from the last two sizes measured; 1.0 with fewer."""
+    measured = [r for r in results if stack in r.stacks]
+    if len(measured) < 2:
         return 1.0
-    small, large = results[-2], results[-1]
-    return max(1.0, math.log(large.build_s / small.build_s) / math.log(large.notes / small.notes))
+    small, large = measured[-2], measured[-1]
+    grown = large.stacks[stack].build["wall"] / small.stacks[stack].build["wall"]
+    return max(1.0, math.log(grown) / math.log(large.notes / small.notes))
 
 
-def render(results: list[SizeResult], args: argparse.Namespace, facts: str, code: str, skipped: list[int]) -> str:
-    def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-        return [
-            "| " + " | ".join(header) + " |",
-            "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|",
-            *("| " + " | ".join(row) + " |" for row in rows),
-            "",
-        ]
+def estimated_build(results: Sequence[SizeResult], stack: str, notes: int) -> float:
+    measured = [r for r in results if stack in r.stacks]
+    if not measured:
+        return 0.0
+    last = measured[-1]
+    return float(last.stacks[stack].build["wall"] * (notes / last.notes) ** build_exponent(results, stack))
 
-    queries = synthetic_queries()
+
+def render(results: list[SizeResult], args: argparse.Namespace, facts: str, code: str, old_code: str | None,
+           skipped: list[str]) -> str:
+    queries = unique_queries()
+    largest = results[-1] if results else None
     out = [
         "## Scaling on a synthetic corpus",
         "",
         f"Command: `{command_line()}`  ",
-        f"Machine: {facts}; load average at the end " + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + "  ",
-        f"Code: {code}",
+        f"Machine: {facts}; load average at the end {load_now()}  ",
+        f"Code (after): {code}  ",
+        f"Code (before): {old_code or 'not measured (no old checkout)'}",
         "",
-        f"Synthetic mixed Chinese/English study notes (seed {SEED}; 1–20 KB, headings, lists, "
-        f"code). Queries: {len(queries)} ML terms alone and in pairs ({', '.join(q for _, q in queries[:6])}, ...), "
-        f"a third each Chinese, English and mixed; each run {args.rounds} times after an unmeasured pass, limit 10. "
-        "Build and serving each in a fresh process; one build per size. Wall-clock times, with the CPU time "
-        "of the process (build) or of the searching thread (queries) beside them, since the machine is shared.",
+        *load_note(args.start_load),
+        f"Synthetic mixed Chinese/English study notes (seed {SEED}; 1–20 KB, headings, lists, code). Queries: "
+        f"{len(queries)} ML terms alone and in pairs ({', '.join(queries[:6])}, ...), a third each Chinese, "
+        f"English and mixed, limit {LIMIT}; *first time*: each query sent once to a process that has answered "
+        f"only a probe (a word in no note); *repeated*: {args.rounds} more rounds. Every step in a fresh process on "
+        "its stack's code: `after` is this code, `before` the old engine (the checkout before the search "
+        f"rewrite, measured up to {args.old_max:,} notes). Restart, median of {args.cold_starts}: the server "
+        f"(`python -m server --root NOTES`, spawn → MCP handshake → first answer to `{COLD_QUERY}`; its warm-up "
+        "opens the index in the background and checks every note's stat after the first search may run) and the "
+        "engine in process (spawn → import → open, the stat check included → the same query). Re-index: a line "
+        "appended to a note, then the update and a "
+        "search that must return the note (the new engine may leave a note pending for the next search to index), "
+        f"median of {args.edits} notes.",
+        "",
+    ]
+    if largest is not None and "after" in largest.stacks:
+        a = largest.stacks["after"]
+        note = "" if largest.notes >= TARGET_NOTES else f" (**{largest.notes:,} notes: the targets are for 20,000**)"
+        out += [
+            f"### Targets at {largest.notes:,} notes{note}",
+            "",
+            *table(
+                ["measure", "target", "measured", "result"],
+                [
+                    ["first-time query p50", "≤ 25 ms", f"{ms(a.first.p50)} ms", verdict(a.first.p50, QUERY_P50_S)],
+                    ["first-time query p95", "≤ 100 ms", f"{ms(a.first.p95)} ms", verdict(a.first.p95, QUERY_P95_S)],
+                    ["repeated query p50", "≤ 25 ms", f"{ms(a.repeated.p50)} ms",
+                     verdict(a.repeated.p50, QUERY_P50_S)],
+                    ["repeated query p95", "≤ 100 ms", f"{ms(a.repeated.p95)} ms",
+                     verdict(a.repeated.p95, QUERY_P95_S)],
+                    ["full build", "≤ 400 s", f"{a.build['wall']:.1f} s", verdict(a.build["wall"], BUILD_S)],
+                    ["first search after a restart, server over stdio", "≤ 2 s", f"{a.restart_stdio:.2f} s",
+                     verdict(a.restart_stdio, RESTART_S)],
+                    ["first search after a restart, engine in process", "≤ 2 s", f"{a.restart:.2f} s",
+                     verdict(a.restart, RESTART_S)],
+                    ["re-index one edited note, p50", "≤ 50 ms", f"{ms(a.reindex)} ms", verdict(a.reindex, REINDEX_S)],
+                ],
+            ),
+        ]
+    rows = []
+    for r in results:
+        for name, s in r.stacks.items():
+            cold_first = statistics.median(c["first"] for c in s.cold) if s.cold else math.nan
+            rows.append([
+                f"{r.notes:,}", name, f"{r.corpus_mb:.1f}", f"{s.build['sections']:,}",
+                f"{s.build['wall']:.1f} ({s.build['cpu']:.1f})", f"{s.build['rss']:.0f}",
+                f"{s.build['index_bytes'] / 2**20:.1f}", f"{s.open_s:.2f}",
+                f"{ms(s.first.p50)} / {ms(s.first.p95)}", f"{ms(s.repeated.p50)} / {ms(s.repeated.p95)}",
+                f"{ms(spread(list(s.queries.first_cpu.values())).p50)}",
+                f"{s.restart_stdio:.2f}", f"{s.restart:.2f} ({ms(cold_first)})",
+                f"{ms(s.reindex)} / {ms(spread(s.edits).max)}",
+                f"{s.serve_rss_mb:.0f}", f"{sum(s.queries.hits.values()) / max(1, len(s.queries.hits)):.1f}",
+            ])
+    out += [
+        "### Per size and stack",
         "",
         *table(
-            [
-                "notes",
-                "corpus MB",
-                "median note KB",
-                "sections",
-                "build s (CPU s)",
-                "build MB/s (CPU)",
-                "build peak RSS MB",
-                "index MB",
-                "spawn → index open s",
-                "query p50 ms (CPU)",
-                "query p95 ms (CPU)",
-                "serving peak RSS MB",
-                "hits/query",
-            ],
-            [
-                [
-                    f"{r.notes:,}",
-                    f"{r.corpus_mb:.1f}",
-                    f"{r.median_kb:.1f}",
-                    f"{r.sections:,}",
-                    f"{r.build_s:.1f} ({r.build_cpu_s:.1f})",
-                    f"{r.corpus_mb / r.build_s:.2f} ({r.corpus_mb / r.build_cpu_s:.2f})",
-                    f"{r.build_rss_mb:.0f}",
-                    f"{r.index_mb:.1f}",
-                    f"{r.open_s:.2f}",
-                    f"{ms(r.p50)} ({ms(r.cpu_p50)})",
-                    f"{ms(r.p95)} ({ms(r.cpu_p95)})",
-                    f"{r.serve_rss_mb:.0f}",
-                    f"{r.mean_hits:.1f}",
-                ]
-                for r in results
-            ],
+            ["notes", "stack", "corpus MB", "sections", "build s (CPU s)", "build peak RSS MB", "index MB",
+             "spawn → open s", "first-time p50 / p95 ms", "repeated p50 / p95 ms", "first-time CPU p50 ms",
+             "restart, server s", "restart, engine s (its query ms)", "re-index p50 / max ms",
+             "serving peak RSS MB", "hits/query"],
+            rows,
         ),
     ]
-    if len(results) > 1:
-        out += ["Growth between consecutive sizes (ratio larger / smaller):", ""]
-        rows = []
-        for small, large in pairwise(results):
-            pairs = (
-                (large.notes, small.notes),
-                (large.build_s, small.build_s),
-                (large.build_cpu_s, small.build_cpu_s),
-                (large.index_mb, small.index_mb),
-                (large.open_s, small.open_s),
-                (large.p50, small.p50),
-                (large.p95, small.p95),
-                (large.cpu_p50, small.cpu_p50),
-                (large.serve_rss_mb, small.serve_rss_mb),
-                (large.build_rss_mb, small.build_rss_mb),
-            )
-            rows.append([f"{small.notes:,} → {large.notes:,}", *(f"{a / b:.2f}" for a, b in pairs)])
-        out += table(
-            [
-                "sizes",
-                "notes",
-                "build wall",
-                "build CPU",
-                "index size",
-                "open",
-                "query p50",
-                "query p95",
-                "query CPU p50",
-                "serving RSS",
-                "build RSS",
-            ],
-            rows,
-        )
-    if skipped:
+    pairs = [r for r in results if {"after", "before"} <= r.stacks.keys()]
+    if pairs:
         out += [
-            f"Not run: {', '.join(f'{n:,}' for n in skipped)} notes: the build, extrapolated from the sizes above "
-            f"as notes^{build_exponent(results):.2f}, would exceed the --budget of {args.budget:.0f} s.",
+            "After / before, same size, same run (below 1: the new engine is faster or smaller):",
             "",
+            *table(
+                ["notes", "build wall", "build CPU", "index size", "first-time p50", "first-time p95",
+                 "repeated p50", "repeated p95", "restart, server", "restart, engine", "re-index p50",
+                 "serving RSS"],
+                [
+                    [
+                        f"{r.notes:,}",
+                        ratio(a.build["wall"], b.build["wall"]),
+                        ratio(a.build["cpu"], b.build["cpu"]),
+                        ratio(a.build["index_bytes"], b.build["index_bytes"]),
+                        ratio(a.first.p50, b.first.p50),
+                        ratio(a.first.p95, b.first.p95),
+                        ratio(a.repeated.p50, b.repeated.p50),
+                        ratio(a.repeated.p95, b.repeated.p95),
+                        ratio(a.restart_stdio, b.restart_stdio),
+                        ratio(a.restart, b.restart),
+                        ratio(a.reindex, b.reindex),
+                        ratio(a.serve_rss_mb, b.serve_rss_mb),
+                    ]
+                    for r in pairs
+                    for a, b in [(r.stacks["after"], r.stacks["before"])]
+                ],
+            ),
         ]
+    grown = [(small, large) for small, large in pairwise(results)
+             if "after" in small.stacks and "after" in large.stacks]
+    if grown:
+        out += [
+            "Growth of `after` between consecutive sizes (ratio larger / smaller):",
+            "",
+            *table(
+                ["sizes", "notes", "build wall", "build CPU", "index size", "first-time p50", "first-time p95",
+                 "repeated p50", "restart, server", "restart, engine", "re-index p50", "serving RSS"],
+                [
+                    [
+                        f"{small.notes:,} → {large.notes:,}",
+                        ratio(large.notes, small.notes),
+                        ratio(a.build["wall"], b.build["wall"]),
+                        ratio(a.build["cpu"], b.build["cpu"]),
+                        ratio(a.build["index_bytes"], b.build["index_bytes"]),
+                        ratio(a.first.p50, b.first.p50),
+                        ratio(a.first.p95, b.first.p95),
+                        ratio(a.repeated.p50, b.repeated.p50),
+                        ratio(a.restart_stdio, b.restart_stdio),
+                        ratio(a.restart, b.restart),
+                        ratio(a.reindex, b.reindex),
+                        ratio(a.serve_rss_mb, b.serve_rss_mb),
+                    ]
+                    for small, large in grown
+                    for a, b in [(large.stacks["after"], small.stacks["after"])]
+                ],
+            ),
+        ]
+    if skipped:
+        out += [f"Not run: {'; '.join(skipped)}.", ""]
     return "\n".join(out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build and query synthetic corpora of growing size.")
     parser.add_argument("--sizes", help="comma-separated note counts (default 2000,5000,20000; quick 300,1000)")
-    parser.add_argument("--quick", action="store_true", help="small sizes, one round")
-    parser.add_argument("--rounds", type=int, help="measured rounds per query (default 3; quick 1)")
-    parser.add_argument(
-        "--budget", type=float, default=900.0, help="skip a size whose estimated build exceeds this (default 900 s)"
-    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, one round, fewer restarts and edits")
+    parser.add_argument("--rounds", type=int, help="repeated rounds after the first-time pass (default 3; quick 1)")
+    parser.add_argument("--cold-starts", type=int, help="restarts timed per size and stack (default 3; quick 1)")
+    parser.add_argument("--edits", type=int, help="notes re-indexed one by one (default 20; quick 5)")
+    parser.add_argument("--old", type=Path, default=DEFAULT_OLD,
+                        help=f"checkout of the old engine, the 'before' baseline (default {DEFAULT_OLD})")
+    parser.add_argument("--no-old", dest="old", action="store_const", const=None, help="skip the old engine")
+    parser.add_argument("--old-max", type=int, default=5000, help="largest size the old engine is measured at")
+    parser.add_argument("--budget", type=float, default=1800.0,
+                        help="skip a stack at a size whose estimated build exceeds this (default 1800 s)")
     parser.add_argument("--workdir", type=Path, help="where to put notes and indexes (default: a temporary folder)")
     parser.add_argument("--name", default="synthetic", help="result file name under bench/results")
     parser.add_argument("--generate-only", type=int, metavar="N", help="write N notes to --out and stop")
     parser.add_argument("--out", type=Path, help="folder for --generate-only")
-    parser.add_argument("--child-build", nargs=2, help=argparse.SUPPRESS)
-    parser.add_argument("--child-serve", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--code", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("child_root", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child_build:
-        return child_build(Path(args.child_build[0]), Path(args.child_build[1]))
-    if args.child_serve:
-        root, index_dir, rounds = args.child_serve
-        return child_serve(Path(root), Path(index_dir), int(rounds))
+    if args.child:
+        use_code(args.code)
+        children = {
+            "build": lambda: child_build(args.child_root),
+            "serve": lambda: child_serve(args.child_root, args.rounds),
+            "cold": lambda: child_cold(args.child_root),
+            "edits": lambda: child_edits(args.child_root, args.edits),
+        }
+        children[args.child]()
+        return 0
     if args.generate_only:
         if args.out is None:
             parser.error("--generate-only needs --out")
         sizes = generate(args.out, args.generate_only)
         print(f"{sum(sizes) / 2**20:.1f} MB in {args.out}, median note {statistics.median(sizes) / 1024:.1f} KB")
         return 0
-    sizes = sorted(int(n) for n in (args.sizes or ("300,1000" if args.quick else "2000,5000,20000")).split(","))
+    counts = sorted(int(n) for n in (args.sizes or ("300,1000" if args.quick else "2000,5000,20000")).split(","))
     args.rounds = args.rounds or (1 if args.quick else 3)
-    facts, code, fingerprint = machine_facts(), code_state(), code_fingerprint()
+    args.cold_starts = args.cold_starts or (1 if args.quick else 3)
+    args.edits = args.edits or (5 if args.quick else 20)
+    args.start_load = os.getloadavg()[0]
+    facts, code, watch = machine_facts(), code_state(), CodeWatch()
+    old = old_checkout(args.old)
+    old_code = code_state(old) if old is not None else None
     results: list[SizeResult] = []
-    skipped: list[int] = []
+    skipped: list[str] = []
     with tempfile.TemporaryDirectory(prefix="project-memory-synthetic-", dir=args.workdir) as tmp:
-        for notes in sizes:
-            if results:
-                last = results[-1]
-                estimate = last.build_s * (notes / last.notes) ** build_exponent(results)
-                if estimate > args.budget:
-                    print(f"skipping {notes} notes: the build would take about {estimate:.0f} s", flush=True)
-                    skipped.append(notes)
+        work = Path(tmp)
+        root = work / "notes"  # sizes ascending: a smaller size must not see a larger one's notes
+        make_memory(root)  # the server refuses a folder that is not a memory
+        for notes in counts:
+            started = time.perf_counter()
+            sizes = generate(root, notes)
+            print(f"{notes} notes: {sum(sizes) / 2**20:.1f} MB present after {time.perf_counter() - started:.0f} s",
+                  flush=True)
+            result = SizeResult(notes, sum(sizes) / 2**20, statistics.median(sizes) / 1024, {})
+            for stack in stacks(work, old):
+                if stack.name == "before" and notes > args.old_max:
+                    skipped.append(f"before at {notes:,} notes (above --old-max {args.old_max:,})")
                     continue
-            results.append(measure_size(Path(tmp), notes, args.rounds))
-            print(render(results, args, facts, code, skipped), flush=True)
-    text = render(results, args, facts, code, skipped)
-    text = "\n".join([text, *code_changed_note(fingerprint)])
+                estimate = estimated_build(results, stack.name, notes)
+                if estimate > args.budget:
+                    skipped.append(f"{stack.name} at {notes:,} notes: its build, extrapolated as notes^"
+                                   f"{build_exponent(results, stack.name):.2f}, would take about {estimate:.0f} s, "
+                                   f"over the --budget of {args.budget:.0f} s")
+                    continue
+                result.stacks[stack.name] = measure_stack(stack, root, notes, args, watch)
+            results.append(result)
+            print(render(results, args, facts, code, old_code, skipped), flush=True)
+    text = render(results, args, facts, code, old_code, skipped)
+    text = "\n".join([text, *watch.note()])
     print(f"written to {write_result(args.name, text)}")
     return 0
 

@@ -188,6 +188,7 @@ def test_the_writes_child_reports_reindex_times_and_the_index_size_after_every_s
     (writes,) = child_lines(capsys)
     assert len(writes["edits"]) == 2 and len(writes["sweeps"]) == 2
     assert len(writes["series"]) == 3 and all(size > 0 for size, _ in writes["series"])
+    assert all(call <= found for call, found in zip(writes["save_calls"], writes["save_times"], strict=True))
     assert writes["notes"] == 3 and writes["final_index"] > 0
 
 

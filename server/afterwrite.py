@@ -113,7 +113,8 @@ class AfterWrites:
                 _, _, written = heapq.heappop(self._queue)
             self._check(written)
             written.step += 1
-            if written.step < len(CHECK_AFTER) and not written.handled:
+            # A merged orphan stays watched: an appender that kept its descriptor may write into it again.
+            if written.step < len(CHECK_AFTER) and (not written.handled or written.old is not None):
                 with self._lock:
                     if not self._closing:
                         due = written.at + CHECK_AFTER[written.step]
@@ -130,64 +131,83 @@ class AfterWrites:
         try:
             if written.old is not None and not same_stat(os.fstat(written.old.fd), written.old.info):
                 self._merge_orphan(written)
-            elif not written.handled and self._overwritten(written):
-                self._reapply(written)
+            elif not written.handled and written.change is not None and self._changed_since(written):
+                self._reapply_if_lost(written)
         except (ProjectMemoryError, OSError):
             logger.warning("checking %s after a write failed", written.rel, exc_info=True)
 
-    def _overwritten(self, written: Written) -> bool:
-        """Whether the write's effect is missing from the note because someone else's save dropped it.
-
-        A note that has changed since the write is read once per state. If it came from the write's own output
-        through server writes alone (the journal's lineage, any process), nothing is re-applied: a later tool
-        call that took the effect out meant to (update_section, revise_insight, undo). Otherwise someone saved
-        in between, and the write is re-applied if that save dropped its effect (`change` is idempotent:
-        a text that kept it comes back unchanged), even when a later tool write was built on that save."""
+    def _changed_since(self, written: Written) -> bool:
+        """Whether the note may have lost the write's effect to someone's save: it has a state not yet judged
+        and, read without the note's lock, its bytes did not come from ours through server writes alone (when
+        they did, the state is judged here; a write whose journal line is not written yet looks foreign, and
+        is judged again under the lock)."""
         with self._store.note_folder(written.inner) as folder:
             info = folder.stat(written.inner[-1])
             if info is None:
                 return False  # deleted: the person's choice, or a delete-and-recreate save under way
             key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
-            if key == written.new_key or key == written.judged:
+            if key in (written.new_key, written.judged):
                 return False
             current = folder.read(written.inner[-1], 8 * 1024 * 1024 + 1)
-        if current is None or written.change is None:
+        if current is None:
             return False
+        key = (current.info.st_dev, current.info.st_ino, current.info.st_size, current.info.st_mtime_ns)
         try:
-            written.judged = key
             if self._descends_from(written, current.data):
+                written.judged = key
                 return False
-            text = current.data.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
         finally:
             current.close()
-        return written.change(text) != text
+        return True
+
+    def _reapply_if_lost(self, written: Written) -> None:
+        """Re-apply the write if its effect is missing from the note because someone else's save dropped it.
+
+        Judged under the note's lock (a write holds it until its journal line is written, so the lineage is
+        complete): if the note's text came from the write's own output through server writes alone, nothing is
+        re-applied, since a later tool call that took the effect out meant to (update_section, revise_insight,
+        undo). Otherwise someone saved in between, and the write's `change` is applied to what is there; it is
+        idempotent, so a text that kept the effect comes back unchanged."""
+        change = written.change
+        assert change is not None
+        store = self._store
+
+        reapplied = False
+
+        def again(current: str) -> str:
+            nonlocal reapplied
+            if self._descends_from(written, current.encode("utf-8")):
+                return current
+            changed = change(current)
+            reapplied = changed != current
+            return changed
+
+        result = store.edit(written.rel, again, redo=False)
+        with store.note_folder(written.inner) as folder:
+            info = folder.stat(written.inner[-1])
+        if info is not None:
+            written.judged = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        if reapplied:
+            written.handled = True
+            logger.info("re-applied a write to %s after an editor's save dropped it (version %s)", written.rel,
+                        result.version)
 
     def _descends_from(self, written: Written, data: bytes) -> bool:
-        """Whether `data` is the write's output or came from it through server writes alone."""
+        """Whether `data` is the write's output or came from it through server writes alone (a merge of
+        someone's bytes does not count: it brought their text in)."""
         lineage = self._store.journal.lineage()
         name: str | None = digest(data)
-        for _step in range(64):
-            if name is None:
-                return False
+        seen: set[str] = set()
+        while name is not None and name not in seen:
             if name.startswith(written.new_version):
                 return True
             if name not in lineage:
                 return False  # bytes no server wrote: someone's save
+            seen.add(name)
             name, tool = lineage[name]
             if tool == MERGE_TOOL:
-                return False  # a merge brought someone's save in here
+                return False
         return False
-
-    def _reapply(self, written: Written) -> None:
-        change = written.change
-        if change is None:
-            return
-        written.handled = True
-        result = self._store.edit(written.rel, change, redo=False)
-        logger.info("re-applied a write to %s after an editor's save overwrote it (version %s)",
-                    written.rel, result.version)
 
     def _merge_orphan(self, written: Written) -> None:
         """Bytes were written into the file our write replaced: bring the editor's change into the note. Under

@@ -10,6 +10,7 @@ live in `server.recording` (insights, discussions), `server.tracking` (progress,
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -35,6 +36,7 @@ from server.store import Guard, NoteStore, Snapshot
 logger = logging.getLogger(__name__)
 
 PAGE_CHARS = 4000  # about 4-5k tokens of Chinese: well under Claude Code's 25k-token result cap
+GUARD_PATIENCE_SECONDS = 1.0  # a role document short of its last good shape this long is the person's own edit
 Progressing = Callable[[int, int], None]
 
 
@@ -56,7 +58,10 @@ class ProjectMemory:
         self.engine = SearchEngine(self.store, self.layout, self.index)
         self.freshness = freshness if freshness is not None else Freshness.none()
         self._today = today
-        self._shapes: dict[str, int] = {}  # role document -> level-2 sections at its last good read
+        # role document -> (level-2 sections, has a footer, length) at its last good read; and a text short of
+        # that, with when it was first seen, while it may still be a save under way
+        self._shapes: dict[str, tuple[int, bool, int]] = {}
+        self._suspect: dict[str, tuple[int, float]] = {}
 
     def _detect_layout(self, config_text: str | None) -> Layout:
         """The layout from the documents at the top of the root (no walk: a wrong root costs nothing)."""
@@ -191,19 +196,34 @@ class ProjectMemory:
     # --- writes -----------------------------------------------------------------------------------------
 
     def role_guard(self, path: str) -> Guard:
-        """Refuse to edit a role document that reads as half-saved: missing, empty, or without the `##`
-        sections it had at the last good read (an editor's truncate-then-write caught in the middle)."""
+        """Wait while a role document reads as half-saved: missing, empty, or shorter than at the last good read
+        and with fewer `##` sections or without the footer it had then (an editor's truncate-then-write caught
+        in the middle, or stalled on a slow disk). A shape that stays the same for GUARD_PATIENCE_SECONDS is the person's own
+        (they removed a section): it is accepted, and remembered as the new good shape."""
 
         def guard(text: str | None) -> str | None:
             if text is None:
                 return "it is missing"
             if not text.strip():
                 return "it is empty"
-            sections = sum(1 for s in parse_markdown(text).headings() if s.level == 2)
-            before = self._shapes.get(path, 0)
-            if sections == 0 and before > 0:
-                return f"it has no '##' sections, where it had {before}"
-            self._shapes[path] = sections
+            document = parse_markdown(text)
+            shape = (sum(1 for s in document.headings() if s.level == 2), document.footer is not None, len(text))
+            sections, footer, length = self._shapes.get(path, (0, False, 0))
+            problem = None
+            if len(text) < length:  # a save under way writes the text from its start: it reads shorter
+                if shape[0] < sections:
+                    problem = f"it has {shape[0]} '##' sections, where it had {sections}"
+                elif footer and not shape[1]:
+                    problem = "its closing footer is gone"
+            if problem is not None:
+                seen = self._suspect.setdefault(path, (hash(text), time.monotonic()))
+                if seen[0] != hash(text):
+                    self._suspect[path] = (hash(text), time.monotonic())
+                    return problem
+                if time.monotonic() - seen[1] < GUARD_PATIENCE_SECONDS:
+                    return problem
+            self._suspect.pop(path, None)
+            self._shapes[path] = shape
             return None
 
         return guard

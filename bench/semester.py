@@ -17,9 +17,10 @@ omitted list, and which *lead facts* the text holds. The truth for each fact is 
 - progress: `T/17` (any total), T = rows marked ✅ in 学习进度.md's table (what update_progress maintains);
 - next lecture: the first row not marked ✅, found as `Lecture 04` / `Lecture 4` or its topic
   (`Mixture of Experts`); not applicable when every lecture is done;
-- conflict: only at the size `--conflict-at`, where 学习进度.md's summary line (已完成讲座) is edited on disk
-  to T-1 (T+1 when T is 0) while its table and the working memory still say T; present when one line of the
-  text shows both figures (`S/17` and `T/17`), however it is worded;
+- conflict: only at the size `--conflict-at`, where the working memory's 当前进度状态 line (已完成讲座) is edited
+  on disk to T-1 (T+1 when T is 0) while 学习进度.md's table still says T (the disagreement the server flags;
+  the table is its source of truth); present when one line of the text shows both figures (`S/17` and `T/17`),
+  however it is worded. The report quotes what the next update_progress said about it;
 - rules: the person's working rules, four markers: 苏格拉底 (the questioning mode); the five-part record
   (五段 / 五个部分 / 五部分 / five parts, or three of the part names 原始问题 思维过程 技术细节 方法论提炼
   实践指导); 24小时 (the write-up deadline); 原始问题 (keep the learner's first question). Present when the
@@ -29,17 +30,27 @@ omitted list, and which *lead facts* the text holds. The truth for each fact is 
 
 Write latency: when the growing memory reaches each `--latency-at` insight count, it is copied (without its
 index) to a fork served by a fresh server, the fork's index is awaited, and every write tool is called
-`--calls` times from the client, interleaved round by round (append_insight, record_discussion,
-add_research_todo, update_progress, save_lecture_note, update_section after an untimed read_memory,
-complete_research_todo of the item added in that round; revise_insight and undo_last_write when offered).
-Read tools are timed in the same rounds, without a target. Counts past the last size grow insights only.
+`--calls` times from the client, interleaved round by round: append_insight, record_discussion (a new topic),
+add_research_todo, update_progress (an integer lecture, status flipped), save_lecture_note (replacing its own
+note with the version the last save returned), update_section of 下一步计划 after an untimed read_memory for
+its version, complete_research_todo of the item added in that round, revise_insight of that round's insight
+after an untimed read_memory of its handle for the version, and undo_last_write by write_id of an untimed
+append_insight. The fork's generator first learns the titles, topics and TODOs already on disk, so every
+write is a new one (append_insight refuses an existing title). Read tools (get_session_context at 1500,
+read_memory, search_discussions, list_discussions with and without a text filter) are timed in the same
+rounds, without a target. Besides the wall time at the client, each call records the server process's CPU
+time (utime + stime from /proc) and the SDK client's own output-schema check; the 1-minute load average is
+sampled every round. Counts past the last size grow insights only.
 
 Tools are taken from `list_tools`: a missing tool skips its measurement and the report says so; arguments
 the tool's schema does not list are dropped (and reported). Each tool call is one small function below.
 
     .venv/bin/python bench/semester.py [--quick] [--sizes init,example,10/20/10/3,...] [--latency-at 10,100,1000]
+        [--calls 40] [--server-at HEAD]
 
-Writes bench/results/semester.md and semester.json; exits 1 when a target is missed.
+`--server-at HEAD` measures the committed server while others edit the working tree. Writes
+bench/results/NAME.md and NAME.json (NAME: `--name`, default semester) and the BENCHMARKS.md section to
+`--section` (default /tmp/semester_section.md); exits 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -83,7 +94,7 @@ TODO_DOC = "深度探索TODO.md"
 DISCUSSIONS = "深度讨论"
 NEXT_STEPS_HANDLE = f"{WORKING}#下一步计划"
 
-FULL_SIZES = "init,example,10/20/10/3,60/120/40/9,200/500/80/17"
+FULL_SIZES = "init,example,10/20/10/3,60/120/40/9,200/500/80/16"  # L16: a next lecture to find at the top
 QUICK_SIZES = "init,example,10/20/10/3,30/60/20/6"
 FULL_LATENCY = "10,100,1000"
 QUICK_LATENCY = "10,40"
@@ -198,6 +209,7 @@ class Discussion:
     practice: str
     tags: list[str]
     lecture: str
+    summary: str = ""
 
 
 class Semester:
@@ -210,6 +222,17 @@ class Semester:
         self.todos: set[str] = set()
         self.recorded: list[str] = []
         self.counter = 0
+
+    def learn(self, root: Path) -> Semester:
+        """Take the insight titles, discussion topics and TODO items already in `root` as used."""
+        self.titles.update(insight_titles(root))
+        folder = root / DISCUSSIONS
+        if folder.is_dir():
+            stems = [p.stem for p in folder.glob("*.md") if p.name != "README.md"]
+            self.topics.update(stems)
+            self.topics.update(s.removesuffix("深度讨论") for s in stems)
+        self.todos.update(m.strip() for m in re.findall(r"^\s*[-*] \[[ xX]\] (.+)$", _read(root, TODO_DOC), re.M))
+        return self
 
     def _concept(self) -> tuple[str, str, int, str, str]:
         return self.rng.choice(CONCEPTS)
@@ -225,6 +248,8 @@ class Semester:
             if title not in self.titles:
                 break
         else:
+            title = ""
+        while not title or title in self.titles:
             self.counter += 1
             title = f"{name}：{angle}（第{self.counter}次复盘）"
         self.titles.add(title)
@@ -245,6 +270,8 @@ class Semester:
             if topic not in self.topics:
                 break
         else:
+            topic = ""
+        while not topic or topic in self.topics:
             self.counter += 1
             topic = f"{name}专题{self.counter}"
         self.topics.add(topic)
@@ -273,6 +300,7 @@ class Semester:
                       f"- {name}相关的改动先测显存和每步耗时两个数"),
             tags=[tag, english.split()[0], "深度讨论"],
             lecture=f"Lecture {lecture:02d}",
+            summary=f"{topic}：先拆项再和实测对账，{model}上约{num}",
         )
 
     def revisit(self) -> Discussion:
@@ -281,6 +309,7 @@ class Semester:
         self.topics.discard(again.topic)
         self.recorded.pop()
         again.topic = self.rng.choice(self.recorded) if self.recorded else again.topic
+        again.summary = ""
         return again
 
     def todo(self) -> tuple[str, str]:
@@ -291,6 +320,8 @@ class Semester:
             if item not in self.todos:
                 break
         else:
+            item = ""
+        while not item or item in self.todos:
             self.counter += 1
             item = f"整理{name}相关实验第{self.counter}批"
         self.todos.add(item)
@@ -332,6 +363,7 @@ class Truth:
     lectures_done: int
     lectures_total: int
     summary_done: int | None
+    working_done: int | None  # the working memory's 当前进度状态 figure (已完成讲座 T/17)
     next_lecture: tuple[int, str] | None
     newest_insight: str | None
     rule_markers_on_disk: int
@@ -360,17 +392,22 @@ _ROW = re.compile(r"^\|\s*Lecture\s*(\d+)\s*\|\s*([^|]*?)\s*\|[^|]*\|\s*([^|]*?)
 _SUMMARY = re.compile(r"(\*\*已完成讲座\*\*:\s*)(\d+)/(\d+)(\s*\(([\d.]+)%\))?")
 
 
-def read_truth(root: Path) -> Truth:
-    progress = _read(root, PROGRESS)
-    rows = [(int(m.group(1)), m.group(2), "✅" in m.group(3)) for m in _ROW.finditer(progress)]
-    summary = _SUMMARY.search(progress)
-    insights_text = _section(_read(root, WORKING), "重要技术洞察记录")
+def insight_titles(root: Path) -> list[str]:
+    """The `###` titles under 重要技术洞察记录, in file order."""
     fence, titles = False, []
-    for line in insights_text.splitlines():
+    for line in _section(_read(root, WORKING), "重要技术洞察记录").splitlines():
         if line.lstrip().startswith("```"):
             fence = not fence
         elif not fence and line.startswith("### "):
             titles.append(line[4:].strip())
+    return titles
+
+
+def read_truth(root: Path) -> Truth:
+    progress = _read(root, PROGRESS)
+    rows = [(int(m.group(1)), m.group(2), "✅" in m.group(3)) for m in _ROW.finditer(progress)]
+    summary = _SUMMARY.search(progress)
+    titles = insight_titles(root)
     todo_lines = re.findall(r"^\s*[-*] \[([ xX])\] ", _read(root, TODO_DOC), re.M)
     folder = root / DISCUSSIONS
     discussions = [p for p in folder.glob("*.md") if p.name != "README.md"] if folder.is_dir() else []
@@ -383,6 +420,7 @@ def read_truth(root: Path) -> Truth:
         lectures_done=sum(1 for *_, done in rows if done),
         lectures_total=len(rows),
         summary_done=int(summary.group(2)) if summary else None,
+        working_done=int(working.group(2)) if (working := _SUMMARY.search(_read(root, WORKING))) else None,
         next_lecture=pending[0] if pending else None,
         newest_insight=titles[-1] if titles else None,
         rule_markers_on_disk=len(rule_markers(_read(root, WORKING))),
@@ -434,10 +472,44 @@ def has_conflict(text: str, table: int, summary: int, total: int) -> bool:
 @dataclass
 class Outcome:
     ok: bool
-    ms: float
+    ms: float  # wall time from the client: send, the server's work, the reply, the SDK's output-schema check
     text: str
     structured: dict[str, Any] | None
     error: str | None = None
+    cpu_ms: float | None = None  # CPU the server process (all its threads) used during the call
+    check_ms: float | None = None  # the SDK client's own check of the structured result against the schema
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_ms(pid: int | None) -> float | None:
+    """utime + stime of a process so far, in ms (/proc; None elsewhere). Resolution: one clock tick (10 ms)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) * 1000 / _TICK
+
+
+def child_serving(root: Path) -> int | None:
+    """The pid of this process's child whose command line names `root` (the server just started)."""
+    me, wanted = str(os.getpid()), os.fsencode(str(root))
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[1] != me:
+                continue
+            if wanted in (stat.parent / "cmdline").read_bytes().split(b"\0"):
+                return int(stat.parent.name)
+        except (OSError, IndexError, ValueError):
+            continue
+    return None
+
+
+def load1() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
 
 class Missing(Exception):
@@ -450,6 +522,8 @@ class Tools:
     schemas: dict[str, dict[str, Any]]
     dropped: dict[str, set[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    pid: int | None = None
+    checked_ms: float = 0.0
 
     def has(self, name: str) -> bool:
         return name in self.schemas
@@ -465,6 +539,8 @@ class Tools:
             self.dropped.setdefault(name, set()).update(extra)
         if missing := [r for r in schema.get("required", []) if r not in args]:
             raise Missing(f"{name}: needs {', '.join(missing)}, which this simulator does not know how to fill")
+        self.checked_ms = 0.0
+        cpu = process_cpu_ms(self.pid)
         start = time.perf_counter()
         try:
             result = await self.client.call_tool(name, args)
@@ -473,11 +549,13 @@ class Tools:
             self._remember(name, f"{type(err).__name__}: {err}")
             return Outcome(False, elapsed, "", None, f"{type(err).__name__}: {err}")
         elapsed = (time.perf_counter() - start) * 1000
+        after = process_cpu_ms(self.pid)
+        used = after - cpu if after is not None and cpu is not None else None
         text = "\n".join(getattr(c, "text", "") for c in result.content if getattr(c, "type", "") == "text")
         if result.is_error:
             self._remember(name, text)
-            return Outcome(False, elapsed, text, None, text)
-        return Outcome(True, elapsed, text, result.structured_content)
+            return Outcome(False, elapsed, text, None, text, used, self.checked_ms)
+        return Outcome(True, elapsed, text, result.structured_content, None, used, self.checked_ms)
 
     def _remember(self, name: str, message: str) -> None:
         if len(self.errors) < 40:
@@ -512,7 +590,19 @@ async def serve(root: Path, cache: Path, errlog: Path) -> AsyncIterator[Tools]:
         async with Client(stdio_client(params, errlog=err), read_timeout_seconds=120) as client:
             listed = await client.list_tools()
             schemas = {t.name: dict(t.input_schema or {}) for t in listed.tools}
-            yield Tools(client, schemas)
+            tools = Tools(client, schemas, pid=child_serving(root))
+            session: Any = getattr(client, "session", None)
+            check = getattr(session, "validate_tool_result", None)
+            if session is not None and check is not None:
+                async def timed_check(name: str, result: Any) -> None:
+                    started = time.perf_counter()
+                    try:
+                        await check(name, result)
+                    finally:
+                        tools.checked_ms = (time.perf_counter() - started) * 1000
+
+                session.validate_tool_result = timed_check  # the SDK client's own step, timed to tell it apart
+            yield tools
 
 
 async def wait_for_index(tools: Tools, limit_s: float = 300) -> str:
@@ -539,11 +629,14 @@ async def call_append_insight(tools: Tools, item: Insight) -> Outcome:
 async def call_record_discussion(tools: Tools, d: Discussion) -> Outcome:
     return await tools.call("record_discussion", {
         "topic": d.topic, "question": d.question, "thinking": d.thinking, "details": d.details,
-        "methodology": d.methodology, "practice": d.practice, "tags": d.tags, "lecture": d.lecture})
+        "methodology": d.methodology, "practice": d.practice, "tags": d.tags, "lecture": d.lecture,
+        **({"summary": d.summary} if d.summary else {})})
 
 
-async def call_update_progress(tools: Tools, lecture: int, status: str, note: str | None = None) -> Outcome:
-    args: dict[str, Any] = {"lecture": f"Lecture {lecture:02d}", "status": status}
+async def call_update_progress(tools: Tools, lecture: int, status: str | None, note: str | None = None) -> Outcome:
+    args: dict[str, Any] = {"lecture": lecture}  # an integer lecture is accepted as well as 'Lecture 03'
+    if status:
+        args["status"] = status
     if note:
         args["note"] = note
     return await tools.call("update_progress", args)
@@ -559,7 +652,7 @@ async def call_complete_research_todo(tools: Tools, item: str) -> Outcome:
 
 async def call_save_lecture_note(tools: Tools, lecture: int, part: str, content: str,
                                  version: str | None = None) -> Outcome:
-    args: dict[str, Any] = {"lecture": f"Lecture {lecture:02d}", "part": part, "content": content}
+    args: dict[str, Any] = {"lecture": lecture, "part": part, "content": content}
     if version:
         args["expected_version"] = version
     return await tools.call("save_lecture_note", args)
@@ -581,16 +674,26 @@ async def call_search_discussions(tools: Tools, query: str) -> Outcome:
     return await tools.call("search_discussions", {"query": query, "limit": 5})
 
 
-async def call_list_discussions(tools: Tools) -> Outcome:
-    return await tools.call("list_discussions", {})
+async def call_list_discussions(tools: Tools, text: str | None = None) -> Outcome:
+    return await tools.call("list_discussions", {"offset": 0, "limit": 20, **({"text": text} if text else {})})
 
 
-async def call_revise_insight(tools: Tools, title: str, body: str) -> Outcome:
-    return await tools.call("revise_insight", {"title": title, "body": body})
+async def call_revise_insight(tools: Tools, title: str, body: str, version: str) -> Outcome:
+    return await tools.call("revise_insight", {"title": title, "body": body, "expected_version": version})
 
 
-async def call_undo_last_write(tools: Tools) -> Outcome:
-    return await tools.call("undo_last_write", {})
+async def call_undo_last_write(tools: Tools, write_id: str | None = None) -> Outcome:
+    return await tools.call("undo_last_write", {"write_id": write_id} if write_id else {})
+
+
+def write_id_of(out: Outcome | None) -> str | None:
+    value = (out.structured or {}).get("write_id") if out and out.ok else None
+    return str(value) if value else None
+
+
+def handle_of(out: Outcome | None) -> str | None:
+    value = (out.structured or {}).get("handle") if out and out.ok else None
+    return str(value) if value else None
 
 
 def version_of(out: Outcome) -> str | None:
@@ -647,10 +750,13 @@ class Growth:
     calls: dict[str, list[float]] = field(default_factory=dict)
     errors: int = 0
     seconds: float = 0.0
+    progress_messages: list[str] = field(default_factory=list)  # update_progress answers (the first few)
 
     def add(self, tool: str, out: Outcome | None) -> None:
         if out is None:
             return
+        if tool == "update_progress" and len(self.progress_messages) < 3:
+            self.progress_messages.append(str((out.structured or {}).get("message") or out.text)[:300])
         if out.ok:
             self.calls.setdefault(tool, []).append(out.ms)
         else:
@@ -737,6 +843,26 @@ class BriefingRow:
     rules_found: list[str]
     error: str | None = None
     text: str = ""
+    omitted_items: int | None = None  # the things left out, summed over the kinds
+    omitted_kinds: list[str] = field(default_factory=list)
+    included: list[str] = field(default_factory=list)
+    parts: dict[str, int] = field(default_factory=dict)  # tokens by part of the text (see `token_parts`)
+
+
+def token_parts(text: str, estimate: Callable[[str], int] | None) -> dict[str, int]:
+    """Where the briefing's tokens go: the lead (everything before the first `## `), each `## ` part, and the
+    `Left out:` line, each estimated on its own (so they add up to about the whole)."""
+    if estimate is None:
+        return {}
+    blocks: dict[str, list[str]] = {"lead": []}
+    current = "lead"
+    for line in text.splitlines():
+        if line.startswith("## "):
+            current = line[3:].strip()
+        elif line.startswith("Left out:"):
+            current = "left out"
+        blocks.setdefault(current, []).append(line)
+    return {name: estimate("\n".join(lines)) for name, lines in blocks.items() if lines}
 
 
 def estimator() -> Callable[[str], int] | None:
@@ -747,7 +873,7 @@ def estimator() -> Callable[[str], int] | None:
         from server.tokens import estimate_tokens
     except ImportError:
         return None
-    return estimate_tokens  # type: ignore[no-any-return]
+    return estimate_tokens
 
 
 async def measure_briefing(tools: Tools, root: Path, stage: str, budgets: Sequence[int],
@@ -772,15 +898,19 @@ async def measure_briefing(tools: Tools, root: Path, stage: str, budgets: Sequen
             "newest insight": truth.newest_insight in text if truth.newest_insight else None,
         }
         omitted = s.get("omitted")
+        kinds = [str(o.get("kind", o)) if isinstance(o, dict) else str(o) for o in omitted or []]
+        items = sum(int(o.get("count", 1)) if isinstance(o, dict) else 1 for o in omitted or [])
         rows.append(BriefingRow(size_label(truth), stage, budget, out.ok, reported, len(text), own, over,
                                 len(omitted) if isinstance(omitted, list) else None, out.ms, facts, rules,
-                                out.error, text))
+                                out.error, text, items if isinstance(omitted, list) else None, kinds,
+                                [str(x) for x in s.get("included") or []], token_parts(text, estimate)))
     return rows
 
 
 def make_conflict(root: Path) -> tuple[int, int]:
-    """Edit 学习进度.md's summary line on disk so it disagrees with its table; returns (table, summary)."""
-    path = root / PROGRESS
+    """Edit the working memory's 当前进度状态 line (已完成讲座 T/17) on disk so it disagrees with 学习进度.md's table,
+    as a hand edit or a stale working memory would; returns (table, working memory)."""
+    path = root / WORKING
     text = path.read_text(encoding="utf-8")
     truth = read_truth(root)
     table, total = truth.lectures_done, truth.lectures_total or 17
@@ -792,7 +922,7 @@ def make_conflict(root: Path) -> tuple[int, int]:
 
     changed, n = _SUMMARY.subn(edit, text, count=1)
     if n != 1:
-        raise RuntimeError(f"no 已完成讲座 summary line in {path}")
+        raise RuntimeError(f"no 已完成讲座 line in {path}")
     path.write_text(changed, encoding="utf-8")
     return table, wrong
 
@@ -810,10 +940,19 @@ class LatencyPoint:
     skipped: dict[str, str] = field(default_factory=dict)
     index_state: str = ""
     first_errors: list[str] = field(default_factory=list)
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # server process CPU ms per successful call
+    checks: dict[str, list[float]] = field(default_factory=dict)  # the SDK client's schema check, ms per call
+    load: list[float] = field(default_factory=list)  # 1-minute load average, sampled each round
+    server_pid: int | None = None
+    integrity: dict[str, Any] = field(default_factory=dict)  # see `check_writes`
 
     def add(self, tool: str, out: Outcome) -> None:
         if out.ok:
             self.samples.setdefault(tool, []).append(out.ms)
+            if out.cpu_ms is not None:
+                self.cpu.setdefault(tool, []).append(out.cpu_ms)
+            if out.check_ms is not None:
+                self.checks.setdefault(tool, []).append(out.check_ms)
         else:
             self.errors[tool] = self.errors.get(tool, 0) + 1
 
@@ -840,17 +979,22 @@ async def measure_latency(source: Path, work: Path, cache: Path, errlog: Path, g
     log(f"  latency at {point.size}: starting a server on a fork, waiting for its index")
     async with serve(fork, cache, errlog) as tools:
         point.index_state = await wait_for_index(tools)
-        for name in (*WRITE_TOOLS, *READ_TOOLS):
+        point.server_pid = tools.pid
+        point.load.append(load1())
+        for name in (*WRITE_TOOLS, *NEWER_WRITE_TOOLS, *READ_TOOLS):
             if not tools.has(name):
                 point.skipped[name] = "not offered by this server"
         note_lecture = truth.next_lecture[0] if truth.next_lecture else 17
         progress_lecture = note_lecture
         statuses = ("in_progress", "not_started") if truth.next_lecture else ("in_progress", "done")
         note_version: str | None = None
+        revised_bodies: dict[str, str] = {}
+        undone_titles: list[str] = []
+        last: dict[str, Any] = {}  # the last successful update_progress status, update_section text, saved note
         queries = [c[0] for c in CONCEPTS]
         for round_no in range(calls):
             insight = gen.insight()
-            await timed(point, "append_insight", call_append_insight(tools, insight))
+            appended = await timed(point, "append_insight", call_append_insight(tools, insight))
             await anyio.sleep(gap_s)
             discussion = gen.discussion()
             await timed(point, "record_discussion", call_record_discussion(tools, discussion))
@@ -859,46 +1003,131 @@ async def measure_latency(source: Path, work: Path, cache: Path, errlog: Path, g
             await timed(point, "add_research_todo", call_add_research_todo(tools, item, topic))
             await anyio.sleep(gap_s)
             status = statuses[round_no % 2]
-            await timed(point, "update_progress", call_update_progress(tools, progress_lecture, status))
+            out = await timed(point, "update_progress", call_update_progress(tools, progress_lecture, status))
+            if out and out.ok:
+                last["progress"] = status
             await anyio.sleep(gap_s)
             content = gen.lecture_note(note_lecture) + f"\n第{round_no + 1}次修订。\n"
             out = await timed(point, "save_lecture_note",
                               call_save_lecture_note(tools, note_lecture, "深度问答", content, note_version))
             note_version = version_of(out) if out and out.ok else note_version
+            if out and out.ok and out.structured and out.structured.get("path"):
+                last["note"] = (str(out.structured["path"]), content)
             await anyio.sleep(gap_s)
             if "update_section" not in point.skipped and tools.has("read_memory"):
                 read = await call_read_memory(tools, NEXT_STEPS_HANDLE)
                 version = version_of(read)
                 steps = gen.next_steps(read_truth(fork).next_lecture, read_truth(fork).lectures_done)
                 if version:
-                    await timed(point, "update_section",
-                                call_update_section(tools, NEXT_STEPS_HANDLE, steps, version))
+                    out = await timed(point, "update_section",
+                                      call_update_section(tools, NEXT_STEPS_HANDLE, steps, version))
+                    if out and out.ok:
+                        last["section"] = steps
                 await anyio.sleep(gap_s)
             elif not tools.has("read_memory"):
                 point.skipped["update_section"] = "needs read_memory for the version, which is not offered"
             await timed(point, "complete_research_todo", call_complete_research_todo(tools, item))
             await anyio.sleep(gap_s)
-            if tools.has("revise_insight"):
-                revised = gen.insight().body
-                await timed(point, "revise_insight", call_revise_insight(tools, insight.title, revised))
-                await anyio.sleep(gap_s)
-            if tools.has("undo_last_write") and tools.has("append_insight"):
-                await call_append_insight(tools, gen.insight())  # the write to undo, untimed
-                await timed(point, "undo_last_write", call_undo_last_write(tools))
+            if "revise_insight" not in point.skipped and tools.has("read_memory") and appended and appended.ok:
+                # the model reads the insight (untimed) for its version, then revises it
+                read = await call_read_memory(tools, handle_of(appended) or f"{WORKING}#重要技术洞察记录")
+                version = version_of(read)
+                if version:
+                    revised = gen.insight().body
+                    out = await timed(point, "revise_insight",
+                                      call_revise_insight(tools, insight.title, revised, version))
+                    if out and out.ok:
+                        revised_bodies[insight.title] = revised
+                    await anyio.sleep(gap_s)
+            elif not tools.has("read_memory"):
+                point.skipped["revise_insight"] = "needs read_memory for the version, which is not offered"
+            if "undo_last_write" not in point.skipped and tools.has("append_insight"):
+                extra = gen.insight()
+                undone = await call_append_insight(tools, extra)  # the write to undo, untimed
+                out = await timed(point, "undo_last_write", call_undo_last_write(tools, write_id_of(undone)))
+                if out and out.ok:
+                    undone_titles.append(extra.title)
                 await anyio.sleep(gap_s)
             await timed(point, "get_session_context", call_get_session_context(tools, 1500))
             await timed(point, "read_memory", call_read_memory(tools, NEXT_STEPS_HANDLE))
             query = queries[round_no % len(queries)]
             await timed(point, "search_discussions", call_search_discussions(tools, query))
-            await timed(point, "list_discussions", call_list_discussions(tools))
+            await timed(point, "list_discussions",
+                        call_list_discussions(tools, query if round_no % 2 else None))
+            point.load.append(load1())
             if (round_no + 1) % 5 == 0:
-                log(f"  latency at {point.size}: round {round_no + 1}/{calls}")
+                log(f"  latency at {point.size}: round {round_no + 1}/{calls} (load {point.load[-1]:.2f})")
         point.first_errors = tools.errors[:10]
-    for name in (*NEWER_WRITE_TOOLS,):
-        if name not in point.samples and name not in point.skipped and name not in point.errors:
-            point.skipped[name] = "not offered by this server"
+        await anyio.sleep(3.0)  # past the server's after-write checks of the last writes
+        point.integrity = check_writes(fork, revised_bodies, undone_titles)
+        point.integrity.update(check_last_writes(fork, progress_lecture, last))
+        point.integrity["server_own_writes"] = own_writes(fork, cache, set(tools.schemas))
     shutil.rmtree(fork, ignore_errors=True)
     return point
+
+
+def insight_bodies(root: Path) -> dict[str, str]:
+    """Each insight's text under its `###` title (the last one wins when a title repeats)."""
+    bodies: dict[str, str] = {}
+    title: str | None = None
+    lines: list[str] = []
+    for line in [*_section(_read(root, WORKING), "重要技术洞察记录").splitlines(), "### "]:
+        if line.startswith("### "):
+            if title is not None:
+                bodies[title] = "\n".join(lines)
+            title, lines = line[4:].strip(), []
+        else:
+            lines.append(line)
+    return bodies
+
+
+_STATUS_MARKS = {"done": ("✅",), "in_progress": ("🔄", "进行中"), "not_started": ("⬜", "未开始")}
+
+
+def check_last_writes(fork: Path, lecture: int, last: dict[str, Any]) -> dict[str, Any]:
+    """Does the fork still hold what the last update_progress, update_section and save_lecture_note wrote?"""
+    found: dict[str, Any] = {}
+    squash = re.compile(r"\s+")
+    if "progress" in last:
+        row = re.search(rf"^\|\s*Lecture\s*0?{lecture}\s*\|.*$", _read(fork, PROGRESS), re.M)
+        found["progress_kept"] = row is not None and any(m in row.group(0) for m in _STATUS_MARKS[last["progress"]])
+    if "section" in last:
+        body = _section(_read(fork, WORKING), "下一步计划")
+        found["section_kept"] = squash.sub("", last["section"]) in squash.sub("", body)
+    if "note" in last:
+        path, content = last["note"]
+        found["note_kept"] = squash.sub("", _read(fork, path)) == squash.sub("", content)
+    return found
+
+
+def own_writes(fork: Path, cache: Path, tool_names: set[str]) -> dict[str, int]:
+    """The fork's journal entries that no tool call made (the server's own re-applies and merges), by name."""
+    done = subprocess.run([sys.executable, "-m", "server", "history", "--root", str(fork), "--limit", "1000",
+                           "--json"], cwd=SERVER_SRC, env=server_env(cache), capture_output=True, text=True,
+                          check=False)
+    try:
+        records = json.loads(done.stdout)
+    except ValueError:
+        return {"history unreadable": 1}
+    counts: dict[str, int] = {}
+    for record in records:
+        name = str(record.get("tool", ""))
+        if name not in tool_names and name != "undo":
+            counts[name or "?"] = counts.get(name or "?", 0) + 1
+    return counts
+
+
+def check_writes(fork: Path, revised: dict[str, str], undone: list[str]) -> dict[str, Any]:
+    """Did the fork keep what the tools said they did? Revised insights hold their new body; undone insights
+    stay gone; every title appears once."""
+    bodies = insight_bodies(fork)
+    titles = insight_titles(fork)
+    squash = re.compile(r"\s+")
+    lost = [t for t, body in revised.items() if squash.sub("", body) not in squash.sub("", bodies.get(t, ""))]
+    back = [t for t in undone if t in bodies]
+    twice = sorted({t for t in titles if titles.count(t) > 1})
+    return {"revised": len(revised), "revision_lost": lost, "undone": len(undone), "undone_back": back,
+            "titles_twice": twice}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -917,6 +1146,7 @@ class Run:
     dropped_args: dict[str, list[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     server_stderr_lines: int = 0
+    server_stderr_warnings: list[str] = field(default_factory=list)  # WARNING/ERROR lines, the first 20
     seconds: float = 0.0
 
 
@@ -950,6 +1180,7 @@ async def simulate(args: argparse.Namespace, work: Path) -> Run:
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns(".project-memory"))
     latency_points = sorted(set(args.latency_at))
     conflict_lectures: int | None = None
+    conflict_growth = 0
     measured_at: set[int] = set()
 
     async with serve(root, cache, errlog) as tools:
@@ -961,7 +1192,7 @@ async def simulate(args: argparse.Namespace, work: Path) -> Run:
         async def at_insights(n: int) -> None:
             if n in latency_points and n not in measured_at:
                 measured_at.add(n)
-                run.latency.append(await measure_latency(root, work, cache, errlog, Semester(args.seed + n),
+                run.latency.append(await measure_latency(root, work, cache, errlog, Semester(args.seed + n).learn(root),
                                                          args.calls, args.gap_ms / 1000))
 
         for size in sizes:
@@ -975,14 +1206,16 @@ async def simulate(args: argparse.Namespace, work: Path) -> Run:
             truth = read_truth(root)
             conflict = None
             if size.label == conflict_stage:
+                await anyio.sleep(2.5)  # past the server's after-write watch of its last write, as a person would be
                 conflict = make_conflict(root)
                 conflict_lectures = truth.lectures_done
                 await anyio.sleep(1.0)  # let the watcher see the person's edit, as it would in real use
                 run.conflict_note = (
-                    f"At size {size_label(truth)} ({size.label}), 学习进度.md's summary line was edited on disk to "
-                    f"已完成讲座 {conflict[1]}/{truth.lectures_total} while its table and the working memory's "
-                    f"当前进度状态 say {conflict[0]}/{truth.lectures_total}. The conflict fact looks for one line "
-                    "holding both figures.")
+                    f"At size {size_label(truth)} ({size.label}), the working memory's 当前进度状态 line was edited on "
+                    f"disk to 已完成讲座 {conflict[1]}/{truth.lectures_total} while 学习进度.md's table says "
+                    f"{conflict[0]}/{truth.lectures_total} (the disagreement the server flags). The conflict fact "
+                    "looks for one line of the briefing holding both figures.")
+                conflict_growth = len(run.growth)
             stage_truth = read_truth(root)
             run.stages.append({"stage": size.label, **dataclasses.asdict(stage_truth)})
             log(f"measuring the briefing at {size_label(stage_truth)} ({size.label})")
@@ -1002,17 +1235,23 @@ async def simulate(args: argparse.Namespace, work: Path) -> Run:
         after = read_truth(root)
         if run.conflict_note and conflict_lectures is not None:
             later = after.lectures_done - conflict_lectures
-            state = "agree again" if after.summary_done == after.lectures_done else "still disagree"
+            state = "agree again" if after.working_done == after.lectures_done else "still disagree"
+            first = next((m for g in run.growth[conflict_growth:] for m in g.progress_messages), None)
             run.conflict_note += (
-                f" {later} lectures were marked done through update_progress after the edit; at the end the summary "
-                f"line says {after.summary_done}/{after.lectures_total} and the table {after.lectures_done}/"
-                f"{after.lectures_total} (they {state}).")
+                f" {later} lectures were then marked done through update_progress; "
+                + (f"the first of those answered “{first}”; " if first else "")
+                + f"at the end the working memory says {after.working_done}/{after.lectures_total}, 学习进度.md's "
+                f"table {after.lectures_done}/{after.lectures_total} (they {state}) and its summary line "
+                f"{after.summary_done}/{after.lectures_total}.")
         run.dropped_args = {k: sorted(v) for k, v in tools.dropped.items()}
         run.errors = tools.errors
     for n in latency_points:
         if n not in measured_at:
             run.notes.append(f"latency at {n} insights was not measured (the memory never held exactly {n}).")
-    run.server_stderr_lines = sum(1 for _ in errlog.open(encoding="utf-8")) if errlog.exists() else 0
+    stderr = errlog.read_text(encoding="utf-8", errors="replace").splitlines() if errlog.exists() else []
+    run.server_stderr_lines = len(stderr)
+    run.server_stderr_warnings = [line[:300] for line in stderr
+                                  if re.search(r"WARNING|ERROR|Traceback|Exception", line)][:20]
     run.seconds = time.monotonic() - started
     return run
 
@@ -1048,7 +1287,49 @@ def failures(run: Run) -> list[str]:
                 found.append(f"{tool} p95 {percentile(values, 95):.0f} ms > {TARGET_P95_MS:.0f} ms at {point.size}")
             if point.errors.get(tool):
                 found.append(f"{tool}: {point.errors[tool]} failed calls at {point.size}")
+        for key, what in (("revision_lost", "revised insights lost their new body"),
+                          ("undone_back", "undone insights came back"), ("titles_twice", "titles appear twice")):
+            if point.integrity.get(key):
+                found.append(f"{what} at {point.size}: {len(point.integrity[key])}")
+        for key, what in (("progress_kept", "the last update_progress"), ("section_kept", "the last update_section"),
+                          ("note_kept", "the last save_lecture_note")):
+            if point.integrity.get(key) is False:
+                found.append(f"{what} is not on disk at {point.size}")
     return found
+
+
+def _kept(value: bool | None) -> str:
+    return "not checked" if value is None else "kept" if value else "**not on disk**"
+
+
+def _own(counts: dict[str, int] | None) -> str:
+    return ", ".join(f"{n} `{k}`" for k, n in sorted(counts.items())) if counts else "none"
+
+
+def _p50(values: list[float] | None) -> str:
+    return f"{percentile(values, 50):.1f}" if values else "–"
+
+
+def _load(point: LatencyPoint) -> str:
+    return f"{min(point.load):.2f}–{max(point.load):.2f}" if point.load else "–"
+
+
+def token_table(run: Run) -> list[str]:
+    """Where the tokens go at the largest grown size, budget by budget."""
+    rows = [r for r in run.briefing if r.ok and r.parts]
+    if not rows:
+        return []
+    last = rows[-1].stage
+    rows = [r for r in rows if r.stage == last]
+    names: list[str] = []
+    for r in rows:
+        names += [n for n in r.parts if n not in names]
+    lines = [f"Where the tokens go at {rows[0].size} ({last}): the estimator on each part of the text on its own "
+             "(lead: title, progress, lectures, flags).", "",
+             "| budget | total | " + " | ".join(names) + " |", "|---:|---:|" + "---:|" * len(names)]
+    for r in rows:
+        lines.append(f"| {r.budget} | {r.text_tokens} | " + " | ".join(str(r.parts.get(n, "")) for n in names) + " |")
+    return [*lines, ""]
 
 
 def _ms(values: list[float] | None) -> str:
@@ -1086,8 +1367,8 @@ def render(run: Run, args: argparse.Namespace, facts: str, code: str, fingerprin
         "",
         "Size: D discussion files · I insights · T research TODO items · L lectures done, counted on disk. "
         "Tokens: what the tool reports / the project's estimator on the text the model reads; chars: length of "
-        "that text. ✓ present, ✗ missing, – not applicable. Rules: markers found (of 苏格拉底, 五部分, 24小时, "
-        "原始问题; 3 needed).",
+        "that text; omitted: kinds of things left out (things, summed). ✓ present, ✗ missing, – not applicable. "
+        "Rules: markers found (of 苏格拉底, 五部分, 24小时, 原始问题; 3 needed).",
         "",
         "| size | budget | tokens (reported / text) | chars | over? | omitted | progress | next lecture | conflict "
         "| rules | newest insight | ms |",
@@ -1101,10 +1382,11 @@ def render(run: Run, args: argparse.Namespace, facts: str, code: str, fingerprin
         rules = f"{mark(row.facts['rules'])} {len(row.rules_found)}/4"
         lines.append(
             f"| {row.size} ({row.stage}) | {row.budget} | {row.reported_tokens} / {row.text_tokens} | "
-            f"{row.text_chars} | {'**yes**' if row.over_budget else 'no'} | {row.omitted} | "
+            f"{row.text_chars} | {'**yes**' if row.over_budget else 'no'} | {row.omitted} ({row.omitted_items}) | "
             f"{mark(row.facts['progress'])} | {mark(row.facts['next lecture'])} | {mark(row.facts['conflict'])} | "
             f"{rules} | {mark(row.facts['newest insight'])} | {row.call_ms:.0f} |")
     lines += ["", run.conflict_note or "No progress conflict was created in this run.", ""]
+    lines += token_table(run)
 
     tools = [t for t in (*WRITE_TOOLS, *NEWER_WRITE_TOOLS)]
     lines += [
@@ -1142,6 +1424,23 @@ def render(run: Run, args: argparse.Namespace, facts: str, code: str, fingerprin
     if skipped:
         lines += ["", "Skipped: " + "; ".join(skipped) + "."]
     lines += ["", f"Index state when timing began: {', '.join(f'{p.size} {p.index_state}' for p in run.latency)}.", ""]
+    lines += ["What the forks held 3 s after their last write: " + "; ".join(
+        f"{p.size}: {len(p.integrity.get('revision_lost', []))} of {p.integrity.get('revised', 0)} revised insights "
+        f"without their new body, {len(p.integrity.get('undone_back', []))} of {p.integrity.get('undone', 0)} undone "
+        f"insights back, {len(p.integrity.get('titles_twice', []))} titles twice; the last update_progress "
+        f"{_kept(p.integrity.get('progress_kept'))}, update_section {_kept(p.integrity.get('section_kept'))}, "
+        f"save_lecture_note {_kept(p.integrity.get('note_kept'))}; journal entries no tool made: "
+        f"{_own(p.integrity.get('server_own_writes'))}" for p in run.latency) + ".", ""]
+    lines += ["Server CPU per call (p50 / p95 ms of the server process's utime + stime, all its threads, during the "
+              "call; 10 ms ticks) and the SDK client's own output-schema check (p50 ms), both included in the wall "
+              "times above; the 1-minute load average over each point's rounds (min–max).", "",
+              "| tool | " + " | ".join(f"{p.size} CPU / check" for p in run.latency) + " |",
+              "|---|" + "---:|" * len(run.latency)]
+    for tool in (*WRITE_TOOLS, *NEWER_WRITE_TOOLS, *READ_TOOLS):
+        lines.append(f"| `{tool}` | " + " | ".join(
+            f"{_ms(p.cpu.get(tool))} / {_p50(p.checks.get(tool))}" for p in run.latency) + " |")
+    lines.append("| load (1 min) | " + " | ".join(_load(p) for p in run.latency) + " |")
+    lines.append("")
 
     lines += ["## Growing the memory (the same tools, while it grew; no target)", "",
               "| stage | seconds | errors | " + " | ".join(f"`{t}` p50 / p95 (n)" for t in WRITE_TOOLS) + " |",
@@ -1156,8 +1455,81 @@ def render(run: Run, args: argparse.Namespace, facts: str, code: str, fingerprin
             f"`{t}`: {', '.join(a)}" for t, a in run.dropped_args.items()))
     if run.errors:
         extra.append("Tool errors seen (first ones): " + " | ".join(e.replace("\n", " ")[:200] for e in run.errors[:8]))
-    extra.append(f"Server stderr: {run.server_stderr_lines} lines.")
+    extra.append(f"Server stderr: {run.server_stderr_lines} lines, {len(run.server_stderr_warnings)} of them "
+                 "warnings or errors (the first ones in the JSON copy).")
     lines += ["## Notes", "", *[f"- {e}" for e in extra], ""]
+    return "\n".join(lines)
+
+
+def section(run: Run, args: argparse.Namespace, facts: str, code: str) -> str:
+    """The ready-to-paste BENCHMARKS.md section: the command, the two tables, a reading to edit."""
+    missed = failures(run)
+    lines = [
+        "## Semester scale",
+        "",
+        "A copy of `examples/cs336` grown through the MCP tools themselves (the mcp SDK's stdio client against "
+        "`python -m server --root COPY`): deep discussions, insights, research TODOs (some ticked), lectures "
+        "marked done with a note each, 下一步计划 rewritten at each stage; then the session briefing at each budget, "
+        "and every write tool timed on a fork of the memory at three sizes (issue 11).",
+        "",
+        "```bash",
+        command_line(),
+        "```",
+        "",
+        f"{facts}. {code}. Seed {args.seed}, {args.calls} timed calls per tool per size; whole run "
+        f"{run.seconds / 60:.0f} min. Full tables: `bench/results/{args.name}.md` and `.json`.",
+        "",
+        "**The briefing by memory size.** D discussion files · I insights · T research TODOs · L lectures done, "
+        "counted on disk. Tokens: the tool's own estimate (the project's estimator on the text agrees). ✓ present, "
+        "✗ missing, – not applicable (no conflict at that size; no insight in an empty memory). Rules: 3 of the 4 "
+        "markers of the person's rules (苏格拉底, the five parts, 24小时, 原始问题); due from "
+        f"{RULES_FROM_BUDGET} tokens.",
+        "",
+        "| size | budget | tokens | progress | next lecture | conflict | rules | newest insight |",
+        "|---|---:|---:|:-:|:-:|:-:|:-:|:-:|",
+    ]
+    for row in run.briefing:
+        if not row.ok:
+            lines.append(f"| {row.size} | {row.budget} | error | | | | | |")
+            continue
+        over = " **over**" if row.over_budget else ""
+        rules = mark(row.facts["rules"])
+        if row.facts["rules"] is False and row.budget < RULES_FROM_BUDGET:
+            rules = "✗ (not due)"
+        lines.append(f"| {row.size} | {row.budget} | {row.reported_tokens}{over} | {mark(row.facts['progress'])} | "
+                     f"{mark(row.facts['next lecture'])} | {mark(row.facts['conflict'])} | "
+                     f"{rules} | {mark(row.facts['newest insight'])} |")
+    lines += [
+        "",
+        "**Write latency** (ms, p50 / p95 over the calls, wall time at the client over stdio, on a fork served by a "
+        "fresh server whose index had finished building; target p95 ≤ 150), and in brackets the server process's "
+        "CPU ms per call, p50 / p95 (all its threads, 10 ms ticks). Load: the 1-minute load average over the "
+        "rounds, on 2 cores shared with other work.",
+        "",
+        "| tool | " + " | ".join(p.size for p in run.latency) + " |",
+        "|---|" + "---:|" * len(run.latency),
+    ]
+    for tool in (*WRITE_TOOLS, *NEWER_WRITE_TOOLS):
+        cells = []
+        for p in run.latency:
+            values = p.samples.get(tool)
+            p95 = percentile(values, 95) if values else None
+            cell = _ms(values) if values else "–"
+            if p95 is not None and p95 > TARGET_P95_MS:
+                cell = f"**{cell}**"
+            if p.cpu.get(tool):
+                cell += f" ({_ms(p.cpu[tool])})"
+            if p.errors.get(tool):
+                cell += f" ({p.errors[tool]} failed)"
+            cells.append(cell)
+        lines.append(f"| `{tool}` | " + " | ".join(cells) + " |")
+    lines.append("| load (1 min) | " + " | ".join(_load(p) for p in run.latency) + " |")
+    lines += ["", "**Did the writes stay written?** Each fork read back 3 s after its last call: " + "; ".join(
+        f"{p.size}: {len(p.integrity.get('undone_back', []))} of {p.integrity.get('undone', 0)} undone insights back, "
+        f"{len(p.integrity.get('revision_lost', []))} of {p.integrity.get('revised', 0)} revisions lost, "
+        f"{sum(p.errors.values())} calls refused, journal entries no tool made: "
+        f"{_own(p.integrity.get('server_own_writes'))}" for p in run.latency) + "."]
+    lines += ["", f"Targets: {'all met' if not missed else f'{len(missed)} missed'}. READING", ""]
     return "\n".join(lines)
 
 
@@ -1196,6 +1568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=336)
     parser.add_argument("--name", default="semester", help="result file name under bench/results")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and say where it is")
+    parser.add_argument("--section", default="/tmp/semester_section.md", metavar="PATH",
+                        help="where to write the BENCHMARKS.md section (default /tmp/semester_section.md; '' for none)")
     args = parser.parse_args(argv)
     args.sizes = parse_sizes(args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES))
     args.latency_at = _ints(args.latency_at or (QUICK_LATENCY if args.quick else FULL_LATENCY))
@@ -1236,8 +1610,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = write_result(args.name, text)
     (RESULTS_DIR / f"{args.name}.json").write_text(
         json.dumps(to_json(run, args, facts, code), ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.section:
+        Path(args.section).write_text(section(run, args, f"{facts}; load average at the end {load}", code),
+                                      encoding="utf-8")
     print(text)
-    print(f"written to {path} and {args.name}.json", file=sys.stderr)
+    print(f"written to {path} and {args.name}.json" + (f"; the section to {args.section}" if args.section else ""),
+          file=sys.stderr)
     return 1 if failures(run) else 0
 
 

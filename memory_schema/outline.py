@@ -24,7 +24,9 @@ from markdown_it import MarkdownIt
 _PARSER = MarkdownIt("commonmark").disable(["inline", "text_join"])  # the block structure is all we need
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _FOOTER_LINE = re.compile(r"^[ \t]*(?:[-*+][ \t]+)?\*\*[^*\r\n]+\*\*[ \t]*[:：]")
-_KEPT = 16  # outlines kept for re-use
+_KEPT = 16  # outlines kept for re-use ...
+_KEPT_LARGE = 4  # ... and, apart, those of large texts: a listing of many small notes must not push them out
+_LARGE_CHARS = 32_768
 _SMALL_CHANGE = 0.5  # re-parse in part only when the changed stretch is under half the text
 
 Span = tuple[int, int]
@@ -50,17 +52,23 @@ class Outline:
 
 
 _recent: OrderedDict[str, Outline] = OrderedDict()
+_recent_large: OrderedDict[str, Outline] = OrderedDict()
 _recent_lock = threading.Lock()
 
 
 def outline_of(text: str, body_offset: int) -> Outline:
-    """The outline of `text`, whose Markdown starts at `body_offset` (after any frontmatter)."""
+    """The outline of `text`, whose Markdown starts at `body_offset` (after any frontmatter): the one kept for
+    the same text, or one re-parsed around an edit from a kept outline of a similar text (the closest in
+    length first), or a whole parse."""
+    kept = _recent_large if len(text) >= _LARGE_CHARS else _recent
     with _recent_lock:
-        found = _recent.get(text)
+        found = kept.get(text)
         if found is not None and found.body_offset == _skip_bom(text, body_offset):
-            _recent.move_to_end(text)
+            kept.move_to_end(text)
             return found
-        candidates = list(reversed(_recent.values()))[:4]
+        candidates = sorted((old for old in (*kept.values(), *(_recent_large if kept is _recent else _recent).values())
+                             if abs(len(old.text) - len(text)) <= _SMALL_CHANGE * len(text)),
+                            key=lambda old: abs(len(old.text) - len(text)))
     outline = None
     for old in candidates:
         outline = _reparse(old, text, body_offset)
@@ -69,9 +77,9 @@ def outline_of(text: str, body_offset: int) -> Outline:
     if outline is None:
         outline = _parse(text, _skip_bom(text, body_offset), _skip_bom(text, body_offset), len(text))
     with _recent_lock:
-        _recent[text] = outline
-        while len(_recent) > _KEPT:
-            _recent.popitem(last=False)
+        kept[text] = outline
+        while len(kept) > (_KEPT_LARGE if kept is _recent_large else _KEPT):
+            kept.popitem(last=False)
     return outline
 
 

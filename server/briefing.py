@@ -1,8 +1,9 @@
 """The session briefing (`get_session_context`): the 回顾 step in one text that never passes its budget.
 
 What goes in, in a fixed order of importance, each part cut into small items:
-1. the lead: the project, today, progress (done/total, phase, week), the current and the next lecture,
-   conflicts and staleness flags, the first next step — always, at any budget from 300 tokens;
+1. the lead: the project, today, progress (done/total, phase, week), the current and the next lecture, the
+   newest insight's title, conflicts and staleness flags — always, at any budget from 300 tokens; then the
+   first next step;
 2. the person's working rules, digested from their own rule sections (`memory_schema.rules`), point by point;
 3. the newest insights, one line each; 4. the most recent discussions; 5. focus matches (with `focus`);
 6. the other next steps and open research TODOs; 7. goals and key takeaways.
@@ -237,6 +238,9 @@ def _lead(memory: ProjectMemory, working: WorkingMemory | None, progress: Progre
             items.append(_Item("progress", "Every lecture is done."))
     elif not working:
         items.append(_Item("progress", f"No {memory.layout.working_memory} yet: `project-memory init` creates it."))
+    if working and working.insights:  # its body follows under "Newest insights" where the budget allows
+        count = len(working.insights)
+        items.append(_Item("progress", f"Newest insight ({count} in all): {working.insights[-1].title}"))
     return items
 
 

@@ -156,6 +156,10 @@ class IndexService:
             self._tasks.put(None)
             maintainer.join(timeout=60)
         with self._writer:
+            try:  # notes left pending (the index was busy) are indexed now; the next start would otherwise
+                self._apply_pending()
+            except ProjectMemoryError as err:
+                logger.info("notes left unindexed at close (the next start indexes them): %s", err)
             self._index.close()
 
     # --- reading --------------------------------------------------------------------------------------

@@ -196,17 +196,17 @@ class AfterWrites:
         """Whether `data` is the write's output or came from it through server writes alone (a merge of
         someone's bytes does not count: it brought their text in)."""
         lineage = self._store.journal.lineage()
-        name: str | None = digest(data)
+        waiting = [digest(data)]
         seen: set[str] = set()
-        while name is not None and name not in seen:
+        while waiting:  # back through every server write that left these bytes (bytes recur: an undo)
+            name = waiting.pop()
             if name.startswith(written.new_version):
                 return True
-            if name not in lineage:
-                return False  # bytes no server wrote: someone's save
+            if name in seen:
+                continue
             seen.add(name)
-            name, tool = lineage[name]
-            if tool == MERGE_TOOL:
-                return False
+            # Bytes no server wrote are someone's save; a merge brought someone's save in.
+            waiting += [old for old, tool in lineage.get(name, ()) if old is not None and tool != MERGE_TOOL]
         return False
 
     def _merge_orphan(self, written: Written) -> None:

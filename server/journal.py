@@ -94,7 +94,7 @@ class Journal:
         self._appends = 0
         self._lineage_lock = threading.Lock()
         self._holding = threading.local()
-        self._lineage: tuple[int, dict[str, tuple[str | None, str]]] = (-1, {})
+        self._lineage: tuple[int, dict[str, list[tuple[str | None, str]]]] = (-1, {})
 
     @property
     def _folder(self) -> Path:
@@ -167,10 +167,10 @@ class Journal:
         """Whether some recent write (of any process) left exactly these bytes in a file."""
         return digest(data) in self.lineage()
 
-    def lineage(self) -> dict[str, tuple[str | None, str]]:
-        """For the recent writes of every process: the digest of the bytes each left -> the digest of the bytes
-        it replaced (None: it created the file) and the tool that wrote. Read from the log's tail, again only
-        when the log grew."""
+    def lineage(self) -> dict[str, list[tuple[str | None, str]]]:
+        """For the recent writes of every process: the digest of the bytes a write left -> for each write that
+        left them (an undo leaves bytes an earlier write left too), the digest of the bytes it replaced (None:
+        it created the file) and the tool. Read from the log's tail, again only when the log grew."""
         try:
             with open(self._folder / "log.jsonl", "rb") as log:
                 size = log.seek(0, os.SEEK_END)
@@ -181,14 +181,14 @@ class Journal:
                 tail = log.read()
         except FileNotFoundError:
             return {}
-        found: dict[str, tuple[str | None, str]] = {}
+        found: dict[str, list[tuple[str | None, str]]] = {}
         for line in tail.splitlines()[1:] if size > LINEAGE_TAIL_BYTES else tail.splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:  # a line cut by the tail, or torn by a crash
                 continue
             if isinstance(entry, dict) and entry.get("new"):
-                found[entry["new"]] = (entry.get("old"), str(entry.get("tool", "")))
+                found.setdefault(entry["new"], []).append((entry.get("old"), str(entry.get("tool", ""))))
         with self._lineage_lock:
             self._lineage = (size, found)
         return found

@@ -198,8 +198,8 @@ class ProjectMemory:
     def role_guard(self, path: str) -> Guard:
         """Wait while a role document reads as half-saved: missing, empty, or shorter than at the last good read
         and with fewer `##` sections or without the footer it had then (an editor's truncate-then-write caught
-        in the middle, or stalled on a slow disk). A shape that stays the same for GUARD_PATIENCE_SECONDS is the person's own
-        (they removed a section): it is accepted, and remembered as the new good shape."""
+        in the middle, or stalled on a slow disk). A shape that stays the same for GUARD_PATIENCE_SECONDS is the
+        person's own (they removed a section): it is accepted, and remembered as the new good shape."""
 
         def guard(text: str | None) -> str | None:
             if text is None:

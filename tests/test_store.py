@@ -432,3 +432,34 @@ def test_four_processes_appending_at_once_lose_no_line(root: Path, tmp_path: Pat
         own = [line for line in lines if line.startswith(f"worker {worker} ")]
         assert own == expected[25 * worker : 25 * (worker + 1)]
     assert temp_files(root) == []
+
+
+def test_undone_writes_stay_undone_when_the_bytes_they_restore_were_written_before(tmp_path: Path) -> None:
+    """An undo restores bytes an earlier write left, so the journal holds the same bytes twice: the after-write
+    watch of the earlier writes must still see the note as written by servers alone. Nothing undone comes back
+    and no later section update is replaced by an earlier one."""
+    import time
+
+    from server.afterwrite import AFTER_WRITE_SECONDS
+    from server.memory import ProjectMemory
+    from support import copy_example
+
+    root = copy_example(tmp_path)
+    memory = ProjectMemory(root)
+    handle = "AI助手工作记忆.md#下一步计划"
+    try:
+        for round_ in range(2):
+            memory.append_insight(f"洞察{round_}", f"- 内容{round_}")
+            page = memory.read_page(handle, 0)
+            memory.update_section(handle, f"- 第{round_}轮", page.version)
+            page = memory.read_page("AI助手工作记忆.md", 0)
+            memory.revise_insight(f"洞察{round_}", f"- 修订{round_}", page.version)
+            undone = memory.append_insight(f"撤销{round_}", "- x")
+            assert undone.write_id
+            memory.undo(undone.write_id)
+        time.sleep(AFTER_WRITE_SECONDS + 0.5)
+    finally:
+        memory.store.close()
+    text = (root / "AI助手工作记忆.md").read_text(encoding="utf-8")
+    assert "撤销0" not in text and "撤销1" not in text
+    assert "- 第1轮" in text and "- 第0轮" not in text

@@ -60,6 +60,8 @@ class Written:
     new_key: tuple[int, int, int, int]  # (dev, ino, size, mtime_ns) of the file the write left
     new_version: str
     change: Callable[[str], str] | None  # re-applied after an editor's save; None: never
+    guard: Callable[[str | None], str | None] | None = None  # the write's own check of a half-saved text
+    replay: Callable[[str], str] | None = None  # what to do again on an editor's text (a merge); None: nothing
     at: float = field(default_factory=time.monotonic)
     step: int = 0
     handled: bool = False
@@ -171,6 +173,11 @@ class AfterWrites:
         change = written.change
         assert change is not None
         store = self._store
+        # An editor still writing into a file a later write replaced holds the rest of its save there: bring
+        # that in first, or this write would be judged (and re-applied) against half of it.
+        for other in self._later(written):
+            if other.old is not None and not same_stat(os.fstat(other.old.fd), other.old.info):
+                self._merge_orphan(other)
 
         reapplied = False
 
@@ -182,7 +189,8 @@ class AfterWrites:
             reapplied = changed != current
             return changed
 
-        result = store.edit(written.rel, again, redo=False)
+        # The write's guard again: a change is never re-applied to a document caught half-saved.
+        result = store.edit(written.rel, again, guard=written.guard, redo=False, replay=change)
         with store.note_folder(written.inner) as folder:
             info = folder.stat(written.inner[-1])
         if info is not None:
@@ -211,9 +219,9 @@ class AfterWrites:
 
     def _merge_orphan(self, written: Written) -> None:
         """Bytes were written into the file our write replaced: bring the editor's change into the note. Under
-        the note's lock (no write of this store can land meanwhile): the change from what we read to what the
-        editor left is merged into the note as it is now (three-way, by line); where the two overlap, and the
-        note holds only this store's writes since, those writes are replayed on the editor's text instead."""
+        the note's lock (no write of this store can land meanwhile): when the note holds only this store's
+        writes since, they are replayed on the editor's text; otherwise the editor's change (from what we read
+        to what it left) is merged into the note as it is now, three-way by line."""
         old = written.old
         assert old is not None
         time.sleep(0.02)  # let a save in progress finish before taking its bytes
@@ -224,20 +232,22 @@ class AfterWrites:
         store = self._store
 
         def merged_into(current: str) -> str:
-            their_text, base_text = theirs.decode("utf-8"), base.decode("utf-8")
-            merged = merge_texts(base_text, their_text, current)
-            if merged is not None:
-                return merged
+            their_text = theirs.decode("utf-8")
             later = self._later(written)
-            if store.version_of(current) != (later[-1].new_version if later else written.new_version):
+            if store.version_of(current) == (later[-1].new_version if later else written.new_version) \
+                    and all(each.replay is not None for each in later):
+                # Only this store wrote since: replay its changes on the editor's text. Each lands where it
+                # belongs in the finished text (an insight in its section), even if our write had read a
+                # half-saved file.
+                merged = their_text
+                for each in (written, *later):
+                    if each.replay is not None:
+                        merged = each.replay(merged)
+                return merged
+            merged_lines = merge_texts(base.decode("utf-8"), their_text, current)
+            if merged_lines is None:
                 raise ProjectMemoryError(f"{written.rel} was changed by someone else as well")
-            merged = their_text
-            for each in (written, *later):
-                if each.change is not None:
-                    merged = each.change(merged)
-                elif each is not written:
-                    raise ProjectMemoryError(f"a later write to {written.rel} cannot be replayed")
-            return merged
+            return merged_lines
 
         try:
             with write_group(MERGE_TOOL):

@@ -126,7 +126,30 @@ class NoteStore:
         return confine(self.root, relpath)[1]
 
     def read(self, relpath: str) -> Snapshot:
-        return _load(*confine(self.root, relpath))
+        """The note's text and version. Read through handles on its real folders (no component may be a
+        symlink by then), so a folder swapped for a symlink after the path was checked cannot lead outside."""
+        rel, real = confine(self.root, relpath)
+        inner = real.relative_to(self.root).parts
+        if not inner:
+            raise UnreadableDocument(rel, "it is the memory's folder, not a note")
+        try:
+            with Folder.open(self.root, inner[:-1]) as folder:
+                opened = folder.read(inner[-1], MAX_DOCUMENT_BYTES + 1)
+        except (FileNotFoundError, NotADirectoryError) as err:
+            raise DocumentNotFound(rel) from err
+        except NotAFolder as err:
+            raise PathOutsideMemory(rel, f"the folder {err.filename} is a symlink or not a folder") from err
+        except NotRegularFile as err:
+            raise UnreadableDocument(rel, "it is not a regular file") from err
+        except OSError as err:
+            raise UnreadableDocument(rel, err.strerror or str(err)) from err
+        if opened is None:
+            raise DocumentNotFound(rel)
+        try:
+            data = _limited(rel, opened.data)
+        finally:
+            opened.close()
+        return Snapshot(rel, _decode(rel, data), _version(data))
 
     def exists(self, relpath: str) -> bool:
         return self.resolve(relpath).is_file()
@@ -214,15 +237,17 @@ class NoteStore:
         guard: Guard | None = None,
         redo: bool = False,
         new_only: bool = False,
+        replay: Callable[[str], str] | None = None,
     ) -> Snapshot:
         """Apply `change` to the note's current text and save the result (see the module docstring).
 
         `change` may raise to abort; nothing is written then. With `redo`, `change` must be idempotent (a text
         that already has its effect comes back unchanged): it is re-applied if someone's save overwrites the
-        write within AFTER_WRITE_SECONDS (re-applying to a text that kept the effect writes nothing). A missing
-        note is DocumentNotFound unless `create` is set: then it starts as "" and missing folders are made;
-        with `new_only` an existing note is InvalidInput and stays
-        as it is. `guard` is asked first about every text read.
+        write within AFTER_WRITE_SECONDS (re-applying to a text that kept the effect writes nothing), and replayed
+        on an editor's text the after-write watch merges in; `replay` gives what to replay for a write made
+        without `redo` (a re-application). A missing note is DocumentNotFound unless `create` is set: then it
+        starts as "" and missing folders are made; with `new_only` an existing note is InvalidInput and stays as
+        it is. `guard` is asked first about every text read.
         """
         rel, real = confine(self.root, relpath)
         if not (rel.endswith(".md") and real.name.endswith(".md")):
@@ -234,7 +259,7 @@ class NoteStore:
             self.cache.ensure("locks", "journal")
             with locks.hold(self.cache.locks_dir, _lock_name(inner), LOCK_TIMEOUT_SECONDS):
                 return self._edit_locked(rel, inner, change, expected_version, create or new_only, guard, redo,
-                                         new_only)
+                                         new_only, replay)
         except locks.LockTimeout as err:
             raise ProjectMemoryError(
                 f"another process has held {rel} for {LOCK_TIMEOUT_SECONDS:g} s; nothing was written, retry in a "
@@ -286,13 +311,15 @@ class NoteStore:
         guard: Guard | None,
         redo: bool,
         new_only: bool,
+        replay: Callable[[str], str] | None = None,
     ) -> Snapshot:
         flux_since: float | None = None
         attempts = 0
         while True:
             try:
                 with Folder.open(self.root, inner[:-1], create=create) as folder:
-                    return self._attempt(folder, rel, inner, change, expected_version, create, guard, redo, new_only)
+                    return self._attempt(folder, rel, inner, change, expected_version, create, guard, redo, new_only,
+                                         replay)
             except _Retry:
                 attempts += 1
                 if attempts >= ATTEMPTS:
@@ -322,6 +349,7 @@ class NoteStore:
         guard: Guard | None,
         redo: bool,
         new_only: bool = False,
+        replay: Callable[[str], str] | None = None,
     ) -> Snapshot:
         name = inner[-1]
         self._settle(folder, inner)
@@ -359,7 +387,8 @@ class NoteStore:
                 self._written["/".join(inner)] = key
             self.after_writes.watch(
                 Written(rel=rel, inner=inner, old=current, new_key=key, new_version=_version(data),
-                        change=change if redo else None)
+                        change=change if redo else None, guard=guard,
+                        replay=change if redo else replay)
             )
             keep_open = True
             return Snapshot(rel, new_text, _version(data))
@@ -463,26 +492,6 @@ def _same_bytes(current: Opened) -> bool:
 
 def _version(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
-
-
-def _load(rel: str, path: Path) -> Snapshot:
-    data = _read_bytes(rel, path)
-    return Snapshot(rel, _decode(rel, data), _version(data))
-
-
-def _read_bytes(rel: str, path: Path) -> bytes:
-    try:
-        # O_NONBLOCK so that a FIFO named like a note is refused below instead of hanging the open.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise UnreadableDocument(rel, "it is not a regular file")
-            data = f.read(MAX_DOCUMENT_BYTES + 1)
-    except (FileNotFoundError, NotADirectoryError) as err:
-        raise DocumentNotFound(rel) from err
-    except OSError as err:
-        raise UnreadableDocument(rel, err.strerror or str(err)) from err
-    return _limited(rel, data)
 
 
 def _limited(rel: str, data: bytes) -> bytes:

@@ -463,3 +463,27 @@ def test_undone_writes_stay_undone_when_the_bytes_they_restore_were_written_befo
     text = (root / "AI助手工作记忆.md").read_text(encoding="utf-8")
     assert "撤销0" not in text and "撤销1" not in text
     assert "- 第1轮" in text and "- 第0轮" not in text
+
+
+def test_a_folder_swapped_for_a_symlink_after_the_path_check_is_never_read_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "memory"
+    (root / "notes").mkdir(parents=True)
+    (root / "notes" / "a.md").write_text("# mine\n", encoding="utf-8")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.md").write_text("# SECRET\n", encoding="utf-8")
+    store = NoteStore(root)
+    checked = store_module.confine
+
+    def confine_then_swap(base: Path, relpath: str) -> tuple[str, Path]:
+        found = checked(base, relpath)
+        (root / "notes").rename(root / "notes-away")
+        (root / "notes").symlink_to(outside, target_is_directory=True)
+        return found
+
+    monkeypatch.setattr(store_module, "confine", confine_then_swap)
+    with pytest.raises(ProjectMemoryError) as caught:
+        store.read("notes/a.md")
+    assert "SECRET" not in str(caught.value)

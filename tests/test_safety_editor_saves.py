@@ -1,0 +1,283 @@
+"""Single editor saves against tool writes, one at a time and deterministic, and several server processes.
+
+Each scenario here is one of the races of `test_safety_editor_races`, arranged so it happens every run: the
+editor's save dropped an insight and the next tool write was built on it; bytes appended through a descriptor
+opened before a tool write; a truncate-then-write save that stalls midway while tool writes arrive; a tool write
+while the note is deleted and not yet recreated. Then two more server processes (two Claude sessions on one
+memory) write while this one does and the editor saves. The oracle is the same: every acknowledged insight once,
+every line the editor saved once, nothing torn. The final check waits `AFTER_WRITE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from test_safety_editor_races import ANCHOR, SEED, SETTLE, WORKING_MEMORY, problems, race_in_process
+
+from memory_schema.errors import ProjectMemoryError
+from server.memory import ProjectMemory
+from support import copy_example
+
+
+def _save_in_place(path: Path, data: bytes) -> None:
+    with open(path, "r+b") as handle:
+        handle.write(data)
+        handle.truncate()
+
+
+def _with_editor_line(data: bytes, line: str) -> bytes:
+    return data.replace(ANCHOR.encode(), (ANCHOR + line + "\n").encode(), 1)
+
+
+@pytest.mark.slow
+def test_an_overwritten_insight_comes_back_even_when_the_next_tool_write_was_built_on_the_editors_save(
+    tmp_path: Path,
+) -> None:
+    """Insight A lands; the editor's save (checked just before A landed) drops it; tool write B is built on the
+    editor's text before the after-write check of A runs. That check runs late here because the after-write
+    thread is busy re-applying a TODO item under another note's autosaving editor (what any busy moment does)."""
+    root = copy_example(tmp_path)
+    note, todo = root / WORKING_MEMORY, root / "深度探索TODO.md"
+    with ProjectMemory(root) as memory:
+        todo_buffer = todo.read_bytes()
+        memory.add_research_todo("比较GQA与MQA的KV缓存")
+        stop = threading.Event()
+
+        def autosave() -> None:  # another editor autosaves the TODO list it loaded before the item was added
+            while not stop.is_set():
+                _save_in_place(todo, todo_buffer)
+                time.sleep(0.05)
+
+        autosaver = threading.Thread(target=autosave, daemon=True)
+        autosaver.start()
+        try:
+            time.sleep(0.1)
+            buffer = note.read_bytes()
+            memory.append_insight("洞察A", "- 甲")
+            _save_in_place(note, _with_editor_line(buffer, "- 编辑器行 EDITOR-1"))
+            time.sleep(0.15)  # past the server's QUIET_SECONDS: the next write does not wait for the editor
+            memory.append_insight("洞察B", "- 乙")
+            time.sleep(0.8)
+        finally:
+            stop.set()
+            autosaver.join()
+        time.sleep(SETTLE)
+    final = note.read_text(encoding="utf-8")
+    assert "- 编辑器行 EDITOR-1\n" in final
+    assert "### 洞察B\n" in final
+    assert "比较GQA与MQA的KV缓存" in todo.read_text(encoding="utf-8")
+    assert final.count("### 洞察A\n") == 1, "acknowledged insight A is gone"
+
+
+@pytest.mark.slow
+def test_a_line_appended_through_a_descriptor_opened_before_a_tool_write_survives_the_next_tool_write(
+    tmp_path: Path,
+) -> None:
+    root = copy_example(tmp_path)
+    note = root / WORKING_MEMORY
+    with ProjectMemory(root) as memory:
+        fd = os.open(note, os.O_WRONLY | os.O_APPEND)  # `some-command >> AI助手工作记忆.md`: the shell opens it ...
+        try:
+            memory.append_insight("洞察A", "- 甲")  # ... a tool write lands ...
+            os.write(fd, "- 追加的一行 APPENDED\n".encode())  # ... then the command writes its line
+        finally:
+            os.close(fd)
+        memory.append_insight("洞察B", "- 乙")  # and the model's next call comes right after
+        time.sleep(SETTLE)
+    final = note.read_text(encoding="utf-8")
+    assert final.count("### 洞察A\n") == 1 and final.count("### 洞察B\n") == 1
+    assert final.count("- 追加的一行 APPENDED\n") == 1, "the appended line is only in the journal, not in the note"
+
+
+@pytest.mark.slow
+def test_every_line_an_appender_that_keeps_its_descriptor_writes_within_the_watch_is_merged(tmp_path: Path) -> None:
+    """`tee -a AI助手工作记忆.md`, a logger: the file is opened once and appended to twice, 0.4 s apart, after a
+    tool write replaced it. Both lines come within the AFTER_WRITE_SECONDS the server watches the old file."""
+    root = copy_example(tmp_path)
+    note = root / WORKING_MEMORY
+    with ProjectMemory(root) as memory:
+        fd = os.open(note, os.O_WRONLY | os.O_APPEND)
+        try:
+            memory.append_insight("洞察A", "- 甲")
+            os.write(fd, "- 日志行一 LOG-1\n".encode())
+            time.sleep(0.4)
+            os.write(fd, "- 日志行二 LOG-2\n".encode())
+        finally:
+            os.close(fd)
+        time.sleep(SETTLE)
+    final = note.read_text(encoding="utf-8")
+    assert final.count("### 洞察A\n") == 1
+    assert final.count("- 日志行一 LOG-1\n") == 1
+    assert final.count("- 日志行二 LOG-2\n") == 1, "the second appended line was lost"
+
+
+STALL_CUTS = {
+    "before the last four sections": "## 📝 工作习惯和偏好",
+    "before the insights section": "## 🧠 重要技术洞察记录",
+    "in the middle of a line": "**追问到底**: 用引导",
+}
+
+
+LATE_MERGE = (
+    "server bug: the tool writes land on the half file ({}); when the editor finishes, well within "
+    "AFTER_WRITE_SECONDS, the merge of its bytes from the replaced file {}"
+)
+PAST_PATIENCE = "the save stalled longer than memory.GUARD_PATIENCE_SECONDS, 1 s"
+UNSEEN = ("this server never read the note, so the role guard has no shape to compare: a just-started server or a "
+          "second session")
+TORN = ("conflicts on the cut line and gives up ('unmerged' in the journal): the note keeps 5 of its 9 sections, no "
+        "footer, and not the editor's line")
+DOUBLED = ("keeps the insights section append_insight created in the half file beside the real one: ten '##' "
+           "sections where there were nine")
+STALLS = [  # (cut, seconds, whether the server read the whole note before, why it fails today)
+    ("before the last four sections", 0.45, True, None),
+    ("before the insights section", 0.45, True, None),
+    ("in the middle of a line", 0.45, True, None),
+    ("in the middle of a line", 1.3, True, None),
+    ("before the insights section", 1.3, True, None),
+    ("before the insights section", 0.45, False, None),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("cut", "stall", "seen"), [
+    pytest.param(cut, stall, seen, id=f"{cut}, {stall} s" + ("" if seen else ", a server new to the note"),
+                 marks=[pytest.mark.xfail(strict=True, reason=bug)] if bug else [])
+    for cut, stall, seen, bug in STALLS
+])
+def test_a_save_that_stalls_midway_never_leaves_the_note_torn(
+    tmp_path: Path, cut: str, stall: float, seen: bool
+) -> None:
+    """vim (`backupcopy=yes`) on a slow disk: truncate, write the first part, stall, write the rest. Two tool
+    writes arrive during the stall. They may wait, be refused, or land on the half file and be merged with the
+    editor's finished bytes afterwards (the editor finishes well within AFTER_WRITE_SECONDS of them); but the
+    note must end whole, with one insights section holding every acknowledged insight, the editor's line, and
+    no refused insight."""
+    root = copy_example(tmp_path)
+    note = root / WORKING_MEMORY
+    with ProjectMemory(root) as memory:
+        if seen:
+            memory.append_insight("洞察0", "- 零")  # the server has read the whole note once
+            time.sleep(0.3)
+        data = _with_editor_line(note.read_bytes(), "- 编辑器行 EDITOR-STALL")
+        at = data.index(STALL_CUTS[cut].encode())
+        acknowledged, refused = [], []
+
+        def write() -> None:
+            for title in ("洞察A", "洞察B"):
+                try:
+                    memory.append_insight(title, "- 写于保存途中")
+                    acknowledged.append(title)
+                except ProjectMemoryError:
+                    refused.append(title)
+
+        writer = threading.Thread(target=write)
+        fd = os.open(note, os.O_WRONLY | os.O_TRUNC)
+        try:
+            os.write(fd, data[:at])
+            time.sleep(0.15)  # the disk stalls; the tool calls arrive
+            writer.start()
+            time.sleep(stall - 0.15)
+            os.write(fd, data[at:])
+        finally:
+            os.close(fd)
+        writer.join(timeout=30)
+        time.sleep(SETTLE)
+    final = note.read_text(encoding="utf-8")
+    original = data.decode("utf-8")
+    headings = [line for line in original.splitlines() if line.startswith("## ")]
+    assert [line for line in final.splitlines() if line.startswith("## ")] == headings, "sections torn or doubled"
+    assert final.count("**最后更新**") == 1
+    assert "- 编辑器行 EDITOR-STALL\n" in final
+    insights = final.index("## 🧠 重要技术洞察记录")
+    after = final.index("\n## ", insights + 1)
+    for title in acknowledged:
+        assert final.count(f"### {title}\n") == 1
+        assert insights < final.index(f"### {title}\n") < after, f"{title} is outside the insights section"
+    for title in refused:
+        assert f"### {title}\n" not in final
+
+
+@pytest.mark.slow
+def test_a_tool_write_during_a_delete_and_recreate_save_lands_on_the_recreated_note(tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    note = root / WORKING_MEMORY
+    with ProjectMemory(root) as memory:
+        data = _with_editor_line(note.read_bytes(), "- 编辑器行 EDITOR-RECREATE")
+        outcome: list[str] = []
+        note.unlink()
+
+        def write() -> None:
+            try:
+                memory.append_insight("洞察A", "- 甲")
+                outcome.append("acknowledged")
+            except ProjectMemoryError as err:
+                outcome.append(f"refused: {err}")
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        time.sleep(0.3)  # well within the server's wait for a half-saved role document
+        fd = os.open(note, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.write(fd, data)
+        os.close(fd)
+        writer.join(timeout=30)
+        time.sleep(SETTLE)
+    final = note.read_text(encoding="utf-8")
+    assert outcome == ["acknowledged"]
+    assert "- 编辑器行 EDITOR-RECREATE\n" in final
+    assert final.count("### 洞察A\n") == 1
+
+
+_WORKER = """
+import sys
+from pathlib import Path
+from memory_schema.errors import ProjectMemoryError
+from server.memory import ProjectMemory
+root, prefix, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+with ProjectMemory(root) as memory:
+    for number in range(count):
+        title = f"{prefix}-{number:03d}"
+        try:
+            memory.append_insight(title, "- 另一个服务器进程写入")
+            print("ok", title, flush=True)
+        except ProjectMemoryError as err:
+            print("refused", title, str(err).replace("\\n", " "), flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_three_server_processes_and_a_truncating_editor_lose_nothing(tmp_path: Path) -> None:
+    """Two more server processes append while this one does and the person saves with truncate-then-write;
+    with three writers each editor save races more writes."""
+    root = copy_example(tmp_path)
+    path = root / WORKING_MEMORY
+    original = path.read_text(encoding="utf-8")
+    workers = [
+        subprocess.Popen([sys.executable, "-c", _WORKER, str(root), f"进程{name}", "30"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True, env={**os.environ, "PROJECT_MEMORY_LOG": "ERROR"})
+        for name in ("甲", "乙")
+    ]
+    try:
+        with ProjectMemory(root) as memory:
+            race = race_in_process(memory, path, "truncate", SEED, writes=60)
+    finally:
+        outputs = [worker.communicate(timeout=120)[0] for worker in workers]
+    for output in outputs:
+        for line in output.splitlines():
+            status, title, *reason = line.split(" ", 2)
+            if status == "ok":
+                race.acknowledged.append(title)
+            else:
+                race.refused[title] = " ".join(reason)
+    final = path.read_text(encoding="utf-8")
+    assert race.editor is not None
+    print(f"PM_TEST_SEED={SEED}: {len(race.acknowledged)} acknowledged, {len(race.refused)} refused, "
+          f"{len(race.editor.saved)} editor saves")
+    assert len(race.acknowledged) >= 60
+    assert problems(race, original, final) == []

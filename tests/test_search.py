@@ -423,6 +423,57 @@ def test_an_absent_topic_finds_nothing_even_where_a_generic_part_occurs(generic:
     assert results.notice and results.absent[0] in results.notice
 
 
+
+APART = {  # the two words of a topic, each in its own note for its own reason
+    "学习笔记/n-gram.md": f"# N-gram 模型\n\nN-gram 模型基于马尔可夫假设：下一个词只看前几个词。{FILLER}\n",
+    "学习笔记/agents.md": f"# 智能体\n\n模型在每一步都要做出决策，再看环境的反馈。{FILLER}\n",
+    "学习笔记/filler.md": f"# 杂记\n\n训练过程中的一些记录。{FILLER}\n",
+}
+
+
+@pytest.fixture(scope="module")
+def apart_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_root(tmp_path_factory.mktemp("apart"))
+    for relpath, text in APART.items():
+        write(root, relpath, text)
+    return root
+
+
+def test_a_topic_whose_words_occur_only_apart_finds_nothing_and_says_so(apart_root: Path) -> None:
+    searcher = Searcher(apart_root)
+    searcher.warm_up()
+    try:
+        assert searcher.search("马尔可夫假设").hits and searcher.search("决策").hits
+        results = searcher.search("马尔可夫决策过程")
+        assert results.hits == [] and results.absent == []
+        assert results.notice is not None and "马尔可夫 and 决策 together" in results.notice
+    finally:
+        searcher.close()
+    write(apart_root, "学习笔记/rl.md", f"# 强化学习\n\n马尔可夫决策过程由状态、动作和奖励组成。{FILLER}\n")
+    searcher = Searcher(apart_root)
+    searcher.warm_up()
+    try:
+        first = searcher.search("马尔可夫决策过程").hits[0]
+        assert first.path == "学习笔记/rl.md" and first.match == "full"
+    finally:
+        searcher.close()
+        (apart_root / "学习笔记" / "rl.md").unlink()
+
+
+def test_a_scan_refuses_a_topic_whose_words_occur_only_apart(apart_root: Path) -> None:
+    from server.search.analyzer import plan_query
+    from server.search.filters import Filters
+    from server.search.scan import Scanner
+
+    scanner = Scanner(NoteStore(apart_root))
+
+    def scan(query: str) -> list[str]:
+        found = scanner.search(plan_query(query), Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
+        return [hit.path for hit in found]
+
+    assert scan("马尔可夫假设") == ["学习笔记/n-gram.md"]
+    assert scan("马尔可夫决策过程") == []
+
 def test_a_minor_word_found_nowhere_is_named_without_hiding_the_topic(shared: Searcher) -> None:
     results = shared.search("残差连接和层归一化跟dropout有什么关系")
     assert {hit.path for hit in results.hits} == {"学习笔记/a-scattered.md", "学习笔记/b-together.md"}

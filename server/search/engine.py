@@ -10,7 +10,7 @@ matches and some query word occurs in no note, the results name it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import islice
 
 import numpy as np
@@ -22,7 +22,17 @@ from server.search.analyzer import Alternative, QueryPlan, load_segmenter, plan_
 from server.search.filters import Filters, filters_for
 from server.search.glossary import Glossary, parse_glossary_markdown
 from server.search.postings import IndexTerms
-from server.search.ranking import ABSENT_SHARE, QUESTION_MIN_COVERAGE, RESCORE_TOP, Ranking, rank, rescore
+from server.search.ranking import (
+    ABSENT_SHARE,
+    QUESTION_MIN_COVERAGE,
+    RESCORE_TOP,
+    Ranking,
+    absent_share,
+    absent_units,
+    apart_pair,
+    rank,
+    rescore,
+)
 from server.search.request import SearchRequest
 from server.search.results import IndexState, SearchHit, SearchResults, SectionHit
 from server.search.scan import Scanner
@@ -75,11 +85,12 @@ class SearchEngine:
                                  notice=common)
         found: list[SectionHit] | None = None
         absent: list[str] = []
+        apart: list[str] = []
         for _attempt in range(3):  # another process's commit may replace the one being read: read the new one
             try:
                 with self._index.reading() as terms:
                     if terms is not None:
-                        found, absent = self._from_index(terms, plan, filters, request)
+                        found, absent, apart = self._from_index(terms, plan, filters, request)
                 break
             except IndexOvertaken:
                 continue
@@ -98,6 +109,9 @@ class SearchEngine:
         if not found and absent:
             notice = (f"no note contains {'、'.join(absent)}; the notes may not cover this, or try other words "
                       "for it.")
+        elif not found and apart:
+            notice = (f"no note holds {' and '.join(apart)} together; the notes may not cover this, or try other "
+                      "words for it.")
         hits = [_hit(item, plan) for item in found]
         waiting = self._index.pending
         shown = f"pending {waiting}" if state is IndexState.FRESH and waiting else state.value
@@ -126,11 +140,19 @@ class SearchEngine:
 
     def _from_index(
         self, terms: IndexTerms, plan: QueryPlan, filters: Filters, request: SearchRequest
-    ) -> tuple[list[SectionHit], list[str]]:
+    ) -> tuple[list[SectionHit], list[str], list[str]]:
+        """The hits, the query words no note holds, and the two that carry the query when they never meet."""
         ranking = rank(plan, terms)
-        gone, absent = absent_words(ranking)
-        if absent_share(ranking, gone) >= ABSENT_SHARE:
-            return [], absent
+        held = [bool(unit.any()) for unit in ranking.units]
+
+        def together(members: Sequence[int]) -> bool:
+            return bool(np.logical_and.reduce([ranking.units[i] for i in members]).any())
+
+        gone, absent = absent_units(plan, held, together)
+        if absent_share(plan, ranking.weights, gone) >= ABSENT_SHARE:
+            return [], absent, []
+        if (pair := apart_pair(plan, ranking.weights, held, together)) is not None:
+            return [], absent, [plan.units[i].text for i in pair]
         allowed = terms.allowed(filters)
         full = ranking.full(allowed)
         leading = [int(doc) for doc in full[: max(RESCORE_TOP, request.limit * 5)]]
@@ -145,7 +167,7 @@ class SearchEngine:
             partial = ranking.partial(partial_rule(ranking), allowed)
             hits += islice(self._hits(terms, ranking, (int(d) for d in partial), per_file, seen, partial=True),
                            request.limit - len(hits))
-        return hits, absent
+        return hits, absent, []
 
     @staticmethod
     def _hits(
@@ -181,38 +203,6 @@ def _defines(term_start: int, term_end: int, start: int, end: int) -> bool:
     inside = max(term_start, start) < min(term_end, end) and (term_start, term_end) != (start, end)
     overlap = min(term_end, end) - max(term_start, start)
     return inside and overlap * 2 >= end - start
-
-
-def absent_words(ranking: Ranking) -> tuple[set[int], list[str]]:
-    """The query units no note holds (not even through an alias), and the words to name for them. A compound
-    of a question (联邦学习, 图卷积网络) is absent as a whole when one of its words occurs nowhere, however
-    common the others are (学习, 网络): it names one thing, and that thing is not in the notes."""
-    plan = ranking.plan
-    gone = {i for i, held in enumerate(ranking.units) if not held.any()}
-    compounds: dict[tuple[int, int], list[int]] = {}
-    for i, unit in enumerate(plan.units):
-        if unit.compound is not None:
-            compounds.setdefault(unit.compound, []).append(i)
-    named: dict[int, str] = {}
-    for (start, end), members in compounds.items():
-        if len(members) > 1 and gone.intersection(members) \
-                and not np.logical_and.reduce([ranking.units[i] for i in members]).any():
-            gone.update(members)
-            named[members[0]] = plan.text[start:end]
-            named.update({i: "" for i in members[1:]})
-    words = [named.get(i, unit.text) for i, unit in enumerate(plan.units)
-             if i in gone and (i in named or not unit.framing)]
-    return gone, [word for word in words if word]
-
-
-def absent_share(ranking: Ranking, gone: set[int]) -> float:
-    """The share of the query's weight carried by the `gone` units. A question's words are weighed here as
-    keywords are (rarity squared, see `unit_weight`): whether the notes cover a topic depends on its rare words
-    (联邦 in 联邦学习中的差分隐私), however a question's ranking spreads its weight."""
-    weights = [weight * weight for weight in ranking.weights] if ranking.plan.question else ranking.weights
-    total = sum(weights)
-    missing = sum(weight for i, weight in enumerate(weights) if i in gone)
-    return missing / total if total else 0.0
 
 
 def partial_rule(ranking: Ranking) -> np.ndarray:

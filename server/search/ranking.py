@@ -7,6 +7,10 @@ MIN_COVERAGE (65%) of the query's total weight is a full match, a word counting 
 glossary aliases is present (a Chinese word: the word itself, or all of its character bigrams). Rare words
 carry a query's meaning, so an absent topic finds nothing (区块链共识算法: 区块链 occurs nowhere; 共识 and 算法
 together are a small share), while a question padded with common words (为什么需要KV缓存) finds its topic.
+A topic whose words all occur, but never together, is absent too: the two words that carry most of a keyword
+query are what it is about (马尔可夫 and 决策 in 马尔可夫决策过程; face and recognition), and when no section holds
+both, the notes hold each for another reason (`apart_pair`); in a question, the same goes for each compound
+(垃圾回收, `absent_units`). The index and the scan apply these rules alike.
 
 Partial matches (`partial_rule`) are sections below that share that still hold the query's most
 distinctive present words; the caller shows them after the full ones, marked.
@@ -22,7 +26,7 @@ written in the title, a heading or the body.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -155,6 +159,55 @@ class Ranking:
                 if index in alt.covers:
                     found.update(term for unit in alt.units for term in unit.terms)
         return frozenset(found)
+
+
+Together = Callable[[Sequence[int]], bool]  # whether some section holds all of these query units
+
+
+def absent_units(plan: QueryPlan, held: Sequence[bool], together: Together) -> tuple[set[int], list[str]]:
+    """The query units to count as not in the notes (`held`: per unit, whether any note holds it), and the words
+    to name for them. A compound of a question (联邦学习, 垃圾回收) names one thing: it is absent as a whole when
+    one of its words occurs nowhere, or when its content words never meet in a section, however common each is
+    (学习; 垃圾 and 回收 apart)."""
+    gone = {i for i, anywhere in enumerate(held) if not anywhere}
+    compounds: dict[tuple[int, int], list[int]] = {}
+    for i, unit in enumerate(plan.units):
+        if unit.compound is not None:
+            compounds.setdefault(unit.compound, []).append(i)
+    named: dict[int, str] = {}
+    for (start, end), members in compounds.items():
+        content = [i for i in members if not plan.units[i].framing]
+        if len(members) > 1 and (gone.intersection(members) or (len(content) > 1 and not together(content))):
+            gone.update(members)
+            named[members[0]] = plan.text[start:end]
+            named.update({i: "" for i in members[1:]})
+    words = [named.get(i, unit.text) for i, unit in enumerate(plan.units)
+             if i in gone and (i in named or not unit.framing)]
+    return gone, [word for word in words if word]
+
+
+def absent_share(plan: QueryPlan, weights: Sequence[float], gone: set[int]) -> float:
+    """The share of the query's weight carried by the `gone` units. A question's words are weighed here as
+    keywords are (rarity squared, see `unit_weight`): whether the notes cover a topic depends on its rare words
+    (联邦 in 联邦学习中的差分隐私), however a question's ranking spreads its weight."""
+    counted = [weight * weight for weight in weights] if plan.question else list(weights)
+    total = sum(counted)
+    return sum(weight for i, weight in enumerate(counted) if i in gone) / total if total else 0.0
+
+
+def apart_pair(
+    plan: QueryPlan, weights: Sequence[float], held: Sequence[bool], together: Together
+) -> tuple[int, int] | None:
+    """For keywords, the two heaviest content words when the notes hold each but no section holds both; None
+    when they meet somewhere, the query has fewer than two, or it is a question (whose rare words are as often
+    the asker's phrasing: its compounds are judged instead, see `absent_units`)."""
+    if plan.question:
+        return None
+    content = [i for i, unit in enumerate(plan.units) if not unit.framing and weights[i] > 0 and held[i]]
+    if len(content) < 2:
+        return None
+    first, second = sorted(content, key=lambda i: (-weights[i], i))[:2]
+    return None if together((first, second)) else (first, second)
 
 
 def rank(plan: QueryPlan, terms: TermSource) -> Ranking:

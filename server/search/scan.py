@@ -11,14 +11,23 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import Layout
 from server.search.analyzer import QueryPlan, coverage, fold, framed, index_terms
 from server.search.documents import FileRecord, file_record
 from server.search.filters import Filters, passes
-from server.search.ranking import ABSENT_SHARE, MIN_COVERAGE, QUESTION_MIN_COVERAGE, ZONE_BOOSTS, unit_weight
+from server.search.ranking import (
+    ABSENT_SHARE,
+    MIN_COVERAGE,
+    QUESTION_MIN_COVERAGE,
+    ZONE_BOOSTS,
+    absent_share,
+    absent_units,
+    apart_pair,
+    unit_weight,
+)
 from server.search.results import SectionHit
 from server.store import FileStat, NoteStore, Snapshot
 
@@ -90,7 +99,13 @@ class Scanner:
         total = max(1, len(files))
         weights = framed(plan.units, [unit_weight(d, total, question=plan.question, named=unit.named)
                                       for d, unit in zip(df, plan.units, strict=True)])
-        if _absent_share(weights, df, plan.question) >= ABSENT_SHARE:
+        held = [count > 0 for count in df]
+
+        def together(members: Sequence[int]) -> bool:
+            return _together(files, could, plan, members)
+
+        gone, _ = absent_units(plan, held, together)
+        if absent_share(plan, weights, gone) >= ABSENT_SHARE or apart_pair(plan, weights, held, together):
             return []
         least = QUESTION_MIN_COVERAGE if plan.question else MIN_COVERAGE
         found: list[tuple[float, SectionHit]] = []
@@ -143,12 +158,15 @@ class Scanner:
         return scanned
 
 
-def _absent_share(weights: list[float], df: list[int], question: bool) -> float:
-    """The share of the query's weight carried by words no note holds (weighed as the index weighs them)."""
-    if question:
-        weights = [weight * weight for weight in weights]
-    total = sum(weights)
-    return sum(weight for weight, count in zip(weights, df, strict=True) if not count) / total if total else 0.0
+def _together(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, members: Sequence[int]) -> bool:
+    """Whether a section of some note holds all `members` (only files holding all of them are analyzed)."""
+    for file, row in zip(files, could, strict=True):
+        if all(row[i] for i in members):
+            for fields in file.analyzed():
+                satisfied = plan.satisfied(set().union(*fields.values()))
+                if all(satisfied[i] for i in members):
+                    return True
+    return False
 
 
 def _best(found: list[SectionHit], limit: int, per_file: bool) -> list[SectionHit]:

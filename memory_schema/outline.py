@@ -134,6 +134,9 @@ def _reparse(old: Outline, text: str, body_offset: int) -> Outline | None:
     if body_offset != old.body_offset or not old.heads:
         return None
     prefix = _common_prefix(old.text, text)
+    shifted = _items_inserted(old, text, prefix, body_offset)
+    if shifted is not None:
+        return shifted
     suffix = _common_suffix(old.text, text, limit=min(len(old.text), len(text)) - prefix)
     if prefix < body_offset or (len(text) - prefix - suffix) > _SMALL_CHANGE * len(text):
         return None
@@ -165,6 +168,56 @@ def _reparse(old: Outline, text: str, body_offset: int) -> Outline | None:
         footer = old.footer + delta if old.footer is not None else None
     code = [span for span in old.code if span[1] <= lo] + code
     return Outline(text, body_offset, tuple(kept + heads + tail), tuple(sorted(code)), footer)
+
+
+def _items_inserted(old: Outline, text: str, prefix: int, body_offset: int) -> Outline | None:
+    """`text`'s outline when it is `old.text` with list items inserted after an item of the same list (a
+    discussion listed, a TODO added): such lines open no block, end none and start no heading, and items of the
+    same marker and indent take the lines after them exactly as the item before did, so the outline is
+    `old`'s, moved. None for any other change."""
+    delta = len(text) - len(old.text)
+    at = _line_start(text, prefix)
+    if delta <= 0 or at <= body_offset or text[at + delta :] != old.text[at:]:
+        return None
+    inserted = text[at : at + delta]
+    lines = _LINE_BREAK.split(inserted)
+    splits_crlf = text[at - 1] == "\r" and "\n" in (text[at : at + 1], old.text[at : at + 1])
+    joins_crlf = inserted.endswith("\r") and old.text[at : at + 1] == "\n"
+    if lines[-1] != "" or splits_crlf or joins_crlf:
+        return None
+    previous = _LINE_BREAK.split(old.text[_line_start(old.text, at - 1) : at])[0]
+    shape = _item_shape(previous)
+    if shape is None or any(_item_shape(line) != shape for line in lines[:-1]):
+        return None
+    if any(h.start < at < h.body_start or (h.start == at and not h.atx) for h in old.heads):
+        return None
+    if any(a < at < b or a == at for a, b in old.code):
+        return None
+    count = len(lines) - 1
+    heads = tuple(Head(h.level, h.raw, h.start + delta, h.body_start + delta, h.line + count, h.atx)
+                  if h.start >= at else h for h in old.heads)
+    code = tuple((a + delta, b + delta) if a >= at else (a, b) for a, b in old.code)
+    footer = old.footer + delta if old.footer is not None and old.footer >= at else old.footer
+    return Outline(text, body_offset, heads, code, footer)
+
+
+# A list item line: up to 3 spaces, a marker, 1-4 spaces and content that opens no block of its own.
+_ITEM = re.compile(r"( {0,3})(\d{1,9}[.)]|[-*+])( {1,4})(?![`~]{3}|<|[-*+] |\d{1,9}[.)] )\S[^\r\n]*")
+
+
+def _item_shape(line: str) -> tuple[int, str, int] | None:
+    """A list item line's indent, marker kind (its delimiter or bullet) and content indent; None for another
+    line."""
+    match = _ITEM.fullmatch(line)
+    if match is None:
+        return None
+    indent, marker, spaces = match.group(1), match.group(2), match.group(3)
+    return len(indent), marker[-1], len(indent) + len(marker) + len(spaces)
+
+
+def _line_start(text: str, offset: int) -> int:
+    """The offset of the start of the line holding `offset`."""
+    return max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
 
 
 def _line_count(text: str, lo: int, hi: int) -> int:

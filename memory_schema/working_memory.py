@@ -222,9 +222,10 @@ def add_discussion_ref(text: str, file: str, description: str, language: Languag
     The list is the one under `**现有文档**:` (or `**Existing documents**:`); a placeholder line such as
     （尚无记录） under that label is replaced by the first entry; a section without the label gets it once."""
     document = parse_markdown(text)
-    if any(ref.file == file for ref in parse_working_memory(text).discussions):
-        return text
     section = find_role(document, "discussion_index") or find_role(document, "method")
+    listed = document.full_text(section) if section else ""
+    if any(m.group("file") == file for m in _DOC_ITEM.finditer(listed)):  # as `parse_working_memory` lists them
+        return text
     line_end = "" if not description else f" - {description}"
     newline = document.newline
     if section is not None:

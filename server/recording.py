@@ -184,8 +184,8 @@ def find_discussion(memory: ProjectMemory, topic: str) -> str | None:
     """The existing discussion file for `topic`, named with or without the 深度讨论 suffix, compared case-
     and width-insensitively (so the person's `KV缓存内存计算精确分析.md` is continued, not duplicated)."""
     wanted = topic_key(topic)
-    for path in memory.store.iter_markdown():
-        if memory.layout.kind_of(path) is DocumentKind.DISCUSSION and topic_key(path.rsplit("/", 1)[-1]) == wanted:
+    for path in memory.store.iter_markdown(memory.layout.discussions_dir, lambda name: topic_key(name) == wanted):
+        if memory.layout.kind_of(path) is DocumentKind.DISCUSSION:
             return path
     return None
 

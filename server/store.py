@@ -162,22 +162,26 @@ class NoteStore:
             raise DocumentNotFound(rel) from err
         return FileStat(mtime_ns=info.st_mtime_ns, size=info.st_size)
 
-    def iter_markdown(self) -> Iterator[str]:
-        """Every `*.md` note under the root as a relative posix path, sorted.
+    def iter_markdown(self, under: str = "", named: Callable[[str], bool] | None = None) -> Iterator[str]:
+        """Every `*.md` note under the root (or its folder `under`; with `named`, only those whose file name it
+        accepts, the others never checked further) as a relative posix path, sorted.
 
         Skips dot folders and dot files (`.git/`), editor temp and backup files, symlinks that lead outside
         the root, and what `self.rules` excludes (installed code, the person's `ignore` patterns); raises
         TooManyNotes past the rules' limit. Symlinked folders are not entered: what they hold inside the root
         is listed where it really lives.
         """
-        for rel, _ in self.iter_markdown_stats():
+        for rel, _ in self.iter_markdown_stats(under, named):
             yield rel
 
-    def iter_markdown_stats(self) -> Iterator[tuple[str, FileStat]]:
+    def iter_markdown_stats(
+        self, under: str = "", named: Callable[[str], bool] | None = None
+    ) -> Iterator[tuple[str, FileStat]]:
         """`iter_markdown` with each note's modified time and size, taken during the same walk."""
         found: list[tuple[str, FileStat]] = []
         rules = self.rules
-        pending = [(self.root, "")]
+        start = self._walk_start(under)
+        pending = [start] if start is not None else []
         while pending:
             folder, prefix = pending.pop()
             try:
@@ -189,13 +193,24 @@ class NoteStore:
                 if entry.is_dir(follow_symlinks=False):
                     if rules.enters(Path(entry.path), rel):
                         pending.append((Path(entry.path), rel + "/"))
-                elif is_note_name(entry.name) and rules.is_note(rel):
+                elif is_note_name(entry.name) and (named is None or named(entry.name)) and rules.is_note(rel):
                     listed = self._listed_stat(entry)
                     if listed is not None:
                         found.append(listed)
                         if len(found) > rules.max_notes:
                             raise TooManyNotes(self.root, rules.max_notes)
         yield from sorted(found)
+
+    def _walk_start(self, under: str) -> tuple[Path, str] | None:
+        """Where a walk of the folder `under` starts, or None when the walk of the whole root would not enter
+        it (a symlink, ignored) or it is not a folder: a part of the walk lists what the whole walk lists there."""
+        folder, prefix = self.root, ""
+        for part in (p for p in under.split("/") if p):
+            folder, prefix = folder / part, prefix + part
+            if folder.is_symlink() or not folder.is_dir() or not self.rules.enters(folder, prefix):
+                return None
+            prefix += "/"
+        return folder, prefix
 
     def _listed_stat(self, entry: os.DirEntry[str]) -> tuple[str, FileStat] | None:
         """The note's relative path and stat if `read` would accept it, else None.

@@ -244,3 +244,58 @@ def test_a_text_reparsed_around_an_edit_has_the_outline_of_a_full_parse(
     incremental = outline_fields(edited)
     forget()
     assert incremental == outline_fields(edited)
+
+
+ITEM_CONTENT = ("新的一项", "[ ] 新的 TODO", "`新主题深度讨论.md` - 摘要", "```代码", "<b>粗</b>", "# 井号", "- 嵌套",
+                "2. 嵌套", "KV缓存  ")
+MARKER = __import__("re").compile(r"[ \t]*(?:\d{1,9}[.)]|[-*+])[ \t]+")
+
+
+@PROPERTY
+@given(doc=documents(), at=st.integers(0, 10_000), contents=st.lists(st.sampled_from(ITEM_CONTENT), min_size=1,
+       max_size=3), own_marker=st.booleans(), marker=st.sampled_from(["- ", "1. ", "10. ", "    - ", "-     "]),
+       brk=st.sampled_from(["\n", "\r\n", "\r"]))
+def test_list_items_inserted_after_a_line_keep_the_outline_of_a_full_parse(
+    doc: Doc, at: int, contents: list[str], own_marker: bool, marker: str, brk: str
+) -> None:
+    """Items put after an item of the same list are outlined without a parse (`outline._items_inserted`); the
+    outline must be what a full parse gives, also where the line before is no item or another kind of one."""
+    import re
+
+    from memory_schema import markdown, outline
+
+    def forget() -> None:
+        with outline._recent_lock, markdown._documents_lock:
+            outline._recent.clear()
+            markdown._documents.clear()
+
+    forget()
+    parse_markdown(doc.text)
+    starts = [0, *(m.end() for m in re.finditer(r"\r\n|\r|\n", doc.text))]
+    after_items = [cut for cut in starts if cut and MARKER.match(re.split(r"\r\n|\r|\n", doc.text[:cut])[-2])]
+    places = after_items if own_marker and after_items else starts
+    cut = places[at % len(places)]
+    previous = re.split(r"\r\n|\r|\n", doc.text[:cut])[-2] if cut else ""
+    found = MARKER.match(previous)
+    prefix = found.group(0) if own_marker and found else marker
+    edited = doc.text[:cut] + brk.join(prefix + content for content in contents) + brk + doc.text[cut:]
+    incremental = outline_fields(edited)
+    forget()
+    assert incremental == outline_fields(edited)
+
+
+def test_an_item_added_to_a_long_list_is_outlined_without_parsing_the_list_again() -> None:
+    from unittest import mock
+
+    from memory_schema import outline
+
+    items = "".join(f"{n}. `主题{n}深度讨论.md` - 摘要\n" for n in range(1, 301))
+    text = f"# 记忆\n\n## 深度讨论索引\n\n{items}\n## 下一步\n\n- 读论文\n\n---\n**最后更新**: 2026-12-01\n"
+    parse_markdown(text)
+    added = text.replace("300. `主题300深度讨论.md` - 摘要\n", "300. `主题300深度讨论.md` - 摘要\n301. `新.md` - 新\n")
+    with mock.patch.object(outline, "_scan", side_effect=AssertionError("parsed again")):
+        incremental = outline_fields(added)
+    with outline._recent_lock:
+        outline._recent.clear()
+        outline._recent_large.clear()
+    assert incremental == outline_fields(added)

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from memory_schema.errors import ProjectMemoryError
+from memory_schema.errors import InvalidInput, ProjectMemoryError
 from server.fs import Opened, read_all, same_stat
 from server.journal import digest, write_group
 from server.merging import merge_texts
@@ -135,8 +135,12 @@ class AfterWrites:
                 self._merge_orphan(written)
             elif not written.handled and written.change is not None and self._changed_since(written):
                 self._reapply_if_lost(written)
-        except (ProjectMemoryError, OSError):
-            logger.warning("checking %s after a write failed", written.rel, exc_info=True)
+        except InvalidInput as err:
+            # The save took away what the write acted on (a completed TODO's item, say): it stays the person's.
+            written.handled = True
+            logger.info("a write to %s was not re-applied after someone's save: %s", written.rel, err)
+        except (ProjectMemoryError, OSError) as err:
+            logger.warning("checking %s after a write failed: %s", written.rel, err)
 
     def _changed_since(self, written: Written) -> bool:
         """Whether the note may have lost the write's effect to someone's save: it has a state not yet judged

@@ -487,3 +487,34 @@ def test_a_folder_swapped_for_a_symlink_after_the_path_check_is_never_read_throu
     with pytest.raises(ProjectMemoryError) as caught:
         store.read("notes/a.md")
     assert "SECRET" not in str(caught.value)
+
+
+def test_a_completion_whose_item_a_later_save_removed_stays_the_persons_choice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Someone puts back an older research TODO without the item a tool just completed (added long before):
+    the after-write watch cannot re-apply the completion, leaves the person's text alone and says so in one
+    line."""
+    import logging
+    import time
+
+    from server.afterwrite import AFTER_WRITE_SECONDS
+    from server.memory import ProjectMemory
+    from support import copy_example
+
+    root = copy_example(tmp_path)
+    todo = root / "深度探索TODO.md"
+    older = todo.read_bytes()
+    memory = ProjectMemory(root)
+    try:
+        memory.add_research_todo("实测新的想法")
+        time.sleep(AFTER_WRITE_SECONDS + 0.5)  # long settled: no longer watched
+        memory.complete_research_todo("实测新的想法")
+        with caplog.at_level(logging.INFO, logger="server.afterwrite"):
+            todo.write_bytes(older)  # the person restores the older version
+            time.sleep(AFTER_WRITE_SECONDS + 0.5)
+    finally:
+        memory.store.close()
+    assert todo.read_bytes() == older
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert any("was not re-applied" in r.getMessage() for r in caplog.records), caplog.text

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import os
 import stat
 import threading
@@ -56,6 +57,8 @@ from server.search.manifest import ManifestEntry
 from server.search.postings import LENGTH_COLUMN, WORDS, IndexTerms, SegmentTerms, SegmentVanished, forget_columns
 from server.search.ranking import ZONE_BOOSTS
 from server.search.whoosh_private import segment_sizes
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "4"  # and the analyzer's: a change of stop words or terms means a rebuild
 WRITER_TIMEOUT_SECONDS = 5.0
@@ -598,6 +601,7 @@ def _damage_reported() -> Iterator[None]:
         raise
     except Exception as err:  # EOFError, UnpicklingError, struct.error, whoosh's own IndexError...
         reason = f"{type(err).__name__}: {err}"[:160]
+        logger.debug("search index read failed", exc_info=True)  # where in Whoosh, for a report
         _close_files(err)
     if reason:
         raise IndexUnavailable("corrupt", f"the search index is damaged ({reason})")

@@ -21,6 +21,7 @@ bigrams, `pin_memory` by the whole term or by `pin` and `memory`.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
@@ -189,6 +190,36 @@ def _is_han(char: str) -> bool:
 def index_terms(text: str, start_pos: int = 0) -> list[Term]:
     """Every index term of `text` with its position.
 
+    A long text is taken line by line, each line's terms kept (`_line_terms`): a newline ends every Han
+    segment and letter word, so a line's terms do not depend on its neighbours, only their positions move
+    with what came before. An edit of a long list re-analyzes the lines it changed, not the list.
+    """
+    if len(text) < LINE_CACHE_FROM or "\n" not in text:
+        return _terms(text, start_pos)[0]
+    out: list[Term] = []
+    pos = start_pos
+    for line in text.split("\n"):
+        if not line:
+            continue
+        terms, advance = _line_terms(line) if len(line) <= LINE_CACHE_UP_TO else _terms(line, 0)
+        out.extend([(term, at + pos) for term, at in terms] if pos else terms)
+        pos += advance
+    return out
+
+
+LINE_CACHE_FROM = 4096  # characters: shorter texts are analyzed whole
+LINE_CACHE_UP_TO = 200  # characters: a list entry or a short line is kept, a paragraph is not
+
+
+@functools.lru_cache(maxsize=4096)  # a few MB at most
+def _line_terms(line: str) -> tuple[tuple[Term, ...], int]:
+    terms, end = _terms(line, 0)
+    return tuple(terms), end
+
+
+def _terms(text: str, start_pos: int) -> tuple[list[Term], int]:
+    """The terms of `text` and the position after it.
+
     One pass over jieba's words for the whole text (one call: per-run calls cost 5x more): Han words
     gather into segments, everything else into stretches whose words a regex finds. Within a segment the
     longer words follow its bigrams (Whoosh only needs each term's own positions to increase).
@@ -196,8 +227,7 @@ def index_terms(text: str, start_pos: int = 0) -> list[Term]:
     folded = fold(text)
     out: list[Term] = []
     if not _HAS_HAN.search(folded):
-        _word_terms(out, folded, start_pos)
-        return out
+        return out, _word_terms(out, folded, start_pos)
     pos = start_pos
     segment: list[str] = []
     segment_pos = pos
@@ -245,8 +275,8 @@ def index_terms(text: str, start_pos: int = 0) -> list[Term]:
     if segment:
         _segment_terms(out, segment, segment_pos)
     if stretch:
-        _word_terms(out, "".join(stretch), pos)
-    return out
+        pos = _word_terms(out, "".join(stretch), pos)
+    return out, pos
 
 
 def term_set(text: str) -> set[str]:

@@ -1,5 +1,7 @@
 """The analyzer (index terms, query plans), the glossary and snippets: pure functions, no index."""
 
+from pathlib import Path
+
 import pytest
 
 from server.search.analyzer import fold, index_terms, plan_query, term_set
@@ -196,3 +198,47 @@ def test_english_variants_find_the_stem() -> None:
     assert "train" in english_variants("trained")
     assert "stop" in english_variants("stopped")
     assert english_variants("loss") == [] and english_variants("gpus") == []
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cs336"
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+MIXED_LINES = ("KV缓存 的显存占用与 seq_len 成正比。", "- [ ] 实测 FlashAttention-2 的 tiling", "",
+               "1. `RoPE深度讨论.md` - 旋转", "## 第十讲 Inference", "```python", "x = torch.zeros(4096)  # 注释",
+               "卡拉OK 和 GPU显存", "ａｂｃ１２３ 全角",
+               "the quick brown fox", "   ", "注意", "力机制", "pin_memory=True", "\r", "…省略号")
+
+
+def _same_terms_line_by_line(text: str, start: int) -> None:
+    from server.search import analyzer
+
+    whole = analyzer._terms(text, start)[0]
+    analyzer._line_terms.cache_clear()
+    assert analyzer.index_terms(text, start) == whole  # lines analyzed, then kept
+    assert analyzer.index_terms(text, start) == whole  # lines from the cache
+
+
+def test_a_long_text_taken_line_by_line_has_the_terms_of_a_whole_text_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import random
+
+    from server.search import analyzer
+
+    monkeypatch.setattr(analyzer, "LINE_CACHE_FROM", 0)
+    rng = random.Random(336)
+    for _ in range(200):
+        text = "\n".join(rng.choice(MIXED_LINES) for _ in range(rng.randint(1, 30)))
+        _same_terms_line_by_line(text, rng.choice([0, 5, 1 << 20]))
+    for path in sorted(EXAMPLE.rglob("*.md")):
+        _same_terms_line_by_line(path.read_text(encoding="utf-8"), 1 << 20)
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="evaluation corpus (../shared/corpus) not present")
+def test_every_corpus_note_taken_line_by_line_has_the_terms_of_a_whole_text_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from server.search import analyzer
+
+    monkeypatch.setattr(analyzer, "LINE_CACHE_FROM", 0)
+    for path in sorted(CORPUS.rglob("*.md")):
+        _same_terms_line_by_line(path.read_text(encoding="utf-8", errors="replace"), 0)

@@ -191,7 +191,7 @@ def _items_inserted(old: Outline, text: str, prefix: int, body_offset: int) -> O
         return None
     if any(h.start < at < h.body_start or (h.start == at and not h.atx) for h in old.heads):
         return None
-    if any(a < at < b or a == at for a, b in old.code):
+    if any(a <= at <= b for a, b in old.code):  # inside a code block, or at the end of one left open
         return None
     count = len(lines) - 1
     heads = tuple(Head(h.level, h.raw, h.start + delta, h.body_start + delta, h.line + count, h.atx)
@@ -201,17 +201,23 @@ def _items_inserted(old: Outline, text: str, prefix: int, body_offset: int) -> O
     return Outline(text, body_offset, heads, code, footer)
 
 
-# A list item line: up to 3 spaces, a marker, 1-4 spaces and content that opens no block of its own.
-_ITEM = re.compile(r"( {0,3})(\d{1,9}[.)]|[-*+])( {1,4})(?![`~]{3}|<|[-*+] |\d{1,9}[.)] )\S[^\r\n]*")
+# A list item line: up to 3 spaces, a marker, 1-4 spaces and plain content: nothing that opens or closes a
+# block of its own (a fence, a heading, a thematic break, a quote, a nested marker, a link reference
+# definition) and no `<` or `>`, so no HTML block it may sit in can end on it.
+_ITEM = re.compile(r"( {0,3})(\d{1,9}[.)]|[-*+])( {1,4})"
+                   r"(?![`~]{3}|#|[-*+_=>]|\d{1,9}[.)]|\[[^\]]*\]:)[^<>\s][^<>\r\n]*")
 
 
 def _item_shape(line: str) -> tuple[int, str, int] | None:
     """A list item line's indent, marker kind (its delimiter or bullet) and content indent; None for another
-    line."""
+    line, and for an item numbered 1, the one ordered item that may interrupt a paragraph (after `2. a` read as
+    a paragraph's text, `1. b` would start a list)."""
     match = _ITEM.fullmatch(line)
     if match is None:
         return None
     indent, marker, spaces = match.group(1), match.group(2), match.group(3)
+    if marker[:-1].isdigit() and int(marker[:-1]) == 1:
+        return None
     return len(indent), marker[-1], len(indent) + len(marker) + len(spaces)
 
 

@@ -3,6 +3,7 @@ headings, and each edit changes only the range it names, losing or inventing no 
 
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -299,3 +300,35 @@ def test_an_item_added_to_a_long_list_is_outlined_without_parsing_the_list_again
         outline._recent.clear()
         outline._recent_large.clear()
     assert incremental == outline_fields(added)
+
+
+INSERTIONS_THAT_CHANGE_MORE_THAN_THEY_ADD = [  # found by an attack on the list-item fast path
+    ("# T\n- a\nfoo\n---\n", "# T\n- a\n- # b\nfoo\n---\n"),  # the next line stops being a lazy continuation
+    ("# T\n- a\nfoo\n---\n", "# T\n- a\n- ***\nfoo\n---\n"),
+    ("# T\n- a\nfoo\n---\n", "# T\n- a\n- [r]: /url\nfoo\n---\n"),
+    ("# T\n- a\n**最后更新**: 2026-12-01\n", "# T\n- a\n- ---\n**最后更新**: 2026-12-01\n"),
+    ("# T\n- a\n<span>\n## H\n", "# T\n- a\n- ***\n<span>\n## H\n"),
+    ("# T\n<!--\n- a\n-->\n## H\n", "# T\n<!--\n- a\n- b --> c\n-->\n## H\n"),  # an HTML block ends early
+    ("# T\n<pre>\n- a\n</pre>\n## H\n", "# T\n<pre>\n- a\n- b </pre>\n</pre>\n## H\n"),
+    ("# T\n```yaml\n- name: a\n", "# T\n```yaml\n- name: a\n- name: b\n"),  # a fence left open at the end
+    ("# T\n- x\n  ```\n  - a\n- y\n", "# T\n- x\n  ```\n  - a\n  - b\n- y\n"),
+    ("# T\npara\n2. a\n   # H\n", "# T\npara\n2. a\n1. x\n   # H\n"),  # only `1.` interrupts a paragraph
+    ("# T\n-    a\n    code\n", "# T\n-    a\n-    # b\n    code\n"),
+]
+
+
+@pytest.mark.parametrize(("before", "after"), INSERTIONS_THAT_CHANGE_MORE_THAN_THEY_ADD)
+def test_an_inserted_line_that_changes_the_lines_around_it_is_parsed_again(before: str, after: str) -> None:
+    from memory_schema import markdown, outline
+
+    def forget() -> None:
+        with outline._recent_lock, markdown._documents_lock:
+            outline._recent.clear()
+            outline._recent_large.clear()
+            markdown._documents.clear()
+
+    forget()
+    parse_markdown(before)
+    incremental = outline_fields(after)
+    forget()
+    assert incremental == outline_fields(after)

@@ -428,6 +428,11 @@ APART = {  # the two words of a topic, each in its own note for its own reason
     "学习笔记/n-gram.md": f"# N-gram 模型\n\nN-gram 模型基于马尔可夫假设：下一个词只看前几个词。{FILLER}\n",
     "学习笔记/agents.md": f"# 智能体\n\n模型在每一步都要做出决策，再看环境的反馈。{FILLER}\n",
     "学习笔记/filler.md": f"# 杂记\n\n训练过程中的一些记录。{FILLER}\n",
+    "学习笔记/flash.md": (f"# FlashAttention\n\n## 核心思想\n\n注意力按块计算，softmax 用在线方式更新。{FILLER}\n\n"
+                         f"## 反向传播\n\n反向时不存注意力矩阵，而是重新计算。{FILLER}\n"),
+    "学习笔记/memory.md": f"# 显存\n\n激活重计算可以省下显存。{FILLER}\n",
+    "学习笔记/tokens.md": (f"# 从文本到向量\n\n## BPE\n\nBPE 合并最常见的字节对。{FILLER}\n\n"
+                          f"## Embedding\n\n每个 token id 查表得到 embedding 向量。{FILLER}\n"),
 }
 
 
@@ -458,6 +463,23 @@ def test_a_topic_whose_words_occur_only_apart_finds_nothing_and_says_so(apart_ro
     finally:
         searcher.close()
         (apart_root / "学习笔记" / "rl.md").unlink()
+
+
+@pytest.mark.parametrize(("query", "path"), [
+    ("FlashAttention 反向传播 重计算", "学习笔记/flash.md"),  # a paraphrase added to a query that finds its section
+    ("在线softmax 分块", "学习笔记/flash.md"),
+    ("BPE embedding", "学习笔记/tokens.md"),  # sibling sections of one note
+])
+def test_words_found_in_one_note_or_with_a_full_match_are_never_taken_for_an_absent_topic(
+    apart_root: Path, query: str, path: str
+) -> None:
+    searcher = Searcher(apart_root)
+    searcher.warm_up()
+    try:
+        results = searcher.search(query)
+    finally:
+        searcher.close()
+    assert path in [hit.path for hit in results.hits] and not results.notice, query
 
 
 def test_a_scan_refuses_a_topic_whose_words_occur_only_apart(apart_root: Path) -> None:

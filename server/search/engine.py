@@ -24,6 +24,7 @@ from server.search.glossary import Glossary, parse_glossary_markdown
 from server.search.postings import IndexTerms
 from server.search.ranking import (
     ABSENT_SHARE,
+    PARTIAL_MIN_COVERAGE,
     QUESTION_MIN_COVERAGE,
     RESCORE_TOP,
     Ranking,
@@ -44,8 +45,6 @@ from server.store import NoteStore
 logger = logging.getLogger(__name__)
 
 GLOSSARY_NOTE = "glossary.md"
-PARTIAL_MIN_COVERAGE = 0.4  # a partial match of keywords holds this share of the query's weight, and its rarest
-# word found anywhere: a section holding only common words is noise (a question's: QUESTION_MIN_COVERAGE)
 
 
 class SearchEngine:
@@ -151,7 +150,8 @@ class SearchEngine:
         gone, absent = absent_units(plan, held, together)
         if absent_share(plan, ranking.weights, gone) >= ABSENT_SHARE:
             return [], absent, []
-        if (pair := apart_pair(plan, ranking.weights, held, together)) is not None:
+        if (pair := apart_pair(plan, ranking.weights, held, lambda pair: _in_one_note(ranking, terms, pair),
+                               two_together=_two_together(ranking))) is not None:
             return [], absent, [plan.units[i].text for i in pair]
         allowed = terms.allowed(filters)
         full = ranking.full(allowed)
@@ -197,6 +197,25 @@ class SearchEngine:
             )
 
 
+def _in_one_note(ranking: Ranking, terms: IndexTerms, members: Sequence[int]) -> bool:
+    """Whether some note holds all `members` (in any of its sections)."""
+    first, *rest = members
+    notes = {terms.path(int(doc)) for doc in np.flatnonzero(ranking.units[first])}
+    for other in rest:
+        notes &= {terms.path(int(doc)) for doc in np.flatnonzero(ranking.units[other])}
+    return bool(notes)
+
+
+def _two_together(ranking: Ranking) -> bool:
+    """Whether a section holds two or more of the query's content words and enough of it to be shown (a full
+    or a partial match)."""
+    content = [held for unit, held in zip(ranking.plan.units, ranking.units, strict=True) if not unit.framing]
+    if len(content) < 2:
+        return False
+    count = np.sum(content, axis=0)
+    return bool(np.any((ranking.coverage >= PARTIAL_MIN_COVERAGE - 1e-6) & (count >= 2)))
+
+
 def _defines(term_start: int, term_end: int, start: int, end: int) -> bool:
     """Whether a glossary term lies inside a compound [start, end) without being all of it, and makes up at
     least half of it."""
@@ -207,7 +226,8 @@ def _defines(term_start: int, term_end: int, start: int, end: int) -> bool:
 
 def partial_rule(ranking: Ranking) -> np.ndarray:
     """Which sections may follow the full matches: for a question, those holding QUESTION_MIN_COVERAGE of it;
-    for keywords, PARTIAL_MIN_COVERAGE and the rarest query word the notes hold."""
+    for keywords, PARTIAL_MIN_COVERAGE and one of the rarest query words the notes hold (weighing at least
+    half the rarest: of two equally rare words, a section may hold either)."""
     if ranking.plan.question:
         return ranking.coverage >= QUESTION_MIN_COVERAGE
     present = [(weight, i) for i, (weight, held) in enumerate(zip(ranking.weights, ranking.units, strict=True))
@@ -215,8 +235,9 @@ def partial_rule(ranking: Ranking) -> np.ndarray:
     rule = ranking.coverage >= PARTIAL_MIN_COVERAGE
     if not present:
         return rule & False
-    _, best = max(present)
-    return rule & ranking.units[best]
+    heaviest = max(weight for weight, _ in present)
+    rare = np.logical_or.reduce([ranking.units[i] for weight, i in present if weight >= heaviest / 2])
+    return rule & rare
 
 
 def _chain(first: list[int], rest: Iterator[int]) -> Iterator[int]:

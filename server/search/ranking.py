@@ -8,9 +8,9 @@ glossary aliases is present (a Chinese word: the word itself, or all of its char
 carry a query's meaning, so an absent topic finds nothing (区块链共识算法: 区块链 occurs nowhere; 共识 and 算法
 together are a small share), while a question padded with common words (为什么需要KV缓存) finds its topic.
 A topic whose words all occur, but never together, is absent too: the two words that carry most of a keyword
-query are what it is about (马尔可夫 and 决策 in 马尔可夫决策过程; face and recognition), and when no section holds
-both, the notes hold each for another reason (`apart_pair`); in a question, the same goes for each compound
-(垃圾回收, `absent_units`). The index and the scan apply these rules alike.
+query are what it is about (马尔可夫 and 决策 in 马尔可夫决策过程), and when no note holds both and no section
+holds two of its words, the notes hold each for another reason (`apart_pair`); in a question, a compound whose
+words never meet in a section is absent (垃圾回收, `absent_units`). The index and the scan apply these rules alike.
 
 Partial matches (`partial_rule`) are sections below that share that still hold the query's most
 distinctive present words; the caller shows them after the full ones, marked.
@@ -36,6 +36,8 @@ import numpy.typing as npt
 from server.search.analyzer import BODY, CODE, HEADING, TITLE, ZONE_BASES, QueryPlan, Unit, framed
 
 MIN_COVERAGE = 0.65
+PARTIAL_MIN_COVERAGE = 0.4  # a partial match of keywords holds this share of the query's weight, and its rarest
+# word found anywhere: a section holding only common words is noise (a question's: QUESTION_MIN_COVERAGE)
 QUESTION_MIN_COVERAGE = 0.25  # a question's extra words are expected to be missing: a partial match holds this
 ABSENT_SHARE = 0.5  # query words found in no note carrying this share of its weight: the topic is not covered
 ZONE_BOOSTS = {TITLE: 4.0, HEADING: 2.5, BODY: 1.0, CODE: 0.3}
@@ -196,18 +198,22 @@ def absent_share(plan: QueryPlan, weights: Sequence[float], gone: set[int]) -> f
 
 
 def apart_pair(
-    plan: QueryPlan, weights: Sequence[float], held: Sequence[bool], together: Together
+    plan: QueryPlan, weights: Sequence[float], held: Sequence[bool], in_one_note: Together, *, two_together: bool
 ) -> tuple[int, int] | None:
-    """For keywords, the two heaviest content words when the notes hold each but no section holds both; None
-    when they meet somewhere, the query has fewer than two, or it is a question (whose rare words are as often
-    the asker's phrasing: its compounds are judged instead, see `absent_units`)."""
-    if plan.question:
+    """For keywords, the two heaviest content words when the notes hold each but no note holds both, and no
+    section holds two of the query's words with PARTIAL_MIN_COVERAGE of it (`two_together`): the notes hold
+    each word for another reason. None when they meet in a note (sibling sections of one note are about one
+    subject: BPE in one, embedding in the next), when a section holds two of the words (a paraphrase added to a
+    query that finds its section: FlashAttention 反向传播 重计算, where the note says 重新计算), when the query has
+    fewer than two words, or for a question (whose rare words are as often the asker's phrasing: its compounds
+    are judged instead, see `absent_units`)."""
+    if plan.question or two_together:
         return None
     content = [i for i, unit in enumerate(plan.units) if not unit.framing and weights[i] > 0 and held[i]]
     if len(content) < 2:
         return None
     first, second = sorted(content, key=lambda i: (-weights[i], i))[:2]
-    return None if together((first, second)) else (first, second)
+    return None if in_one_note((first, second)) else (first, second)
 
 
 def rank(plan: QueryPlan, terms: TermSource) -> Ranking:

@@ -21,6 +21,7 @@ from server.search.filters import Filters, passes
 from server.search.ranking import (
     ABSENT_SHARE,
     MIN_COVERAGE,
+    PARTIAL_MIN_COVERAGE,
     QUESTION_MIN_COVERAGE,
     ZONE_BOOSTS,
     absent_share,
@@ -104,8 +105,16 @@ class Scanner:
         def together(members: Sequence[int]) -> bool:
             return _together(files, could, plan, members)
 
+        def in_one_note(members: Sequence[int]) -> bool:
+            return any(all(row[i] for i in members) for row in could)
+
+        content = [i for i, unit in enumerate(plan.units) if not unit.framing]
+        two_together = any(coverage(weights, row) >= PARTIAL_MIN_COVERAGE and sum(row[i] for i in content) >= 2
+                           for row in could)  # judged by note: the scan analyzes sections only later
         gone, _ = absent_units(plan, held, together)
-        if absent_share(plan, weights, gone) >= ABSENT_SHARE or apart_pair(plan, weights, held, together):
+        if absent_share(plan, weights, gone) >= ABSENT_SHARE or apart_pair(
+            plan, weights, held, in_one_note, two_together=two_together
+        ):
             return []
         least = QUESTION_MIN_COVERAGE if plan.question else MIN_COVERAGE
         found: list[tuple[float, SectionHit]] = []

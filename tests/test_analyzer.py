@@ -233,6 +233,7 @@ def test_a_long_text_taken_line_by_line_has_the_terms_of_a_whole_text_pass(
         _same_terms_line_by_line(path.read_text(encoding="utf-8"), 1 << 20)
 
 
+@pytest.mark.slow  # seconds of waiting or a whole corpus: `.ci/run` runs it after the README command
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="evaluation corpus (../shared/corpus) not present")
 def test_every_corpus_note_taken_line_by_line_has_the_terms_of_a_whole_text_pass(
     monkeypatch: pytest.MonkeyPatch,

@@ -549,6 +549,7 @@ async def test_a_twenty_megabyte_note_is_refused_with_a_clear_message_and_skippe
     assert snapshot_tree(root) == before
 
 
+@pytest.mark.slow  # seconds of waiting or a whole corpus: `.ci/run` runs it after the README command
 async def test_a_note_with_thirty_thousand_headings_is_served_while_other_calls_still_answer(tmp_path: Path) -> None:
     root = copy_example(tmp_path)
     memory = ProjectMemory(root, today=lambda: TODAY)

@@ -434,6 +434,7 @@ def test_four_processes_appending_at_once_lose_no_line(root: Path, tmp_path: Pat
     assert temp_files(root) == []
 
 
+@pytest.mark.slow  # seconds of waiting or a whole corpus: `.ci/run` runs it after the README command
 def test_undone_writes_stay_undone_when_the_bytes_they_restore_were_written_before(tmp_path: Path) -> None:
     """An undo restores bytes an earlier write left, so the journal holds the same bytes twice: the after-write
     watch of the earlier writes must still see the note as written by servers alone. Nothing undone comes back
@@ -489,6 +490,7 @@ def test_a_folder_swapped_for_a_symlink_after_the_path_check_is_never_read_throu
     assert "SECRET" not in str(caught.value)
 
 
+@pytest.mark.slow  # seconds of waiting or a whole corpus: `.ci/run` runs it after the README command
 def test_a_completion_whose_item_a_later_save_removed_stays_the_persons_choice(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

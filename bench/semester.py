@@ -1529,7 +1529,7 @@ def section(run: Run, args: argparse.Namespace, facts: str, code: str) -> str:
         f"{len(p.integrity.get('revision_lost', []))} of {p.integrity.get('revised', 0)} revisions lost, "
         f"{sum(p.errors.values())} calls refused, journal entries no tool made: "
         f"{_own(p.integrity.get('server_own_writes'))}" for p in run.latency) + "."]
-    lines += ["", f"Targets: {'all met' if not missed else f'{len(missed)} missed'}. READING", ""]
+    lines += ["", "Targets: all met." if not missed else f"Targets: {len(missed)} missed: {'; '.join(missed)}.", ""]
     return "\n".join(lines)
 
 

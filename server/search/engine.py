@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 
 import numpy as np
+import numpy.typing as npt
 
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import Layout
@@ -236,7 +237,8 @@ def partial_rule(ranking: Ranking) -> np.ndarray:
     if not present:
         return rule & False
     heaviest = max(weight for weight, _ in present)
-    rare = np.logical_or.reduce([ranking.units[i] for weight, i in present if weight >= heaviest / 2])
+    rare: npt.NDArray[np.bool_] = np.logical_or.reduce([ranking.units[i] for weight, i in present
+                                                        if weight >= heaviest / 2])
     return rule & rare
 
 

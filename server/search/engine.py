@@ -152,7 +152,7 @@ class SearchEngine:
         if absent_share(plan, ranking.weights, gone) >= ABSENT_SHARE:
             return [], absent, []
         if (pair := apart_pair(plan, ranking.weights, held, lambda pair: _in_one_note(ranking, terms, pair),
-                               two_together=_two_together(ranking))) is not None:
+                               two_together=lambda: _two_together(ranking))) is not None:
             return [], absent, [plan.units[i].text for i in pair]
         allowed = terms.allowed(filters)
         full = ranking.full(allowed)
@@ -200,6 +200,8 @@ class SearchEngine:
 
 def _in_one_note(ranking: Ranking, terms: IndexTerms, members: Sequence[int]) -> bool:
     """Whether some note holds all `members` (in any of its sections)."""
+    if np.logical_and.reduce([ranking.units[i] for i in members]).any():
+        return True  # in one section: no need to look up the notes of every section holding a word
     first, *rest = members
     notes = {terms.path(int(doc)) for doc in np.flatnonzero(ranking.units[first])}
     for other in rest:

@@ -198,7 +198,8 @@ def absent_share(plan: QueryPlan, weights: Sequence[float], gone: set[int]) -> f
 
 
 def apart_pair(
-    plan: QueryPlan, weights: Sequence[float], held: Sequence[bool], in_one_note: Together, *, two_together: bool
+    plan: QueryPlan, weights: Sequence[float], held: Sequence[bool], in_one_note: Together, *,
+    two_together: Callable[[], bool],
 ) -> tuple[int, int] | None:
     """For keywords, the two heaviest content words when the notes hold each but no note holds both, and no
     section holds two of the query's words with PARTIAL_MIN_COVERAGE of it (`two_together`): the notes hold
@@ -207,13 +208,16 @@ def apart_pair(
     query that finds its section: FlashAttention 反向传播 重计算, where the note says 重新计算), when the query has
     fewer than two words, or for a question (whose rare words are as often the asker's phrasing: its compounds
     are judged instead, see `absent_units`)."""
-    if plan.question or two_together:
+    if plan.question:
         return None
     content = [i for i, unit in enumerate(plan.units) if not unit.framing and weights[i] > 0 and held[i]]
     if len(content) < 2:
         return None
     first, second = sorted(content, key=lambda i: (-weights[i], i))[:2]
-    return None if in_one_note((first, second)) else (first, second)
+    # Asked only now, cheapest first: most queries end at the first test (their two words meet in a section).
+    if in_one_note((first, second)) or two_together():
+        return None
+    return first, second
 
 
 def rank(plan: QueryPlan, terms: TermSource) -> Ranking:

@@ -108,9 +108,11 @@ class Scanner:
         def in_one_note(members: Sequence[int]) -> bool:
             return any(all(row[i] for i in members) for row in could)
 
-        content = [i for i, unit in enumerate(plan.units) if not unit.framing]
-        two_together = any(coverage(weights, row) >= PARTIAL_MIN_COVERAGE and sum(row[i] for i in content) >= 2
-                           for row in could)  # judged by note: the scan analyzes sections only later
+        def two_together() -> bool:  # judged by note: the scan analyzes sections only later
+            content = [i for i, unit in enumerate(plan.units) if not unit.framing]
+            return any(coverage(weights, row) >= PARTIAL_MIN_COVERAGE and sum(row[i] for i in content) >= 2
+                       for row in could)
+
         gone, _ = absent_units(plan, held, together)
         if absent_share(plan, weights, gone) >= ABSENT_SHARE or apart_pair(
             plan, weights, held, in_one_note, two_together=two_together

@@ -182,6 +182,17 @@ class CorpusSearch:
             self.store.close()
 
 
+def open_cold(root: Path) -> tuple[CorpusSearch, float, float]:
+    """In a fresh child: import the search package and open the index at `root`; the open corpus and the
+    seconds the import and the open took (what a restart costs before its first query)."""
+    started = time.perf_counter()
+    import server.search  # noqa: F401  # the import being timed
+
+    imported = time.perf_counter()
+    corpus = CorpusSearch(root)
+    corpus.open()
+    return corpus, imported - started, time.perf_counter() - imported
+
 def load_dictionary() -> None:
     """Load the segmenter's dictionary now (this code: `server.search.analyzer`; the old: `server.analyzer`)."""
     import importlib

@@ -74,6 +74,7 @@ from common import (
     ms,
     notes_bytes,
     old_checkout,
+    open_cold,
     peak_rss_mb,
     plain_note_paths,
     profile_lines,
@@ -181,16 +182,11 @@ def child_profile(root: Path) -> None:
 
 def child_cold(root: Path) -> None:
     """Import, open the existing index, answer one query."""
-    started = time.perf_counter()
-    import server.search  # noqa: F401  # the import being timed
-
-    imported = time.perf_counter()
-    corpus = CorpusSearch(root)
-    corpus.open()
+    corpus, imports, opening = open_cold(root)
     opened = time.perf_counter()
     found = corpus.search(FIRST_QUERY, LIMIT)
     require_index(found.index_state, scanned=bool(getattr(found, "scanned", False)))
-    emit(imports=imported - started, open=opened - imported, first=time.perf_counter() - opened, rss=peak_rss_mb())
+    emit(imports=imports, open=opening, first=time.perf_counter() - opened, rss=peak_rss_mb())
     corpus.close()
 
 

@@ -36,7 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, pairwise
 from pathlib import Path
@@ -60,6 +60,7 @@ from common import (
     make_memory,
     ms,
     old_checkout,
+    open_cold,
     peak_rss_mb,
     plain_note_paths,
     ratio,
@@ -314,15 +315,10 @@ def child_serve(root: Path, rounds: int) -> None:
 
 
 def child_cold(root: Path) -> None:
-    started = time.perf_counter()
-    import server.search  # noqa: F401  # the import being timed
-
-    imported = time.perf_counter()
-    corpus = CorpusSearch(root)
-    corpus.open()
+    corpus, imports, opening = open_cold(root)
     opened = time.perf_counter()
     _search(corpus, COLD_QUERY)
-    emit(imports=imported - started, open=opened - imported, first=time.perf_counter() - opened)
+    emit(imports=imports, open=opening, first=time.perf_counter() - opened)
     corpus.close()
 
 
@@ -391,6 +387,26 @@ class StackSize:
     def reindex(self) -> float:
         return spread(self.edits).p50
 
+
+
+# What two measurements of a stack are compared on (after / before; a larger size / a smaller one).
+COMPARED: list[tuple[str, Callable[[StackSize], float]]] = [
+    ("build wall", lambda s: s.build["wall"]),
+    ("build CPU", lambda s: s.build["cpu"]),
+    ("index size", lambda s: s.build["index_bytes"]),
+    ("first-time p50", lambda s: s.first.p50),
+    ("first-time p95", lambda s: s.first.p95),
+    ("repeated p50", lambda s: s.repeated.p50),
+    ("repeated p95", lambda s: s.repeated.p95),
+    ("restart, server", lambda s: s.restart_stdio),
+    ("restart, engine", lambda s: s.restart),
+    ("re-index p50", lambda s: s.reindex),
+    ("serving RSS", lambda s: s.serve_rss_mb),
+]
+
+
+def _ratios(a: StackSize, b: StackSize) -> list[str]:
+    return [ratio(value(a), value(b)) for _, value in COMPARED]
 
 @dataclass
 class SizeResult:
@@ -528,24 +544,9 @@ def render(results: list[SizeResult], args: argparse.Namespace, facts: str, code
             "After / before, same size, same run (below 1: the new engine is faster or smaller):",
             "",
             *table(
-                ["notes", "build wall", "build CPU", "index size", "first-time p50", "first-time p95",
-                 "repeated p50", "repeated p95", "restart, server", "restart, engine", "re-index p50",
-                 "serving RSS"],
+                ["notes", *(column for column, _ in COMPARED)],
                 [
-                    [
-                        f"{r.notes:,}",
-                        ratio(a.build["wall"], b.build["wall"]),
-                        ratio(a.build["cpu"], b.build["cpu"]),
-                        ratio(a.build["index_bytes"], b.build["index_bytes"]),
-                        ratio(a.first.p50, b.first.p50),
-                        ratio(a.first.p95, b.first.p95),
-                        ratio(a.repeated.p50, b.repeated.p50),
-                        ratio(a.repeated.p95, b.repeated.p95),
-                        ratio(a.restart_stdio, b.restart_stdio),
-                        ratio(a.restart, b.restart),
-                        ratio(a.reindex, b.reindex),
-                        ratio(a.serve_rss_mb, b.serve_rss_mb),
-                    ]
+                    [f"{r.notes:,}", *_ratios(a, b)]
                     for r in pairs
                     for a, b in [(r.stacks["after"], r.stacks["before"])]
                 ],
@@ -558,23 +559,9 @@ def render(results: list[SizeResult], args: argparse.Namespace, facts: str, code
             "Growth of `after` between consecutive sizes (ratio larger / smaller):",
             "",
             *table(
-                ["sizes", "notes", "build wall", "build CPU", "index size", "first-time p50", "first-time p95",
-                 "repeated p50", "restart, server", "restart, engine", "re-index p50", "serving RSS"],
+                ["sizes", "notes", *(column for column, _ in COMPARED)],
                 [
-                    [
-                        f"{small.notes:,} → {large.notes:,}",
-                        ratio(large.notes, small.notes),
-                        ratio(a.build["wall"], b.build["wall"]),
-                        ratio(a.build["cpu"], b.build["cpu"]),
-                        ratio(a.build["index_bytes"], b.build["index_bytes"]),
-                        ratio(a.first.p50, b.first.p50),
-                        ratio(a.first.p95, b.first.p95),
-                        ratio(a.repeated.p50, b.repeated.p50),
-                        ratio(a.restart_stdio, b.restart_stdio),
-                        ratio(a.restart, b.restart),
-                        ratio(a.reindex, b.reindex),
-                        ratio(a.serve_rss_mb, b.serve_rss_mb),
-                    ]
+                    [f"{small.notes:,} → {large.notes:,}", ratio(large.notes, small.notes), *_ratios(a, b)]
                     for small, large in grown
                     for a, b in [(large.stacks["after"], small.stacks["after"])]
                 ],

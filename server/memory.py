@@ -1,8 +1,9 @@
 """The use cases: everything a tool, a CLI command or a test asks of a memory root.
 
 `ProjectMemory` reads through the store, writes through `store.edit` (see `server.store` for what a write
-guarantees), records each write in the undo journal as one unit (`journal.write_group`), and tells the search
-index about its own writes before returning, so a search right after a write finds it. The writes themselves
+guarantees), records each write in the undo journal as one unit (`journal.write_group`), and queues its own
+writes for the search index before returning; a search indexes anything still queued before it reads, so a
+search right after a write finds it, while the write does not wait for an index commit. The writes themselves
 live in `server.recording` (insights, discussions), `server.tracking` (progress, research TODOs) and
 `server.editing` (lecture notes, sections, undo); the MCP layer and the CLI are thin edges over this class.
 """
@@ -113,9 +114,10 @@ class ProjectMemory:
         self.close()
 
     def indexed(self, *paths: str) -> None:
-        """Read our own writes: the index learns about a write before the tool returns."""
+        """Queue our own writes for the index; the next search indexes them first if they are still queued,
+        so it reads them, while the tool answers without waiting for an index commit."""
         try:
-            self.index.update(paths)
+            self.index.queue(paths)
         except ProjectMemoryError:
             logger.warning("index update after a write failed; the next search reconciles", exc_info=True)
 

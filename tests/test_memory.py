@@ -2,6 +2,7 @@
 
 import difflib
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from memory_schema.errors import DocumentChanged, InvalidInput, SectionNotFound
 from memory_schema.progress import LectureStatus, parse_progress
 from memory_schema.working_memory import parse_working_memory
 from server.memory import ProjectMemory
+from server.search import IndexService
 from support import SEED, TODAY, copy_example, find, snapshot_tree
 
 WM = "AI助手工作记忆.md"
@@ -99,6 +101,29 @@ def test_a_new_insight_is_searchable_as_soon_as_the_tool_returns(memory: Project
     memory.append_insight("投机解码的接受率", "- speculative decoding 用小模型起草")
     hits = find(memory, "投机解码").hits
     assert hits and hits[0].path == WM
+
+
+def test_a_write_answers_before_the_index_commits_and_a_search_after_it_still_finds_it(
+    memory: ProjectMemory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The maintenance thread, which indexes our writes, is held until the search starts: the write must have
+    # answered without it, and the search must wait for it (or index the queued note itself) before reading.
+    memory.ensure_index()
+    release = threading.Event()
+    apply_pending = IndexService._apply_pending
+
+    def held(service: IndexService) -> None:
+        if threading.current_thread().name == "search-index-maintenance":
+            release.wait(30)
+        apply_pending(service)
+
+    monkeypatch.setattr(IndexService, "_apply_pending", held)
+    memory.append_insight("投机解码的接受率", "- speculative decoding 用小模型起草")
+    assert memory.index.pending == 1
+    release.set()
+    hits = find(memory, "投机解码").hits
+    assert hits and hits[0].path == WM
+    assert memory.index.pending == 0
 
 
 def test_record_discussion_creates_the_five_part_record_and_lists_it(memory: ProjectMemory) -> None:

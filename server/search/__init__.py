@@ -14,14 +14,17 @@ Threads and locks (locks listed in the order they are taken; none is taken while
   `IndexService._lock` (state, briefly); when notes wait to be indexed, `IndexService._writer` (waiting up to
   WRITE_WAIT_SECONDS, else it searches the last commit) and the write chain below; `WhooshIndex._lock` (take a
   view, briefly).
-- A request writing a note, through `ProjectMemory`, calls `IndexService.update`: `_writer` only if free at once
-  (else the notes stay pending for the maintenance thread), then the cache's `index.lock` file →
-  `WhooshIndex._write_lock` → `WhooshIndex._lock` (install the new view).
+- A request writing a note, through `ProjectMemory`, calls `IndexService.queue`: `_lock` only, to add the note
+  to the pending ones and hand the maintenance thread an "apply" task; it never waits for the index.
+- Indexing pending notes (`IndexService.update` from the watcher, the maintenance thread's "apply", a search
+  with notes pending): `_writer` (`update` only if free at once, else the notes stay pending for the
+  maintenance thread), then the cache's `index.lock` file → `WhooshIndex._write_lock` → `WhooshIndex._lock`
+  (install the new view).
 - Warm-up at server start, `IndexService.ensure_ready`: `_writer` → as above, for the open, the reconcile or the
   first build.
-- The watcher's worker (`server.sync`): `IndexService.update`, `reconcile`, `sweep`, as a writing request.
+- The watcher's worker (`server.sync`): `IndexService.update`, `reconcile`, `sweep`, indexing as above.
 - The maintenance thread (`IndexService`'s own): applying pending notes, rebuilding after damage, merging small
-  segments; as a writing request, waiting for `_writer`.
+  segments; indexing as above, waiting for `_writer`.
 
 `IndexService._lock` guards the state, its reason, the pending notes and the progress listeners; it is a plain
 `Lock`, held for a few lines and never while calling out. `_writer` makes one pass over the manifest at a time

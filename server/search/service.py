@@ -200,7 +200,7 @@ class IndexService:
         """Index these notes now; when another pass holds the index (a merge, a rebuild, another process's
         commit) leave them pending instead of waiting: the maintenance thread indexes them once the index is
         free, and a search meanwhile indexes them first (`reading`), so a search after a write still finds it.
-        Our own writes call this before returning; the watcher calls it for everyone else's."""
+        The watcher calls this for changes on disk; our own writes `queue` theirs."""
         with self._lock:
             self._pending.update(path for path in changed if self._store.rules.is_note(path))
             self._pending_deleted.update(path for path in deleted if self._store.rules.is_note(path, folder=True))
@@ -214,6 +214,15 @@ class IndexService:
         finally:
             self._writer.release()
         self._merge_if_needed()
+
+    def queue(self, changed: Iterable[str]) -> None:
+        """Index these notes soon, on the maintenance thread, and return at once. Used for our own writes: a
+        tool's answer does not wait for the commit, and a search meanwhile indexes whatever is still queued
+        before it reads (`reading`), so it still finds what was just written."""
+        with self._lock:
+            self._pending.update(path for path in changed if self._store.rules.is_note(path))
+        if self._writable():
+            self._schedule("apply")
 
     def _apply_pending(self) -> None:
         """Index the pending notes (writer lock held)."""
@@ -431,6 +440,7 @@ class IndexService:
                 elif task == "apply":
                     with self._writer:
                         self._apply_pending()
+                    self._merge_if_needed()
                 elif task == "merge" and self._writable():
                     # A merge folds a tier of small segments: it holds the writer for a moment; saves meanwhile
                     # stay pending (never waiting for it) and are indexed right after.

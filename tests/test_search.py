@@ -449,9 +449,11 @@ def test_a_topic_whose_words_occur_only_apart_finds_nothing_and_says_so(apart_ro
     searcher.warm_up()
     try:
         assert searcher.search("马尔可夫假设").hits and searcher.search("决策").hits
-        results = searcher.search("马尔可夫决策过程")
+        results = searcher.search("马尔可夫 决策 过程")
         assert results.hits == [] and results.absent == []
         assert results.notice is not None and "马尔可夫 and 决策 together" in results.notice
+        results = searcher.search("马尔可夫决策过程")  # written as one name: the side-by-side rule says it first
+        assert results.hits == [] and results.notice is not None and "马尔可夫决策" in results.notice
     finally:
         searcher.close()
     write(apart_root, "学习笔记/rl.md", f"# 强化学习\n\n马尔可夫决策过程由状态、动作和奖励组成。{FILLER}\n")
@@ -495,6 +497,75 @@ def test_a_scan_refuses_a_topic_whose_words_occur_only_apart(apart_root: Path) -
 
     assert scan("马尔可夫假设") == ["学习笔记/n-gram.md"]
     assert scan("马尔可夫决策过程") == []
+
+SIDE_BY_SIDE = {  # words a query writes side by side, which the notes hold apart or far from each other
+    "学习笔记/recsys.md": f"# 推荐\n\n推荐系统会把相似的内容排在一起。{FILLER}\n",
+    "学习笔记/multi-gpu.md": f"# 多卡\n\n多卡协同训练要同步梯度。{FILLER}\n",
+    "学习笔记/data.md": f"# 数据\n\n数据过滤去掉低质量文本。{FILLER}\n",
+    "学习笔记/os.md": (f"# 数据加载\n\n每个进程都有自己的地址空间，这一点由操作系统保证。{FILLER}"
+                      f"学习率调度常用余弦退火，调度算法不止一种。\n"),
+    "学习笔记/hub.md": "# Hub\n\nHugging Face hosts the weights.\n",
+    "学习笔记/history.md": "# History\n\nN-gram models served speech recognition first.\n",
+    "学习笔记/loss.md": "# Loss\n\nThe loss function here is cross-entropy.\n",
+    "学习笔记/quality.md": ("# Filtering\n\nWe train a fastText model on curated pages. Then the classifier "
+                           "keeps the pages of high quality and drops the rest of the crawl.\n"),
+}
+
+
+@pytest.fixture(scope="module")
+def side_by_side(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
+    root = make_root(tmp_path_factory.mktemp("side-by-side"))
+    for relpath, text in SIDE_BY_SIDE.items():
+        write(root, relpath, text)
+    searcher = Searcher(root)
+    searcher.warm_up()
+    yield searcher
+    searcher.close()
+
+
+@pytest.mark.parametrize(("query", "named"), [
+    ("推荐系统协同过滤", "协同过滤"),  # 协同 and 过滤 never in one section
+    ("face recognition loss function", "face recognition"),
+    ("操作系统进程调度算法", "进程调度"),  # 进程 and 调度 in one section, but far apart
+])
+def test_words_written_side_by_side_that_the_notes_never_write_together_are_an_absent_topic(
+    side_by_side: Searcher, query: str, named: str
+) -> None:
+    assert side_by_side.search("推荐系统").hits and side_by_side.search("loss function").hits
+    results = side_by_side.search(query)
+    assert results.hits == [] and named in results.absent, query
+    assert results.notice and named in results.notice
+
+
+@pytest.mark.parametrize(("query", "path"), [
+    ("fastText quality classifier", "学习笔记/quality.md"),  # English keywords are a list: apart is fine
+    ("调度算法", "学习笔记/os.md"),
+    ("为什么多卡协同训练要同步梯度", "学习笔记/multi-gpu.md"),
+])
+def test_words_the_notes_write_together_or_a_list_of_english_keywords_still_find_their_note(
+    side_by_side: Searcher, query: str, path: str
+) -> None:
+    assert [hit.path for hit in side_by_side.search(query).hits][:1] == [path], query
+
+
+def test_a_scan_applies_the_side_by_side_rule_as_the_index_does(tmp_path: Path) -> None:
+    from server.search.analyzer import plan_query
+    from server.search.filters import Filters
+    from server.search.scan import Scanner
+
+    root = make_root(tmp_path)
+    for relpath, text in SIDE_BY_SIDE.items():
+        write(root, relpath, text)
+    scanner = Scanner(NoteStore(root))
+
+    def scan(query: str) -> list[str]:
+        found = scanner.search(plan_query(query), Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
+        return [hit.path for hit in found]
+
+    assert scan("推荐系统协同过滤") == [] and scan("操作系统进程调度算法") == []
+    assert scan("face recognition loss function") == []
+    assert scan("调度算法") == ["学习笔记/os.md"] and scan("fastText quality classifier") == ["学习笔记/quality.md"]
+
 
 def test_a_minor_word_found_nowhere_is_named_without_hiding_the_topic(shared: Searcher) -> None:
     results = shared.search("残差连接和层归一化跟dropout有什么关系")

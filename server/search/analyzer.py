@@ -361,6 +361,11 @@ class Unit:
         return (self.text in FRAMING_WORDS or self.text in QUESTION_WORDS_EN or self.text in QUESTION_WORDS_ZH
                 or (len(self.text) == 1 and _HAS_HAN.match(self.text) is not None))
 
+    @property
+    def han(self) -> bool:
+        """Written in Han characters (a Chinese word), not letters or digits."""
+        return _HAS_HAN.search(self.text) is not None
+
     def matched_by(self, present: Container[str]) -> bool:
         return any(all(term in present for term in option) for option in self.options)
 

@@ -32,6 +32,7 @@ from server.search.ranking import (
     absent_share,
     absent_units,
     apart_pair,
+    near_in_text,
     rank,
     rescore,
 )
@@ -44,6 +45,7 @@ from server.search.whoosh_index import IndexOvertaken, IndexUnavailable
 from server.store import NoteStore
 
 logger = logging.getLogger(__name__)
+NEAR_CHECK_TOP = 400  # two words found together in more sections than this are related: no positions are read
 
 GLOSSARY_NOTE = "glossary.md"
 
@@ -148,7 +150,7 @@ class SearchEngine:
         def together(members: Sequence[int]) -> bool:
             return bool(np.logical_and.reduce([ranking.units[i] for i in members]).any())
 
-        gone, absent = absent_units(plan, held, together)
+        gone, absent = absent_units(plan, held, together, lambda pair: _near_somewhere(ranking, terms, pair))
         if absent_share(plan, ranking.weights, gone) >= ABSENT_SHARE:
             return [], absent, []
         if (pair := apart_pair(plan, ranking.weights, held, lambda pair: _in_one_note(ranking, terms, pair),
@@ -207,6 +209,19 @@ def _in_one_note(ranking: Ranking, terms: IndexTerms, members: Sequence[int]) ->
     for other in rest:
         notes &= {terms.path(int(doc)) for doc in np.flatnonzero(ranking.units[other])}
     return bool(notes)
+
+
+def _near_somewhere(ranking: Ranking, terms: IndexTerms, pair: Sequence[int]) -> bool:
+    """Whether some section holds the two query units of `pair` near each other (title, headings or body).
+    Words found together in more than NEAR_CHECK_TOP sections are taken as related without reading positions."""
+    left, right = pair
+    both = np.flatnonzero(ranking.units[left] & ranking.units[right])
+    if len(both) > NEAR_CHECK_TOP:
+        return True
+    docs = [int(doc) for doc in both]
+    units = ranking.plan.units
+    where_left, where_right = terms.positions(units[left].anchor, docs), terms.positions(units[right].anchor, docs)
+    return any(near_in_text(where_left.get(doc), where_right.get(doc)) for doc in docs)
 
 
 def _two_together(ranking: Ranking) -> bool:

@@ -10,7 +10,9 @@ together are a small share), while a question padded with common words (为什�
 A topic whose words all occur, but never together, is absent too: the two words that carry most of a keyword
 query are what it is about (马尔可夫 and 决策 in 马尔可夫决策过程), and when no note holds both and no section
 holds two of its words, the notes hold each for another reason (`apart_pair`); in a question, a compound whose
-words never meet in a section is absent (垃圾回收, `absent_units`). The index and the scan apply these rules alike.
+words never meet in a section is absent (垃圾回收, `absent_units`), and in any query so are two words written side
+by side that no section holds together (协同过滤, face recognition) or, for Chinese keywords, near each other
+(进程调度). The index and the scan apply these rules alike.
 
 Partial matches (`partial_rule`) are sections below that share that still hold the query's most
 distinctive present words; the caller shows them after the full ones, marked.
@@ -166,17 +168,48 @@ class Ranking:
 Together = Callable[[Sequence[int]], bool]  # whether some section holds all of these query units
 
 
-def absent_units(plan: QueryPlan, held: Sequence[bool], together: Together) -> tuple[set[int], list[str]]:
+def written_together(plan: QueryPlan) -> list[tuple[int, int]]:
+    """Neighbouring content words of the query written as one name: Chinese words with nothing between them
+    (协同 and 过滤 in 推荐系统协同过滤; Chinese separates words of a name by nothing, so a space separates
+    keywords), other words with nothing but spaces (face recognition). Words met only through a glossary alias
+    are left out (the notes hold the alias, not the word)."""
+    aliased = {i for alt in plan.alternatives for i in alt.covers}
+    pairs = []
+    for i, (left, right) in enumerate(zip(plan.units, plan.units[1:], strict=False)):
+        between = plan.text[left.end : right.start]
+        joined = not between if left.han and right.han else not between.strip()
+        if joined and not (left.framing or right.framing or i in aliased or i + 1 in aliased):
+            pairs.append((i, i + 1))
+    return pairs
+
+
+def absent_units(
+    plan: QueryPlan, held: Sequence[bool], together: Together, near: Together | None = None
+) -> tuple[set[int], list[str]]:
     """The query units to count as not in the notes (`held`: per unit, whether any note holds it), and the words
     to name for them. A compound of a question (联邦学习, 垃圾回收) names one thing: it is absent as a whole when
     one of its words occurs nowhere, or when its content words never meet in a section, however common each is
-    (学习; 垃圾 and 回收 apart)."""
+    (学习; 垃圾 and 回收 apart). So are two words the query writes side by side when no section holds both
+    (协同过滤, face recognition: the notes hold each word, for other reasons); and, for Chinese keywords, when
+    no section writes them near each other (`near`: 进程调度 where a note has 进程 and, lines later, 调度).
+    Chinese writes a compound without spaces, so two words side by side in a keyword query name one thing; a
+    question's neighbouring words are as often the asker's phrasing (加快训练), and English ones a list."""
     gone = {i for i, anywhere in enumerate(held) if not anywhere}
+    named: dict[int, str] = {}
+    for left, right in written_together(plan):
+        if not (held[left] and held[right]):
+            continue
+        apart = not together((left, right))
+        if not apart and near is not None and not plan.question and plan.units[left].han and plan.units[right].han:
+            apart = not near((left, right))
+        if apart:
+            gone.update((left, right))
+            named[left] = plan.text[plan.units[left].start : plan.units[right].end]
+            named.setdefault(right, "")
     compounds: dict[tuple[int, int], list[int]] = {}
     for i, unit in enumerate(plan.units):
         if unit.compound is not None:
             compounds.setdefault(unit.compound, []).append(i)
-    named: dict[int, str] = {}
     for (start, end), members in compounds.items():
         content = [i for i in members if not plan.units[i].framing]
         if len(members) > 1 and (gone.intersection(members) or (len(content) > 1 and not together(content))):
@@ -359,6 +392,11 @@ def _body(positions: list[int] | None) -> list[int]:
 
 def _before_code(positions: list[int] | None) -> list[int]:
     return [p for p in positions or () if p < ZONE_BASES[CODE]]
+
+
+def near_in_text(left: Sequence[int] | None, right: Sequence[int] | None) -> bool:
+    """Whether two words' positions in one section (title, headings, body; not code) lie within NEAR_SLOP."""
+    return _near(_before_code(list(left or ())), _before_code(list(right or ())))
 
 
 def _near(left: Sequence[int], right: Sequence[int]) -> bool:

@@ -27,6 +27,7 @@ from server.search.ranking import (
     absent_share,
     absent_units,
     apart_pair,
+    near_in_text,
     unit_weight,
 )
 from server.search.results import SectionHit
@@ -113,7 +114,10 @@ class Scanner:
             return any(coverage(weights, row) >= PARTIAL_MIN_COVERAGE and sum(row[i] for i in content) >= 2
                        for row in could)
 
-        gone, _ = absent_units(plan, held, together)
+        def near(members: Sequence[int]) -> bool:
+            return _near(files, could, plan, members)
+
+        gone, _ = absent_units(plan, held, together, near)
         if absent_share(plan, weights, gone) >= ABSENT_SHARE or apart_pair(
             plan, weights, held, in_one_note, two_together=two_together
         ):
@@ -176,6 +180,24 @@ def _together(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPla
             for fields in file.analyzed():
                 satisfied = plan.satisfied(set().union(*fields.values()))
                 if all(satisfied[i] for i in members):
+                    return True
+    return False
+
+
+def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, pair: Sequence[int]) -> bool:
+    """Whether a section of some note holds the two query units of `pair` near each other, in its title,
+    headings or body (only files holding both are analyzed)."""
+    left, right = (plan.units[i].anchor for i in pair)
+    for file, row in zip(files, could, strict=True):
+        if not all(row[i] for i in pair):
+            continue
+        record = file.record
+        texts = [record.title, *(part for section in record.sections for part in (section.headings, section.body))]
+        for text in texts:
+            folded = fold(text).lower()
+            if left in folded and right in folded:  # a cheap test first: the terms are substrings of the text
+                terms = index_terms(text)
+                if near_in_text([p for t, p in terms if t == left], [p for t, p in terms if t == right]):
                     return True
     return False
 

@@ -208,6 +208,7 @@ def test_a_search_racing_another_processes_commits_retries_on_the_new_commit_ins
         other.ensure_index()
         for n in range(3):
             other.add_research_todo(f"合并前 zz{n}", "合并")
+        other.index.apply_pending()  # writes queue their notes: commit them now, as the race needs
         index = reader.index._index
         install = index._install
 
@@ -216,6 +217,7 @@ def test_a_search_racing_another_processes_commits_retries_on_the_new_commit_ins
                 raced.append(True)
                 for n in range(3 * index_module.MERGE_AT):
                     other.add_research_todo(f"合并后 zz{n}", "合并")
+                    other.index.apply_pending()
                 other.index._index.merge_small()
             install(searcher)
 

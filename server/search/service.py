@@ -173,11 +173,7 @@ class IndexService:
             self.ensure_ready()
         if not self._settled.is_set():  # a build under way: a small root's ends in a moment, better than a scan
             self._settled.wait(BUILD_WAIT_SECONDS)
-        if self.pending and self._writable() and self._writer.acquire(timeout=WRITE_WAIT_SECONDS):
-            try:
-                self._apply_pending()
-            finally:
-                self._writer.release()
+        self.apply_pending()
         if self.state not in (IndexState.FRESH,) or not self._index.is_open:
             yield None
             return
@@ -223,6 +219,15 @@ class IndexService:
             self._pending.update(path for path in changed if self._store.rules.is_note(path))
         if self._writable():
             self._schedule("apply")
+
+    def apply_pending(self, wait: float = WRITE_WAIT_SECONDS) -> None:
+        """Index the pending notes now, waiting up to `wait` seconds for another pass to finish (after that they
+        stay pending for the maintenance thread)."""
+        if self.pending and self._writable() and self._writer.acquire(timeout=wait):
+            try:
+                self._apply_pending()
+            finally:
+                self._writer.release()
 
     def _apply_pending(self) -> None:
         """Index the pending notes (writer lock held)."""

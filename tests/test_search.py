@@ -403,15 +403,23 @@ GENERIC_PARTS = {  # the common halves of absent topics, each in a few notes
 }
 
 
-@pytest.fixture(scope="module")
-def generic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
-    root = make_root(tmp_path_factory.mktemp("generic"))
-    for relpath, text in GENERIC_PARTS.items():
+def root_with(folder: Path, notes: dict[str, str]) -> Path:
+    root = make_root(folder)
+    for relpath, text in notes.items():
         write(root, relpath, text)
+    return root
+
+
+def warm_searcher(root: Path) -> Iterator[Searcher]:
     searcher = Searcher(root)
     searcher.warm_up()
     yield searcher
     searcher.close()
+
+
+@pytest.fixture(scope="module")
+def generic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
+    yield from warm_searcher(root_with(tmp_path_factory.mktemp("generic"), GENERIC_PARTS))
 
 
 @pytest.mark.parametrize("query", ["图神经网络", "B+树索引", "区块链共识算法", "量子 梯度累积", "什么是神经网络剪枝",
@@ -438,10 +446,7 @@ APART = {  # the two words of a topic, each in its own note for its own reason
 
 @pytest.fixture(scope="module")
 def apart_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = make_root(tmp_path_factory.mktemp("apart"))
-    for relpath, text in APART.items():
-        write(root, relpath, text)
-    return root
+    return root_with(tmp_path_factory.mktemp("apart"), APART)
 
 
 def test_a_topic_whose_words_occur_only_apart_finds_nothing_and_says_so(apart_root: Path) -> None:
@@ -514,13 +519,7 @@ SIDE_BY_SIDE = {  # words a query writes side by side, which the notes hold apar
 
 @pytest.fixture(scope="module")
 def side_by_side(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
-    root = make_root(tmp_path_factory.mktemp("side-by-side"))
-    for relpath, text in SIDE_BY_SIDE.items():
-        write(root, relpath, text)
-    searcher = Searcher(root)
-    searcher.warm_up()
-    yield searcher
-    searcher.close()
+    yield from warm_searcher(root_with(tmp_path_factory.mktemp("side-by-side"), SIDE_BY_SIDE))
 
 
 @pytest.mark.parametrize(("query", "named"), [
@@ -553,10 +552,7 @@ def test_a_scan_applies_the_side_by_side_rule_as_the_index_does(tmp_path: Path) 
     from server.search.filters import Filters
     from server.search.scan import Scanner
 
-    root = make_root(tmp_path)
-    for relpath, text in SIDE_BY_SIDE.items():
-        write(root, relpath, text)
-    scanner = Scanner(NoteStore(root))
+    scanner = Scanner(NoteStore(root_with(tmp_path, SIDE_BY_SIDE)))
 
     def scan(query: str) -> list[str]:
         found = scanner.search(plan_query(query), Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)

@@ -160,6 +160,79 @@ def test_a_locked_index_leaves_changes_pending_until_the_lock_is_released(
     assert engine.search("投机解码").hits[0].path == "学习笔记/kv.md"
 
 
+def test_nothing_found_while_notes_wait_says_they_wait_not_that_the_notes_lack_it(
+    engine: Searcher, root: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("server.search.service.WRITE_WAIT_SECONDS", 0.1)
+    monkeypatch.setattr(index_module, "WRITER_TIMEOUT_SECONDS", 0.2)
+    write(root, "学习笔记/spec.md", "# 投机解码\n\n小模型起草，大模型验证。\n")
+    with locks.hold(index_dir.parent / "locks", index_module.LOCK_NAME, 5):
+        engine.update(["学习笔记/spec.md"])
+        results = engine.search("投机解码")
+    assert results.hits == [] and results.notice is not None
+    assert "not indexed yet" in results.notice and "no note contains" not in results.notice
+
+
+def test_a_search_during_the_catch_up_at_start_waits_for_the_notes_changed_while_no_engine_ran(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from server.search import IndexService
+
+    first = open_engine(root)
+    first.warm_up()
+    first.close()
+    write(root, "学习笔记/spec.md", "# 投机解码\n\n小模型起草，大模型验证。\n")
+    monkeypatch.setattr("server.search.service.WRITE_WAIT_SECONDS", 30.0)
+    started, release = threading.Event(), threading.Event()
+    apply = IndexService._apply
+
+    def held(service: IndexService, *args: object, **kwargs: object) -> object:
+        if threading.current_thread().name == "warm-up":
+            started.set()
+            release.wait(30)
+        return apply(service, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(IndexService, "_apply", held)
+    engine = open_engine(root)
+    warm = threading.Thread(target=engine.warm_up, name="warm-up")
+    warm.start()
+    try:
+        assert started.wait(30)  # the index is open and taken as fresh; the catch-up has not written yet
+        threading.Timer(0.2, release.set).start()  # the search below must wait for it
+        assert [hit.path for hit in engine.search("投机解码").hits] == ["学习笔记/spec.md"]
+    finally:
+        release.set()
+        warm.join(30)
+        engine.close()
+
+
+def test_many_threads_searching_at_once_never_take_the_index_for_damaged(
+    engine: Searcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    queries = ["KV缓存", "混合专家 路由器", "学习率预热", "量化 int8", "缓存键和值", "专家", "为什么要预热学习率"]
+    expected = {query: [hit.path for hit in engine.search(query).hits] for query in queries}
+    failures: list[str] = []
+
+    def search_many(offset: int) -> None:
+        for n in range(40):
+            query = queries[(n + offset) % len(queries)]
+            results = engine.search(query)
+            if [hit.path for hit in results.hits] != expected[query] or results.notice:
+                failures.append(f"{query}: {results.index_state} {results.notice}")
+
+    threads = [threading.Thread(target=search_many, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == [] and engine.status().state == "fresh"
+    assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+
+
 def test_warm_up_is_idempotent_and_safe_from_two_threads(root: Path) -> None:
     import threading
 

@@ -12,14 +12,15 @@ Threads and locks (locks listed in the order they are taken; none is taken while
 
 - A request (an MCP worker thread, the CLI's main thread) searching, through `SearchEngine.search`:
   `IndexService._lock` (state, briefly); when notes wait to be indexed, `IndexService._writer` (waiting up to
-  WRITE_WAIT_SECONDS, else it searches the last commit) and the write chain below; `WhooshIndex._lock` (take a
-  view, briefly).
+  WRITE_WAIT_SECONDS, else it searches the last commit) and the write chain below; then `WhooshIndex._read_lock`
+  for the whole read (one reading thread at a time: Whoosh's readers share file handles) and, inside it,
+  `WhooshIndex._lock` (take a view, briefly).
 - A request writing a note, through `ProjectMemory`, calls `IndexService.queue`: `_lock` only, to add the note
   to the pending ones and hand the maintenance thread an "apply" task; it never waits for the index.
 - Indexing pending notes (`IndexService.update` from the watcher, the maintenance thread's "apply", a search
   with notes pending): `_writer` (`update` only if free at once, else the notes stay pending for the
-  maintenance thread), then the cache's `index.lock` file → `WhooshIndex._write_lock` → `WhooshIndex._lock`
-  (install the new view).
+  maintenance thread), then the cache's `index.lock` file → `WhooshIndex._write_lock` → `WhooshIndex._read_lock`
+  (the old sections, briefly) → `WhooshIndex._lock` (install the new view).
 - Warm-up at server start, `IndexService.ensure_ready`: `_writer` → as above, for the open, the reconcile or the
   first build.
 - The watcher's worker (`server.sync`): `IndexService.update`, `reconcile`, `sweep`, indexing as above.
@@ -28,8 +29,10 @@ Threads and locks (locks listed in the order they are taken; none is taken while
 
 `IndexService._lock` guards the state, its reason, the pending notes and the progress listeners; it is a plain
 `Lock`, held for a few lines and never while calling out. `_writer` makes one pass over the manifest at a time
-(the manifest itself is touched only under it). A query holds no lock while it ranks: it holds a reference on
-its commit's view, which a writer retires (never closes) when it installs the next one.
+(the manifest itself is touched only under it). A query holds `_read_lock` while it ranks, and a reference on
+its commit's view, which a writer retires (never closes) when it installs the next one. At start, and when a
+rebuild finds the index usable after all, the notes changed since the last commit are queued before searches are
+let in, so a search waits for them rather than reading a commit without them.
 """
 
 from server.search.engine import SearchEngine

@@ -100,22 +100,25 @@ class SearchEngine:
                 found = None
                 break
         state = self._index.state
+        waiting = self._index.pending
         notice: str | None = None
         scanned = found is None
         if found is None:
             found = self._scanner.search(plan, filters, self._layout, limit=request.limit,
                                          per_file=not request.all_sections)
             notice = _scan_notice(state)
-        elif waiting := self._index.pending:
+        elif waiting:
             notice = f"{waiting} changed notes are not indexed yet; results may miss their latest text."
-        if not found and absent:
+        if not found and (absent or apart) and not scanned and waiting:
+            notice = (f"nothing found, but {waiting} changed notes are not indexed yet and may hold it; search again "
+                      "in a moment.")
+        elif not found and absent:
             notice = (f"no note contains {'、'.join(absent)}; the notes may not cover this, or try other words "
                       "for it.")
         elif not found and apart:
             notice = (f"no note holds {' and '.join(apart)} together; the notes may not cover this, or try other "
                       "words for it.")
         hits = [_hit(item, plan) for item in found]
-        waiting = self._index.pending
         shown = f"pending {waiting}" if state is IndexState.FRESH and waiting else state.value
         return SearchResults(query=request.query, hits=hits, aliases=aliases, index_state=shown, notice=notice,
                              absent=absent, scanned=scanned)

@@ -24,7 +24,7 @@ from server.search.manifest import ManifestEntry, compare, load_note, note_recor
 from server.search.postings import IndexTerms
 from server.search.results import IndexState, IndexStatus, ReconcileReport
 from server.search.whoosh_index import MERGE_AT, IndexBusy, IndexUnavailable, WhooshIndex
-from server.store import NoteStore
+from server.store import FileStat, NoteStore
 
 logger = logging.getLogger(__name__)
 
@@ -135,9 +135,10 @@ class IndexService:
             self._build(self._report, force=False)
             return
         self._manifest_loaded()
+        on_disk = self._queue_stale()  # before searches may start: they wait for queued notes (`reading`)
         self._set(IndexState.FRESH)
         self._ready.set()
-        self._catch_up(self._report, persist_touched=True)
+        self._catch_up(self._report, persist_touched=True, on_disk=on_disk)
 
     def _report(self, done: int, total: int) -> None:
         with self._lock:
@@ -295,10 +296,11 @@ class IndexService:
                 self._manifest = manifest
                 self._committed()
                 self._set(IndexState.FRESH)
-            else:  # another process built it while we waited for the lock
+            else:  # the index opens (another process built it, or the damage was not in the files)
                 self._manifest_loaded()
+                on_disk = self._queue_stale()
                 self._set(IndexState.FRESH)
-                self._catch_up(progress, persist_touched=True)
+                self._catch_up(progress, persist_touched=True, on_disk=on_disk)
         except CacheUnavailable as err:
             self._set(IndexState.UNAVAILABLE, str(err))
             return
@@ -309,20 +311,27 @@ class IndexService:
         if self.pending:
             self._apply(*self._take_pending(), persist_touched=False)
 
-    def _catch_up(self, progress: Progress | None, *, persist_touched: bool) -> ReconcileReport:
-        """Index the notes whose mtime or size differ from the manifest, and the pending ones."""
-        started = time.perf_counter()
+    def _queue_stale(self) -> list[tuple[str, FileStat]]:
+        """Queue the notes whose mtime or size differ from the manifest, and those gone from disk, so that a
+        search meanwhile waits for them instead of reading a commit that lacks them; returns the notes listed."""
         on_disk = list(self._store.iter_markdown_stats())
-        suspects = stat_changed(on_disk, self._manifest)
         listed = {path for path, _ in on_disk}
-        changed, deleted = self._take_pending()
-        report = self._apply(
-            sorted(suspects | set(changed)),
-            sorted({p for p in self._manifest if p not in listed} | set(deleted)),
-            progress=progress,
-            persist_touched=persist_touched,
-            started=started,
-        )
+        suspects = stat_changed(on_disk, self._manifest)
+        with self._lock:
+            self._pending.update(suspects)
+            self._pending_deleted.update(path for path in self._manifest if path not in listed)
+        return on_disk
+
+    def _catch_up(
+        self, progress: Progress | None, *, persist_touched: bool, on_disk: list[tuple[str, FileStat]] | None = None
+    ) -> ReconcileReport:
+        """Index the notes whose mtime or size differ from the manifest, and the pending ones (the notes on disk
+        listed by `_queue_stale` already, when given)."""
+        started = time.perf_counter()
+        if on_disk is None:
+            on_disk = self._queue_stale()
+        report = self._apply(*self._take_pending(), progress=progress, persist_touched=persist_touched,
+                             started=started)
         report.unchanged = len(on_disk) - len(report.indexed) - report.touched
         self.last_reconcile = report
         return report

@@ -287,6 +287,10 @@ class WhooshIndex:
         self._segments: dict[str, SegmentTerms] = {}
         self._lock = threading.Lock()  # _ix, _view, _segments; held briefly, never while waiting for another lock
         self._write_lock = threading.Lock()  # one writer thread in this process
+        # One reader thread at a time: Whoosh's readers and our segment readers (shared by every view holding
+        # the segment) seek and read shared file handles, so two threads reading at once read each other's
+        # bytes and take the index for damaged. Re-entrant because a reading thread may ask for the generation.
+        self._read_lock = threading.RLock()
 
     # --- opening and reading ------------------------------------------------------------------------
 
@@ -325,18 +329,19 @@ class WhooshIndex:
     def reading(self) -> Iterator[IndexTerms]:
         """The latest commit, for the block. A read that fails because another process committed meanwhile
         raises IndexOvertaken (read again); other damage raises IndexUnavailable."""
-        view = self._acquire()
-        try:
-            with _damage_reported():
-                yield view.terms
-        except IndexUnavailable:
-            if self._overtaken(view):
-                raise IndexOvertaken("another process committed to the search index during the read") from None
-            with self._lock:
-                self._forget()
-            raise
-        finally:
-            self._release(view)
+        with self._read_lock:
+            view = self._acquire()
+            try:
+                with _damage_reported():
+                    yield view.terms
+            except IndexUnavailable:
+                if self._overtaken(view):
+                    raise IndexOvertaken("another process committed to the search index during the read") from None
+                with self._lock:
+                    self._forget()
+                raise
+            finally:
+                self._release(view)
 
     def _overtaken(self, view: _View) -> bool:
         try:

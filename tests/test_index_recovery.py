@@ -155,22 +155,12 @@ def test_a_locked_index_leaves_changes_pending_until_the_lock_is_released(
         assert engine.status().state == "pending 1"
         results = engine.search("KV缓存")
         assert results.hits and results.notice and "not indexed yet" in results.notice
+        waiting = engine.search("投机解码")  # only in the text not indexed yet: nothing found, and it says why
+        assert waiting.hits == [] and waiting.notice is not None
+        assert "not indexed yet" in waiting.notice and "no note contains" not in waiting.notice
     engine.sweep()
     assert engine.status().state == "fresh"
     assert engine.search("投机解码").hits[0].path == "学习笔记/kv.md"
-
-
-def test_nothing_found_while_notes_wait_says_they_wait_not_that_the_notes_lack_it(
-    engine: Searcher, root: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("server.search.service.WRITE_WAIT_SECONDS", 0.1)
-    monkeypatch.setattr(index_module, "WRITER_TIMEOUT_SECONDS", 0.2)
-    write(root, "学习笔记/spec.md", "# 投机解码\n\n小模型起草，大模型验证。\n")
-    with locks.hold(index_dir.parent / "locks", index_module.LOCK_NAME, 5):
-        engine.update(["学习笔记/spec.md"])
-        results = engine.search("投机解码")
-    assert results.hits == [] and results.notice is not None
-    assert "not indexed yet" in results.notice and "no note contains" not in results.notice
 
 
 def test_a_search_during_the_catch_up_at_start_waits_for_the_notes_changed_while_no_engine_ran(

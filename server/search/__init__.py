@@ -25,7 +25,9 @@ Threads and locks (locks listed in the order they are taken; none is taken while
   first build.
 - The watcher's worker (`server.sync`): `IndexService.update`, `reconcile`, `sweep`, indexing as above.
 - The maintenance thread (`IndexService`'s own): applying pending notes, rebuilding after damage, merging small
-  segments; indexing as above, waiting for `_writer`.
+  segments; indexing as above, waiting for `_writer`. Before applying or merging it waits for our writes to pause
+  (QUIET_SECONDS, at most QUIET_AT_MOST_SECONDS), so its work does not run beside the next tool call; a search
+  does not wait for that, it indexes what is queued itself.
 
 `IndexService._lock` guards the state, its reason, the pending notes and the progress listeners; it is a plain
 `Lock`, held for a few lines and never while calling out. `_writer` makes one pass over the manifest at a time

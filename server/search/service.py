@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 WRITE_WAIT_SECONDS = 2.0  # how long an update waits for another pass before leaving its notes pending
 BUILD_WAIT_SECONDS = 2.0  # how long a search waits for a build under way before it scans the notes instead
+QUIET_SECONDS = 0.2  # the maintenance thread indexes our writes once they pause this long (a search does it sooner)
+QUIET_AT_MOST_SECONDS = 2.0  # ... or once it has waited this long, under a steady stream of writes
 
 
 class IndexService:
@@ -54,6 +56,7 @@ class IndexService:
         self._generation: int | None = None
         self._updated_at: datetime | None = None
         self._tasks: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._last_queued = 0.0  # time.monotonic() of our latest write
         self._maintainer: threading.Thread | None = None
         self._closed = False
         self.last_reconcile: ReconcileReport | None = None
@@ -218,6 +221,7 @@ class IndexService:
         before it reads (`reading`), so it still finds what was just written."""
         with self._lock:
             self._pending.update(path for path in changed if self._store.rules.is_note(path))
+            self._last_queued = time.monotonic()
         if self._writable():
             self._schedule("apply")
 
@@ -441,6 +445,18 @@ class IndexService:
                 self._maintainer.start()
         self._tasks.put(task)
 
+    def _await_quiet(self) -> bool:
+        """Wait until our writes pause for QUIET_SECONDS (at most QUIET_AT_MOST_SECONDS): a tool call answers
+        sooner when the index work of the call before it does not run beside it. False when closing."""
+        began = time.monotonic()
+        while not self._closed:
+            with self._lock:
+                idle = time.monotonic() - self._last_queued
+            if idle >= QUIET_SECONDS or time.monotonic() - began >= QUIET_AT_MOST_SECONDS:
+                return True
+            time.sleep(QUIET_SECONDS - idle)
+        return False
+
     def _maintain(self) -> None:
         while True:
             task = self._tasks.get()
@@ -452,10 +468,11 @@ class IndexService:
                         if self.state in (IndexState.MISSING, IndexState.CORRUPT):
                             self._build(None, force=False)
                 elif task == "apply":
+                    self._await_quiet()
                     with self._writer:
                         self._apply_pending()
                     self._merge_if_needed()
-                elif task == "merge" and self._writable():
+                elif task == "merge" and self._await_quiet() and self._writable():
                     # A merge folds a tier of small segments: it holds the writer for a moment; saves meanwhile
                     # stay pending (never waiting for it) and are indexed right after.
                     with self._writer:

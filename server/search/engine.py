@@ -25,6 +25,7 @@ from server.search.glossary import Glossary, parse_glossary_markdown
 from server.search.postings import IndexTerms
 from server.search.ranking import (
     ABSENT_SHARE,
+    NEAR_CHECK_TOP,
     PARTIAL_MIN_COVERAGE,
     QUESTION_MIN_COVERAGE,
     RESCORE_TOP,
@@ -45,7 +46,6 @@ from server.search.whoosh_index import IndexOvertaken, IndexUnavailable
 from server.store import NoteStore
 
 logger = logging.getLogger(__name__)
-NEAR_CHECK_TOP = 400  # two words found together in more sections than this are related: no positions are read
 
 GLOSSARY_NOTE = "glossary.md"
 

@@ -51,6 +51,8 @@ NEAR_SLOP = 8
 EXACT_BOOST = 1.5
 FRAMING_BOOST = 0.5
 RESCORE_TOP = 25  # proximity needs positions, the costly part of a query: only the leading sections get it
+NEAR_CHECK_TOP = 400  # index: words found together in more sections than this are taken as related without
+# reading positions (a bound on the cost of the side-by-side rule; the scan, used only without an index, reads all)
 PHRASE_CHECK_TOP = 2000  # quoted phrases are checked in the best-scoring sections, this many at most
 
 FloatArray = npt.NDArray[np.float32]

@@ -289,7 +289,7 @@ class WhooshIndex:
         self._write_lock = threading.Lock()  # one writer thread in this process
         # One reader thread at a time: Whoosh's readers and our segment readers (shared by every view holding
         # the segment) seek and read shared file handles, so two threads reading at once read each other's
-        # bytes and take the index for damaged. Re-entrant because a reading thread may ask for the generation.
+        # bytes and take the index for damaged. Re-entrant so a read nested in a read (none today) cannot hang.
         self._read_lock = threading.RLock()
 
     # --- opening and reading ------------------------------------------------------------------------

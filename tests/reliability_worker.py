@@ -369,6 +369,7 @@ def command_zygote() -> None:
 
 def crash_child(root: Path, first: int, count: int, seed: int, indexed: bool, log: Path) -> None:
     from server.memory import ProjectMemory
+    from server.search.request import search_request
 
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
@@ -385,6 +386,10 @@ def crash_child(root: Path, first: int, count: int, seed: int, indexed: bool, lo
         say(f"begin {write.op} {write.marker} {json.dumps(asdict(write), ensure_ascii=False)}")
         apply_direct(memory, write)
         say(f"done {write.op} {write.marker}")
+        if indexed:
+            # Writes only queue their index work (the maintenance thread waits for a pause that never comes
+            # inside the kill window); a search indexes the queue first, so the kills land in index commits.
+            memory.search(search_request(write.marker))
         last = write
     memory.close()
     say("finished")

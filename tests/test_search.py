@@ -563,6 +563,32 @@ def test_a_scan_applies_the_side_by_side_rule_as_the_index_does(tmp_path: Path) 
     assert scan("调度算法") == ["学习笔记/os.md"] and scan("fastText quality classifier") == ["学习笔记/quality.md"]
 
 
+COLD_START = {  # a question's two-word compound held only far apart, beside a rarer word the notes do hold
+    "学习笔记/rl.md": f"# 强化学习\n\n冷启动数据先做监督微调。多个奖励模型协同打分。{FILLER}最后过滤掉低分样本。\n",
+    "学习笔记/multi-gpu.md": f"# 多卡\n\n多卡协同训练要同步梯度。{FILLER}\n",
+    "学习笔记/data.md": f"# 数据\n\n数据过滤去掉低质量文本。{FILLER}\n",
+    "学习笔记/loss.md": f"# 损失\n\n训练中出现的问题要记下来。{FILLER}\n",
+}
+
+
+def test_a_questions_two_word_name_held_only_far_apart_is_absent_however_rare_its_other_words(
+    tmp_path: Path,
+) -> None:
+    from server.search.analyzer import plan_query
+    from server.search.filters import Filters
+    from server.search.scan import Scanner
+
+    root = root_with(tmp_path, COLD_START)
+    question = "为什么协同过滤会有冷启动问题"
+    for searcher in warm_searcher(root):
+        results = searcher.search(question)
+        assert results.hits == [] and results.absent == ["协同过滤"], results
+        assert [hit.path for hit in searcher.search("为什么冷启动数据要先做监督微调").hits][:1] == ["学习笔记/rl.md"]
+    scanned = Scanner(NoteStore(root)).search(plan_query(question), Filters(), PRESETS["cs336-zh"], limit=10,
+                                              per_file=True)
+    assert scanned == []
+
+
 def test_a_minor_word_found_nowhere_is_named_without_hiding_the_topic(shared: Searcher) -> None:
     results = shared.search("残差连接和层归一化跟dropout有什么关系")
     assert {hit.path for hit in results.hits} == {"学习笔记/a-scattered.md", "学习笔记/b-together.md"}

@@ -153,8 +153,9 @@ class SearchEngine:
         def together(members: Sequence[int]) -> bool:
             return bool(np.logical_and.reduce([ranking.units[i] for i in members]).any())
 
-        gone, absent = absent_units(plan, held, together, lambda pair: _near_somewhere(ranking, terms, pair))
-        if absent_share(plan, ranking.weights, gone) >= ABSENT_SHARE:
+        absence = absent_units(plan, held, together, lambda pair: _near_somewhere(ranking, terms, pair))
+        absent = absence.words
+        if absent_share(plan, ranking.weights, absence, terms.sections) >= ABSENT_SHARE:
             return [], absent, []
         if (pair := apart_pair(plan, ranking.weights, held, lambda pair: _in_one_note(ranking, terms, pair),
                                two_together=lambda: _two_together(ranking))) is not None:

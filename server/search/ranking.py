@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -185,27 +185,39 @@ def written_together(plan: QueryPlan) -> list[tuple[int, int]]:
     return pairs
 
 
+class Absence(NamedTuple):
+    """The query units to count as not in the notes, the words to name for them, and the groups of units
+    found only apart (each group names one thing: 协同过滤 from 协同 and 过滤)."""
+
+    units: set[int]
+    words: list[str]
+    names: list[set[int]]
+
+
 def absent_units(
     plan: QueryPlan, held: Sequence[bool], together: Together, near: Together | None = None
-) -> tuple[set[int], list[str]]:
-    """The query units to count as not in the notes (`held`: per unit, whether any note holds it), and the words
-    to name for them. A compound of a question (联邦学习, 垃圾回收) names one thing: it is absent as a whole when
-    one of its words occurs nowhere, or when its content words never meet in a section, however common each is
-    (学习; 垃圾 and 回收 apart). So are two words the query writes side by side when no section holds both
-    (协同过滤, face recognition: the notes hold each word, for other reasons); and, for Chinese keywords, when
-    no section writes them near each other (`near`: 进程调度 where a note has 进程 and, lines later, 调度).
+) -> Absence:
+    """What of the query is not in the notes (`held`: per unit, whether any note holds it). A compound of a
+    question (联邦学习, 垃圾回收) names one thing: it is absent as a whole when one of its words occurs nowhere,
+    or when its content words never meet in a section, however common each is (学习; 垃圾 and 回收 apart). So are
+    two words the query writes side by side when no section holds both (协同过滤, face recognition: the notes
+    hold each word, for other reasons); and, for Chinese keywords and a question's two-word compound, when no
+    section writes them near each other (`near`: 进程调度 where a note has 进程 and, lines later, 调度).
     Chinese writes a compound without spaces, so two words side by side in a keyword query name one thing; a
-    question's neighbouring words are as often the asker's phrasing (加快训练), and English ones a list."""
+    question's longer stretches are as often the asker's phrasing (加快训练速度), and English ones a list."""
     gone = {i for i, anywhere in enumerate(held) if not anywhere}
     named: dict[int, str] = {}
+    names: list[set[int]] = []
     for left, right in written_together(plan):
         if not (held[left] and held[right]):
             continue
         apart = not together((left, right))
-        if not apart and near is not None and not plan.question and plan.units[left].han and plan.units[right].han:
+        if not apart and near is not None and plan.units[left].han and plan.units[right].han \
+                and (not plan.question or _pair_compound(plan, left, right)):
             apart = not near((left, right))
         if apart:
             gone.update((left, right))
+            names.append({left, right})
             named[left] = plan.text[plan.units[left].start : plan.units[right].end]
             named.setdefault(right, "")
     compounds: dict[tuple[int, int], list[int]] = {}
@@ -216,20 +228,49 @@ def absent_units(
         content = [i for i in members if not plan.units[i].framing]
         if len(members) > 1 and (gone.intersection(members) or (len(content) > 1 and not together(content))):
             gone.update(members)
+            names.append(set(members))
             named[members[0]] = plan.text[start:end]
             named.update({i: "" for i in members[1:]})
     words = [named.get(i, unit.text) for i, unit in enumerate(plan.units)
              if i in gone and (i in named or not unit.framing)]
-    return gone, [word for word in words if word]
+    return Absence(gone, [word for word in words if word], names)
 
 
-def absent_share(plan: QueryPlan, weights: Sequence[float], gone: set[int]) -> float:
-    """The share of the query's weight carried by the `gone` units. A question's words are weighed here as
+def _pair_compound(plan: QueryPlan, left: int, right: int) -> bool:
+    """The two words are the whole of a compound of the question (协同过滤 in 为什么协同过滤会有冷启动问题)."""
+    span = plan.units[left].compound
+    return span is not None and plan.units[right].compound == span \
+        and sum(unit.compound == span for unit in plan.units) == 2
+
+
+def absent_share(plan: QueryPlan, weights: Sequence[float], absence: Absence, sections: int) -> float:
+    """The share of the query's weight carried by what is absent. A question's words are weighed here as
     keywords are (rarity squared, see `unit_weight`): whether the notes cover a topic depends on its rare words
-    (联邦 in 联邦学习中的差分隐私), however a question's ranking spreads its weight."""
+    (联邦 in 联邦学习中的差分隐私), however a question's ranking spreads its weight. A name found only apart
+    weighs what a word found nowhere weighs, at least: as one term (协同过滤) it is in no section, however
+    common its words are each."""
     counted = [weight * weight for weight in weights] if plan.question else list(weights)
+    unseen = unit_weight(0, max(1, sections))
+    for group in _merged(absence.names):
+        members = sorted(group)
+        whole = sum(counted[i] for i in members)
+        if whole < unseen:
+            for i in members:
+                counted[i] = counted[i] * unseen / whole if whole else unseen / len(members)
     total = sum(counted)
-    return sum(weight for i, weight in enumerate(counted) if i in gone) / total if total else 0.0
+    return sum(weight for i, weight in enumerate(counted) if i in absence.units) / total if total else 0.0
+
+
+def _merged(groups: list[set[int]]) -> list[set[int]]:
+    """Overlapping groups joined (A B C written together: A-B and B-C name one thing)."""
+    merged: list[set[int]] = []
+    for group in groups:
+        joined = set(group)
+        for other in [m for m in merged if m & joined]:
+            joined |= other
+            merged.remove(other)
+        merged.append(joined)
+    return merged
 
 
 def apart_pair(

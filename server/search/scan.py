@@ -117,8 +117,7 @@ class Scanner:
         def near(members: Sequence[int]) -> bool:
             return _near(files, could, plan, members)
 
-        gone, _ = absent_units(plan, held, together, near)
-        if absent_share(plan, weights, gone) >= ABSENT_SHARE or apart_pair(
+        if absent_share(plan, weights, absent_units(plan, held, together, near), total) >= ABSENT_SHARE or apart_pair(
             plan, weights, held, in_one_note, two_together=two_together
         ):
             return []

@@ -589,6 +589,60 @@ def test_a_questions_two_word_name_held_only_far_apart_is_absent_however_rare_it
     assert scanned == []
 
 
+PHRASING = {  # questions worded in the asker's own verbs and idioms, and names a question must still refuse
+    "学习笔记/contamination.md": f"# 数据污染\n\n检测测试集是否出现在训练数据里，可以比较 n-gram 重叠。{FILLER}\n",
+    "学习笔记/batch.md": f"# 批量大小\n\nbatch size 超过临界值之后，收益很小。{FILLER}\n",
+    "学习笔记/misc.md": f"# 杂记\n\n这一讲没什么新内容。{FILLER}\n",
+    "学习笔记/wave.md": f"# 波形量化\n\n矩阵维度从 1792 变成 1793 时，GPU 吞吐明显下降。{FILLER}\n",
+    "学习笔记/nn.md": f"# 神经网络\n\n神经网络由多层线性变换和激活函数组成。{FILLER}\n",
+    "学习笔记/vector.md": f"# 向量\n\n词向量支持相似度计算，核心是内积函数。{FILLER}\n",
+    "学习笔记/memory.md": f"# 显存\n\n显存回收由缓存分配器负责。{FILLER}这里的垃圾数据会被丢弃。\n",
+}
+
+
+@pytest.fixture(scope="module")
+def phrasing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
+    yield from warm_searcher(root_with(tmp_path_factory.mktemp("phrasing"), PHRASING))
+
+
+@pytest.mark.parametrize(("question", "path"), [
+    ("怎么判断测试集有没有混进训练数据里", "学习笔记/contamination.md"),  # 混进, a verb, is in no note
+    ("batch size 加到多大之后再加就没什么收益了", "学习笔记/batch.md"),  # 没什么 and 收益 never meet: an idiom, no name
+    ("矩阵维度从1792加到1793为什么GPU吞吐会下降", "学习笔记/wave.md"),  # 加 is a verb, not part of 1792
+])
+def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
+    phrasing: Searcher, question: str, path: str
+) -> None:
+    results = phrasing.search(question)
+    assert [hit.path for hit in results.hits][:1] == [path], results
+    assert results.absent == []
+
+
+@pytest.mark.parametrize(("question", "named"), [
+    ("什么是图神经网络", "图神经网络"),  # a lone character naming a thing still makes the name
+    ("支持向量机的核函数怎么选", "支持向量机"),  # 支持, 向量 and 函数 are there, 向量机 is not
+    ("为什么垃圾回收会导致程序停顿", "垃圾回收"),  # a verb the notes hold (回收) is part of the name
+])
+def test_a_question_about_a_name_the_notes_lack_is_still_refused(phrasing: Searcher, question: str, named: str) -> None:
+    results = phrasing.search(question)
+    assert results.hits == [] and named in results.absent, results
+
+
+def test_a_scan_tells_phrasing_from_names_as_the_index_does(tmp_path: Path) -> None:
+    from server.search.analyzer import plan_query
+    from server.search.filters import Filters
+    from server.search.scan import Scanner
+
+    scanner = Scanner(NoteStore(root_with(tmp_path, PHRASING)))
+
+    def scan(query: str) -> list[str]:
+        found = scanner.search(plan_query(query), Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
+        return [hit.path for hit in found]
+
+    assert scan("怎么判断测试集有没有混进训练数据里")[:1] == ["学习笔记/contamination.md"]
+    assert scan("支持向量机的核函数怎么选") == [] and scan("什么是图神经网络") == []
+
+
 def test_a_minor_word_found_nowhere_is_named_without_hiding_the_topic(shared: Searcher) -> None:
     results = shared.search("残差连接和层归一化跟dropout有什么关系")
     assert {hit.path for hit in results.hits} == {"学习笔记/a-scattered.md", "学习笔记/b-together.md"}

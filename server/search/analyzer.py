@@ -97,6 +97,7 @@ class _Jieba:
     def __init__(self) -> None:
         self._cut: Any = None
         self._has_word: Any = None
+        self._tag: Any = None
 
     def load(self) -> None:
         if self._cut is None:
@@ -104,6 +105,7 @@ class _Jieba:
 
             rjieba.cut("预热")
             self._has_word = rjieba.has_word
+            self._tag = rjieba.tag
             self._cut = rjieba.cut
 
     def cut(self, run: str) -> list[str]:
@@ -117,6 +119,22 @@ class _Jieba:
         if self._has_word is None:
             self.load()
         return bool(self._has_word(word))
+
+    def word_class(self, word: str) -> str:
+        """What the dictionary takes the word alone for: THING (a noun, or a word it does not know: a new word
+        is most often a name), ACT (a verb or adjective, which may be part of a name: 垃圾回收) or OTHER (an
+        adverb, numeral, idiom, pronoun ...: never part of one). The tags are jieba's; a word the dictionary
+        cuts in pieces takes the most name-like class among them."""
+        if self._tag is None:
+            self.load()
+        tags = [tag for _, tag in self._tag(word, False)]
+        if any(tag.startswith(NOUN_TAGS) for tag in tags):
+            return THING
+        return ACT if any(tag.startswith(("v", "a")) for tag in tags) else OTHER
+
+
+THING, ACT, OTHER = "thing", "act", "other"
+NOUN_TAGS = ("n", "vn", "an", "b", "j", "x", "eng")  # nouns, verbal and adjectival nouns, attributives, short forms
 
 
 JIEBA = _Jieba()
@@ -353,6 +371,7 @@ class Unit:
     anchor: str  # the term standing for the word in proximity queries
     named: bool = False  # written as a name (GELU, PyTorch, d_ff, UTF-8): in a question, what it is about
     compound: tuple[int, int] | None = None  # in a question, the span of the compound the word is part of
+    word_class: str = THING  # in a question, a Chinese word's class (see `_Jieba.word_class`); else THING
 
     @property
     def framing(self) -> bool:
@@ -360,6 +379,19 @@ class Unit:
         the query's meaning and is only found where the notes happen to isolate it too."""
         return (self.text in FRAMING_WORDS or self.text in QUESTION_WORDS_EN or self.text in QUESTION_WORDS_ZH
                 or (len(self.text) == 1 and _HAS_HAN.match(self.text) is not None))
+
+    @property
+    def phrasing(self) -> bool:
+        """In a question, a Chinese word that names no thing (混进, 先猜, 没什么, 拿): the asker's wording."""
+        return self.word_class != THING
+
+    @property
+    def topical(self) -> bool:
+        """A word that can name what a question is about: content words, and a lone character naming a thing
+        (图 in 图神经网络), but not the asker's phrasing (拿 in 拿计算换显存, 混进 in 混进训练数据)."""
+        return not self.phrasing and (not self.framing or (len(self.text) == 1 and _HAS_HAN.match(self.text)
+                                                           is not None and self.text not in FRAMING_WORDS
+                                                           and self.text not in QUESTION_WORDS_ZH))
 
     @property
     def han(self) -> bool:
@@ -523,8 +555,9 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
         words = cuts.within(match.start(), match.end()) if match.lastgroup == "han" else []
         lone = _leading_character(words)
         if lone is not None and previous is not None and _attached(cuts.text[previous[1] : match.start()]) \
-                and plan.units and plan.units[-1] is previous[0]:
-            # A character written onto a word (B+树, T恤) names one thing with it: both must be there.
+                and plan.units and plan.units[-1] is previous[0] and not previous[0].text.isdigit():
+            # A character written onto a word (B+树, T恤) names one thing with it: both must be there. Not onto
+            # a number: 加 in 从1792加到1793 is a verb.
             word = plan.units.pop()
             seen.discard(word.options)
             text = cuts.text[word.start : match.start() + 1].lower()
@@ -553,6 +586,9 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
                 seen.add(unit.options)
                 plan.units.append(unit)
                 previous = (unit, match.end()) if match.lastgroup == "word" else None
+    if plan.question:
+        plan.units = [replace(unit, word_class=JIEBA.word_class(unit.text)) if unit.han else unit
+                      for unit in plan.units]
     plan.sequence = _sequence(folded)
     return plan
 

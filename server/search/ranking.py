@@ -35,7 +35,18 @@ from typing import NamedTuple, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from server.search.analyzer import BODY, CODE, HEADING, TITLE, ZONE_BASES, QueryPlan, Unit, framed
+from server.search.analyzer import (
+    ACT,
+    BODY,
+    CODE,
+    HEADING,
+    OTHER,
+    TITLE,
+    ZONE_BASES,
+    QueryPlan,
+    Unit,
+    framed,
+)
 
 MIN_COVERAGE = 0.65
 PARTIAL_MIN_COVERAGE = 0.4  # a partial match of keywords holds this share of the query's weight, and its rarest
@@ -180,7 +191,8 @@ def written_together(plan: QueryPlan) -> list[tuple[int, int]]:
     for i, (left, right) in enumerate(zip(plan.units, plan.units[1:], strict=False)):
         between = plan.text[left.end : right.start]
         joined = not between if left.han and right.han else not between.strip()
-        if joined and not (left.framing or right.framing or i in aliased or i + 1 in aliased):
+        if joined and not (left.framing or right.framing or i in aliased or i + 1 in aliased
+                           or OTHER in (left.word_class, right.word_class)):  # 没什么 收益 is no name
             pairs.append((i, i + 1))
     return pairs
 
@@ -205,7 +217,7 @@ def absent_units(
     section writes them near each other (`near`: 进程调度 where a note has 进程 and, lines later, 调度).
     Chinese writes a compound without spaces, so two words side by side in a keyword query name one thing; a
     question's longer stretches are as often the asker's phrasing (加快训练速度), and English ones a list."""
-    gone = {i for i, anywhere in enumerate(held) if not anywhere}
+    gone = {i for i, anywhere in enumerate(held) if not anywhere and plan.units[i].topical}
     named: dict[int, str] = {}
     names: list[set[int]] = []
     for left, right in written_together(plan):
@@ -225,7 +237,10 @@ def absent_units(
         if unit.compound is not None:
             compounds.setdefault(unit.compound, []).append(i)
     for (start, end), members in compounds.items():
-        content = [i for i in members if not plan.units[i].framing]
+        # The words that may make the name: content words and a lone character naming a thing (机 in 支持向量机),
+        # and a verb the notes hold (回收 in 垃圾回收); not the asker's phrasing (没什么, 混进 found nowhere).
+        content = [i for i, unit in ((i, plan.units[i]) for i in members)
+                   if unit.topical or (not unit.framing and unit.word_class == ACT and held[i])]
         if len(members) > 1 and (gone.intersection(members) or (len(content) > 1 and not together(content))):
             gone.update(members)
             names.append(set(members))

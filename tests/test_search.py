@@ -597,6 +597,7 @@ PHRASING = {  # questions worded in the asker's own verbs and idioms, and names 
     "学习笔记/nn.md": f"# 神经网络\n\n神经网络由多层线性变换和激活函数组成。{FILLER}\n",
     "学习笔记/vector.md": f"# 向量\n\n词向量支持相似度计算，核心是内积函数。{FILLER}\n",
     "学习笔记/memory.md": f"# 显存\n\n显存回收由缓存分配器负责。{FILLER}这里的垃圾数据会被丢弃。\n",
+    "学习笔记/encoder.md": f"# 编码器\n\n编码器把输入变成向量，参数化的技巧有很多。{FILLER}\n",
 }
 
 
@@ -622,6 +623,7 @@ def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
     ("什么是图神经网络", "图神经网络"),  # a lone character naming a thing still makes the name
     ("支持向量机的核函数怎么选", "支持向量机"),  # 支持, 向量 and 函数 are there, 向量机 is not
     ("为什么垃圾回收会导致程序停顿", "垃圾回收"),  # a verb the notes hold (回收) is part of the name
+    ("变分自编码器的重参数化技巧是什么", "变分自编码器"),  # 变 分 自: characters jieba leaves alone, a new word
 ])
 def test_a_question_about_a_name_the_notes_lack_is_still_refused(phrasing: Searcher, question: str, named: str) -> None:
     results = phrasing.search(question)

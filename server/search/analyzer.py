@@ -587,10 +587,29 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
                 plan.units.append(unit)
                 previous = (unit, match.end()) if match.lastgroup == "word" else None
     if plan.question:
-        plan.units = [replace(unit, word_class=JIEBA.word_class(unit.text)) if unit.han else unit
-                      for unit in plan.units]
+        plan.units = _classified(plan.units)
     plan.sequence = _sequence(folded)
     return plan
+
+
+def _classified(units: list[Unit]) -> list[Unit]:
+    """A question's Chinese words with their word class. Characters the dictionary leaves alone, side by side and
+    leading into a noun, are a word it does not know, naming a thing (变分 in 变分自编码器; not 多大 in 多大之后)."""
+    classes = [JIEBA.word_class(unit.text) if unit.han else THING for unit in units]
+    i = 0
+    while i < len(units):
+        end = i
+        while end < len(units) and _lone_han(units[end]) and (end == i or units[end - 1].end == units[end].start):
+            end += 1
+        if end - i >= 2 and end < len(units) and units[end - 1].end == units[end].start and units[end].han \
+                and len(units[end].text) > 1 and classes[end] == THING:
+            classes[i:end] = [THING] * (end - i)
+        i = max(end, i + 1)
+    return [replace(unit, word_class=cls) if unit.han else unit for unit, cls in zip(units, classes, strict=True)]
+
+
+def _lone_han(unit: Unit) -> bool:
+    return len(unit.text) == 1 and unit.han
 
 
 def _leading_character(words: list[tuple[int, str]]) -> str | None:

@@ -598,6 +598,10 @@ PHRASING = {  # questions worded in the asker's own verbs and idioms, and names 
     "学习笔记/vector.md": f"# 向量\n\n词向量支持相似度计算，核心是内积函数。{FILLER}\n",
     "学习笔记/memory.md": f"# 显存\n\n显存回收由缓存分配器负责。{FILLER}这里的垃圾数据会被丢弃。\n",
     "学习笔记/encoder.md": f"# 编码器\n\n编码器把输入变成向量，参数化的技巧有很多。{FILLER}\n",
+    "学习笔记/math.md": f"# 数学\n\n变分推断是另一回事。{FILLER}\n",
+    "学习笔记/vision.md": f"# 图像\n\n图片切成小块，变成 token 进入语言模型。{FILLER}\n",
+    "学习笔记/bytes.md": "# Bytes\n\nTreating each Unicode character as a token is a bad use of the vocabulary.\n",
+    "学习笔记/steps.md": "# Steps\n\nEvery step logs the loss on its own line.\n",
 }
 
 
@@ -610,6 +614,9 @@ def phrasing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
     ("怎么判断测试集有没有混进训练数据里", "学习笔记/contamination.md"),  # 混进, a verb, is in no note
     ("batch size 加到多大之后再加就没什么收益了", "学习笔记/batch.md"),  # 没什么 and 收益 never meet: an idiom, no name
     ("矩阵维度从1792加到1793为什么GPU吞吐会下降", "学习笔记/wave.md"),  # 加 is a verb, not part of 1792
+    ("图片是怎么变成token喂进语言模型里的", "学习笔记/vision.md"),  # 喂 进: lone characters found nowhere
+    ("Why is treating every Unicode character as its own token a bad use of the vocabulary?",
+     "学习笔记/bytes.md"),  # every, own: words of any question, no name with their neighbours
 ])
 def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
     phrasing: Searcher, question: str, path: str

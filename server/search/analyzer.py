@@ -132,8 +132,20 @@ class _Jieba:
             return THING
         return ACT if any(tag.startswith(("v", "a")) for tag in tags) else OTHER
 
+    def guessed_nouns(self, text: str) -> list[tuple[int, int]]:
+        """(offset, length) of the words of two or more characters that jieba's new-word guesser (its HMM)
+        finds in `text` and tags as nouns."""
+        if self._tag is None:
+            self.load()
+        found, offset = [], 0
+        for word, tag in self._tag(text, True):
+            if len(word) > 1 and tag.startswith(NOUN_TAGS):
+                found.append((offset, len(word)))
+            offset += len(word)
+        return found
 
-THING, ACT, OTHER = "thing", "act", "other"
+
+THING, ACT, NEW, OTHER = "thing", "act", "new", "other"  # NEW: see `_classified`
 NOUN_TAGS = ("n", "vn", "an", "b", "j", "x", "eng")  # nouns, verbal and adjectival nouns, attributives, short forms
 
 
@@ -587,23 +599,28 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
                 plan.units.append(unit)
                 previous = (unit, match.end()) if match.lastgroup == "word" else None
     if plan.question:
-        plan.units = _classified(plan.units)
+        plan.units = _classified(plan.units, folded)
     plan.sequence = _sequence(folded)
     return plan
 
 
-def _classified(units: list[Unit]) -> list[Unit]:
-    """A question's Chinese words with their word class. Characters the dictionary leaves alone, side by side and
-    leading into a noun, are a word it does not know, naming a thing (变分 in 变分自编码器; not 多大 in 多大之后)."""
+def _classified(units: list[Unit], text: str) -> list[Unit]:
+    """A question's Chinese words with their word class. Characters the dictionary leaves alone side by side may
+    be a word it does not know: NEW when jieba's new-word guesser joins them into a noun (变分 in 变分自编码器,
+    not 多大 or 没啥), part of a name where the notes hold them (see `ranking.absent_units`)."""
     classes = [JIEBA.word_class(unit.text) if unit.han else THING for unit in units]
     i = 0
     while i < len(units):
         end = i
         while end < len(units) and _lone_han(units[end]) and (end == i or units[end - 1].end == units[end].start):
             end += 1
-        if end - i >= 2 and end < len(units) and units[end - 1].end == units[end].start and units[end].han \
-                and len(units[end].text) > 1 and classes[end] == THING:
-            classes[i:end] = [THING] * (end - i)
+        if end - i >= 2:
+            run_start = units[i].start
+            context = text[run_start : units[end].end if end < len(units) else units[end - 1].end]
+            for offset, length in JIEBA.guessed_nouns(context):
+                for k in range(i, end):
+                    if run_start + offset <= units[k].start and units[k].end <= run_start + offset + length:
+                        classes[k] = NEW
         i = max(end, i + 1)
     return [replace(unit, word_class=cls) if unit.han else unit for unit, cls in zip(units, classes, strict=True)]
 

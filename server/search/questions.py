@@ -28,7 +28,9 @@ QUESTION_WORDS_EN = _words(
     difference differences between versus vs instead rather than same different similar compared compare
     mean means meaning matter matters happen happens work works really actually exactly typically usually
     generally often always never much many more most less least few lot lots whether kind kinds type types
-    say says said called call tell explain explained one ones thing things way ways up"""
+    say says said called call tell explain explained one ones thing things way ways up
+    every still without within over ever even yet already else own other another anything something everything
+    nothing while because since though although unless"""
 )
 QUESTION_WORDS_ZH = _words(
     """为什么 为何 为啥 怎么 怎样 如何 是什么 什么 有何 有什么 区别 差别 不同 多少 几个 几种 哪些 哪个 哪种

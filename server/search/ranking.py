@@ -40,6 +40,7 @@ from server.search.analyzer import (
     BODY,
     CODE,
     HEADING,
+    NEW,
     OTHER,
     TITLE,
     ZONE_BASES,
@@ -240,7 +241,8 @@ def absent_units(
         # The words that may make the name: content words and a lone character naming a thing (机 in 支持向量机),
         # and a verb the notes hold (回收 in 垃圾回收); not the asker's phrasing (没什么, 混进 found nowhere).
         content = [i for i, unit in ((i, plan.units[i]) for i in members)
-                   if unit.topical or (not unit.framing and unit.word_class == ACT and held[i])]
+                   if unit.topical or (held[i] and (unit.word_class == NEW or (unit.word_class == ACT
+                                                                               and not unit.framing)))]
         if len(members) > 1 and (gone.intersection(members) or (len(content) > 1 and not together(content))):
             gone.update(members)
             names.append(set(members))

@@ -104,6 +104,7 @@ class _Jieba:
             import rjieba
 
             rjieba.cut("预热")
+            rjieba.tag("变分", True)  # the tagger of guessed words loads on the first one (20-30 ms): not in a search
             self._has_word = rjieba.has_word
             self._tag = rjieba.tag
             self._cut = rjieba.cut

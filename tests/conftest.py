@@ -3,6 +3,8 @@
 Both skip the test when the folder is absent, so the suite runs in a bare clone too.
 """
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,17 @@ def seed_text(shared_dir: Path) -> str:
     if not path.is_file():
         pytest.skip(f"{path} is absent")
     return path.read_bytes().decode("utf-8")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fsync_returns_at_once() -> Iterator[None]:
+    """`os.fsync` does nothing in the test process: what the tests check (content, atomicity, versions, undo)
+    does not depend on it, and what it buys (surviving a power cut) cannot be checked here, while it costs a
+    sixth of the suite's time. `test_store` pins a note write's calls; the tests that run the server or
+    writers in subprocesses (crash, concurrency, stdio, real clients) keep the real one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "fsync", lambda fd: None)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -520,3 +520,28 @@ def test_a_completion_whose_item_a_later_save_removed_stays_the_persons_choice(
     assert todo.read_bytes() == older
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     assert any("was not re-applied" in r.getMessage() for r in caplog.records), caplog.text
+
+
+def test_a_write_makes_its_bytes_and_its_rename_durable(
+    store: NoteStore, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite's `os.fsync` does nothing (conftest); this pins the calls the server makes on a real disk: the
+    note's new file (the temp file, by its inode) before the rename, and the note's folder after it."""
+    if sys.platform == "win32":
+        pytest.skip("a folder cannot be opened to sync it on Windows")
+    synced: list[tuple[bool, int]] = []
+
+    def fsync(fd: int) -> None:
+        status = os.fstat(fd)
+        synced.append((stat.S_ISDIR(status.st_mode), status.st_ino))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    for creating in (True, False):
+        synced.clear()
+        if creating:
+            store.write("notes.md", "# 笔记\n", create=True)
+        else:
+            store.write("notes.md", "# 笔记\n\n第二版\n", expected_version=store.read("notes.md").version)
+        note, folder = (False, (root / "notes.md").stat().st_ino), (True, root.stat().st_ino)
+        assert note in synced and folder in synced, synced
+        assert synced.index(note) < synced.index(folder), synced

@@ -402,9 +402,11 @@ class Unit:
     def topical(self) -> bool:
         """A word that can name what a question is about: content words, and a lone character naming a thing
         (图 in 图神经网络), but not the asker's phrasing (拿 in 拿计算换显存, 混进 in 混进训练数据)."""
-        return not self.phrasing and (not self.framing or (len(self.text) == 1 and _HAS_HAN.match(self.text)
-                                                           is not None and self.text not in FRAMING_WORDS
-                                                           and self.text not in QUESTION_WORDS_ZH))
+        if self.phrasing:
+            return False
+        if len(self.text) == 1 and self.han:
+            return self.text not in FRAMING_WORDS and self.text not in QUESTION_WORDS_ZH
+        return not self.framing
 
     @property
     def han(self) -> bool:

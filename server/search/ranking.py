@@ -238,11 +238,7 @@ def absent_units(
         if unit.compound is not None:
             compounds.setdefault(unit.compound, []).append(i)
     for (start, end), members in compounds.items():
-        # The words that may make the name: content words and a lone character naming a thing (机 in 支持向量机),
-        # and a verb the notes hold (回收 in 垃圾回收); not the asker's phrasing (没什么, 混进 found nowhere).
-        content = [i for i, unit in ((i, plan.units[i]) for i in members)
-                   if unit.topical or (held[i] and (unit.word_class == NEW or (unit.word_class == ACT
-                                                                               and not unit.framing)))]
+        content = [i for i in members if _may_name(plan.units[i], held[i])]
         if len(members) > 1 and (gone.intersection(members) or (len(content) > 1 and not together(content))):
             gone.update(members)
             names.append(set(members))
@@ -251,6 +247,15 @@ def absent_units(
     words = [named.get(i, unit.text) for i, unit in enumerate(plan.units)
              if i in gone and (i in named or not unit.framing)]
     return Absence(gone, [word for word in words if word], names)
+
+
+def _may_name(unit: Unit, held: bool) -> bool:
+    """Whether a word of a question's compound can be part of the name: a content word or a lone character naming
+    a thing (机 in 支持向量机), and, where the notes hold them, a verb (回收 in 垃圾回收) or a new word (变分 in
+    变分自编码器); never the asker's phrasing (没什么; 混进, found nowhere)."""
+    if unit.topical:
+        return True
+    return held and (unit.word_class == NEW or (unit.word_class == ACT and not unit.framing))
 
 
 def _pair_compound(plan: QueryPlan, left: int, right: int) -> bool:

@@ -222,10 +222,18 @@ def _near_somewhere(ranking: Ranking, terms: IndexTerms, pair: Sequence[int]) ->
     both = np.flatnonzero(ranking.units[left] & ranking.units[right])
     if len(both) > NEAR_CHECK_TOP:
         return True
-    docs = [int(doc) for doc in both]
-    units = ranking.plan.units
-    where_left, where_right = terms.positions(units[left].anchor, docs), terms.positions(units[right].anchor, docs)
-    return any(near_in_text(where_left.get(doc), where_right.get(doc)) for doc in docs)
+    # Read a few sections' positions at a time: a pair that is written together is most often found in the
+    # first few, and only a pair that never is (the absent topic) pays for reading them all.
+    anchors = ranking.plan.units[left].anchor, ranking.plan.units[right].anchor
+    for start in range(0, len(both), NEAR_CHECK_CHUNK):
+        docs = [int(doc) for doc in both[start : start + NEAR_CHECK_CHUNK]]
+        where_left, where_right = terms.positions(anchors[0], docs), terms.positions(anchors[1], docs)
+        if any(near_in_text(where_left.get(doc), where_right.get(doc)) for doc in docs):
+            return True
+    return False
+
+
+NEAR_CHECK_CHUNK = 16  # sections whose positions `_near_somewhere` reads at a time
 
 
 def _two_together(ranking: Ranking) -> bool:

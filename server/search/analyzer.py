@@ -27,6 +27,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from itertools import accumulate
 from typing import Any, NamedTuple
 
@@ -121,7 +122,7 @@ class _Jieba:
             self.load()
         return bool(self._has_word(word))
 
-    def word_class(self, word: str) -> str:
+    def word_class(self, word: str) -> WordClass:
         """What the dictionary takes the word alone for: THING (a noun, or a word it does not know: a new word
         is most often a name), ACT (a verb or adjective, which may be part of a name: 垃圾回收) or OTHER (an
         adverb, numeral, idiom, pronoun ...: never part of one). The tags are jieba's; a word the dictionary
@@ -130,8 +131,8 @@ class _Jieba:
             self.load()
         tags = [tag for _, tag in self._tag(word, False)]
         if any(tag.startswith(NOUN_TAGS) for tag in tags):
-            return THING
-        return ACT if any(tag.startswith(("v", "a")) for tag in tags) else OTHER
+            return WordClass.THING
+        return WordClass.ACT if any(tag.startswith(("v", "a")) for tag in tags) else WordClass.OTHER
 
     def guessed_nouns(self, text: str) -> list[tuple[int, int]]:
         """(offset, length) of the words of two or more characters that jieba's new-word guesser (its HMM)
@@ -146,7 +147,13 @@ class _Jieba:
         return found
 
 
-THING, ACT, NEW, OTHER = "thing", "act", "new", "other"  # NEW: see `_classified`
+class WordClass(StrEnum):
+    """What a question's Chinese word is, as far as naming its topic goes (see `_Jieba.word_class`)."""
+
+    THING = "thing"  # a noun, or a word the dictionary does not know
+    ACT = "act"  # a verb or adjective: part of a name where the notes hold it (回收 in 垃圾回收)
+    NEW = "new"  # lone characters jieba's new-word guesser joins into a noun (变分; see `_classified`)
+    OTHER = "other"  # an adverb, numeral, idiom, pronoun ...: never part of a name
 NOUN_TAGS = ("n", "vn", "an", "b", "j", "x", "eng")  # nouns, verbal and adjectival nouns, attributives, short forms
 
 
@@ -384,7 +391,7 @@ class Unit:
     anchor: str  # the term standing for the word in proximity queries
     named: bool = False  # written as a name (GELU, PyTorch, d_ff, UTF-8): in a question, what it is about
     compound: tuple[int, int] | None = None  # in a question, the span of the compound the word is part of
-    word_class: str = THING  # in a question, a Chinese word's class (see `_Jieba.word_class`); else THING
+    word_class: WordClass = WordClass.THING  # in a question, a Chinese word's class; else THING
 
     @property
     def framing(self) -> bool:
@@ -396,7 +403,7 @@ class Unit:
     @property
     def phrasing(self) -> bool:
         """In a question, a Chinese word that names no thing (混进, 先猜, 没什么, 拿): the asker's wording."""
-        return self.word_class != THING
+        return self.word_class != WordClass.THING
 
     @property
     def topical(self) -> bool:
@@ -611,21 +618,27 @@ def _classified(units: list[Unit], text: str) -> list[Unit]:
     """A question's Chinese words with their word class. Characters the dictionary leaves alone side by side may
     be a word it does not know: NEW when jieba's new-word guesser joins them into a noun (变分 in 变分自编码器,
     not 多大 or 没啥), part of a name where the notes hold them (see `ranking.absent_units`)."""
-    classes = [JIEBA.word_class(unit.text) if unit.han else THING for unit in units]
-    i = 0
-    while i < len(units):
-        end = i
-        while end < len(units) and _lone_han(units[end]) and (end == i or units[end - 1].end == units[end].start):
-            end += 1
-        if end - i >= 2:
-            run_start = units[i].start
-            context = text[run_start : units[end].end if end < len(units) else units[end - 1].end]
-            for offset, length in JIEBA.guessed_nouns(context):
-                for k in range(i, end):
-                    if run_start + offset <= units[k].start and units[k].end <= run_start + offset + length:
-                        classes[k] = NEW
-        i = max(end, i + 1)
+    classes = [JIEBA.word_class(unit.text) if unit.han else WordClass.THING for unit in units]
+    for first, end in _lone_character_runs(units):
+        start = units[first].start
+        context = text[start : units[end].end if end < len(units) else units[end - 1].end]  # the run, the next word
+        for offset, length in JIEBA.guessed_nouns(context):
+            for k in range(first, end):
+                if start + offset <= units[k].start and units[k].end <= start + offset + length:
+                    classes[k] = WordClass.NEW
     return [replace(unit, word_class=cls) if unit.han else unit for unit, cls in zip(units, classes, strict=True)]
+
+
+def _lone_character_runs(units: list[Unit]) -> Iterator[tuple[int, int]]:
+    """[first, end) of each run of two or more single Han characters written with nothing between them."""
+    first = 0
+    for i in range(1, len(units) + 1):
+        joined = i < len(units) and _lone_han(units[i]) and _lone_han(units[i - 1]) \
+            and units[i - 1].end == units[i].start
+        if not joined:
+            if i - first >= 2:
+                yield first, i
+            first = i
 
 
 def _lone_han(unit: Unit) -> bool:

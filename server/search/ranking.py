@@ -36,16 +36,14 @@ import numpy as np
 import numpy.typing as npt
 
 from server.search.analyzer import (
-    ACT,
     BODY,
     CODE,
     HEADING,
-    NEW,
-    OTHER,
     TITLE,
     ZONE_BASES,
     QueryPlan,
     Unit,
+    WordClass,
     framed,
 )
 
@@ -193,7 +191,7 @@ def written_together(plan: QueryPlan) -> list[tuple[int, int]]:
         between = plan.text[left.end : right.start]
         joined = not between if left.han and right.han else not between.strip()
         if joined and not (left.framing or right.framing or i in aliased or i + 1 in aliased
-                           or OTHER in (left.word_class, right.word_class)):  # 没什么 收益 is no name
+                           or WordClass.OTHER in (left.word_class, right.word_class)):  # 没什么 收益 is no name
             pairs.append((i, i + 1))
     return pairs
 
@@ -255,7 +253,7 @@ def _may_name(unit: Unit, held: bool) -> bool:
     变分自编码器); never the asker's phrasing (没什么; 混进, found nowhere)."""
     if unit.topical:
         return True
-    return held and (unit.word_class == NEW or (unit.word_class == ACT and not unit.framing))
+    return held and (unit.word_class == WordClass.NEW or (unit.word_class == WordClass.ACT and not unit.framing))
 
 
 def _pair_compound(plan: QueryPlan, left: int, right: int) -> bool:

@@ -40,8 +40,9 @@ def seed_text(shared_dir: Path) -> str:
 def fsync_returns_at_once() -> Iterator[None]:
     """`os.fsync` does nothing in the test process: what the tests check (content, atomicity, versions, undo)
     does not depend on it, and what it buys (surviving a power cut) cannot be checked here, while it costs a
-    sixth of the suite's time. `test_store` pins a note write's calls; the tests that run the server or
-    writers in subprocesses (crash, concurrency, stdio, real clients) keep the real one."""
+    sixth of the suite's time (BENCHMARKS.md). `test_store` and `test_safety_undo_and_crash` pin the calls of a
+    note write and of the undo journal; the tests that run the server or writers in subprocesses (crash,
+    concurrency, stdio, real clients) keep the real one."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(os, "fsync", lambda fd: None)
         yield

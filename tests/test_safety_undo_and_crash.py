@@ -464,3 +464,20 @@ def test_a_server_killed_at_random_moments_leaves_nothing_torn_lost_or_doubled(t
         assert snapshot_tree(root) != before_undo
     history = CliRunner().invoke(main, ["history", "--root", str(root), "--limit", "5"])
     assert history.exit_code == 0, history.output
+
+
+def test_the_undo_journal_makes_its_kept_texts_and_its_log_line_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite's `os.fsync` does nothing (conftest); this pins the journal's calls on a real disk: the note's
+    old and new texts it keeps for undo, and the log line naming them, each synced before the write answers."""
+    root = copy_example(tmp_path)
+    synced: set[int] = set()
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.add(os.fstat(fd).st_ino))
+    with ProjectMemory(root) as memory:
+        memory.append_insight("日志落盘 kq0003", "- 撤销日志要先写到盘上")
+        journal = memory.store.cache.folder
+    logs = list(journal.rglob("log.jsonl"))
+    kept = [path for path in journal.rglob("objects/*") if path.is_file()]
+    assert len(logs) == 1 and logs[0].stat().st_ino in synced
+    assert len(kept) >= 2 and all(path.stat().st_ino in synced for path in kept), kept

@@ -3,8 +3,6 @@
 Both skip the test when the folder is absent, so the suite runs in a bare clone too.
 """
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,18 +32,6 @@ def seed_text(shared_dir: Path) -> str:
     if not path.is_file():
         pytest.skip(f"{path} is absent")
     return path.read_bytes().decode("utf-8")
-
-
-@pytest.fixture(autouse=True, scope="session")
-def fsync_returns_at_once() -> Iterator[None]:
-    """`os.fsync` does nothing in the test process: what the tests check (content, atomicity, versions, undo)
-    does not depend on it, and what it buys (surviving a power cut) cannot be checked here, while it costs a
-    sixth of the suite's time (BENCHMARKS.md). `test_store` and `test_safety_undo_and_crash` pin the calls of a
-    note write and of the undo journal; the tests that run the server or writers in subprocesses (crash,
-    concurrency, stdio, real clients) keep the real one."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(os, "fsync", lambda fd: None)
-        yield
 
 
 @pytest.fixture(autouse=True)

@@ -469,8 +469,8 @@ def test_a_server_killed_at_random_moments_leaves_nothing_torn_lost_or_doubled(t
 def test_the_undo_journal_makes_its_kept_texts_and_its_log_line_durable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The suite's `os.fsync` does nothing (conftest); this pins the journal's calls on a real disk: the note's
-    old and new texts it keeps for undo, and the log line naming them, each synced before the write answers."""
+    """The journal's fsync calls, which make an undo survive a power cut (no test can cause one): the note's old
+    and new texts it keeps for undo, and the log line naming them, each synced before the write answers."""
     root = copy_example(tmp_path)
     synced: set[int] = set()
     monkeypatch.setattr(os, "fsync", lambda fd: synced.add(os.fstat(fd).st_ino))

@@ -525,8 +525,8 @@ def test_a_completion_whose_item_a_later_save_removed_stays_the_persons_choice(
 def test_a_write_makes_its_bytes_and_its_rename_durable(
     store: NoteStore, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The suite's `os.fsync` does nothing (conftest); this pins the calls the server makes on a real disk: the
-    note's new file (the temp file, by its inode) before the rename, and the note's folder after it."""
+    """The fsync calls that make a write survive a power cut, which no test can cause: the note's new file (the
+    temp file, by its inode) before the rename, and the note's folder after it."""
     if sys.platform == "win32":
         pytest.skip("a folder cannot be opened to sync it on Windows")
     synced: list[tuple[bool, int]] = []

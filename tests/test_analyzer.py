@@ -52,6 +52,19 @@ def test_digits_with_letters_stay_one_term() -> None:
     assert terms("7B fp16 H100") == ["7b", "fp16", "h100"]
 
 
+def test_words_of_two_sentences_are_a_sentence_gap_apart_and_one_sentences_words_are_not() -> None:
+    from server.search.analyzer import SENTENCE_GAP
+
+    for text, before, after in [("向量相加。更重要的是，它天然支持", "相加", "重要"),
+                                ("It adds vectors. Then it supports them", "vectors", "supports"),
+                                ("first line ends here\nsecond line", "ends", "second"),
+                                ("问题：为什么？答案在下面；不用急", "问题", "答案")]:
+        at = dict(index_terms(text))
+        assert at[after] - at[before] > SENTENCE_GAP, text
+    at = dict(index_terms("JIT 编译器, 旨在通过最少的代码改动来显著加速. torch.compile v1.2 e.g"))
+    assert at["加速"] - at["编译"] == 17 and at["compile"] == at["torch"] + 1 and at["v1.2"] == at["compile"] + 1
+
+
 def test_english_is_not_stemmed_and_noise_words_are_dropped() -> None:
     assert terms("the tokenizer of tokens") == ["tokenizer", "tokens"]
 
@@ -204,7 +217,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cs336"
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 MIXED_LINES = ("KV缓存 的显存占用与 seq_len 成正比。", "- [ ] 实测 FlashAttention-2 的 tiling", "",
                "1. `RoPE深度讨论.md` - 旋转", "## 第十讲 Inference", "```python", "x = torch.zeros(4096)  # 注释",
-               "卡拉OK 和 GPU显存", "ａｂｃ１２３ 全角",
+               "卡拉OK 和 GPU显存", "ａｂｃ１２３ 全角", "她……", "> A. 用肥皂冲洗。", "。开头的句号", "Done. Next!",
                "the quick brown fox", "   ", "注意", "力机制", "pin_memory=True", "\r", "…省略号")
 
 

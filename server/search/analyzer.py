@@ -12,7 +12,9 @@ Index terms for a text, after NFKC folding (full-width -> half-width) and lower-
 - a run of letters/digits is kept whole (`pin_memory`, `fp16`, `7b`) and, when it has parts, also split on
   `_`, `-`, `.` and camelCase (`pin`, `memory`; `flash`, `attention`). No stemming.
 Positions: a Han character takes one position (a bigram or word sits at its first character), a word takes
-one position per part; so phrase and proximity queries work across both scripts.
+one position per part; so phrase and proximity queries work across both scripts. A sentence's end (。！？；!?;
+a full stop before a space, a line's end) puts SENTENCE_GAP positions before the next word: words of two
+sentences are never near, however short the sentences (向量相加。更重要的是，它天然支持 holds no 支持向量).
 
 A query plan is a list of units, one per query word. A unit is matched by any of its options, an option
 being a set of terms that must all be present: `注意力` is matched by the word term or by both of its
@@ -181,6 +183,8 @@ def word_parts(word: str) -> list[str]:
 
 _HAS_HAN = re.compile(f"[{_HAN}]")
 _WORD = re.compile(rf"[^\W_{_HAN}]+(?:[_.\-][^\W_{_HAN}]+)*")
+_WORD_OR_END = re.compile(rf"({_WORD.pattern})|[。！？；!?;\n]|\.(?=\s|$)")  # a word, or a sentence's end
+SENTENCE_GAP = 64  # positions between two sentences: more than any nearness the ranking reads
 _SCRIPTS = re.compile(f"[{_HAN}]+|[^{_HAN}]+")
 
 
@@ -203,20 +207,30 @@ def _segment_terms(out: list[Term], words: list[str], pos: int) -> None:
         offset += n
 
 
-def _word_terms(out: list[Term], stretch: str, pos: int) -> int:
-    """The terms of the letter/digit words in a stretch of non-Han text; returns the next position."""
-    for word in _WORD.findall(stretch):
+def _word_terms(out: list[Term], stretch: str, pos: int, start: int, ended: bool) -> tuple[int, bool]:
+    """The terms of the letter/digit words in a stretch of non-Han text, from `pos` (`ended`: a sentence ended
+    before it; `start`: where the text began, before which no sentence can end); returns the next position
+    and whether a sentence ended after the last word."""
+    for match in _WORD_OR_END.finditer(stretch):
+        word = match.group(1)
+        if word is None:
+            ended = pos > start
+            continue
         whole = word.lower()
         parts = word_parts(word) if not word.isalnum() or not word.islower() else []
+        if not parts and whole in STOP_WORDS_EN:
+            continue  # takes no position
+        if ended:
+            pos += SENTENCE_GAP
+            ended = False
         if not parts:
-            if whole not in STOP_WORDS_EN:
-                out.append((whole, pos))
-                pos += 1
+            out.append((whole, pos))
+            pos += 1
             continue
         out.append((whole, pos))
         out.extend([(part, pos + i) for i, part in enumerate(parts)])
         pos += len(parts)
-    return pos
+    return pos, ended
 
 
 def _is_han(char: str) -> bool:
@@ -240,6 +254,8 @@ def index_terms(text: str, start_pos: int = 0) -> list[Term]:
         if not line:
             continue
         terms, advance = _line_terms(line) if len(line) <= LINE_CACHE_UP_TO else _terms(line, 0)
+        if advance and pos > start_pos:
+            pos += SENTENCE_GAP  # a line's end ends a sentence, as in `_terms`
         out.extend([(term, at + pos) for term, at in terms] if pos else terms)
         pos += advance
     return out
@@ -265,8 +281,9 @@ def _terms(text: str, start_pos: int) -> tuple[list[Term], int]:
     folded = fold(text)
     out: list[Term] = []
     if not _HAS_HAN.search(folded):
-        return out, _word_terms(out, folded, start_pos)
+        return out, _word_terms(out, folded, start_pos, start_pos, False)[0]
     pos = start_pos
+    ended = False  # a sentence ended since the last word
     segment: list[str] = []
     segment_pos = pos
     stretch: list[str] = []
@@ -278,8 +295,11 @@ def _terms(text: str, start_pos: int) -> tuple[list[Term], int]:
             stretch.append(word)
         elif _is_han(word[0]) and _is_han(word[-1]):
             if stretch:
-                pos = _word_terms(out, "".join(stretch), pos)
+                pos, ended = _word_terms(out, "".join(stretch), pos, start_pos, ended)
                 stretch = []
+            if ended:
+                pos += SENTENCE_GAP
+                ended = False
             if word in STOP_WORDS_ZH:
                 if segment:
                     _segment_terms(out, segment, segment_pos)
@@ -294,8 +314,11 @@ def _terms(text: str, start_pos: int) -> tuple[list[Term], int]:
             for piece in _SCRIPTS.findall(word):
                 if _is_han(piece[0]):
                     if stretch:
-                        pos = _word_terms(out, "".join(stretch), pos)
+                        pos, ended = _word_terms(out, "".join(stretch), pos, start_pos, ended)
                         stretch = []
+                    if ended:
+                        pos += SENTENCE_GAP
+                        ended = False
                     if not segment:
                         segment_pos = pos
                     segment.append(piece)
@@ -313,7 +336,7 @@ def _terms(text: str, start_pos: int) -> tuple[list[Term], int]:
     if segment:
         _segment_terms(out, segment, segment_pos)
     if stretch:
-        pos = _word_terms(out, "".join(stretch), pos)
+        pos = _word_terms(out, "".join(stretch), pos, start_pos, ended)[0]
     return out, pos
 
 

@@ -188,6 +188,11 @@ def test_question_words_only_frame_a_question() -> None:
     assert "flash" not in framing and "attention" not in framing
 
 
+def test_when_in_a_question_is_the_askers_wording() -> None:
+    plan = plan_query("联邦学习训练的时候是怎么保护用户隐私的")
+    assert [unit.text for unit in plan.units if unit.framing] == ["时候"]
+
+
 def test_a_short_keyword_segment_is_one_compound_unit() -> None:
     (unit,) = plan_query("生成对抗网络").units
     assert unit.text == "生成对抗网络"

@@ -675,3 +675,63 @@ def test_a_scan_without_the_index_answers_questions_and_refuses_absent_topics(ro
     assert [partial for _, partial in question] == sorted(partial for _, partial in question)
     assert scan("pin memory") == [("学习笔记/dataloader.md", False), ("学习笔记/lecture-03-attention.md", False)]
     assert scan("区块链共识算法") == [] and scan("什么是联邦学习") == []
+
+
+NAMES = {  # names whose words the notes hold, written together in some notes and only apart in others
+    "学习笔记/cuda-graphs.md": ("# CUDA Graphs\n\nA CUDA graph captures the kernel launches once. The attention "
+                                "kernels then replay without launch overhead.\n"),
+    "学习笔记/networks.md": "# Networks\n\nA neural network stacks layers.\n",
+    "学习笔记/losses.md": "# Losses\n\nLoss functions: cross-entropy, contrastive, RLHF.\n",
+    "学习笔记/greedy.md": "# 贪心解码\n\n贪心解码每一步都取概率最大的词。\n",
+    "学习笔记/speculative.md": "# 投机\n\n投机解码先用小模型起草，再由大模型验证。\n",
+    "学习笔记/toxicity.md": ("# Toxicity\n\nWe score every page for toxicity. A small classifier does the scoring.\n\n"
+                            "```python\ntoxicity_classifier = load_model('toxic.bin')\n```\n"),
+    "学习笔记/compile.md": "# 编译\n\nJIT 编译器，旨在通过最少的代码改动来显著加速程序。\n",
+    "学习笔记/vectors.md": "# 向量\n\n两个向量相加。更重要的是，它天然支持并行。\n",
+    "学习笔记/qa.md": "# 任务\n\n对抗性问答也是一类任务。训练时要挑选有代表性的样本。\n",
+    "学习笔记/contamination.md": "# 污染\n\n训练-测试污染指模型在训练中见过测试集中的数据。\n",
+    "学习笔记/privacy.md": "# 隐私\n\n训练数据里的用户隐私要保护好，先做脱敏。\n",
+}
+
+
+@pytest.fixture(scope="module")
+def names(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
+    yield from warm_searcher(root_with(tmp_path_factory.mktemp("names"), NAMES))
+
+
+@pytest.mark.parametrize(("query", "named"), [
+    ("graph attention network", "graph attention"),  # one section, two sentences: CUDA graphs, attention kernels
+    ("contrastive decoding", "contrastive decoding"),  # decoding is reached through 解码 too: still never together
+])
+def test_a_name_whose_words_the_notes_write_only_apart_is_an_absent_topic(
+    names: Searcher, query: str, named: str
+) -> None:
+    results = names.search(query)
+    assert results.hits == [] and named in results.absent, results
+
+
+@pytest.mark.parametrize(("query", "path"), [
+    ("toxicity classifier", "学习笔记/toxicity.md"),  # apart in the prose, together in the code
+    ("speculative decoding", "学习笔记/speculative.md"),  # an alias (投机解码) stands for both words
+    ("训练的时候怎么保护用户隐私", "学习笔记/privacy.md"),  # 的时候: the asker's wording, found in no note
+])
+def test_a_name_written_together_in_code_an_alias_or_one_sentence_finds_its_note(
+    names: Searcher, query: str, path: str
+) -> None:
+    results = names.search(query)
+    assert [hit.path for hit in results.hits][:1] == [path] and results.absent == [], results
+
+
+def test_a_scan_judges_names_written_apart_as_the_index_does(tmp_path: Path) -> None:
+    from server.search.analyzer import plan_query
+    from server.search.filters import Filters
+    from server.search.scan import Scanner
+
+    scanner = Scanner(NoteStore(root_with(tmp_path, NAMES)))
+
+    def scan(query: str) -> list[str]:
+        found = scanner.search(plan_query(query), Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
+        return [hit.path for hit in found]
+
+    assert scan("graph attention network") == [] and scan("contrastive decoding") == []
+    assert scan("toxicity classifier")[:1] == ["学习笔记/toxicity.md"]

@@ -413,6 +413,7 @@ class Unit:
     options: tuple[tuple[str, ...], ...]
     anchor: str  # the term standing for the word in proximity queries
     named: bool = False  # written as a name (GELU, PyTorch, d_ff, UTF-8): in a question, what it is about
+    coined: bool = False  # a coined word (BPE, fastText, d_ff), not only capitalised (Graph): a name by itself
     compound: tuple[int, int] | None = None  # in a question, the span of the compound the word is part of
     word_class: WordClass = WordClass.THING  # in a question, a Chinese word's class; else THING
 
@@ -623,8 +624,10 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
             if parts and not any(char.isdigit() for char in whole):  # hand-written: also handwritten
                 options += (("".join(parts),),)
             options += tuple((variant,) for variant in english_variants(whole))
-            named = run != whole or any(char.isdigit() or char in "_." for char in run)  # not hand-written
-            units = [Unit(whole, match.start(), match.end(), tuple(dict.fromkeys(options)), whole, named)]
+            coined = any(char.isupper() for char in run[1:]) or any(char.isdigit() or char in "_." for char in run)
+            named = coined or run != whole  # not hand-written
+            units = [Unit(whole, match.start(), match.end(), tuple(dict.fromkeys(options)), whole, named,
+                          coined=coined)]
         previous = None
         for unit in units:
             if unit.options not in seen:  # a repeated word counts once

@@ -32,8 +32,9 @@ from server.search.ranking import (
     Ranking,
     absent_share,
     absent_units,
+    anchors,
     apart_pair,
-    near_in_text,
+    near_in_section,
     rank,
     rescore,
 )
@@ -216,7 +217,8 @@ def _in_one_note(ranking: Ranking, terms: IndexTerms, members: Sequence[int]) ->
 
 
 def _near_somewhere(ranking: Ranking, terms: IndexTerms, pair: Sequence[int]) -> bool:
-    """Whether some section holds the two query units of `pair` near each other (title, headings or body).
+    """Whether some section holds the two query units of `pair` near each other (in its title, headings,
+    body or code).
     Words found together in more than NEAR_CHECK_TOP sections are taken as related without reading positions."""
     left, right = pair
     both = np.flatnonzero(ranking.units[left] & ranking.units[right])
@@ -224,11 +226,13 @@ def _near_somewhere(ranking: Ranking, terms: IndexTerms, pair: Sequence[int]) ->
         return True
     # Read a few sections' positions at a time: a pair that is written together is most often found in the
     # first few, and only a pair that never is (the absent topic) pays for reading them all.
-    anchors = ranking.plan.units[left].anchor, ranking.plan.units[right].anchor
+    lefts, rights = anchors(ranking.plan, left), anchors(ranking.plan, right)
+    if lefts & rights:
+        return True  # one alias stands for both words (投机解码 for speculative decoding): written as one
     for start in range(0, len(both), NEAR_CHECK_CHUNK):
         docs = [int(doc) for doc in both[start : start + NEAR_CHECK_CHUNK]]
-        where_left, where_right = terms.positions(anchors[0], docs), terms.positions(anchors[1], docs)
-        if any(near_in_text(where_left.get(doc), where_right.get(doc)) for doc in docs):
+        where = {text: terms.positions(text, docs) for text in lefts | rights}
+        if any(near_in_section(where[a].get(doc), where[b].get(doc)) for doc in docs for a in lefts for b in rights):
             return True
     return False
 

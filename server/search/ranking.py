@@ -11,8 +11,8 @@ A topic whose words all occur, but never together, is absent too: the two words 
 query are what it is about (马尔可夫 and 决策 in 马尔可夫决策过程), and when no note holds both and no section
 holds two of its words, the notes hold each for another reason (`apart_pair`); in a question, a compound whose
 words never meet in a section is absent (垃圾回收, `absent_units`), and in any query so are two words written side
-by side that no section holds together (协同过滤, face recognition) or, for Chinese keywords, near each other
-(进程调度). The index and the scan apply these rules alike.
+by side that no section holds together (协同过滤, face recognition) or, for keywords, near each other
+(进程调度, graph attention). The index and the scan apply these rules alike.
 
 Partial matches (`partial_rule`) are sections below that share that still hold the query's most
 distinctive present words; the caller shows them after the full ones, marked.
@@ -58,6 +58,8 @@ B = 0.75
 ALIAS_BOOST = 0.7
 NEAR_BOOST = 0.6
 NEAR_SLOP = 8
+WRITTEN_NEAR_SLOP = 24  # words of one name are written together when this close: in one clause (a Han character
+# takes a position). 编译器，旨在通过最少的代码改动来显著加速 (17) is; words of two sentences never are (SENTENCE_GAP)
 EXACT_BOOST = 1.5
 FRAMING_BOOST = 0.5
 RESCORE_TOP = 25  # proximity needs positions, the costly part of a query: only the leading sections get it
@@ -181,19 +183,44 @@ Together = Callable[[Sequence[int]], bool]  # whether some section holds all of 
 
 
 def written_together(plan: QueryPlan) -> list[tuple[int, int]]:
-    """Neighbouring content words of the query written as one name: Chinese words with nothing between them
-    (协同 and 过滤 in 推荐系统协同过滤; Chinese separates words of a name by nothing, so a space separates
-    keywords), other words with nothing but spaces (face recognition). Words met only through a glossary alias
-    are left out (the notes hold the alias, not the word)."""
-    aliased = {i for alt in plan.alternatives for i in alt.covers}
+    """Neighbouring content words of the query written as one name: a Chinese word and its neighbour with nothing
+    between them (协同 and 过滤 in 推荐系统协同过滤, 在线softmax; Chinese separates words of a name by nothing,
+    so a space separates keywords: softmax 分块), two English words with nothing but spaces (face recognition;
+    among keywords, a coined word is a keyword of its own: BPE embedding, fastText quality)."""
     pairs = []
     for i, (left, right) in enumerate(zip(plan.units, plan.units[1:], strict=False)):
         between = plan.text[left.end : right.start]
-        joined = not between if left.han and right.han else not between.strip()
-        if joined and not (left.framing or right.framing or i in aliased or i + 1 in aliased
+        if left.han or right.han:
+            joined = not between
+        else:
+            joined = not between.strip() and (plan.question or not (left.coined or right.coined))
+        if joined and not (left.framing or right.framing
                            or WordClass.OTHER in (left.word_class, right.word_class)):  # 没什么 收益 is no name
             pairs.append((i, i + 1))
     return pairs
+
+
+def _checked_for_nearness(plan: QueryPlan, left: int, right: int) -> bool:
+    """Whether two words written side by side must also be written near each other somewhere: in keywords, two
+    Chinese words (进程调度) or two English ones (graph attention: a section may hold both, CUDA graphs in one
+    paragraph and attention in another); in a question, only the two words of a two-word compound (its longer
+    stretches are as often the asker's phrasing, and its English ones a list)."""
+    first, second = plan.units[left], plan.units[right]
+    if first.han != second.han:
+        return False
+    if plan.question:
+        return first.han and _pair_compound(plan, left, right)
+    return True
+
+
+def anchors(plan: QueryPlan, index: int) -> set[str]:
+    """The terms that stand for a query word where nearness is read: its own, and those of the glossary aliases
+    that stand for it (a note may write 解码 beside contrastive, not decoding)."""
+    found = {plan.units[index].anchor}
+    for alt in plan.alternatives:
+        if index in alt.covers:
+            found.update(unit.anchor for unit in alt.units)
+    return found
 
 
 class Absence(NamedTuple):
@@ -212,19 +239,19 @@ def absent_units(
     question (联邦学习, 垃圾回收) names one thing: it is absent as a whole when one of its words occurs nowhere,
     or when its content words never meet in a section, however common each is (学习; 垃圾 and 回收 apart). So are
     two words the query writes side by side when no section holds both (协同过滤, face recognition: the notes
-    hold each word, for other reasons); and, for Chinese keywords and a question's two-word compound, when no
-    section writes them near each other (`near`: 进程调度 where a note has 进程 and, lines later, 调度).
+    hold each word, for other reasons); and, for keywords and a question's two-word compound, when no section
+    writes them near each other (`near`: 进程调度 where a note has 进程 and, lines later, 调度; graph attention).
     Chinese writes a compound without spaces, so two words side by side in a keyword query name one thing; a
     question's longer stretches are as often the asker's phrasing (加快训练速度), and English ones a list."""
     gone = {i for i, anywhere in enumerate(held) if not anywhere and plan.units[i].topical}
     named: dict[int, str] = {}
     names: list[set[int]] = []
+    aliased = {i for alt in plan.alternatives for i in alt.covers}
     for left, right in written_together(plan):
-        if not (held[left] and held[right]):
-            continue
+        if not (held[left] and held[right]) or (plan.question and aliased & {left, right}):
+            continue  # a question's words met through an alias are as often its phrasing as a name
         apart = not together((left, right))
-        if not apart and near is not None and plan.units[left].han and plan.units[right].han \
-                and (not plan.question or _pair_compound(plan, left, right)):
+        if not apart and near is not None and _checked_for_nearness(plan, left, right):
             apart = not near((left, right))
         if apart:
             gone.update((left, right))
@@ -457,18 +484,20 @@ def _before_code(positions: list[int] | None) -> list[int]:
     return [p for p in positions or () if p < ZONE_BASES[CODE]]
 
 
-def near_in_text(left: Sequence[int] | None, right: Sequence[int] | None) -> bool:
-    """Whether two words' positions in one section (title, headings, body; not code) lie within NEAR_SLOP."""
-    return _near(_before_code(list(left or ())), _before_code(list(right or ())))
+def near_in_section(left: Sequence[int] | None, right: Sequence[int] | None) -> bool:
+    """Whether two words are written in one clause of a section: their positions lie within WRITTEN_NEAR_SLOP of
+    each other in one of its parts (title, headings, body or code: quality_model = fasttext.load_model writes
+    fastText beside quality)."""
+    return _near(sorted(left or ()), sorted(right or ()), WRITTEN_NEAR_SLOP)
 
 
-def _near(left: Sequence[int], right: Sequence[int]) -> bool:
-    """Whether some position of `left` lies 1 to NEAR_SLOP positions from some position of `right`."""
+def _near(left: Sequence[int], right: Sequence[int], slop: int = NEAR_SLOP) -> bool:
+    """Whether some position of `left` lies 1 to `slop` positions from some position of `right`."""
     from bisect import bisect_left
 
     for pos in left:
-        i = bisect_left(right, pos - NEAR_SLOP)
-        while i < len(right) and right[i] <= pos + NEAR_SLOP:
+        i = bisect_left(right, pos - slop)
+        while i < len(right) and right[i] <= pos + slop:
             if right[i] != pos:
                 return True
             i += 1

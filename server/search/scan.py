@@ -26,8 +26,9 @@ from server.search.ranking import (
     ZONE_BOOSTS,
     absent_share,
     absent_units,
+    anchors,
     apart_pair,
-    near_in_text,
+    near_in_section,
     unit_weight,
 )
 from server.search.results import SectionHit
@@ -117,7 +118,8 @@ class Scanner:
         def near(members: Sequence[int]) -> bool:
             return _near(files, could, plan, members)
 
-        if absent_share(plan, weights, absent_units(plan, held, together, near), total) >= ABSENT_SHARE or apart_pair(
+        absence = absent_units(plan, held, together, near)
+        if absent_share(plan, weights, absence, total) >= ABSENT_SHARE or apart_pair(
             plan, weights, held, in_one_note, two_together=two_together
         ):
             return []
@@ -185,19 +187,23 @@ def _together(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPla
 
 def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, pair: Sequence[int]) -> bool:
     """Whether a section of some note holds the two query units of `pair` near each other, in its title,
-    headings or body (only files holding both are analyzed)."""
-    left, right = (plan.units[i].anchor for i in pair)
+    headings, body or code (only files holding both are analyzed)."""
+    lefts, rights = (anchors(plan, i) for i in pair)
+    if lefts & rights:
+        return True  # one alias stands for both words
     for file, row in zip(files, could, strict=True):
         if not all(row[i] for i in pair):
             continue
         record = file.record
-        texts = [record.title, *(part for section in record.sections for part in (section.headings, section.body))]
+        texts = [record.title, *(part for section in record.sections
+                                 for part in (section.headings, section.body, section.code))]
         for text in texts:
             folded = fold(text).lower()
-            if left in folded and right in folded:  # a cheap test first: the terms are substrings of the text
-                terms = index_terms(text)
-                if near_in_text([p for t, p in terms if t == left], [p for t, p in terms if t == right]):
-                    return True
+            for left, right in ((a, b) for a in lefts for b in rights):
+                if left in folded and right in folded:  # a cheap test first: the terms are substrings of the text
+                    terms = index_terms(text)
+                    if near_in_section([p for t, p in terms if t == left], [p for t, p in terms if t == right]):
+                        return True
     return False
 
 

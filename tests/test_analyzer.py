@@ -199,6 +199,12 @@ def test_a_short_keyword_segment_is_one_compound_unit() -> None:
     assert len(unit.options) == 1 and set(unit.options[0]) >= {"生成", "对抗", "网络"}
 
 
+def test_a_lone_character_of_a_compound_may_pair_with_either_neighbour() -> None:
+    (unit,) = plan_query("测试集污染").units  # jieba: 测试 / 集 / 污染; the notes write 测试集, never 集污
+    assert unit.joined and unit.matched_by(term_set("训练-测试污染：模型见过测试集中的数据"))
+    assert not unit.matched_by(term_set("测试很重要。数据也会污染。"))
+
+
 def test_a_question_keeps_its_words_as_separate_units() -> None:
     texts = [unit.text for unit in plan_query("为什么生成对抗网络难训练").units if not unit.framing]
     assert "生成对抗网络" not in texts and "对抗" in texts

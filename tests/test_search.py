@@ -702,6 +702,8 @@ def names(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
 @pytest.mark.parametrize(("query", "named"), [
     ("graph attention network", "graph attention"),  # one section, two sentences: CUDA graphs, attention kernels
     ("contrastive decoding", "contrastive decoding"),  # decoding is reached through 解码 too: still never together
+    ("支持向量", "支持向量"),  # 向量相加。…它天然支持: a sentence apart
+    ("对抗样本训练", "对抗样本训练"),  # 对抗 in one sentence, 样本 and 训练 in the next
 ])
 def test_a_name_whose_words_the_notes_write_only_apart_is_an_absent_topic(
     names: Searcher, query: str, named: str
@@ -713,6 +715,8 @@ def test_a_name_whose_words_the_notes_write_only_apart_is_an_absent_topic(
 @pytest.mark.parametrize(("query", "path"), [
     ("toxicity classifier", "学习笔记/toxicity.md"),  # apart in the prose, together in the code
     ("speculative decoding", "学习笔记/speculative.md"),  # an alias (投机解码) stands for both words
+    ("编译加速", "学习笔记/compile.md"),  # one sentence, a clause apart
+    ("测试集污染", "学习笔记/contamination.md"),  # 集 pairs with 测试, the word it belongs to
     ("训练的时候怎么保护用户隐私", "学习笔记/privacy.md"),  # 的时候: the asker's wording, found in no note
 ])
 def test_a_name_written_together_in_code_an_alias_or_one_sentence_finds_its_note(
@@ -733,5 +737,6 @@ def test_a_scan_judges_names_written_apart_as_the_index_does(tmp_path: Path) -> 
         found = scanner.search(plan_query(query), Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
         return [hit.path for hit in found]
 
-    assert scan("graph attention network") == [] and scan("contrastive decoding") == []
+    assert scan("graph attention network") == [] and scan("对抗样本训练") == [] and scan("支持向量") == []
     assert scan("toxicity classifier")[:1] == ["学习笔记/toxicity.md"]
+    assert scan("编译加速")[:1] == ["学习笔记/compile.md"] and scan("测试集污染")[:1] == ["学习笔记/contamination.md"]

@@ -30,7 +30,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from itertools import accumulate
+from itertools import accumulate, product
 from typing import Any, NamedTuple
 
 from server.search.questions import QUESTION_WORDS_EN, QUESTION_WORDS_ZH, english_variants, is_question
@@ -414,6 +414,7 @@ class Unit:
     anchor: str  # the term standing for the word in proximity queries
     named: bool = False  # written as a name (GELU, PyTorch, d_ff, UTF-8): in a question, what it is about
     coined: bool = False  # a coined word (BPE, fastText, d_ff), not only capitalised (Graph): a name by itself
+    joined: bool = False  # several words taken as one name (keywords' 生成对抗网络): written together in a note
     compound: tuple[int, int] | None = None  # in a question, the span of the compound the word is part of
     word_class: WordClass = WordClass.THING  # in a question, a Chinese word's class; else THING
 
@@ -517,14 +518,27 @@ def _han_units(run: str, words: list[tuple[int, str]], base: int, *, compounds: 
         if names_one_thing and compounds:
             # A short segment names one thing (生成对抗网络, 混合精度训练): a section holds it only if it holds
             # every word of it, so a rare word in another sense (对抗) does not stand for the whole.
-            terms = tuple(term for _, word in pieces for term in _word_option(word))
-            yield Unit(seg_text, base + seg.start, base + seg.end, (terms,), terms[0])
+            options = _compound_options(seg_text, [(off - seg.start, word) for off, word in seg.words])
+            yield Unit(seg_text, base + seg.start, base + seg.end, options, options[0][0], joined=True)
             continue
         # In a question its words are ranked apart (a section may answer it holding some of them), but the
         # compound is still one thing when deciding whether the notes cover the topic at all (see `engine`).
         span = (base + seg.start, base + seg.end) if names_one_thing else None
         for unit in _word_units(seg, seg_text, base):
             yield replace(unit, compound=span) if span else unit
+
+
+def _compound_options(text: str, words: list[tuple[int, str]]) -> tuple[tuple[str, ...], ...]:
+    """The ways a note holds a compound: every word's terms (`_word_option`), a lone character through its bigram
+    with either neighbour (集 in 测试集污染: the notes write 测试集 and 污染, never 集污)."""
+    choices: list[list[tuple[str, ...]]] = []
+    for off, word in words:
+        if len(word) == 1:
+            around = [text[j : j + 2] for j in (off - 1, off) if j >= 0 and j + 2 <= len(text)]
+            choices.append([(gram,) for gram in around] or [(word,)])
+        else:
+            choices.append([_word_option(word)])
+    return tuple(tuple(dict.fromkeys(term for part in combo for term in part)) for combo in product(*choices))
 
 
 def _word_units(seg: _Segment, seg_text: str, base: int) -> Iterator[Unit]:

@@ -34,6 +34,7 @@ from server.search.ranking import (
     absent_units,
     anchors,
     apart_pair,
+    close_in_section,
     near_in_section,
     rank,
     rescore,
@@ -154,7 +155,8 @@ class SearchEngine:
         def together(members: Sequence[int]) -> bool:
             return bool(np.logical_and.reduce([ranking.units[i] for i in members]).any())
 
-        absence = absent_units(plan, held, together, lambda pair: _near_somewhere(ranking, terms, pair))
+        absence = absent_units(plan, held, together, lambda pair: _near_somewhere(ranking, terms, pair),
+                               lambda index: _close_somewhere(ranking, terms, index))
         absent = absence.words
         if absent_share(plan, ranking.weights, absence, terms.sections) >= ABSENT_SHARE:
             return [], absent, []
@@ -237,7 +239,26 @@ def _near_somewhere(ranking: Ranking, terms: IndexTerms, pair: Sequence[int]) ->
     return False
 
 
-NEAR_CHECK_CHUNK = 16  # sections whose positions `_near_somewhere` reads at a time
+def _close_somewhere(ranking: Ranking, terms: IndexTerms, index: int) -> bool:
+    """Whether some section holding the joined query unit `index` writes its words close together (see
+    `_near_somewhere` for the bound and the reading in chunks)."""
+    holding = np.flatnonzero(ranking.units[index])
+    if len(holding) > NEAR_CHECK_TOP:
+        return True
+    options = ranking.plan.units[index].options
+    wanted = {term for option in options for term in option}
+    for start in range(0, len(holding), NEAR_CHECK_CHUNK):
+        docs = [int(doc) for doc in holding[start : start + NEAR_CHECK_CHUNK]]
+        where = {term: terms.positions(term, docs) for term in wanted}
+        for doc in docs:
+            for option in options:
+                found = [where[term].get(doc) for term in option]
+                if all(found) and close_in_section([sorted(p or ()) for p in found]):
+                    return True
+    return False
+
+
+NEAR_CHECK_CHUNK = 16  # sections whose positions `_near_somewhere` and `_close_somewhere` read at a time
 
 
 def _two_together(ranking: Ranking) -> bool:

@@ -233,7 +233,8 @@ class Absence(NamedTuple):
 
 
 def absent_units(
-    plan: QueryPlan, held: Sequence[bool], together: Together, near: Together | None = None
+    plan: QueryPlan, held: Sequence[bool], together: Together, near: Together | None = None,
+    close: Callable[[int], bool] | None = None,
 ) -> Absence:
     """What of the query is not in the notes (`held`: per unit, whether any note holds it). A compound of a
     question (联邦学习, 垃圾回收) names one thing: it is absent as a whole when one of its words occurs nowhere,
@@ -242,11 +243,17 @@ def absent_units(
     hold each word, for other reasons); and, for keywords and a question's two-word compound, when no section
     writes them near each other (`near`: 进程调度 where a note has 进程 and, lines later, 调度; graph attention).
     Chinese writes a compound without spaces, so two words side by side in a keyword query name one thing; a
-    question's longer stretches are as often the asker's phrasing (加快训练速度), and English ones a list."""
+    question's longer stretches are as often the asker's phrasing (加快训练速度), and English ones a list.
+    A keyword compound taken as one word (对抗样本训练) is absent when no section writes its words close together
+    (`close`: 对抗 in one sentence, 样本 in another), unless a glossary alias stands for it."""
     gone = {i for i, anywhere in enumerate(held) if not anywhere and plan.units[i].topical}
     named: dict[int, str] = {}
     names: list[set[int]] = []
     aliased = {i for alt in plan.alternatives for i in alt.covers}
+    for i, unit in enumerate(plan.units):
+        if unit.joined and held[i] and i not in aliased and close is not None and not close(i):
+            gone.add(i)
+            names.append({i})
     for left, right in written_together(plan):
         if not (held[left] and held[right]) or (plan.question and aliased & {left, right}):
             continue  # a question's words met through an alias are as often its phrasing as a name
@@ -439,11 +446,13 @@ def _option(terms: TermSource, option: tuple[str, ...]) -> FloatArray | None:
 
 
 def _unit(terms: TermSource, unit: Unit) -> FloatArray:
+    """A unit's score: its options' summed, or for a joined compound the best of its spellings (测试+试集+污染
+    or 测试+集污+污染 are one compound, not two)."""
     score = np.zeros(terms.size, dtype=np.float32)
     for option in unit.options:
         found = _option(terms, option)
         if found is not None:
-            score += found
+            score = np.maximum(score, found) if unit.joined else score + found
     return score
 
 
@@ -482,6 +491,19 @@ def _body(positions: list[int] | None) -> list[int]:
 
 def _before_code(positions: list[int] | None) -> list[int]:
     return [p for p in positions or () if p < ZONE_BASES[CODE]]
+
+
+def close_in_section(positions: Sequence[Sequence[int]]) -> bool:
+    """Whether words (each: its positions in one section, sorted) occur all within WRITTEN_NEAR_SLOP of one
+    position of the first: written in one clause."""
+    from bisect import bisect_left
+
+    first, *rest = positions
+    for pos in first:
+        if all((i := bisect_left(other, pos - WRITTEN_NEAR_SLOP)) < len(other) and other[i] <= pos + WRITTEN_NEAR_SLOP
+               for other in rest):
+            return True
+    return False
 
 
 def near_in_section(left: Sequence[int] | None, right: Sequence[int] | None) -> bool:

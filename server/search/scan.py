@@ -28,6 +28,7 @@ from server.search.ranking import (
     absent_units,
     anchors,
     apart_pair,
+    close_in_section,
     near_in_section,
     unit_weight,
 )
@@ -118,7 +119,10 @@ class Scanner:
         def near(members: Sequence[int]) -> bool:
             return _near(files, could, plan, members)
 
-        absence = absent_units(plan, held, together, near)
+        def close(index: int) -> bool:
+            return _close(files, could, plan, index)
+
+        absence = absent_units(plan, held, together, near, close)
         if absent_share(plan, weights, absence, total) >= ABSENT_SHARE or apart_pair(
             plan, weights, held, in_one_note, two_together=two_together
         ):
@@ -203,6 +207,26 @@ def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, p
                 if left in folded and right in folded:  # a cheap test first: the terms are substrings of the text
                     terms = index_terms(text)
                     if near_in_section([p for t, p in terms if t == left], [p for t, p in terms if t == right]):
+                        return True
+    return False
+
+
+def _close(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, index: int) -> bool:
+    """Whether a section of some note writes the words of the joined query unit `index` close together, in its
+    title, headings, body or code (only files that may hold it are analyzed)."""
+    options = plan.units[index].options
+    for file, row in zip(files, could, strict=True):
+        if not row[index]:
+            continue
+        record = file.record
+        texts = [record.title, *(part for section in record.sections
+                                 for part in (section.headings, section.body, section.code))]
+        for text in texts:
+            folded = fold(text).lower()
+            for option in options:
+                if all(term in folded for term in option):  # a cheap test first, as in `_near`
+                    terms = index_terms(text)
+                    if close_in_section([[p for t, p in terms if t == term] for term in option]):
                         return True
     return False
 

@@ -240,12 +240,13 @@ def _near_somewhere(ranking: Ranking, terms: IndexTerms, pair: Sequence[int]) ->
 
 
 def _close_somewhere(ranking: Ranking, terms: IndexTerms, index: int) -> bool:
-    """Whether some section holding the joined query unit `index` writes its words close together (see
-    `_near_somewhere` for the bound and the reading in chunks)."""
+    """Whether some section holding the query unit `index`, spelled in parts, writes it whole or its words close
+    together (see `_near_somewhere` for the bound and the reading in chunks)."""
     holding = np.flatnonzero(ranking.units[index])
-    if len(holding) > NEAR_CHECK_TOP:
-        return True
     options = ranking.plan.units[index].options
+    if len(holding) > NEAR_CHECK_TOP or any(len(option) == 1 and len(terms.postings(option[0]).docs)
+                                            for option in options):
+        return True
     wanted = {term for option in options for term in option}
     for start in range(0, len(holding), NEAR_CHECK_CHUNK):
         docs = [int(doc) for doc in holding[start : start + NEAR_CHECK_CHUNK]]

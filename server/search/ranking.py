@@ -244,14 +244,15 @@ def absent_units(
     writes them near each other (`near`: 进程调度 where a note has 进程 and, lines later, 调度; graph attention).
     Chinese writes a compound without spaces, so two words side by side in a keyword query name one thing; a
     question's longer stretches are as often the asker's phrasing (加快训练速度), and English ones a list.
-    A keyword compound taken as one word (对抗样本训练) is absent when no section writes its words close together
-    (`close`: 对抗 in one sentence, 样本 in another), unless a glossary alias stands for it."""
+    A keyword compound taken as one word (对抗样本训练) or a word with parts (DP-SGD) is absent when no section
+    writes it whole or its words close together (`close`: 对抗 in one sentence, 样本 in another; DP for data
+    parallel, SGD lines later), unless a glossary alias stands for it."""
     gone = {i for i, anywhere in enumerate(held) if not anywhere and plan.units[i].topical}
     named: dict[int, str] = {}
     names: list[set[int]] = []
     aliased = {i for alt in plan.alternatives for i in alt.covers}
     for i, unit in enumerate(plan.units):
-        if unit.joined and held[i] and i not in aliased and close is not None and not close(i):
+        if _spelled_in_parts(unit) and held[i] and i not in aliased and close is not None and not close(i):
             gone.add(i)
             names.append({i})
     for left, right in written_together(plan):
@@ -279,6 +280,12 @@ def absent_units(
     words = [named.get(i, unit.text) for i, unit in enumerate(plan.units)
              if i in gone and (i in named or not unit.framing)]
     return Absence(gone, [word for word in words if word], names)
+
+
+def _spelled_in_parts(unit: Unit) -> bool:
+    """A unit a section may hold as separate words that must be written together: a keyword compound
+    (对抗样本训练) or a word with parts (DP-SGD as dp and sgd, FlashAttention as flash and attention)."""
+    return unit.joined or (not unit.han and any(len(option) > 1 for option in unit.options))
 
 
 def _may_name(unit: Unit, held: bool) -> bool:

@@ -212,8 +212,8 @@ def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, p
 
 
 def _close(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, index: int) -> bool:
-    """Whether a section of some note writes the words of the joined query unit `index` close together, in its
-    title, headings, body or code (only files that may hold it are analyzed)."""
+    """Whether a section of some note writes the query unit `index`, spelled in parts, whole or its words close
+    together, in its title, headings, body or code (only files that may hold it are analyzed)."""
     options = plan.units[index].options
     for file, row in zip(files, could, strict=True):
         if not row[index]:

@@ -724,6 +724,7 @@ def test_a_name_whose_words_the_notes_write_only_apart_is_an_absent_topic(
     ("测试集污染", "学习笔记/contamination.md"),  # 集 pairs with 测试, the word it belongs to
     ("训练的时候怎么保护用户隐私", "学习笔记/privacy.md"),  # 的时候: the asker's wording, found in no note
     ("KV-cache", "深度讨论/KV缓存深度讨论.md"),  # a word with parts, written as two words side by side
+    ("how does the generate loop end?", "学习笔记/generation.md"),  # a question's English pair, one note
 ])
 def test_a_name_written_together_in_code_an_alias_or_one_sentence_finds_its_note(
     names: Searcher, query: str, path: str
@@ -745,4 +746,5 @@ def test_a_scan_judges_names_written_apart_as_the_index_does(tmp_path: Path) -> 
 
     assert scan("graph attention network") == [] and scan("对抗样本训练") == [] and scan("支持向量") == []
     assert scan("toxicity classifier")[:1] == ["学习笔记/toxicity.md"] and scan("DP-SGD") == []
+    assert scan("how does the generate loop end?")[:1] == ["学习笔记/generation.md"]
     assert scan("编译加速")[:1] == ["学习笔记/compile.md"] and scan("测试集污染")[:1] == ["学习笔记/contamination.md"]

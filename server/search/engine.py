@@ -156,7 +156,8 @@ class SearchEngine:
             return bool(np.logical_and.reduce([ranking.units[i] for i in members]).any())
 
         absence = absent_units(plan, held, together, lambda pair: _near_somewhere(ranking, terms, pair),
-                               lambda index: _close_somewhere(ranking, terms, index))
+                               lambda index: _close_somewhere(ranking, terms, index),
+                               lambda members: _in_one_note(ranking, terms, members))
         absent = absence.words
         if absent_share(plan, ranking.weights, absence, terms.sections) >= ABSENT_SHARE:
             return [], absent, []

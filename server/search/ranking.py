@@ -234,7 +234,7 @@ class Absence(NamedTuple):
 
 def absent_units(
     plan: QueryPlan, held: Sequence[bool], together: Together, near: Together | None = None,
-    close: Callable[[int], bool] | None = None,
+    close: Callable[[int], bool] | None = None, in_one_note: Together | None = None,
 ) -> Absence:
     """What of the query is not in the notes (`held`: per unit, whether any note holds it). A compound of a
     question (联邦学习, 垃圾回收) names one thing: it is absent as a whole when one of its words occurs nowhere,
@@ -246,7 +246,9 @@ def absent_units(
     question's longer stretches are as often the asker's phrasing (加快训练速度), and English ones a list.
     A keyword compound taken as one word (对抗样本训练) or a word with parts (DP-SGD) is absent when no section
     writes it whole or its words close together (`close`: 对抗 in one sentence, 样本 in another; DP for data
-    parallel, SGD lines later), unless a glossary alias stands for it."""
+    parallel, SGD lines later), unless a glossary alias stands for it. Two English words side by side in a
+    question are as often its wording (implement top-p, generate loop) as a name: they are absent only when no
+    note holds both (`in_one_note`; raft consensus, spike timing)."""
     gone = {i for i, anywhere in enumerate(held) if not anywhere and plan.units[i].topical}
     named: dict[int, str] = {}
     names: list[set[int]] = []
@@ -258,7 +260,8 @@ def absent_units(
     for left, right in written_together(plan):
         if not (held[left] and held[right]) or (plan.question and aliased & {left, right}):
             continue  # a question's words met through an alias are as often its phrasing as a name
-        apart = not together((left, right))
+        english = plan.question and not (plan.units[left].han or plan.units[right].han)
+        apart = not (in_one_note if english and in_one_note is not None else together)((left, right))
         if not apart and near is not None and _checked_for_nearness(plan, left, right):
             apart = not near((left, right))
         if apart:

@@ -122,7 +122,7 @@ class Scanner:
         def close(index: int) -> bool:
             return _close(files, could, plan, index)
 
-        absence = absent_units(plan, held, together, near, close)
+        absence = absent_units(plan, held, together, near, close, in_one_note)
         if absent_share(plan, weights, absence, total) >= ABSENT_SHARE or apart_pair(
             plan, weights, held, in_one_note, two_together=two_together
         ):

@@ -198,16 +198,14 @@ def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, p
     for file, row in zip(files, could, strict=True):
         if not all(row[i] for i in pair):
             continue
-        record = file.record
-        texts = [record.title, *(part for section in record.sections
-                                 for part in (section.headings, section.body, section.code))]
-        for text in texts:
+        for text in _parts(file.record):
             folded = fold(text).lower()
-            for left, right in ((a, b) for a in lefts for b in rights):
-                if left in folded and right in folded:  # a cheap test first: the terms are substrings of the text
-                    terms = index_terms(text)
-                    if near_in_section([p for t, p in terms if t == left], [p for t, p in terms if t == right]):
-                        return True
+            wanted = [(a, b) for a in lefts for b in rights if a in folded and b in folded]  # cheap: substrings
+            if wanted:
+                terms = index_terms(text)
+                if any(near_in_section([p for t, p in terms if t == a], [p for t, p in terms if t == b])
+                       for a, b in wanted):
+                    return True
     return False
 
 
@@ -218,17 +216,21 @@ def _close(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, 
     for file, row in zip(files, could, strict=True):
         if not row[index]:
             continue
-        record = file.record
-        texts = [record.title, *(part for section in record.sections
-                                 for part in (section.headings, section.body, section.code))]
-        for text in texts:
+        for text in _parts(file.record):
             folded = fold(text).lower()
-            for option in options:
-                if all(term in folded for term in option):  # a cheap test first, as in `_near`
-                    terms = index_terms(text)
-                    if close_in_section([[p for t, p in terms if t == term] for term in option]):
-                        return True
+            wanted = [option for option in options if all(term in folded for term in option)]  # as in `_near`
+            if wanted:
+                terms = index_terms(text)
+                if any(close_in_section([[p for t, p in terms if t == term] for term in option]) for option in wanted):
+                    return True
     return False
+
+
+def _parts(record: FileRecord) -> Iterator[str]:
+    """A note's title and each section's headings, prose and code: the parts nearness is read within."""
+    yield record.title
+    for section in record.sections:
+        yield from (section.headings, section.body, section.code)
 
 
 def _best(found: list[SectionHit], limit: int, per_file: bool) -> list[SectionHit]:

@@ -57,12 +57,19 @@ def test_words_of_two_sentences_are_a_sentence_gap_apart_and_one_sentences_words
 
     for text, before, after in [("向量相加。更重要的是，它天然支持", "相加", "重要"),
                                 ("It adds vectors. Then it supports them", "vectors", "supports"),
-                                ("first line ends here\nsecond line", "ends", "second"),
+                                ("- first item\n- second item", "first", "second"),  # a list item, a heading,
+                                ("first paragraph\n\nsecond paragraph", "first", "second"),  # or a blank line
+                                ("ends with a stop.\nsecond line", "stop", "second"),
                                 ("问题：为什么？答案在下面；不用急", "问题", "答案")]:
         at = dict(index_terms(text))
         assert at[after] - at[before] > SENTENCE_GAP, text
     at = dict(index_terms("JIT 编译器, 旨在通过最少的代码改动来显著加速. torch.compile v1.2 e.g"))
     assert at["加速"] - at["编译"] == 17 and at["compile"] == at["torch"] + 1 and at["v1.2"] == at["compile"] + 1
+    # A line that wraps prose goes on; a full stop or an ellipsis before Chinese ends nothing (1.数据, 注意力……机制).
+    for text, before, after in [("we use graph\nattention networks", "graph", "attention"),
+                                ("1.数据清洗", "1", "数据"), ("注意力……机制", "注意力", "机制")]:
+        at = dict(index_terms(text))
+        assert 0 < at[after] - at[before] < SENTENCE_GAP, text
 
 
 def test_english_is_not_stemmed_and_noise_words_are_dropped() -> None:
@@ -84,7 +91,7 @@ def test_pin_memory_query_matches_the_identifier_and_the_two_words() -> None:
 def test_query_syntax_characters_are_plain_text() -> None:
     plan = plan_query('a (b) AND "c d" OR NOT e* f? ~g ^h [j')
     assert [u.text for u in plan.units] == ["b", "c", "d", "e", "f", "g", "h", "j"]
-    assert plan.phrases == [("c", "d")]
+    assert plan.phrases == [(("c", 0), ("d", 1))]
 
 
 def test_a_query_of_noise_words_has_no_units() -> None:
@@ -206,6 +213,12 @@ def test_a_lone_character_of_a_compound_may_pair_with_either_neighbour() -> None
     assert not unit.matched_by(term_set("测试很重要。数据也会污染。"))
 
 
+def test_a_compound_of_lone_characters_has_each_way_of_pairing_them_once() -> None:
+    (unit,) = plan_query("鑫淼犇骉垚焱煜").units
+    assert len(set(unit.options)) == len(unit.options)
+    assert not any(set(a) < set(b) for a in unit.options for b in unit.options)
+
+
 def test_a_question_keeps_its_words_as_separate_units() -> None:
     texts = [unit.text for unit in plan_query("为什么生成对抗网络难训练").units if not unit.framing]
     assert "生成对抗网络" not in texts and "对抗" in texts
@@ -230,6 +243,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 MIXED_LINES = ("KV缓存 的显存占用与 seq_len 成正比。", "- [ ] 实测 FlashAttention-2 的 tiling", "",
                "1. `RoPE深度讨论.md` - 旋转", "## 第十讲 Inference", "```python", "x = torch.zeros(4096)  # 注释",
                "卡拉OK 和 GPU显存", "ａｂｃ１２３ 全角", "她……", "> A. 用肥皂冲洗。", "。开头的句号", "Done. Next!",
+               "- item.", "1) 第一项", "＃ 全角标题", "wrapped line.", "  ", "\t- nested item", "v2.模型",
                "the quick brown fox", "   ", "注意", "力机制", "pin_memory=True", "\r", "…省略号")
 
 

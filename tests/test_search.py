@@ -748,3 +748,62 @@ def test_a_scan_judges_names_written_apart_as_the_index_does(tmp_path: Path) -> 
     assert scan("toxicity classifier")[:1] == ["学习笔记/toxicity.md"] and scan("DP-SGD") == []
     assert scan("how does the generate loop end?")[:1] == ["学习笔记/generation.md"]
     assert scan("编译加速")[:1] == ["学习笔记/compile.md"] and scan("测试集污染")[:1] == ["学习笔记/contamination.md"]
+
+
+WRITING = {  # how people write notes: wrapped lines, nested headings, abbreviations, a pathological title
+    "学习笔记/gat.md": "# Graphs\n\nWe use graph\nattention networks for molecules.\n",
+    "学习笔记/cuda.md": ("# Kernels\n\n## Kernel Fusion\n\nFewer trips to memory.\n\n### Launch overhead\n\n"
+                        "Every kernel start costs microseconds.\n"),
+    "学习笔记/refs.md": "# Refs\n\nSee Vaswani et al. 2017 for the model, and e.g. dropout for regularization.\n",
+    "学习笔记/params.md": "# 参数\n\n模型的参数要先初始化。\n",
+    "学习笔记/raft.md": "# Boats\n\nA rubber raft floats on the lake.\n",
+    "学习笔记/draft.md": "# Writing\n\nThe first draft reached consensus quickly.\n",
+    "学习笔记/moe.md": ("# MoE\n\nThe router picks two experts for every token.\n\n"
+                       "Elsewhere in the block, the feed-forward layer uses SwiGLU.\n"),
+    "学习笔记/long-title.md": "# " + "x. " * 9000 + "overflow\n\n## overflow heading\n\nbody text.\n",
+}
+
+
+@pytest.fixture(scope="module")
+def writing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
+    yield from warm_searcher(root_with(tmp_path_factory.mktemp("writing"), WRITING))
+
+
+@pytest.mark.parametrize(("query", "path"), [
+    ("graph attention networks", "学习笔记/gat.md"),  # a line that wraps prose goes on
+    ('"Vaswani et al. 2017"', "学习笔记/refs.md"),  # a phrase across a full stop keeps its room
+    ('"e.g. dropout"', "学习笔记/refs.md"),
+    ('"模型的参数"', "学习笔记/params.md"),  # and across a stop word
+    ("overflow heading", "学习笔记/long-title.md"),  # a title of 9,000 sentences stays in its zone
+])
+def test_notes_as_people_write_them_are_found_through_the_index(writing: Searcher, query: str, path: str) -> None:
+    results = writing.search(query)
+    assert [hit.path for hit in results.hits][:1] == [path], results
+    assert results.index_state == "fresh" and not results.scanned
+
+
+@pytest.mark.parametrize(("query", "named"), [
+    ("fusion launch", "fusion launch"),  # a parent heading and a child heading are not one clause
+    ("how does raft consensus work?", "raft consensus"),  # raft is not in draft
+    ("swiglu router", "swiglu router"),  # two glossary groups that share a word are not one alias for both
+])
+def test_words_the_notes_hold_only_in_separate_places_stay_an_absent_topic(
+    writing: Searcher, query: str, named: str
+) -> None:
+    results = writing.search(query)
+    assert results.hits == [] and named in results.absent, results
+
+
+def test_a_scan_reads_notes_as_the_index_does(tmp_path: Path) -> None:
+    from server.search.analyzer import plan_query
+    from server.search.filters import Filters
+    from server.search.scan import Scanner
+
+    scanner = Scanner(NoteStore(root_with(tmp_path, WRITING)))
+
+    def scan(query: str) -> list[str]:
+        found = scanner.search(plan_query(query), Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
+        return [hit.path for hit in found]
+
+    assert scan("graph attention networks")[:1] == ["学习笔记/gat.md"]
+    assert scan("fusion launch") == [] and scan("how does raft consensus work?") == []

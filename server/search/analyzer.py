@@ -13,8 +13,11 @@ Index terms for a text, after NFKC folding (full-width -> half-width) and lower-
   `_`, `-`, `.` and camelCase (`pin`, `memory`; `flash`, `attention`). No stemming.
 Positions: a Han character takes one position (a bigram or word sits at its first character), a word takes
 one position per part; so phrase and proximity queries work across both scripts. A sentence's end (。！？；!?;
-a full stop before a space, a line's end) puts SENTENCE_GAP positions before the next word: words of two
-sentences are never near, however short the sentences (向量相加。更重要的是，它天然支持 holds no 支持向量).
+a full stop before whitespace, so also e.g. and et al.; a line before a blank line, a list item, a quote, a table
+row or a heading) puts SENTENCE_GAP positions before the next word: words of two sentences are never near,
+however short the sentences (向量相加。更重要的是，它天然支持 holds no 支持向量), while a line that wraps prose
+goes on (a line break inside "graph attention networks"), and a phrase query keeps the gaps it holds itself
+("et al. 2017").
 
 A query plan is a list of units, one per query word. A unit is matched by any of its options, an option
 being a set of terms that must all be present: `注意力` is matched by the word term or by both of its
@@ -183,7 +186,11 @@ def word_parts(word: str) -> list[str]:
 
 _HAS_HAN = re.compile(f"[{_HAN}]")
 _WORD = re.compile(rf"[^\W_{_HAN}]+(?:[_.\-][^\W_{_HAN}]+)*")
-_WORD_OR_END = re.compile(rf"({_WORD.pattern})|[。！？；!?;\n]|\.(?=\s|$)")  # a word, or a sentence's end
+_BLOCK_START = r"[^\S\n]*(?:[-*+>|#]|\d+[.)])"  # a list item, quote, table row or heading begins the line
+# A word, or a sentence's end: 。！？；!?; a full stop before a space, a line before a blank line or a block start
+# (a line that wraps prose goes on: "graph\nattention" is one sentence).
+_WORD_OR_END = re.compile(rf"({_WORD.pattern})|[。！？；!?;]|\.(?=\s)|\n(?=[^\S\n]*\n|{_BLOCK_START})")
+_STARTS_BLOCK = re.compile(_BLOCK_START)
 SENTENCE_GAP = 64  # positions between two sentences: more than any nearness the ranking reads
 _SCRIPTS = re.compile(f"[{_HAN}]+|[^{_HAN}]+")
 
@@ -207,30 +214,48 @@ def _segment_terms(out: list[Term], words: list[str], pos: int) -> None:
         offset += n
 
 
-def _word_terms(out: list[Term], stretch: str, pos: int, start: int, ended: bool) -> tuple[int, bool]:
-    """The terms of the letter/digit words in a stretch of non-Han text, from `pos` (`ended`: a sentence ended
-    before it; `start`: where the text began, before which no sentence can end); returns the next position
-    and whether a sentence ended after the last word."""
+class _Cursor:
+    """Where a text's analysis stands: the next position, whether a sentence ended since the last word (its gap
+    is added before the next word, never before the first), and, for a text taken line by line, whether one
+    ended before the first word (`leading`)."""
+
+    __slots__ = ("ended", "leading", "moved", "pos", "start")
+
+    def __init__(self, start: int) -> None:
+        self.pos = self.start = start
+        self.ended = self.leading = self.moved = False
+
+    def next_word(self) -> int:
+        """The position of a word about to be taken, past a sentence gap when one is due."""
+        if self.ended:
+            self.ended = False
+            if self.moved:
+                self.pos += SENTENCE_GAP
+            else:
+                self.leading = True
+        self.moved = True
+        return self.pos
+
+
+def _word_terms(out: list[Term], stretch: str, at: _Cursor) -> None:
+    """The terms of the letter/digit words in a stretch of non-Han text, from `at` (advanced past them)."""
     for match in _WORD_OR_END.finditer(stretch):
         word = match.group(1)
         if word is None:
-            ended = pos > start
+            at.ended = True
             continue
         whole = word.lower()
         parts = word_parts(word) if not word.isalnum() or not word.islower() else []
         if not parts and whole in STOP_WORDS_EN:
             continue  # takes no position
-        if ended:
-            pos += SENTENCE_GAP
-            ended = False
+        pos = at.next_word()
         if not parts:
             out.append((whole, pos))
-            pos += 1
+            at.pos = pos + 1
             continue
         out.append((whole, pos))
         out.extend([(part, pos + i) for i, part in enumerate(parts)])
-        pos += len(parts)
-    return pos, ended
+        at.pos = pos + len(parts)
 
 
 def _is_han(char: str) -> bool:
@@ -244,20 +269,30 @@ def index_terms(text: str, start_pos: int = 0) -> list[Term]:
 
     A long text is taken line by line, each line's terms kept (`_line_terms`): a newline ends every Han
     segment and letter word, so a line's terms do not depend on its neighbours, only their positions move
-    with what came before. An edit of a long list re-analyzes the lines it changed, not the list.
+    with what came before, and the sentence gaps between lines are placed as a whole-text pass places them.
+    An edit of a long list re-analyzes the lines it changed, not the list.
     """
     if len(text) < LINE_CACHE_FROM or "\n" not in text:
         return _terms(text, start_pos)[0]
     out: list[Term] = []
     pos = start_pos
-    for line in text.split("\n"):
+    ended = False  # a sentence ended since the last word taken
+    for number, line in enumerate(text.split("\n")):
+        if number and (not line.strip() or _STARTS_BLOCK.match(fold(line))):
+            ended = True  # the newline before a blank line or a block start ends a sentence
         if not line:
             continue
-        terms, advance = _line_terms(line) if len(line) <= LINE_CACHE_UP_TO else _terms(line, 0)
-        if advance and pos > start_pos:
-            pos += SENTENCE_GAP  # a line's end ends a sentence, as in `_terms`
+        # Taken with its newline, so that a full stop at its end ends a sentence as it does in the whole text.
+        terms, advance, leading, trailing = (_line_terms(line) if len(line) <= LINE_CACHE_UP_TO
+                                             else _terms(line + "\n", 0))
+        if not advance:
+            ended = ended or trailing
+            continue
+        if (ended or leading) and pos > start_pos:
+            pos += SENTENCE_GAP
         out.extend([(term, at + pos) for term, at in terms] if pos else terms)
         pos += advance
+        ended = trailing
     return out
 
 
@@ -266,13 +301,14 @@ LINE_CACHE_UP_TO = 200  # characters: a list entry or a short line is kept, a pa
 
 
 @functools.lru_cache(maxsize=4096)  # about 12 MB when full of corpus lines (tracemalloc over the 458 notes)
-def _line_terms(line: str) -> tuple[tuple[Term, ...], int]:
-    terms, end = _terms(line, 0)
-    return tuple(terms), end
+def _line_terms(line: str) -> tuple[tuple[Term, ...], int, bool, bool]:
+    terms, end, leading, trailing = _terms(line + "\n", 0)
+    return tuple(terms), end, leading, trailing
 
 
-def _terms(text: str, start_pos: int) -> tuple[list[Term], int]:
-    """The terms of `text` and the position after it.
+def _terms(text: str, start_pos: int) -> tuple[list[Term], int, bool, bool]:
+    """The terms of `text`, the position after it, and whether a sentence ended before its first word and
+    after its last (for a text taken line by line; both when it has no word).
 
     One pass over jieba's words for the whole text (one call: per-run calls cost 5x more): Han words
     gather into segments, everything else into stretches whose words a regex finds. Within a segment the
@@ -280,12 +316,12 @@ def _terms(text: str, start_pos: int) -> tuple[list[Term], int]:
     """
     folded = fold(text)
     out: list[Term] = []
+    at = _Cursor(start_pos)
     if not _HAS_HAN.search(folded):
-        return out, _word_terms(out, folded, start_pos, start_pos, False)[0]
-    pos = start_pos
-    ended = False  # a sentence ended since the last word
+        _word_terms(out, folded, at)
+        return out, at.pos, at.leading or (at.ended and not at.moved), at.ended
     segment: list[str] = []
-    segment_pos = pos
+    segment_pos = at.pos
     stretch: list[str] = []
     for word in JIEBA.cut(folded):
         if word.isascii():  # most of jieba's words outside Han text are single ASCII characters
@@ -295,34 +331,29 @@ def _terms(text: str, start_pos: int) -> tuple[list[Term], int]:
             stretch.append(word)
         elif _is_han(word[0]) and _is_han(word[-1]):
             if stretch:
-                pos, ended = _word_terms(out, "".join(stretch), pos, start_pos, ended)
+                _word_terms(out, "".join(stretch), at)
                 stretch = []
-            if ended:
-                pos += SENTENCE_GAP
-                ended = False
+            pos = at.next_word()
+            at.pos = pos + len(word)
             if word in STOP_WORDS_ZH:
                 if segment:
                     _segment_terms(out, segment, segment_pos)
                     segment = []
-                pos += len(word)
                 continue
             if not segment:
                 segment_pos = pos
             segment.append(word)
-            pos += len(word)
         elif _HAS_HAN.search(word):  # a dictionary word mixing scripts (卡拉OK): split it
             for piece in _SCRIPTS.findall(word):
                 if _is_han(piece[0]):
                     if stretch:
-                        pos, ended = _word_terms(out, "".join(stretch), pos, start_pos, ended)
+                        _word_terms(out, "".join(stretch), at)
                         stretch = []
-                    if ended:
-                        pos += SENTENCE_GAP
-                        ended = False
+                    pos = at.next_word()
+                    at.pos = pos + len(piece)
                     if not segment:
                         segment_pos = pos
                     segment.append(piece)
-                    pos += len(piece)
                 else:
                     if segment:
                         _segment_terms(out, segment, segment_pos)
@@ -336,8 +367,8 @@ def _terms(text: str, start_pos: int) -> tuple[list[Term], int]:
     if segment:
         _segment_terms(out, segment, segment_pos)
     if stretch:
-        pos = _word_terms(out, "".join(stretch), pos, start_pos, ended)[0]
-    return out, pos
+        _word_terms(out, "".join(stretch), at)
+    return out, at.pos, at.leading or (at.ended and not at.moved), at.ended
 
 
 def term_set(text: str) -> set[str]:
@@ -463,6 +494,9 @@ class Alternative:
     covers: tuple[int, ...]  # indexes into QueryPlan.units
 
 
+Phrase = tuple[tuple[str, int], ...]  # terms of a phrase with their offsets from its first
+
+
 @dataclass
 class QueryPlan:
     """What a query asks for: its words, their alternatives, quoted phrases and its term sequence."""
@@ -470,9 +504,9 @@ class QueryPlan:
     text: str  # folded, lower-cased
     units: list[Unit] = field(default_factory=list)
     alternatives: list[Alternative] = field(default_factory=list)
-    phrases: list[tuple[str, ...]] = field(default_factory=list)
+    phrases: list[Phrase] = field(default_factory=list)
     phrase_texts: list[str] = field(default_factory=list)
-    sequence: tuple[str, ...] = ()
+    sequence: Phrase = ()
     question: bool = False  # asked as a question: sections holding part of it are ranked too
 
     @property
@@ -538,7 +572,11 @@ def _compound_options(text: str, words: list[tuple[int, str]]) -> tuple[tuple[st
             choices.append([(gram,) for gram in around] or [(word,)])
         else:
             choices.append([_word_option(word)])
-    return tuple(tuple(dict.fromkeys(term for part in combo for term in part)) for combo in product(*choices))
+    options = list(dict.fromkeys(tuple(dict.fromkeys(term for part in combo for term in part))
+                                 for combo in product(*choices)))
+    # An option holding all the terms of another never matches where that one does not: keep the smaller.
+    return tuple(option for option in options
+                 if not any(other != option and set(other) <= set(option) for other in options))
 
 
 def _word_units(seg: _Segment, seg_text: str, base: int) -> Iterator[Unit]:
@@ -587,12 +625,15 @@ def _word_option(word: str) -> tuple[str, ...]:
     return (word,) if len(word) <= 2 else _bigrams(word)
 
 
-def _sequence(text: str) -> tuple[str, ...]:
-    """The query's terms in text order, one per position: what an exact phrase would contain."""
+def _sequence(text: str) -> Phrase:
+    """The query's terms in text order, one per position, each with its offset from the first: what an exact
+    phrase would hold, and where (a stop word or a sentence's end between two words keeps its room: 模型的参数,
+    "et al. 2017")."""
     seen: dict[int, str] = {}
     for term in index_terms(text):
         seen.setdefault(term[1], term[0])
-    return tuple(seen[p] for p in sorted(seen))
+    first = min(seen, default=0)
+    return tuple((seen[p], p - first) for p in sorted(seen))
 
 
 def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
@@ -741,6 +782,10 @@ ZONE_BASES = {TITLE: 0, HEADING: 1 << 19, BODY: 1 << 20, CODE: 1 << 30}
 test spans two parts, and the part a position lies in can be told from the position alone."""
 
 
+_ZONE_ENDS = {TITLE: ZONE_BASES[HEADING] - 1, HEADING: ZONE_BASES[BODY] - 1, BODY: ZONE_BASES[CODE] - 1,
+              CODE: (1 << 31) - 1}  # the last position of each zone: no position ever lands in the next one
+
+
 def zone_of(position: int) -> str:
     if position >= ZONE_BASES[CODE]:
         return CODE
@@ -761,6 +806,9 @@ def section_terms(parts: Iterable[tuple[str, str, float]]) -> tuple[dict[str, tu
         if not text:
             continue
         terms = index_terms(text, ZONE_BASES[zone])
+        last = _ZONE_ENDS[zone]
+        if terms and max(pos for _, pos in terms) > last:  # a part too long for its zone (10,000 sentences)
+            terms = [(term, min(pos, last)) for term, pos in terms]  # its tail shares the zone's last position
         length += boost * len(terms)
         for term, pos in terms:
             entry = found.get(term)

@@ -23,7 +23,7 @@ class SectionRecord:
     ordinal: int
     level: int  # 0 for the text before the first heading
     heading: str  # the heading path "a/b/c" that addresses the section ("" before the first heading)
-    headings: str  # heading text to index: the trail without the document's title
+    headings: str  # heading text to index: the trail without the document's title, a paragraph per heading
     body: str  # the section's own prose, fenced code removed
     code: str  # the fenced code
     text: str  # what snippets are cut from
@@ -124,7 +124,8 @@ def file_record(path: str, text: str, *, kind: str, mtime_ns: int, size: int, ve
         prose, code = split_code(own)
         trail = section.trail[1:] if section.trail and section.trail[0] == doc.title else section.trail
         shown = own if own.strip() else _opening(doc, section)
-        sections.append(SectionRecord(ordinal, section.level, section.path, " / ".join(trail), prose, code, shown))
+        # Each heading of the trail its own paragraph: a parent's and a child's words are not written together.
+        sections.append(SectionRecord(ordinal, section.level, section.path, "\n\n".join(trail), prose, code, shown))
     return FileRecord(
         path=path,
         kind=kind,

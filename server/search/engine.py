@@ -36,6 +36,7 @@ from server.search.ranking import (
     apart_pair,
     close_in_section,
     near_in_section,
+    one_alias_for_both,
     rank,
     rescore,
 )
@@ -229,9 +230,9 @@ def _near_somewhere(ranking: Ranking, terms: IndexTerms, pair: Sequence[int]) ->
         return True
     # Read a few sections' positions at a time: a pair that is written together is most often found in the
     # first few, and only a pair that never is (the absent topic) pays for reading them all.
+    if one_alias_for_both(ranking.plan, left, right):
+        return True
     lefts, rights = anchors(ranking.plan, left), anchors(ranking.plan, right)
-    if lefts & rights:
-        return True  # one alias stands for both words (投机解码 for speculative decoding): written as one
     for start in range(0, len(both), NEAR_CHECK_CHUNK):
         docs = [int(doc) for doc in both[start : start + NEAR_CHECK_CHUNK]]
         where = {text: terms.positions(text, docs) for text in lefts | rights}

@@ -11,8 +11,9 @@ A topic whose words all occur, but never together, is absent too: the two words 
 query are what it is about (马尔可夫 and 决策 in 马尔可夫决策过程), and when no note holds both and no section
 holds two of its words, the notes hold each for another reason (`apart_pair`); in a question, a compound whose
 words never meet in a section is absent (垃圾回收, `absent_units`), and in any query so are two words written side
-by side that no section holds together (协同过滤, face recognition) or, for keywords, near each other
-(进程调度, graph attention). The index and the scan apply these rules alike.
+by side that no section holds together (协同过滤, face recognition; two English words of a question: no note) or,
+for keywords of one script, within one clause (进程调度, graph attention), and a keyword compound or a word with
+parts that no section writes together (对抗样本训练, DP-SGD). The index and the scan apply these rules alike.
 
 Partial matches (`partial_rule`) are sections below that share that still hold the query's most
 distinctive present words; the caller shows them after the full ones, marked.
@@ -223,6 +224,12 @@ def anchors(plan: QueryPlan, index: int) -> set[str]:
     return found
 
 
+def one_alias_for_both(plan: QueryPlan, left: int, right: int) -> bool:
+    """Whether one glossary alias stands for both words (投机解码 for speculative decoding): written as one name
+    wherever the notes hold it, with no positions to read."""
+    return any(left in alt.covers and right in alt.covers for alt in plan.alternatives)
+
+
 class Absence(NamedTuple):
     """The query units to count as not in the notes, the words to name for them, and the groups of units
     found only apart (each group names one thing: 协同过滤 from 协同 and 过滤)."""
@@ -240,8 +247,10 @@ def absent_units(
     question (联邦学习, 垃圾回收) names one thing: it is absent as a whole when one of its words occurs nowhere,
     or when its content words never meet in a section, however common each is (学习; 垃圾 and 回收 apart). So are
     two words the query writes side by side when no section holds both (协同过滤, face recognition: the notes
-    hold each word, for other reasons); and, for keywords and a question's two-word compound, when no section
-    writes them near each other (`near`: 进程调度 where a note has 进程 and, lines later, 调度; graph attention).
+    hold each word, for other reasons); and, for keywords of one script (two Chinese or two English words) and a
+    question's two-word compound, when no section writes them within one clause (`near`: 进程调度 where a note
+    has 进程 and, lines later, 调度; graph attention). A Chinese word beside an English one (在线softmax) must
+    only meet it in a section.
     Chinese writes a compound without spaces, so two words side by side in a keyword query name one thing; a
     question's longer stretches are as often the asker's phrasing (加快训练速度), and English ones a list.
     A keyword compound taken as one word (对抗样本训练) or a word with parts (DP-SGD) is absent when no section
@@ -402,10 +411,10 @@ def rescore(ranking: Ranking, terms: TermSource, leading: Sequence[int]) -> None
     """Add the proximity bonus to the leading sections (in place)."""
     plan = ranking.plan
     pairs = [(a.anchor, b.anchor) for a, b in zip(plan.units, plan.units[1:], strict=False) if a.anchor != b.anchor]
-    exact = list(plan.sequence) if 1 < len(plan.sequence) <= 12 else []
+    exact = plan.sequence if 1 < len(plan.sequence) <= 12 else ()
     if not leading or (not pairs and not exact):
         return
-    wanted = {text for pair in pairs for text in pair} | set(exact)
+    wanted = {text for pair in pairs for text in pair} | {text for text, _ in exact}
     docs = sorted(int(doc) for doc in leading)
     where = {text: terms.positions(text, docs) for text in wanted}
     scores = {text: _term_scores_at(terms, text, docs) for text in wanted}
@@ -415,8 +424,8 @@ def rescore(ranking: Ranking, terms: TermSource, leading: Sequence[int]) -> None
             lpos, rpos = _body(where[left].get(doc)), _body(where[right].get(doc))
             if lpos and rpos and _near(lpos, rpos):
                 bonus += (scores[left].get(doc, 0.0) + scores[right].get(doc, 0.0)) * NEAR_BOOST
-        if exact and _has_sequence([_body(where[text].get(doc)) for text in exact]):
-            bonus += sum(scores[text].get(doc, 0.0) for text in exact) * EXACT_BOOST
+        if exact and _has_sequence([(_body(where[text].get(doc)), offset) for text, offset in exact]):
+            bonus += sum(scores[text].get(doc, 0.0) for text, _ in exact) * EXACT_BOOST
         ranking.score[doc] += bonus
 
 
@@ -485,9 +494,9 @@ def _require_phrases(ranking: Ranking, terms: TermSource) -> None:
     for doc in docs:
         keep[doc] = True
     for phrase in ranking.plan.phrases:
-        where = {text: terms.positions(text, docs) for text in set(phrase)}
+        where = {text: terms.positions(text, docs) for text, _ in phrase}
         for doc in docs:
-            if keep[doc] and not _has_sequence([_before_code(where[text].get(doc)) for text in phrase]):
+            if keep[doc] and not _has_sequence([(_before_code(where[text].get(doc)), at) for text, at in phrase]):
                 keep[doc] = False
     ranking.score[~keep] = 0
     ranking.coverage[~keep] = 0
@@ -536,9 +545,11 @@ def _near(left: Sequence[int], right: Sequence[int], slop: int = NEAR_SLOP) -> b
     return False
 
 
-def _has_sequence(positions: Sequence[Sequence[int]]) -> bool:
-    """Whether the words occur at consecutive positions (each list: one word's positions)."""
-    if not positions or not all(positions):
+def _has_sequence(words: Sequence[tuple[Sequence[int], int]]) -> bool:
+    """Whether the words occur as a phrase: each (its positions in a section, its offset in the phrase) at the
+    first word's position plus its offset."""
+    if not words or not all(positions for positions, _ in words):
         return False
-    following = [set(p) for p in positions[1:]]
-    return any(all(start + i in after for i, after in enumerate(following, 1)) for start in positions[0])
+    (first, _), *rest = words
+    following = [(set(positions), offset) for positions, offset in rest]
+    return any(all(start + offset in after for after, offset in following) for start in first)

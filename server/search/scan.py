@@ -30,6 +30,7 @@ from server.search.ranking import (
     apart_pair,
     close_in_section,
     near_in_section,
+    one_alias_for_both,
     unit_weight,
 )
 from server.search.results import SectionHit
@@ -109,7 +110,7 @@ class Scanner:
             return _together(files, could, plan, members)
 
         def in_one_note(members: Sequence[int]) -> bool:
-            return any(all(row[i] for i in members) for row in could)
+            return _in_one_note(files, could, plan, members)
 
         def two_together() -> bool:  # judged by note: the scan analyzes sections only later
             content = [i for i, unit in enumerate(plan.units) if not unit.framing]
@@ -189,12 +190,23 @@ def _together(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPla
     return False
 
 
+def _in_one_note(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, members: Sequence[int]) -> bool:
+    """Whether some note holds all `members`, each in one of its sections, as the index reads them (not by
+    substring: raft is not in draft); only files that may hold all of them are analyzed."""
+    for file, row in zip(files, could, strict=True):
+        if all(row[i] for i in members):
+            found = [plan.satisfied(set().union(*fields.values())) for fields in file.analyzed()]
+            if all(any(satisfied[i] for satisfied in found) for i in members):
+                return True
+    return False
+
+
 def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, pair: Sequence[int]) -> bool:
     """Whether a section of some note holds the two query units of `pair` near each other, in its title,
     headings, body or code (only files holding both are analyzed)."""
+    if one_alias_for_both(plan, *pair):
+        return True
     lefts, rights = (anchors(plan, i) for i in pair)
-    if lefts & rights:
-        return True  # one alias stands for both words
     for file, row in zip(files, could, strict=True):
         if not all(row[i] for i in pair):
             continue
@@ -202,9 +214,8 @@ def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, p
             folded = fold(text).lower()
             wanted = [(a, b) for a in lefts for b in rights if a in folded and b in folded]  # cheap: substrings
             if wanted:
-                terms = index_terms(text)
-                if any(near_in_section([p for t, p in terms if t == a], [p for t, p in terms if t == b])
-                       for a, b in wanted):
+                where = _positions(text)
+                if any(near_in_section(where.get(a), where.get(b)) for a, b in wanted):
                     return True
     return False
 
@@ -220,10 +231,18 @@ def _close(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, 
             folded = fold(text).lower()
             wanted = [option for option in options if all(term in folded for term in option)]  # as in `_near`
             if wanted:
-                terms = index_terms(text)
-                if any(close_in_section([[p for t, p in terms if t == term] for term in option]) for option in wanted):
+                where = _positions(text)
+                if any(close_in_section([where.get(term, []) for term in option]) for option in wanted):
                     return True
     return False
+
+
+def _positions(text: str) -> dict[str, list[int]]:
+    """Each term of `text` with its positions, in order."""
+    where: dict[str, list[int]] = {}
+    for term, pos in index_terms(text):
+        where.setdefault(term, []).append(pos)
+    return {term: sorted(found) for term, found in where.items()}
 
 
 def _parts(record: FileRecord) -> Iterator[str]:

@@ -67,6 +67,9 @@ def test_words_of_two_sentences_are_a_sentence_gap_apart_and_one_sentences_words
     assert at["加速"] - at["编译"] == 17 and at["compile"] == at["torch"] + 1 and at["v1.2"] == at["compile"] + 1
     # A line that wraps prose goes on; a full stop or an ellipsis before Chinese ends nothing (1.数据, 注意力……机制).
     for text, before, after in [("we use graph\nattention networks", "graph", "attention"),
+                                ("> we use graph\n> attention networks", "graph", "attention"),  # a quote wraps
+                                ("we use graph\n*attention* networks", "graph", "attention"),  # no list item
+                                ("the score drops below\n3.5 points", "below", "3.5"),
                                 ("1.数据清洗", "1", "数据"), ("注意力……机制", "注意力", "机制")]:
         at = dict(index_terms(text))
         assert 0 < at[after] - at[before] < SENTENCE_GAP, text

@@ -761,6 +761,9 @@ WRITING = {  # how people write notes: wrapped lines, nested headings, abbreviat
     "学习笔记/moe.md": ("# MoE\n\nThe router picks two experts for every token.\n\n"
                        "Elsewhere in the block, the feed-forward layer uses SwiGLU.\n"),
     "学习笔记/long-title.md": "# " + "x. " * 9000 + "overflow\n\n## overflow heading\n\nbody text.\n",
+    "学习笔记/flash.md": "# Kernels\n\nThe FlashAttention kernel fuses the softmax.\n",
+    "学习笔记/launch-overhead.md": "# Kernel Fusion\n\nFewer trips to memory.\n",  # a title, then the file's words
+    "学习笔记/fence.md": "# Tuning\n\nWe tune the optimizer\n```python\nx = 1\n```\nSchedules come later.\n",
 }
 
 
@@ -775,6 +778,7 @@ def writing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
     ('"e.g. dropout"', "学习笔记/refs.md"),
     ('"模型的参数"', "学习笔记/params.md"),  # and across a stop word
     ("overflow heading", "学习笔记/long-title.md"),  # a title of 9,000 sentences stays in its zone
+    ('"FlashAttention kernel"', "学习笔记/flash.md"),  # a phrase keeps the positions of the word as written
 ])
 def test_notes_as_people_write_them_are_found_through_the_index(writing: Searcher, query: str, path: str) -> None:
     results = writing.search(query)
@@ -783,7 +787,8 @@ def test_notes_as_people_write_them_are_found_through_the_index(writing: Searche
 
 
 @pytest.mark.parametrize(("query", "named"), [
-    ("fusion launch", "fusion launch"),  # a parent heading and a child heading are not one clause
+    ("fusion launch", "fusion launch"),  # parent and child headings, a title and a file's name: not one clause
+    ("optimizer schedules", "optimizer schedules"),  # prose on either side of a code block
     ("how does raft consensus work?", "raft consensus"),  # raft is not in draft
     ("swiglu router", "swiglu router"),  # two glossary groups that share a word are not one alias for both
 ])

@@ -13,8 +13,8 @@ Index terms for a text, after NFKC folding (full-width -> half-width) and lower-
   `_`, `-`, `.` and camelCase (`pin`, `memory`; `flash`, `attention`). No stemming.
 Positions: a Han character takes one position (a bigram or word sits at its first character), a word takes
 one position per part; so phrase and proximity queries work across both scripts. A sentence's end (。！？；!?;
-a full stop before whitespace, so also e.g. and et al.; a line before a blank line, a list item, a quote, a table
-row or a heading) puts SENTENCE_GAP positions before the next word: words of two sentences are never near,
+a full stop before whitespace, so also e.g. and et al.; a line before a blank line, a list item, a table row or
+a heading) puts SENTENCE_GAP positions before the next word: words of two sentences are never near,
 however short the sentences (向量相加。更重要的是，它天然支持 holds no 支持向量), while a line that wraps prose
 goes on (a line break inside "graph attention networks"), and a phrase query keeps the gaps it holds itself
 ("et al. 2017").
@@ -186,7 +186,8 @@ def word_parts(word: str) -> list[str]:
 
 _HAS_HAN = re.compile(f"[{_HAN}]")
 _WORD = re.compile(rf"[^\W_{_HAN}]+(?:[_.\-][^\W_{_HAN}]+)*")
-_BLOCK_START = r"[^\S\n]*(?:[-*+>|#]|\d+[.)])"  # a list item, quote, table row or heading begins the line
+_BLOCK_START = r"[^\S\n]*(?:[-*+#]+[^\S\n]|\d+[.)](?!\d)|\|)"  # a list item, table row or heading begins
+# the line (a quote's lines all begin with >, so a wrapped quote goes on; *em*, -inf, 3.5 begin no block)
 # A word, or a sentence's end: 。！？；!?; a full stop before a space, a line before a blank line or a block start
 # (a line that wraps prose goes on: "graph\nattention" is one sentence).
 _WORD_OR_END = re.compile(rf"({_WORD.pattern})|[。！？；!?;]|\.(?=\s)|\n(?=[^\S\n]*\n|{_BLOCK_START})")
@@ -639,14 +640,15 @@ def _sequence(text: str) -> Phrase:
 def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
     """Analyze a query the way notes are analyzed; query syntax characters are plain text. Without `compounds`
     every Han word is a unit of its own (see `_han_units`)."""
-    folded = fold(query).lower()
+    cased = fold(query)  # positions come from the text as written: PyTorch takes two (py, torch), pytorch one
+    folded = cased.lower()
     plan = QueryPlan(text=folded)
-    for match in _QUOTED.finditer(folded):
+    for match in _QUOTED.finditer(cased):
         inner = next(g for g in match.groups() if g is not None)
         phrase = _sequence(inner)
         if len(phrase) > 1:
             plan.phrases.append(phrase)
-            plan.phrase_texts.append(" ".join(inner.split()))
+            plan.phrase_texts.append(" ".join(inner.lower().split()))
     plan.question = is_question(folded)
     seen: set[tuple[tuple[str, ...], ...]] = set()
     cuts = _Cuts(fold(query))
@@ -691,7 +693,7 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
                 previous = (unit, match.end()) if match.lastgroup == "word" else None
     if plan.question:
         plan.units = _classified(plan.units, folded)
-    plan.sequence = _sequence(folded)
+    plan.sequence = _sequence(cased)
     return plan
 
 
@@ -782,8 +784,9 @@ ZONE_BASES = {TITLE: 0, HEADING: 1 << 19, BODY: 1 << 20, CODE: 1 << 30}
 test spans two parts, and the part a position lies in can be told from the position alone."""
 
 
-_ZONE_ENDS = {TITLE: ZONE_BASES[HEADING] - 1, HEADING: ZONE_BASES[BODY] - 1, BODY: ZONE_BASES[CODE] - 1,
-              CODE: (1 << 31) - 1}  # the last position of each zone: no position ever lands in the next one
+_ZONE_ENDS = {zone: end - SENTENCE_GAP for zone, end in ((TITLE, ZONE_BASES[HEADING]), (HEADING, ZONE_BASES[BODY]),
+                                                           (BODY, ZONE_BASES[CODE]), (CODE, 1 << 31))}
+# the last position of each zone: no position lands in the next one, or as near it as two words of one sentence
 
 
 def zone_of(position: int) -> str:

@@ -43,7 +43,8 @@ class FileRecord:
 
 
 def split_code(text: str) -> tuple[str, str]:
-    """(prose, code): the fenced code blocks moved out of the prose."""
+    """(prose, code): the fenced code blocks moved out of the prose, a blank line left where each was (the prose
+    on either side is not one sentence). Code lines stay as written: a call's arguments run over several."""
     if "```" not in text and "~~~" not in text:
         return text, ""
     prose: list[str] = []
@@ -54,6 +55,7 @@ def split_code(text: str) -> tuple[str, str]:
         if not fence:
             if match:
                 fence = match.group(1)
+                prose.append("\n")
             else:
                 prose.append(line)
         elif (
@@ -117,7 +119,7 @@ def file_record(path: str, text: str, *, kind: str, mtime_ns: int, size: int, ve
     doc = parse_markdown(text)
     title = _title(doc, path)
     words = file_words(path)
-    title_text = title if words.lower() in title.lower() else f"{title}\n{words}"
+    title_text = title if words.lower() in title.lower() else f"{title}\n\n{words}"  # not one clause
     sections: list[SectionRecord] = []
     for ordinal, section in enumerate(doc.sections):
         own = doc.own_text(section)

@@ -230,8 +230,9 @@ def _near_somewhere(ranking: Ranking, terms: IndexTerms, pair: Sequence[int]) ->
         return True
     # Read a few sections' positions at a time: a pair that is written together is most often found in the
     # first few, and only a pair that never is (the absent topic) pays for reading them all.
-    if one_alias_for_both(ranking.plan, left, right):
-        return True
+    plan = ranking.plan
+    if one_alias_for_both(plan, left, right) or plan.units[left].anchor == plan.units[right].anchor:
+        return True  # written as one name, or one word standing for both (数据 in 数据库)
     lefts, rights = anchors(ranking.plan, left), anchors(ranking.plan, right)
     for start in range(0, len(both), NEAR_CHECK_CHUNK):
         docs = [int(doc) for doc in both[start : start + NEAR_CHECK_CHUNK]]

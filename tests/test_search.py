@@ -1,7 +1,7 @@
 """The search engine over small memory roots: ranking, filters, snippets, aliases, query safety, freshness."""
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -410,6 +410,21 @@ def root_with(folder: Path, notes: dict[str, str]) -> Path:
     return root
 
 
+def scanned(root: Path) -> Callable[[str], list[str]]:
+    """The paths the index-less scan returns for a query over `root`, one best section per file."""
+    from server.search.analyzer import plan_query
+    from server.search.filters import Filters
+    from server.search.scan import Scanner
+
+    scanner = Scanner(NoteStore(root))
+
+    def scan(query: str) -> list[str]:
+        found = scanner.search(plan_query(query), Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
+        return [hit.path for hit in found]
+
+    return scan
+
+
 def warm_searcher(root: Path) -> Iterator[Searcher]:
     searcher = Searcher(root)
     searcher.warm_up()
@@ -490,15 +505,7 @@ def test_words_found_in_one_note_or_with_a_full_match_are_never_taken_for_an_abs
 
 
 def test_a_scan_refuses_a_topic_whose_words_occur_only_apart(apart_root: Path) -> None:
-    from server.search.analyzer import plan_query
-    from server.search.filters import Filters
-    from server.search.scan import Scanner
-
-    scanner = Scanner(NoteStore(apart_root))
-
-    def scan(query: str) -> list[str]:
-        found = scanner.search(plan_query(query), Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
-        return [hit.path for hit in found]
+    scan = scanned(apart_root)
 
     assert scan("马尔可夫假设") == ["学习笔记/n-gram.md"]
     assert scan("马尔可夫决策过程") == []
@@ -548,15 +555,7 @@ def test_words_the_notes_write_together_or_a_list_of_english_keywords_still_find
 
 
 def test_a_scan_applies_the_side_by_side_rule_as_the_index_does(tmp_path: Path) -> None:
-    from server.search.analyzer import plan_query
-    from server.search.filters import Filters
-    from server.search.scan import Scanner
-
-    scanner = Scanner(NoteStore(root_with(tmp_path, SIDE_BY_SIDE)))
-
-    def scan(query: str) -> list[str]:
-        found = scanner.search(plan_query(query), Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
-        return [hit.path for hit in found]
+    scan = scanned(root_with(tmp_path, SIDE_BY_SIDE))
 
     assert scan("推荐系统协同过滤") == [] and scan("操作系统进程调度算法") == []
     assert scan("face recognition loss function") == []
@@ -638,15 +637,7 @@ def test_a_question_about_a_name_the_notes_lack_is_still_refused(phrasing: Searc
 
 
 def test_a_scan_tells_phrasing_from_names_as_the_index_does(tmp_path: Path) -> None:
-    from server.search.analyzer import plan_query
-    from server.search.filters import Filters
-    from server.search.scan import Scanner
-
-    scanner = Scanner(NoteStore(root_with(tmp_path, PHRASING)))
-
-    def scan(query: str) -> list[str]:
-        found = scanner.search(plan_query(query), Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
-        return [hit.path for hit in found]
+    scan = scanned(root_with(tmp_path, PHRASING))
 
     assert scan("怎么判断测试集有没有混进训练数据里")[:1] == ["学习笔记/contamination.md"]
     assert scan("支持向量机的核函数怎么选") == [] and scan("什么是图神经网络") == []
@@ -734,15 +725,7 @@ def test_a_name_written_together_in_code_an_alias_or_one_sentence_finds_its_note
 
 
 def test_a_scan_judges_names_written_apart_as_the_index_does(tmp_path: Path) -> None:
-    from server.search.analyzer import plan_query
-    from server.search.filters import Filters
-    from server.search.scan import Scanner
-
-    scanner = Scanner(NoteStore(root_with(tmp_path, NAMES)))
-
-    def scan(query: str) -> list[str]:
-        found = scanner.search(plan_query(query), Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
-        return [hit.path for hit in found]
+    scan = scanned(root_with(tmp_path, NAMES))
 
     assert scan("graph attention network") == [] and scan("对抗样本训练") == [] and scan("支持向量") == []
     assert scan("toxicity classifier")[:1] == ["学习笔记/toxicity.md"] and scan("DP-SGD") == []
@@ -800,15 +783,7 @@ def test_words_the_notes_hold_only_in_separate_places_stay_an_absent_topic(
 
 
 def test_a_scan_reads_notes_as_the_index_does(tmp_path: Path) -> None:
-    from server.search.analyzer import plan_query
-    from server.search.filters import Filters
-    from server.search.scan import Scanner
-
-    scanner = Scanner(NoteStore(root_with(tmp_path, WRITING)))
-
-    def scan(query: str) -> list[str]:
-        found = scanner.search(plan_query(query), Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
-        return [hit.path for hit in found]
+    scan = scanned(root_with(tmp_path, WRITING))
 
     assert scan("graph attention networks")[:1] == ["学习笔记/gat.md"]
     assert scan("fusion launch") == [] and scan("how does raft consensus work?") == []

@@ -269,8 +269,8 @@ def absent_units(
     for left, right in written_together(plan):
         if not (held[left] and held[right]) or (plan.question and aliased & {left, right}):
             continue  # a question's words met through an alias are as often its phrasing as a name
-        english = plan.question and not (plan.units[left].han or plan.units[right].han)
-        apart = not (in_one_note if english and in_one_note is not None else together)((left, right))
+        question_english = plan.question and not (plan.units[left].han or plan.units[right].han)
+        apart = not (in_one_note if question_english and in_one_note is not None else together)((left, right))
         if not apart and near is not None and _checked_for_nearness(plan, left, right):
             apart = not near((left, right))
         if apart:

@@ -410,6 +410,15 @@ def root_with(folder: Path, notes: dict[str, str]) -> Path:
     return root
 
 
+def module_searcher(notes: dict[str, str]) -> Callable[[pytest.TempPathFactory], Iterator[Searcher]]:
+    """A fixture for a module's tests: one warm engine over the shared notes and `notes`."""
+
+    def searcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
+        yield from warm_searcher(root_with(tmp_path_factory.mktemp("notes"), notes))
+
+    return pytest.fixture(scope="module")(searcher)
+
+
 def scanned(root: Path) -> Callable[[str], list[str]]:
     """The paths the index-less scan returns for a query over `root`, one best section per file."""
     from server.search.analyzer import plan_query
@@ -432,9 +441,7 @@ def warm_searcher(root: Path) -> Iterator[Searcher]:
     searcher.close()
 
 
-@pytest.fixture(scope="module")
-def generic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
-    yield from warm_searcher(root_with(tmp_path_factory.mktemp("generic"), GENERIC_PARTS))
+generic = module_searcher(GENERIC_PARTS)
 
 
 @pytest.mark.parametrize("query", ["图神经网络", "B+树索引", "区块链共识算法", "量子 梯度累积", "什么是神经网络剪枝",
@@ -524,9 +531,7 @@ SIDE_BY_SIDE = {  # words a query writes side by side, which the notes hold apar
 }
 
 
-@pytest.fixture(scope="module")
-def side_by_side(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
-    yield from warm_searcher(root_with(tmp_path_factory.mktemp("side-by-side"), SIDE_BY_SIDE))
+side_by_side = module_searcher(SIDE_BY_SIDE)
 
 
 @pytest.mark.parametrize(("query", "named"), [
@@ -604,9 +609,7 @@ PHRASING = {  # questions worded in the asker's own verbs and idioms, and names 
 }
 
 
-@pytest.fixture(scope="module")
-def phrasing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
-    yield from warm_searcher(root_with(tmp_path_factory.mktemp("phrasing"), PHRASING))
+phrasing = module_searcher(PHRASING)
 
 
 @pytest.mark.parametrize(("question", "path"), [
@@ -689,9 +692,7 @@ NAMES = {  # names whose words the notes hold, written together in some notes an
 }
 
 
-@pytest.fixture(scope="module")
-def names(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
-    yield from warm_searcher(root_with(tmp_path_factory.mktemp("names"), NAMES))
+names = module_searcher(NAMES)
 
 
 @pytest.mark.parametrize(("query", "named"), [
@@ -750,9 +751,7 @@ WRITING = {  # how people write notes: wrapped lines, nested headings, abbreviat
 }
 
 
-@pytest.fixture(scope="module")
-def writing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searcher]:
-    yield from warm_searcher(root_with(tmp_path_factory.mktemp("writing"), WRITING))
+writing = module_searcher(WRITING)
 
 
 @pytest.mark.parametrize(("query", "path"), [

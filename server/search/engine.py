@@ -36,9 +36,9 @@ from server.search.ranking import (
     apart_pair,
     close_in_section,
     near_in_section,
-    one_alias_for_both,
     rank,
     rescore,
+    written_as_one,
 )
 from server.search.request import SearchRequest
 from server.search.results import IndexState, SearchHit, SearchResults, SectionHit
@@ -226,13 +226,10 @@ def _near_somewhere(ranking: Ranking, terms: IndexTerms, pair: Sequence[int]) ->
     Words found together in more than NEAR_CHECK_TOP sections are taken as related without reading positions."""
     left, right = pair
     both = np.flatnonzero(ranking.units[left] & ranking.units[right])
-    if len(both) > NEAR_CHECK_TOP:
+    if len(both) > NEAR_CHECK_TOP or written_as_one(ranking.plan, left, right):
         return True
     # Read a few sections' positions at a time: a pair that is written together is most often found in the
     # first few, and only a pair that never is (the absent topic) pays for reading them all.
-    plan = ranking.plan
-    if one_alias_for_both(plan, left, right) or plan.units[left].anchor == plan.units[right].anchor:
-        return True  # written as one name, or one word standing for both (数据 in 数据库)
     lefts, rights = anchors(ranking.plan, left), anchors(ranking.plan, right)
     for start in range(0, len(both), NEAR_CHECK_CHUNK):
         docs = [int(doc) for doc in both[start : start + NEAR_CHECK_CHUNK]]

@@ -224,10 +224,11 @@ def anchors(plan: QueryPlan, index: int) -> set[str]:
     return found
 
 
-def one_alias_for_both(plan: QueryPlan, left: int, right: int) -> bool:
-    """Whether one glossary alias stands for both words (投机解码 for speculative decoding): written as one name
-    wherever the notes hold it, with no positions to read."""
-    return any(left in alt.covers and right in alt.covers for alt in plan.alternatives)
+def written_as_one(plan: QueryPlan, left: int, right: int) -> bool:
+    """Whether two words are one term wherever the notes hold them, with no positions to read: one glossary alias
+    stands for both (投机解码 for speculative decoding), or one word stands for both (数据 in 数据库)."""
+    return plan.units[left].anchor == plan.units[right].anchor \
+        or any(left in alt.covers and right in alt.covers for alt in plan.alternatives)
 
 
 class Absence(NamedTuple):

@@ -30,8 +30,8 @@ from server.search.ranking import (
     apart_pair,
     close_in_section,
     near_in_section,
-    one_alias_for_both,
     unit_weight,
+    written_as_one,
 )
 from server.search.results import SectionHit
 from server.store import FileStat, NoteStore, Snapshot
@@ -204,8 +204,8 @@ def _in_one_note(files: list[_ScannedFile], could: list[list[bool]], plan: Query
 def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, pair: Sequence[int]) -> bool:
     """Whether a section of some note holds the two query units of `pair` near each other, in its title,
     headings, body or code (only files holding both are analyzed)."""
-    if one_alias_for_both(plan, *pair) or plan.units[pair[0]].anchor == plan.units[pair[1]].anchor:
-        return True  # as in the index
+    if written_as_one(plan, *pair):
+        return True
     lefts, rights = (anchors(plan, i) for i in pair)
     for file, row in zip(files, could, strict=True):
         if not all(row[i] for i in pair):

@@ -646,7 +646,13 @@ FORBIDDEN_MODULES = {"subprocess", "pickle", "marshal", "shelve", "pty", "socket
 # Whoosh stores posting blocks as pickles (its own format). whoosh_private reads them as Whoosh itself does, and
 # only from the index in the user's private cache folder, never from the notes folder: the planted-pickle tests
 # below pin that nothing under the root is ever unpickled.
-ALLOWED_USES = {"server/search/whoosh_private.py": ["import pickle"]}
+# A full build's workers (build_workers) are this interpreter running one fixed line of our own code, started
+# with an argument list (no shell, no text from the notes); the pickles cross only between the server and
+# those children, over their pipes.
+ALLOWED_USES = {
+    "server/search/whoosh_private.py": ["import pickle"],
+    "server/search/build_workers.py": ["import pickle", "import subprocess"],
+}
 FORBIDDEN_BUILTINS = {"eval", "exec", "compile", "__import__"}
 FORBIDDEN_OS_CALLS = {"system", "popen", "fork", "forkpty", "kill"} | {
     name for name in dir(os) if name.startswith(("exec", "spawn", "posix_spawn"))

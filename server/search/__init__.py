@@ -5,7 +5,7 @@ query into a plan, `glossary` adds aliases, `ranking` decides what matches and h
 what the model reads, `filters` narrows by scope, lecture, tags and date, `scan` answers without an index).
 `service.IndexService` alone owns the index: its state (`results.IndexState`), readiness, the Whoosh index
 (`whoosh_index`, with `whoosh_private` and `postings`: the only modules importing whoosh), the maintenance
-thread and reconciliation with the notes (`manifest`, `documents`). The rest of the server asks these two,
+thread and reconciliation with the notes (`manifest`, `documents`, `build_workers`). The rest of the server asks these two,
 never their parts.
 
 Threads and locks (locks listed in the order they are taken; none is taken while a later one is held):
@@ -24,6 +24,9 @@ Threads and locks (locks listed in the order they are taken; none is taken while
 - Warm-up at server start, `IndexService.ensure_ready`: `_writer` → as above, for the open, the reconcile or the
   first build.
 - The watcher's worker (`server.sync`): `IndexService.update`, `reconcile`, `sweep`, indexing as above.
+- A full build (the first one, `rebuild`, a rebuild after damage) runs in whichever thread asked for it, under
+  the locks above; with many notes it hands their parsing and analysis to worker processes
+  (`build_workers`, one feeder thread each, sharing no lock with anything here) and writes what they return.
 - The maintenance thread (`IndexService`'s own): applying pending notes, rebuilding after damage, merging small
   segments; indexing as above, waiting for `_writer`. Before applying or merging it waits for our writes to pause
   (QUIET_SECONDS, at most QUIET_AT_MOST_SECONDS), so its work does not run beside the next tool call; a search

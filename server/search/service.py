@@ -19,11 +19,11 @@ from datetime import datetime
 from memory_schema.errors import CacheUnavailable, ProjectMemoryError
 from memory_schema.layout import Layout
 from server.cache import RootCache
-from server.search.documents import FileRecord
-from server.search.manifest import ManifestEntry, compare, load_note, note_record, stat_changed
+from server.search.build_workers import LoadedNote, analyzed_notes
+from server.search.manifest import ManifestEntry, compare, load_note, stat_changed
 from server.search.postings import IndexTerms
 from server.search.results import IndexState, IndexStatus, ReconcileReport
-from server.search.whoosh_index import MERGE_AT, IndexBusy, IndexUnavailable, WhooshIndex
+from server.search.whoosh_index import MERGE_AT, IndexBusy, IndexUnavailable, NoteDocuments, WhooshIndex
 from server.store import FileStat, NoteStore
 
 logger = logging.getLogger(__name__)
@@ -285,18 +285,22 @@ class IndexService:
                 self._pending_deleted.clear()
             paths = list(self._store.iter_markdown())
             manifest: dict[str, ManifestEntry] = {}
+            place = {path: done for done, path in enumerate(paths, 1)}
 
-            def records() -> Iterator[FileRecord]:
-                for done, path in enumerate(paths, 1):
+            def read() -> Iterator[LoadedNote]:
+                for path in paths:
                     loaded = load_note(self._store, path)
                     if loaded is not None:
-                        record = note_record(self._layout, path, *loaded)
-                        manifest[path] = ManifestEntry(record.mtime_ns, record.size, record.version)
-                        yield record
-                    if progress is not None:
-                        progress(done, len(paths))
+                        yield (path, *loaded)
 
-            if self._index.rebuild(records(), force=force):
+            def notes() -> Iterator[NoteDocuments]:
+                for note in analyzed_notes(self._layout, read(), len(paths)):
+                    manifest[note.path] = note.entry
+                    yield note
+                    if progress is not None:
+                        progress(place[note.path], len(paths))
+
+            if self._index.rebuild(notes(), force=force):
                 self._manifest = manifest
                 self._committed()
                 self._set(IndexState.FRESH)

@@ -32,6 +32,7 @@ import stat
 import threading
 from array import array
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import accumulate
 from typing import Any
@@ -172,6 +173,25 @@ def _section_document(record: FileRecord, key: str, section: SectionRecord, dige
     if record.tags:
         document["tags"] = ",".join(record.tags).encode("utf-8")
     return document
+
+
+@dataclass(frozen=True)
+class NoteDocuments:
+    """A note as a full build writes it: its manifest entry and its sections' digests and documents.
+    Pickled from a build worker to the writing process (`build_workers`)."""
+
+    path: str
+    entry: ManifestEntry
+    sections: list[tuple[str, str, dict[str, Any]]]  # (key, digest, document), in the note's order
+
+
+def note_documents(record: FileRecord) -> NoteDocuments:
+    """What a full build writes for one note: its parse and analysis, the costly half of a build."""
+    sections = []
+    for key, section in zip(_section_keys(record), record.sections, strict=True):
+        digest = _section_digest(record, section)
+        sections.append((key, digest, _section_document(record, key, section, digest)))
+    return NoteDocuments(record.path, ManifestEntry(record.mtime_ns, record.size, record.version), sections)
 
 
 def _file_document(path: str, entry: ManifestEntry, sections: dict[str, str]) -> dict[str, Any]:
@@ -526,7 +546,7 @@ class WhooshIndex:
             self._reopen()
             return True
 
-    def rebuild(self, records: Iterable[FileRecord], *, force: bool) -> bool:
+    def rebuild(self, notes: Iterable[NoteDocuments], *, force: bool) -> bool:
         """Write every note afresh; False, writing nothing, when not `force`d and the index opens after all
         (another process rebuilt it while we waited for the lock). Searches keep reading the old index (if
         it was usable) until the one commit that replaces it; an unusable index folder is emptied first."""
@@ -542,13 +562,11 @@ class WhooshIndex:
             writer = ix.writer(timeout=WRITER_TIMEOUT_SECONDS, compound=False, limitmb=256, codec=_codec())
             try:
                 writer.add_document(key="meta", doctype="meta", schema_version=SCHEMA_VERSION, wlen=0.0)
-                for record in records:
-                    sections: dict[str, str] = {}
-                    for key, section in zip(_section_keys(record), record.sections, strict=True):
-                        digest = sections[key] = _section_digest(record, section)
-                        writer.add_document(**_section_document(record, key, section, digest))
-                    entry = ManifestEntry(record.mtime_ns, record.size, record.version)
-                    writer.add_document(**_file_document(record.path, entry, sections))
+                for note in notes:
+                    for _key, _digest, document in note.sections:
+                        writer.add_document(**document)
+                    digests = {key: digest for key, digest, _document in note.sections}
+                    writer.add_document(**_file_document(note.path, note.entry, digests))
             except BaseException:
                 writer.cancel()
                 raise

@@ -144,6 +144,29 @@ def test_rebuild_on_request_reports_progress_and_keeps_results(engine: Searcher)
     assert engine.search("KV缓存").hits[0].path == "学习笔记/kv.md"
 
 
+def test_rebuild_on_an_empty_cache_builds_once_and_again_on_the_next_request(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds = []
+    build = index_module.WhooshIndex.rebuild
+
+    def counted(self: index_module.WhooshIndex, *args: object, **kwargs: object) -> bool:
+        builds.append(kwargs.get("force"))
+        return build(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index_module.WhooshIndex, "rebuild", counted)
+    searcher = Searcher(root)
+    try:
+        seen: list[tuple[int, int]] = []
+        searcher.rebuild(lambda done, total: seen.append((done, total)))
+        assert builds == [False] and seen[-1] == (len(NOTES), len(NOTES))
+        searcher.rebuild()
+        assert builds == [False, True]
+        assert searcher.search("KV缓存").hits[0].path == "学习笔记/kv.md"
+    finally:
+        searcher.close()
+
+
 def test_a_locked_index_leaves_changes_pending_until_the_lock_is_released(
     engine: Searcher, root: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

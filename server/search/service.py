@@ -52,6 +52,7 @@ class IndexService:
         self._pending: set[str] = set()
         self._pending_deleted: set[str] = set()
         self._inflight = 0  # notes taken from pending by a pass not yet committed (under _writer)
+        self._builds = 0  # full builds committed (under _writer)
         self._manifest: dict[str, ManifestEntry] = {}
         self._generation: int | None = None
         self._updated_at: datetime | None = None
@@ -267,10 +268,13 @@ class IndexService:
             self._writer.release()
 
     def rebuild(self, progress: Progress | None = None) -> None:
-        """Build the index afresh from every note, now. Searches meanwhile read the old index if usable."""
-        self.ensure_ready()
+        """Build the index afresh from every note, now. Searches meanwhile read the old index if usable.
+        A build that began after this call (the first one, on an empty cache) counts: it is not done twice."""
+        builds = self._builds
+        self.ensure_ready(progress)
         with self._writer:
-            self._build(progress, force=True)
+            if self._builds == builds:
+                self._build(progress, force=True)
 
     def _writable(self) -> bool:
         return self._index.is_open and self.state is IndexState.FRESH
@@ -301,6 +305,7 @@ class IndexService:
                         progress(place[note.path], len(paths))
 
             if self._index.rebuild(notes(), force=force):
+                self._builds += 1
                 self._manifest = manifest
                 self._committed()
                 self._set(IndexState.FRESH)

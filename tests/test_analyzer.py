@@ -285,3 +285,19 @@ def test_every_corpus_note_taken_line_by_line_has_the_terms_of_a_whole_text_pass
     monkeypatch.setattr(analyzer, "LINE_CACHE_FROM", 0)
     for path in sorted(CORPUS.rglob("*.md")):
         _same_terms_line_by_line(path.read_text(encoding="utf-8", errors="replace"), 0)
+
+
+@pytest.mark.parametrize(("question", "subject"), [
+    ("孪生网络是怎么判断两段文本是否相似的？", "孪生网络"),
+    ("tree of thoughts 提示法是如何工作的", "tree of thoughts 提示法"),
+    ("为什么 gelu 比 relu 慢", None),  # opens with its question word
+    ("我发现矩阵大了一点，吞吐为什么下降", None),  # another clause first: the asker's story
+    ("残差连接和层归一化跟dropout有什么关系", None),  # several things: either may be the one the notes hold
+    ("adam and sgd 有什么区别", None),
+    ("kv缓存", None),  # no question word
+])
+def test_a_question_opening_with_the_one_thing_it_asks_about_has_a_subject(question: str, subject: str | None) -> None:
+    from server.search.questions import subject_end
+
+    end = subject_end(question)
+    assert (question[:end].strip() if end is not None else None) == subject

@@ -734,6 +734,52 @@ def test_a_scan_judges_names_written_apart_as_the_index_does(tmp_path: Path) -> 
     assert scan("编译加速")[:1] == ["学习笔记/compile.md"] and scan("测试集污染")[:1] == ["学习笔记/contamination.md"]
 
 
+SUBJECTS = {  # what a question asks about, named before it asks; the rest of its words are all in the notes
+    "学习笔记/twin.md": f"# 工厂\n\n数字孪生只是举例。{FILLER}\n",
+    "学习笔记/similarity.md": ("# 文本相似度\n\n模型判断两段文本是否相似：比较两段文本嵌入的余弦相似度。"
+                              "网络在学习中得到这种表示。\n"),
+    "学习笔记/reasoning.md": ("# Reasoning\n\n## Chain of Thought\n\nWriting out thoughts step by step helps the model"
+                             " reason along one path. 模型沿着一条推理路径思考。\n\n## Search\n\nA search tree over "
+                             "partial answers explores several paths.\n"),
+    "学习笔记/moe.md": "# MoE\n\nA Mixture of Experts layer does routing: each token goes to two experts.\n",
+}
+
+
+subjects = module_searcher(SUBJECTS)
+
+
+@pytest.mark.parametrize(("question", "named"), [
+    ("孪生网络是怎么学习判断两段文本是否相似的？", "孪生网络"),  # 孪生 only in 数字孪生, 网络 elsewhere
+    ("Tree of Thoughts 提示法是怎么让模型同时探索多条推理路径的？", "tree of thoughts"),  # one note, two sections
+    ("How does Tree of Thoughts prompting explore several reasoning paths?", "tree of thoughts"),
+])
+def test_a_question_whose_subject_the_notes_lack_is_refused_however_much_of_the_rest_they_hold(
+    subjects: Searcher, question: str, named: str
+) -> None:
+    results = subjects.search(question)
+    assert results.hits == [] and named in results.absent, results
+
+
+@pytest.mark.parametrize(("question", "path"), [
+    ("文本相似度是怎么判断的？", "学习笔记/similarity.md"),
+    ("模型是怎么判断两段文本是否相似的", "学习笔记/similarity.md"),
+    ("Chain of Thought 是怎么帮助模型推理的？", "学习笔记/reasoning.md"),  # a linked name written as one
+    ("What is Mixture of Experts routing?", "学习笔记/moe.md"),
+])
+def test_a_question_whose_subject_the_notes_hold_finds_its_note(subjects: Searcher, question: str, path: str) -> None:
+    results = subjects.search(question)
+    assert [hit.path for hit in results.hits][:1] == [path] and results.absent == [], results
+
+
+def test_a_scan_judges_a_questions_subject_as_the_index_does(tmp_path: Path) -> None:
+    scan = scanned(root_with(tmp_path, SUBJECTS))
+
+    assert scan("孪生网络是怎么学习判断两段文本是否相似的？") == []
+    assert scan("Tree of Thoughts 提示法是怎么让模型同时探索多条推理路径的？") == []
+    assert scan("模型是怎么判断两段文本是否相似的")[:1] == ["学习笔记/similarity.md"]
+    assert scan("Chain of Thought 是怎么帮助模型推理的？")[:1] == ["学习笔记/reasoning.md"]
+
+
 WRITING = {  # how people write notes: wrapped lines, nested headings, abbreviations, a pathological title
     "学习笔记/gat.md": "# Graphs\n\nWe use graph\nattention networks for molecules.\n",
     "学习笔记/cuda.md": ("# Kernels\n\n## Kernel Fusion\n\nFewer trips to memory.\n\n### Launch overhead\n\n"

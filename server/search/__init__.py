@@ -5,8 +5,8 @@ query into a plan, `glossary` adds aliases, `ranking` decides what matches and h
 what the model reads, `filters` narrows by scope, lecture, tags and date, `scan` answers without an index).
 `service.IndexService` alone owns the index: its state (`results.IndexState`), readiness, the Whoosh index
 (`whoosh_index`, with `whoosh_private` and `postings`: the only modules importing whoosh), the maintenance
-thread and reconciliation with the notes (`manifest`, `documents`, `build_workers`). The rest of the server asks these two,
-never their parts.
+thread and reconciliation with the notes (`manifest`, `documents`, `build_workers`). The rest of the server
+asks these two, never their parts.
 
 Threads and locks (locks listed in the order they are taken; none is taken while a later one is held):
 

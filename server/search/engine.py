@@ -24,18 +24,17 @@ from server.search.filters import Filters, filters_for
 from server.search.glossary import Glossary, parse_glossary_markdown
 from server.search.postings import IndexTerms
 from server.search.ranking import (
-    ABSENT_SHARE,
     NEAR_CHECK_TOP,
     PARTIAL_MIN_COVERAGE,
     QUESTION_MIN_COVERAGE,
     RESCORE_TOP,
     Ranking,
-    absent_share,
     absent_units,
     anchors,
     apart_pair,
     close_in_section,
     near_in_section,
+    not_covered,
     rank,
     rescore,
     written_as_one,
@@ -160,7 +159,7 @@ class SearchEngine:
                                lambda index: _close_somewhere(ranking, terms, index),
                                lambda members: _in_one_note(ranking, terms, members))
         absent = absence.words
-        if absent_share(plan, ranking.weights, absence, terms.sections) >= ABSENT_SHARE:
+        if not_covered(plan, ranking.weights, absence, terms.sections):
             return [], absent, []
         if (pair := apart_pair(plan, ranking.weights, held, lambda pair: _in_one_note(ranking, terms, pair),
                                two_together=lambda: _two_together(ranking))) is not None:

@@ -19,6 +19,13 @@ _EN_QUESTION = re.compile(
     re.IGNORECASE,
 )
 
+# The words with which a Chinese question turns from what it asks about to what it asks (孪生网络|是怎么…).
+_ZH_ASKING = re.compile(r"是什么|是怎么|是怎样|是如何|怎么|怎样|如何|为什么|为何|为啥|有什么|有哪些|有何|能不能|会不会|"
+                        r"能否|是否|是不是|有没有|要不要|可不可以|到底|究竟")
+_CLAUSE_END = re.compile(r"[，,。；;：:！!？?\n]")
+_LIST = re.compile(r"[和跟与及或、/&]|还是|\b(?:and|or|vs)\b")  # 残差连接和层归一化跟dropout: three things, not one
+
+
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
@@ -62,3 +69,15 @@ def english_variants(word: str) -> list[str]:
             if suffix in ("ed", "ing", "er", "est") and len(stem) >= 4 and stem[-1] == stem[-2]:  # stopped → stop
                 found.append(stem[:-1])
     return found[:3]
+
+
+def subject_end(text: str) -> int | None:
+    """Where a Chinese question's subject ends: the offset of its first question word, when the question opens
+    with the one thing it asks about, in one clause (孪生网络是怎么判断…, Tree of Thoughts 提示法是如何…). None
+    when it opens with the question word (为什么…), another clause comes first (我发现…，为什么…), or it opens
+    with several things (A和B有什么区别: either may be the one the notes hold)."""
+    asking = _ZH_ASKING.search(text)
+    if asking is None or asking.start() == 0:
+        return None
+    opening = text[: asking.start()]
+    return None if _CLAUSE_END.search(opening) or _LIST.search(opening) else asking.start()

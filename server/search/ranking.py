@@ -47,6 +47,7 @@ from server.search.analyzer import (
     WordClass,
     framed,
 )
+from server.search.questions import subject_end
 
 MIN_COVERAGE = 0.65
 PARTIAL_MIN_COVERAGE = 0.4  # a partial match of keywords holds this share of the query's weight, and its rarest
@@ -187,18 +188,32 @@ def written_together(plan: QueryPlan) -> list[tuple[int, int]]:
     """Neighbouring content words of the query written as one name: a Chinese word and its neighbour with nothing
     between them (协同 and 过滤 in 推荐系统协同过滤, 在线softmax; Chinese separates words of a name by nothing,
     so a space separates keywords: softmax 分块), two English words with nothing but spaces (face recognition;
-    among keywords, a coined word is a keyword of its own: BPE embedding, fastText quality)."""
+    among keywords, a coined word is a keyword of its own: BPE embedding, fastText quality), and two capitalised
+    words a title's linking word joins (Tree of Thoughts, Learning from Human Feedback)."""
     pairs = []
     for i, (left, right) in enumerate(zip(plan.units, plan.units[1:], strict=False)):
         between = plan.text[left.end : right.start]
         if left.han or right.han:
             joined = not between
+        elif _title_linked(plan, i, i + 1):
+            joined = True
         else:
             joined = not between.strip() and (plan.question or not (left.coined or right.coined))
         if joined and not (left.framing or right.framing
                            or WordClass.OTHER in (left.word_class, right.word_class)):  # 没什么 收益 is no name
             pairs.append((i, i + 1))
     return pairs
+
+
+TITLE_LINKS = frozenset({"of", "for", "from", "to"})  # not "and": Transformer and Mamba are two things
+
+
+def _title_linked(plan: QueryPlan, left: int, right: int) -> bool:
+    """Two capitalised words (not coined ones: GELU, PyTorch) with a linking word between: one name, in a
+    question too (Tree of Thoughts), so it is checked as a keyword pair is."""
+    first, second = plan.units[left], plan.units[right]
+    between = plan.text[first.end : second.start].strip()
+    return first.named and second.named and not (first.coined or second.coined) and between in TITLE_LINKS
 
 
 def _checked_for_nearness(plan: QueryPlan, left: int, right: int) -> bool:
@@ -210,7 +225,7 @@ def _checked_for_nearness(plan: QueryPlan, left: int, right: int) -> bool:
     if first.han != second.han:
         return False
     if plan.question:
-        return first.han and _pair_compound(plan, left, right)
+        return _pair_compound(plan, left, right) if first.han else _title_linked(plan, left, right)
     return True
 
 
@@ -270,7 +285,8 @@ def absent_units(
     for left, right in written_together(plan):
         if not (held[left] and held[right]) or (plan.question and aliased & {left, right}):
             continue  # a question's words met through an alias are as often its phrasing as a name
-        question_english = plan.question and not (plan.units[left].han or plan.units[right].han)
+        question_english = plan.question and not (plan.units[left].han or plan.units[right].han) \
+            and not _title_linked(plan, left, right)
         apart = not (in_one_note if question_english and in_one_note is not None else together)((left, right))
         if not apart and near is not None and _checked_for_nearness(plan, left, right):
             apart = not near((left, right))
@@ -317,12 +333,32 @@ def _pair_compound(plan: QueryPlan, left: int, right: int) -> bool:
         and sum(unit.compound == span for unit in plan.units) == 2
 
 
-def absent_share(plan: QueryPlan, weights: Sequence[float], absence: Absence, sections: int) -> float:
-    """The share of the query's weight carried by what is absent. A question's words are weighed here as
-    keywords are (rarity squared, see `unit_weight`): whether the notes cover a topic depends on its rare words
-    (联邦 in 联邦学习中的差分隐私), however a question's ranking spreads its weight. A name found only apart
-    weighs what a word found nowhere weighs, at least: as one term (协同过滤) it is in no section, however
-    common its words are each."""
+def not_covered(plan: QueryPlan, weights: Sequence[float], absence: Absence, sections: int) -> bool:
+    """Whether the notes do not cover what the query asks about: what is absent carries ABSENT_SHARE of the
+    query's weight, or of its subject's, when a question names what it asks about before asking (孪生网络是怎么
+    判断两段文本是否相似的: 学习, 判断, 文本 and 相似 are in the notes, the subject is not)."""
+    if absent_share(plan, weights, absence, sections) >= ABSENT_SHARE:
+        return True
+    subject = subject_units(plan)
+    return bool(subject) and absent_share(plan, weights, absence, sections, among=subject) >= ABSENT_SHARE
+
+
+def subject_units(plan: QueryPlan) -> list[int]:
+    """A question's topical words before its question word, when it opens with them (`questions.subject_end`)."""
+    end = subject_end(plan.text) if plan.question else None
+    if end is None:
+        return []
+    return [i for i, unit in enumerate(plan.units) if unit.end <= end and unit.topical]
+
+
+def absent_share(
+    plan: QueryPlan, weights: Sequence[float], absence: Absence, sections: int, among: Sequence[int] | None = None
+) -> float:
+    """The share of the query's weight (or of the words `among`) carried by what is absent. A question's words
+    are weighed here as keywords are (rarity squared, see `unit_weight`): whether the notes cover a topic depends
+    on its rare words (联邦 in 联邦学习中的差分隐私), however a question's ranking spreads its weight. A name
+    found only apart weighs what a word found nowhere weighs, at least: as one term (协同过滤) it is in no
+    section, however common its words are each."""
     counted = [weight * weight for weight in weights] if plan.question else list(weights)
     unseen = unit_weight(0, max(1, sections))
     for group in _merged(absence.names):
@@ -331,6 +367,8 @@ def absent_share(plan: QueryPlan, weights: Sequence[float], absence: Absence, se
         if whole < unseen:
             for i in members:
                 counted[i] = counted[i] * unseen / whole if whole else unseen / len(members)
+    if among is not None:
+        counted = [weight if i in among else 0.0 for i, weight in enumerate(counted)]
     total = sum(counted)
     return sum(weight for i, weight in enumerate(counted) if i in absence.units) / total if total else 0.0
 

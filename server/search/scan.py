@@ -19,17 +19,16 @@ from server.search.analyzer import QueryPlan, coverage, fold, framed, index_term
 from server.search.documents import FileRecord, file_record
 from server.search.filters import Filters, passes
 from server.search.ranking import (
-    ABSENT_SHARE,
     MIN_COVERAGE,
     PARTIAL_MIN_COVERAGE,
     QUESTION_MIN_COVERAGE,
     ZONE_BOOSTS,
-    absent_share,
     absent_units,
     anchors,
     apart_pair,
     close_in_section,
     near_in_section,
+    not_covered,
     unit_weight,
     written_as_one,
 )
@@ -124,7 +123,7 @@ class Scanner:
             return _close(files, could, plan, index)
 
         absence = absent_units(plan, held, together, near, close, in_one_note)
-        if absent_share(plan, weights, absence, total) >= ABSENT_SHARE or apart_pair(
+        if not_covered(plan, weights, absence, total) or apart_pair(
             plan, weights, held, in_one_note, two_together=two_together
         ):
             return []

@@ -771,6 +771,12 @@ def test_a_question_whose_subject_the_notes_hold_finds_its_note(subjects: Search
     assert [hit.path for hit in results.hits][:1] == [path] and results.absent == [], results
 
 
+def test_keywords_a_linking_word_joins_are_one_name(subjects: Searcher) -> None:
+    refused = subjects.search("tree of thoughts")  # one note, two sections: a search tree, the model's thoughts
+    assert refused.hits == [] and "tree of thoughts" in refused.absent, refused
+    assert [hit.path for hit in subjects.search("mixture of experts").hits][:1] == ["学习笔记/moe.md"]
+
+
 def test_a_scan_judges_a_questions_subject_as_the_index_does(tmp_path: Path) -> None:
     scan = scanned(root_with(tmp_path, SUBJECTS))
 
@@ -778,6 +784,32 @@ def test_a_scan_judges_a_questions_subject_as_the_index_does(tmp_path: Path) -> 
     assert scan("Tree of Thoughts 提示法是怎么让模型同时探索多条推理路径的？") == []
     assert scan("模型是怎么判断两段文本是否相似的")[:1] == ["学习笔记/similarity.md"]
     assert scan("Chain of Thought 是怎么帮助模型推理的？")[:1] == ["学习笔记/reasoning.md"]
+    assert scan("tree of thoughts") == [] and scan("mixture of experts")[:1] == ["学习笔记/moe.md"]
+
+
+LISTS = {  # keywords listing several things a section holds, each in its own sentence
+    "学习笔记/profiling.md": ("# Profiling\n\nWrap each step in an NVTX range. Annotations then show up in Nsight. "
+                             "Its timeline lines up CPU and GPU events.\n"),
+    "学习笔记/memory-viz.md": "# Memory\n\nWe dump a snapshot of the allocator and visualize it in the browser.\n",
+}
+
+
+lists = module_searcher(LISTS)
+
+
+def test_four_keywords_or_more_are_a_list_whose_neighbours_need_only_share_a_section(lists: Searcher) -> None:
+    assert [hit.path for hit in lists.search("NVTX range annotations Nsight timeline").hits][:1] == [
+        "学习笔记/profiling.md"]
+    two = lists.search("range annotations")  # two words side by side, a sentence apart in the notes: one name
+    assert two.hits == [] and "range annotations" in two.absent
+
+
+def test_a_noun_in_ization_finds_its_verb(lists: Searcher, tmp_path: Path) -> None:
+    results = lists.search("snapshot visualization")  # and they are near: nearness reads the spelling found
+    assert [hit.path for hit in results.hits][:1] == ["学习笔记/memory-viz.md"] and results.absent == [], results
+    scan = scanned(root_with(tmp_path, LISTS))
+    assert scan("snapshot visualization")[:1] == ["学习笔记/memory-viz.md"]
+    assert scan("NVTX range annotations Nsight timeline")[:1] == ["学习笔记/profiling.md"]
 
 
 WRITING = {  # how people write notes: wrapped lines, nested headings, abbreviations, a pathological title

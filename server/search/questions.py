@@ -53,11 +53,13 @@ def is_question(query: str) -> bool:
 
 def english_variants(word: str) -> list[str]:
     """Other spellings of an English word the notes may use: its stem without a plural, past, -ing,
-    comparative or adverb ending (slower → slow, trained → train, models → model, faster → fast)."""
+    comparative or adverb ending (slower → slow, trained → train, models → model, faster → fast), and the verb
+    of a noun in -ization (visualization → visualize)."""
     if len(word) < 5 or not word.isalpha() or not word.isascii():
         return []
     found: list[str] = []
-    for suffix, replacement in (("ies", "y"), ("iest", "y"), ("ier", "y"), ("ied", "y"), ("sses", "ss"),
+    for suffix, replacement in (("ization", "ize"), ("isation", "ise"),
+                                ("ies", "y"), ("iest", "y"), ("ier", "y"), ("ied", "y"), ("sses", "ss"),
                                 ("ches", "ch"), ("shes", "sh"), ("xes", "x"), ("s", ""), ("ed", ""), ("ed", "e"),
                                 ("ing", ""), ("ing", "e"), ("er", ""), ("er", "e"), ("est", ""), ("ly", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:

@@ -188,14 +188,14 @@ def written_together(plan: QueryPlan) -> list[tuple[int, int]]:
     """Neighbouring content words of the query written as one name: a Chinese word and its neighbour with nothing
     between them (协同 and 过滤 in 推荐系统协同过滤, 在线softmax; Chinese separates words of a name by nothing,
     so a space separates keywords: softmax 分块), two English words with nothing but spaces (face recognition;
-    among keywords, a coined word is a keyword of its own: BPE embedding, fastText quality), and two capitalised
-    words a title's linking word joins (Tree of Thoughts, Learning from Human Feedback)."""
+    among keywords, a coined word is a keyword of its own: BPE embedding, fastText quality), and two words a
+    linking word joins as in a name (mixture of experts; in a question, capitalised: Tree of Thoughts)."""
     pairs = []
     for i, (left, right) in enumerate(zip(plan.units, plan.units[1:], strict=False)):
         between = plan.text[left.end : right.start]
         if left.han or right.han:
             joined = not between
-        elif _title_linked(plan, i, i + 1):
+        elif _linked_name(plan, i, i + 1):
             joined = True
         else:
             joined = not between.strip() and (plan.question or not (left.coined or right.coined))
@@ -205,34 +205,40 @@ def written_together(plan: QueryPlan) -> list[tuple[int, int]]:
     return pairs
 
 
-TITLE_LINKS = frozenset({"of", "for", "from", "to"})  # not "and": Transformer and Mamba are two things
+LIST_WORDS = 4  # English keywords this many are a list of things (NVTX range annotations Nsight timeline)
+LINKS = frozenset({"of", "for", "from", "to"})  # not "and": Transformer and Mamba are two things
 
 
-def _title_linked(plan: QueryPlan, left: int, right: int) -> bool:
-    """Two capitalised words (not coined ones: GELU, PyTorch) with a linking word between: one name, in a
-    question too (Tree of Thoughts), so it is checked as a keyword pair is."""
+def _linked_name(plan: QueryPlan, left: int, right: int) -> bool:
+    """Two English words with a linking word between, as names are written (mixture of experts): among keywords
+    any two plain words, in a question two capitalised ones (Tree of Thoughts; the size of the vocabulary is
+    the asker's wording), checked as a keyword pair is. Never a coined word: GELU or PyTorch names itself."""
     first, second = plan.units[left], plan.units[right]
     between = plan.text[first.end : second.start].strip()
-    return first.named and second.named and not (first.coined or second.coined) and between in TITLE_LINKS
+    return between in LINKS and not (first.han or second.han or first.coined or second.coined) \
+        and (not plan.question or (first.named and second.named))
 
 
 def _checked_for_nearness(plan: QueryPlan, left: int, right: int) -> bool:
     """Whether two words written side by side must also be written near each other somewhere: in keywords, two
     Chinese words (进程调度) or two English ones (graph attention: a section may hold both, CUDA graphs in one
-    paragraph and attention in another); in a question, only the two words of a two-word compound (its longer
-    stretches are as often the asker's phrasing, and its English ones a list)."""
+    paragraph and attention in another), unless LIST_WORDS English ones make a list (one section is enough then);
+    in a question, only the two words of a two-word compound (its longer stretches are as often the asker's
+    phrasing, and its English ones a list) and a linked name (Tree of Thoughts)."""
     first, second = plan.units[left], plan.units[right]
     if first.han != second.han:
         return False
     if plan.question:
-        return _pair_compound(plan, left, right) if first.han else _title_linked(plan, left, right)
-    return True
+        return _pair_compound(plan, left, right) if first.han else _linked_name(plan, left, right)
+    return first.han or sum(not unit.framing for unit in plan.units) < LIST_WORDS
 
 
 def anchors(plan: QueryPlan, index: int) -> set[str]:
-    """The terms that stand for a query word where nearness is read: its own, and those of the glossary aliases
-    that stand for it (a note may write 解码 beside contrastive, not decoding)."""
-    found = {plan.units[index].anchor}
+    """The terms that stand for a query word where nearness is read: its own, its other spellings as one word
+    (visualize for visualization), and those of the glossary aliases that stand for it (a note may write 解码
+    beside contrastive, not decoding)."""
+    unit = plan.units[index]
+    found = {unit.anchor} | {option[0] for option in unit.options if len(option) == 1}
     for alt in plan.alternatives:
         if index in alt.covers:
             found.update(unit.anchor for unit in alt.units)
@@ -286,7 +292,7 @@ def absent_units(
         if not (held[left] and held[right]) or (plan.question and aliased & {left, right}):
             continue  # a question's words met through an alias are as often its phrasing as a name
         question_english = plan.question and not (plan.units[left].han or plan.units[right].han) \
-            and not _title_linked(plan, left, right)
+            and not _linked_name(plan, left, right)
         apart = not (in_one_note if question_english and in_one_note is not None else together)((left, right))
         if not apart and near is not None and _checked_for_nearness(plan, left, right):
             apart = not near((left, right))

@@ -301,3 +301,11 @@ def test_a_question_opening_with_the_one_thing_it_asks_about_has_a_subject(quest
 
     end = subject_end(question)
     assert (question[:end].strip() if end is not None else None) == subject
+
+
+def test_a_snippet_does_not_depend_on_the_order_its_terms_come_in() -> None:
+    # Past the span cap, terms looked for later were dropped: the order of a set (which differs between
+    # processes) chose the snippet.
+    text = "路由器挑选专家。" + "专家负载。" * 500
+    first, second = make_snippet(text, ["专家", "路由器"]), make_snippet(text, ["路由器", "专家"])
+    assert first == second and "**路由器**" in first

@@ -65,10 +65,12 @@ def _is_word_char(char: str) -> bool:
 
 
 def find_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int, str]]:
-    """Where the terms occur in `text`: merged (start, end, terms) spans in the original text's offsets."""
+    """Where the terms occur in `text`: merged (start, end, terms) spans in the original text's offsets. The
+    terms are looked for longest first, in a fixed order: past _MAX_SPANS the later ones are not looked for, and
+    the same query must show the same snippet whatever order its terms came in (a set's differs by process)."""
     folded, origins = _folded_with_origins(text)
     found: list[tuple[int, int, str]] = []
-    for term in terms:
+    for term in sorted(set(terms), key=lambda term: (-len(term), term)):
         if not term:
             continue
         ascii_term = term.isascii()

@@ -13,7 +13,7 @@ import pytest
 from whoosh import fields, index
 from whoosh.codec.whoosh3 import W3LeafMatcher
 
-from server.search.whoosh_private import read_posting_list, segment_sizes
+from server.search.whoosh_private import read_posting_list, read_values_at, segment_sizes
 
 PINNED = "2.7.5"
 
@@ -72,6 +72,30 @@ def test_posting_lists_read_directly_match_the_public_matcher(tmp_path: Path, te
             if delete_every:
                 everything, _, _ = read_posting_list(reader, "words", term, keep_deleted=True)
                 assert set(everything) >= set(ids) and set(everything) - set(ids) <= reader.deleted_docs_set
+
+
+def public_values(reader: Any, term: str) -> dict[int, bytes]:
+    matcher = reader.postings("words", term)
+    found = {}
+    while matcher.is_active():
+        found[matcher.id()] = matcher.value()
+        matcher.next()
+    return found
+
+
+@pytest.mark.parametrize("delete_every", [0, 4])
+@pytest.mark.parametrize("term", ["common", "mid", "rare"])
+def test_values_read_at_chosen_documents_match_the_public_matcher(tmp_path: Path, term: str,
+                                                                  delete_every: int) -> None:
+    ix = build(tmp_path, 1000, delete_every=delete_every)
+    with ix.searcher() as searcher:
+        for reader, _offset in searcher.reader().leaf_readers():
+            everything = public_values(reader, term)
+            for wanted in ([5], [0, 1, 2, 700, 999], list(range(0, 1000, 3)), list(range(990, 1000)), [1001]):
+                live = [doc for doc in wanted if doc not in reader.deleted_docs_set]
+                expected = {doc: everything[doc] for doc in live if doc in everything}
+                assert read_values_at(reader, "words", term, live) == expected, wanted
+        assert read_values_at(searcher.reader(), "words", "absent", [1, 2]) == {}
 
 
 def test_a_term_no_segment_holds_reads_as_empty(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from server.search.filters import Filters
-from server.search.whoosh_private import read_posting_list
+from server.search.whoosh_private import read_posting_list, read_values_at
 
 WORDS = "words"  # the one indexed text field
 LENGTH_COLUMN = "wlen"  # a section's weighted length
@@ -151,19 +151,11 @@ class IndexTerms:
         from server.search.whoosh_index import decode_positions
 
         found: dict[int, list[int]] = {}
-        wanted = sorted(docs)
+        wanted = sorted(set(docs))
         for reader, offset, _terms, _deleted in self._leaves:
             local = [doc - offset for doc in wanted if offset <= doc < offset + reader.doc_count_all()]
-            if not local or (WORDS, term) not in reader:
-                continue
-            matcher = reader.postings(WORDS, term)
-            for doc in local:
-                if not matcher.is_active():
-                    break
-                if matcher.id() < doc:
-                    matcher.skip_to(doc)
-                if matcher.is_active() and matcher.id() == doc:
-                    found[doc + offset] = decode_positions(matcher.value())
+            for doc, value in read_values_at(reader, WORDS, term, local).items():
+                found[doc + offset] = decode_positions(value)
         return found
 
     def allowed(self, filters: Filters) -> npt.NDArray[np.bool_] | None:

@@ -72,6 +72,45 @@ def _read_blocks(matcher: Any, ids: list[int], weights: list[float], values: lis
         matcher._goto(matcher._nextoffset)
 
 
+def read_values_at(reader: Any, field: str, term: str, docs: list[int]) -> dict[int, bytes]:
+    """The values of `term`'s postings in `docs` (segment document numbers, ascending) that hold it. Blocks
+    whose highest id is below the next wanted document are passed by their header alone; a block holding
+    wanted documents is unpickled once, not stepped through a posting at a time."""
+    found: dict[int, bytes] = {}
+    if not docs or (field, term) not in reader:
+        return found
+    matcher = reader.postings(field, term)
+    if isinstance(matcher, FilterMatcher):  # deleted documents: none of them is ever asked for
+        matcher = matcher.child
+        matcher.reset()
+    if type(matcher) is not W3LeafMatcher:  # a one-posting list stored inline with the term
+        wanted = set(docs)
+        while matcher.is_active():
+            if matcher.id() in wanted:
+                found[matcher.id()] = matcher.value()
+            matcher.next()
+        return found
+    postfile, next_doc = matcher._postfile, 0
+    while True:
+        if docs[next_doc] <= matcher._maxid:
+            start = matcher._dataoffset
+            data = postfile.get(start, matcher._nextoffset - start)
+            if matcher._compression:
+                data = zlib.decompress(data)
+            block_ids, _weights, block_values = pickle.loads(data)
+            where = {doc: i for i, doc in enumerate(accumulate(block_ids))}
+            while next_doc < len(docs) and docs[next_doc] <= matcher._maxid:
+                i = where.get(docs[next_doc])
+                if i is not None:
+                    found[docs[next_doc]] = block_values[i] if block_values is not None else b""
+                next_doc += 1
+            if next_doc == len(docs):
+                return found
+        if matcher._lastblock:
+            return found
+        matcher._goto(matcher._nextoffset)
+
+
 def segment_sizes(segments: list[Any]) -> list[tuple[int, int]]:
     """(documents written, documents deleted) of each segment, for the merge policy."""
     return [(segment.doc_count_all(), segment.deleted_count()) for segment in segments]

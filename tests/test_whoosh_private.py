@@ -27,9 +27,11 @@ def test_the_leaf_matcher_still_has_the_private_fields_we_read(tmp_path: Path) -
     with ix.searcher() as searcher:
         matcher = searcher.reader().postings("words", "common")
         assert type(matcher) is W3LeafMatcher
-        for name in ("_postfile", "_dataoffset", "_nextoffset", "_compression", "_blocklength", "_lastblock",
-                     "_goto"):
+        for name in ("_postfile", "_dataoffset", "_nextoffset", "_compression", "_blocklength", "_maxid",
+                     "_lastblock", "_goto"):
             assert hasattr(matcher, name), name
+        segment = searcher.reader()
+        assert hasattr(segment, "_terms") and hasattr(segment, "_text_to_bytes")
         assert not matcher._lastblock, "1,000 postings should span several blocks"
 
 

@@ -2,9 +2,10 @@
 
 Whoosh's own matchers cost a Python call per posting (and a generator step per id in `delta_decode`); a query
 here reads whole posting lists, so it unpickles each block itself and decodes its ids with `accumulate`.
-This relies on whoosh-reloaded 2.7.5's `W3LeafMatcher` layout (`_postfile`, `_dataoffset`, `_nextoffset`,
-`_compression`, `_blocklength`, `_lastblock`, `_goto`, and a block being a pickled (ids, weights, values)
-tuple); the version is pinned in pyproject.toml and `tests/test_whoosh_private.py` fails loudly if it moves.
+This relies on whoosh-reloaded 2.7.5's `SegmentReader` (`_terms`, `_text_to_bytes`) and `W3LeafMatcher`
+layout (`_postfile`, `_dataoffset`, `_nextoffset`, `_compression`, `_blocklength`, `_maxid`, `_lastblock`,
+`_goto`, and a block being a pickled (ids, weights, values) tuple); the version is pinned in pyproject.toml and
+`tests/test_whoosh_private.py` fails loudly if it moves.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from itertools import accumulate
 from typing import Any
 
 from whoosh.codec.whoosh3 import W3LeafMatcher
-from whoosh.matching import FilterMatcher
+from whoosh.reading import TermNotFound
 
 PostingList = tuple[list[int], list[float], list[bytes]]
 """Document numbers (within the segment), weights and encoded values, aligned."""
@@ -27,13 +28,10 @@ def read_posting_list(reader: Any, field: str, term: str, *, keep_deleted: bool 
     ids: list[int] = []
     weights: list[float] = []
     values: list[bytes] = []
-    if (field, term) not in reader:
+    matcher = _leaf_matcher(reader, field, term)
+    if matcher is None:
         return ids, weights, values
-    matcher = reader.postings(field, term)
-    deleted: frozenset[int] | set[int] = frozenset()
-    if isinstance(matcher, FilterMatcher):  # how a segment with deleted documents hides them
-        matcher, deleted = matcher.child, (frozenset() if keep_deleted else reader.deleted_docs_set)
-        matcher.reset()  # the filter has already stepped past the deleted documents it starts with
+    deleted = frozenset() if keep_deleted else reader.deleted_docs_set
     if type(matcher) is W3LeafMatcher:
         _read_blocks(matcher, ids, weights, values)
     else:  # a one-posting list stored inline with the term
@@ -48,6 +46,16 @@ def read_posting_list(reader: Any, field: str, term: str, *, keep_deleted: bool 
         weights = [weights[i] for i in kept]
         values = [values[i] for i in kept]
     return ids, weights, values
+
+
+def _leaf_matcher(reader: Any, field: str, term: str) -> Any:
+    """The term's matcher in one segment, None when the segment lacks the term. Not `reader.postings`: for a
+    segment with deletions it wraps the matcher in a filter that reads the first block to skip deleted
+    documents, and looks the term up twice; the callers here drop deleted documents themselves."""
+    try:
+        return reader._terms.matcher(field, reader._text_to_bytes(field, term), reader.schema[field].format)
+    except TermNotFound:
+        return None
 
 
 def _read_blocks(matcher: Any, ids: list[int], weights: list[float], values: list[bytes]) -> None:
@@ -77,12 +85,9 @@ def read_values_at(reader: Any, field: str, term: str, docs: list[int]) -> dict[
     whose highest id is below the next wanted document are passed by their header alone; a block holding
     wanted documents is unpickled once, not stepped through a posting at a time."""
     found: dict[int, bytes] = {}
-    if not docs or (field, term) not in reader:
+    matcher = _leaf_matcher(reader, field, term) if docs else None
+    if matcher is None:
         return found
-    matcher = reader.postings(field, term)
-    if isinstance(matcher, FilterMatcher):  # deleted documents: none of them is ever asked for
-        matcher = matcher.child
-        matcher.reset()
     if type(matcher) is not W3LeafMatcher:  # a one-posting list stored inline with the term
         wanted = set(docs)
         while matcher.is_active():

@@ -8,7 +8,6 @@ a legacy `.project-memory/` index folder.
 """
 
 import re
-import unicodedata
 from pathlib import Path
 
 from memory_schema.errors import InvalidInput, PathOutsideMemory
@@ -19,6 +18,8 @@ NAME_MAX_BYTES = 255
 """The longest file or folder name that ext4 and APFS store, in UTF-8 bytes (NTFS: 255 UTF-16 units)."""
 
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode's category Cc, exactly
+_SURROGATE = re.compile("[\ud800-\udfff]")  # category Cs, exactly
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 # vim (.swp/.swo/.swx and its "4913" write probe), Emacs (~ backups, .# lock links), JetBrains safe-write
 # files, and our own atomic-write temp files.
@@ -56,9 +57,9 @@ def normalize_relpath(relpath: str) -> str:
         raise PathOutsideMemory(relpath, "it is empty")
     if "\x00" in relpath:
         raise PathOutsideMemory(relpath, "it contains a NUL character")
-    if any(unicodedata.category(char) == "Cc" for char in relpath):
+    if _CONTROL.search(relpath):
         raise PathOutsideMemory(relpath, "it contains a control character")
-    if any(unicodedata.category(char) == "Cs" for char in relpath):
+    if _SURROGATE.search(relpath):
         raise PathOutsideMemory(relpath, "it contains a lone UTF-16 surrogate, which no file name can hold")
     if "\\" in relpath:
         raise PathOutsideMemory(relpath, "it contains a backslash; separate folders with '/'")

@@ -194,7 +194,7 @@ class NoteStore:
                     if rules.enters(Path(entry.path), rel):
                         pending.append((Path(entry.path), rel + "/"))
                 elif is_note_name(entry.name) and (named is None or named(entry.name)) and rules.is_note(rel):
-                    listed = self._listed_stat(entry)
+                    listed = self._listed_stat(entry, rel)
                     if listed is not None:
                         found.append(listed)
                         if len(found) > rules.max_notes:
@@ -212,13 +212,12 @@ class NoteStore:
             prefix += "/"
         return folder, prefix
 
-    def _listed_stat(self, entry: os.DirEntry[str]) -> tuple[str, FileStat] | None:
-        """The note's relative path and stat if `read` would accept it, else None.
+    def _listed_stat(self, entry: os.DirEntry[str], rel: str) -> tuple[str, FileStat] | None:
+        """The note's relative path (`rel`, as the walk built it) and stat if `read` would accept it, else None.
 
         The walk never enters a symlinked folder, so a regular file it meets lies inside the root and only
         its name needs checking; a symlink is resolved and confined like any path a caller gives.
         """
-        rel = Path(entry.path).relative_to(self.root).as_posix()
         try:
             if entry.is_symlink():
                 _rel, real = confine(self.root, rel)

@@ -729,3 +729,14 @@ def test_store_writes_refuse_paths_outside_the_root_before_touching_anything(tmp
             with pytest.raises(PathOutsideMemory):
                 memory.store.write(path, "# x\n", create=True)
     assert not (tmp_path / "escape.md").exists()
+
+
+def test_the_control_and_surrogate_checks_are_unicodes_categories_exactly() -> None:
+    import unicodedata
+
+    from server import paths
+
+    for code in range(0x110000):
+        char, category = chr(code), unicodedata.category(chr(code))
+        assert bool(paths._CONTROL.match(char)) == (category == "Cc"), hex(code)
+        assert bool(paths._SURROGATE.match(char)) == (category == "Cs"), hex(code)

@@ -606,6 +606,8 @@ PHRASING = {  # questions worded in the asker's own verbs and idioms, and names 
     "学习笔记/vision.md": f"# 图像\n\n图片切成小块，变成 token 进入语言模型。{FILLER}\n",
     "学习笔记/bytes.md": "# Bytes\n\nTreating each Unicode character as a token is a bad use of the vocabulary.\n",
     "学习笔记/steps.md": "# Steps\n\nEvery step logs the loss on its own line.\n",
+    "学习笔记/pinned.md": f"# 数据加载\n\nCPU 上的张量放在固定内存里，拷贝到显卡更快，也能和计算重叠。{FILLER}\n",
+    "学习笔记/errands.md": "# 杂记\n\n把文件放进文件夹。\n\n## 上传\n\n日志传到服务器。\n",
 }
 
 
@@ -619,6 +621,7 @@ phrasing = module_searcher(PHRASING)
     ("图片是怎么变成token喂进语言模型里的", "学习笔记/vision.md"),  # 喂 进: lone characters found nowhere
     ("Why is treating every Unicode character as its own token a bad use of the vocabulary?",
      "学习笔记/bytes.md"),  # every, own: words of any question, no name with their neighbours
+    ("为什么把 CPU 上的张量先放进固定内存再传到显卡会更快？", "学习笔记/pinned.md"),  # 放进 固定, 传到 显卡: verbs
 ])
 def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
     phrasing: Searcher, question: str, path: str

@@ -200,9 +200,16 @@ def written_together(plan: QueryPlan) -> list[tuple[int, int]]:
         else:
             joined = not between.strip() and (plan.question or not (left.coined or right.coined))
         if joined and not (left.framing or right.framing
-                           or WordClass.OTHER in (left.word_class, right.word_class)):  # 没什么 收益 is no name
+                           or WordClass.OTHER in (left.word_class, right.word_class)  # 没什么 收益 is no name
+                           or _phrasing_pair(left, right)):
             pairs.append((i, i + 1))
     return pairs
+
+
+def _phrasing_pair(left: Unit, right: Unit) -> bool:
+    """In a question, two verbs side by side outside one compound (放进 固定, 传到 显卡): the asker's sentence, not a
+    name (a compound of verbs, 垃圾回收 or 协同过滤, is judged as a compound, see `absent_units`)."""
+    return left.phrasing and right.phrasing and (left.compound is None or left.compound != right.compound)
 
 
 LIST_WORDS = 4  # English keywords this many are a list of things (NVTX range annotations Nsight timeline)

@@ -130,3 +130,26 @@ def test_a_callers_script_without_a_main_guard_runs_once(tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["fresh", str(build_workers.POOL_FROM_NOTES + 10)]
     assert runs.read_text() == "ran\n"
+
+
+def test_a_server_package_planted_in_the_current_folder_is_never_run_by_a_worker(
+    two_workers: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # `python -c` puts the current folder first on the path: a folder named server/ there (the notes folder can
+    # be the current one) would have been imported by every worker in place of this package.
+    marker = tmp_path / "ran.txt"
+    planted = tmp_path / "notes" / "server" / "search"
+    planted.mkdir(parents=True)
+    payload = f"open({str(marker)!r}, 'a').write('ran\\n')\n"
+    for module in (planted.parent / "__init__.py", planted / "__init__.py", planted / "build_workers.py"):
+        module.write_text(payload, encoding="utf-8")
+    (tmp_path / "notes" / "sitecustomize.py").write_text(payload, encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "notes")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "notes"))
+
+    def no_inline(*_args: object) -> list[object]:
+        raise AssertionError("a batch was analyzed inline: the workers did not answer")
+
+    monkeypatch.setattr(build_workers, "analyze_batch", no_inline)
+    assert list(analyzed_notes(LAYOUT, NOTES, len(NOTES))) == INLINE
+    assert not marker.exists()

@@ -5,7 +5,7 @@ the notes, read here, to worker processes in batches and writes their documents 
 order: the index is the one an inline build writes. Reading stays in this process, through the store and its
 checks; a worker gets a note's text, never a path to open.
 
-A worker is a plain child process (`python -c`, this package on its path, the same interpreter) reading
+A worker is a plain child process (`python -I -c`, this package first on its path, the same interpreter) reading
 pickled batches on its stdin and writing their documents on its stdout, never the server's stdio. Not
 `multiprocessing`: its spawn start re-runs the parent's main script in every child (a caller's script with no
 `__main__` guard ran again there), and a fork copies whatever lock another thread of the server holds. The
@@ -56,6 +56,13 @@ Batch = tuple[Layout, list[LoadedNote]]
 
 _CODE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `server` package
 _WORKER_MAIN = "from server.search.build_workers import serve; serve()"
+
+
+def worker_command() -> list[str]:
+    """How a worker starts: isolated (`-I`), so neither the current folder (which may be the notes folder, or
+    hold a planted `server/`) nor PYTHONPATH nor the user's site folder comes before this package, which is
+    put first on the path by name."""
+    return [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(_CODE_ROOT)!r}); {_WORKER_MAIN}"]
 
 
 def analyze_batch(layout: Layout, batch: list[LoadedNote]) -> list[NoteDocuments]:
@@ -145,11 +152,7 @@ class _Worker:
     """One child process and the feeder thread writing its batches."""
 
     def __init__(self) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(_CODE_ROOT), env.get("PYTHONPATH"))))
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_MAIN], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
-        )
+        self._process = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._outbox: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
         self._feeder = threading.Thread(target=self._feed, name="index-build-feeder", daemon=True)
         self._feeder.start()

@@ -1,6 +1,7 @@
 """A full build's analysis in worker processes: the same documents as inline, in the same order, read ahead
-by a bounded amount, and whatever the workers do (never start, die, garble their pipe) the build completes
-with the same index. A caller's own script is never run again by a worker."""
+by a bounded amount, and whatever the workers do (never start, die, garble their pipe, fall silent) the build
+completes with the same index and leaves no process behind. A caller's own script, and whatever the current
+folder holds, is never run by a worker."""
 
 import subprocess
 import sys
@@ -78,12 +79,17 @@ def test_the_build_reads_a_bounded_number_of_notes_ahead_of_the_writer(two_worke
         "import sys; sys.stdin.buffer.read(1); sys.stdout.buffer.write(b'garbage'); sys.stdout.flush()",
         "from server.search.build_workers import serve; import os, threading; "
         "threading.Timer(1.5, os._exit, (9,)).start(); serve()",  # dies in the middle of the build
+        "import sys; sys.stdout.buffer.write(b'B'); sys.stdout.flush(); "  # a pickle opcode that waits for more
+        "from server.search.build_workers import serve; serve()",
+        "import time; time.sleep(600)",  # alive, silent: stopped or stuck
     ],
-    ids=["exits", "garbles", "dies-midway"],
+    ids=["exits", "garbles", "dies-midway", "stray-byte", "silent"],
 )
 def test_workers_that_fail_cost_nothing_but_speed(two_workers: None, monkeypatch: pytest.MonkeyPatch,
                                                    worker: str) -> None:
     monkeypatch.setattr(build_workers, "_WORKER_MAIN", worker)
+    monkeypatch.setattr(build_workers, "RESULT_WAIT_SECONDS", 2.0)
+    monkeypatch.setattr(build_workers, "EXIT_WAIT_SECONDS", 0.5)
     assert list(analyzed_notes(LAYOUT, NOTES, len(NOTES))) == INLINE
 
 
@@ -143,7 +149,8 @@ def test_a_server_package_planted_in_the_current_folder_is_never_run_by_a_worker
     payload = f"open({str(marker)!r}, 'a').write('ran\\n')\n"
     for module in (planted.parent / "__init__.py", planted / "__init__.py", planted / "build_workers.py"):
         module.write_text(payload, encoding="utf-8")
-    (tmp_path / "notes" / "sitecustomize.py").write_text(payload, encoding="utf-8")
+    for name in ("sitecustomize.py", "queue.py", "struct.py"):  # modules a worker imports before and after ours
+        (tmp_path / "notes" / name).write_text(payload, encoding="utf-8")
     monkeypatch.chdir(tmp_path / "notes")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path / "notes"))
 

@@ -5,8 +5,8 @@ the notes, read here, to worker processes in batches and writes their documents 
 order: the index is the one an inline build writes. Reading stays in this process, through the store and its
 checks; a worker gets a note's text, never a path to open.
 
-A worker is a plain child process (`python -I -c`, this package first on its path, the same interpreter) reading
-pickled batches on its stdin and writing their documents on its stdout, never the server's stdio. Not
+A worker is a plain child process (`python -I -c`, the same interpreter, given this process's import path) reading
+pickled batches on its stdin and writing their documents, framed, on its stdout, never the server's stdio. Not
 `multiprocessing`: its spawn start re-runs the parent's main script in every child (a caller's script with no
 `__main__` guard ran again there), and a fork copies whatever lock another thread of the server holds. The
 pickles cross between this process and children it started on its own code, nothing else.
@@ -16,9 +16,10 @@ POOL_FROM_NOTES notes analyzes inline. Workers that cannot start, or die, cost s
 batch they did not return is analyzed here. At most IN_FLIGHT_PER_WORKER batches per worker are read ahead of
 the writer, so memory stays bounded however many notes there are.
 
-Threads: the build's thread sends batches, reads results and closes the workers; one feeder thread per
-worker writes its batches to the pipe (so a worker blocked on a full stdout never blocks the sender). They
-share only the feeder's queue.
+Threads: the build's thread hands out batches, takes results and closes the workers; per worker, a feeder
+thread writes its batches to its stdin and a reader thread reads its results from its stdout, so no pipe ever
+blocks the build's thread, which waits for a result at most RESULT_WAIT_SECONDS (a worker stopped, stuck, or
+writing garbage is then ended and its batches analyzed inline). They share only the two queues.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ import logging
 import os
 import pickle
 import queue
+import struct
 import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -50,19 +52,31 @@ MAX_WORKERS = 4  # past this the writing process, not the analysis, bounds a bui
 BATCH_NOTES = 16
 IN_FLIGHT_PER_WORKER = 2
 EXIT_WAIT_SECONDS = 5.0
+RESULT_WAIT_SECONDS = 120.0  # a batch takes well under a second; a worker silent this long is stopped or stuck
+_FRAME = struct.Struct("<4sQ")  # each result: a magic tag and the pickle's length, so a stray byte fails at once
+_MAGIC = b"PMW1"
 
 LoadedNote = tuple[str, FileStat, Snapshot]  # (path, stat, snapshot), as `manifest.load_note` read it
 Batch = tuple[Layout, list[LoadedNote]]
 
-_CODE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `server` package
+_CODE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the `server` package
 _WORKER_MAIN = "from server.search.build_workers import serve; serve()"
 
 
 def worker_command() -> list[str]:
-    """How a worker starts: isolated (`-I`), so neither the current folder (which may be the notes folder, or
-    hold a planted `server/`) nor PYTHONPATH nor the user's site folder comes before this package, which is
-    put first on the path by name."""
-    return [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(_CODE_ROOT)!r}); {_WORKER_MAIN}"]
+    """How a worker starts: isolated (`-I`: neither the current folder, which may be the notes folder and hold
+    a planted `server/` or `queue.py`, nor PYTHONPATH, nor the user's site folder is on its path), then given
+    this process's own import path (`worker_path`) as its first message, before it imports anything of ours."""
+    bootstrap = "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer)"
+    return [sys.executable, "-I", "-c", f"{bootstrap}; {_WORKER_MAIN}"]
+
+
+def worker_path() -> list[str]:
+    """This process's import path without the current folder (unless this package lives there): a worker then
+    finds the standard library, the packages and this code where this process found them."""
+    here = os.getcwd()
+    path = [entry for entry in sys.path if entry and (entry != here or entry == _CODE_ROOT)]
+    return path if _CODE_ROOT in path else [_CODE_ROOT, *path]
 
 
 def analyze_batch(layout: Layout, batch: list[LoadedNote]) -> list[NoteDocuments]:
@@ -85,7 +99,9 @@ def worker_count(notes: int) -> int:
     return cpus
 
 
-def analyzed_notes(layout: Layout, notes: Iterable[LoadedNote], count: int) -> Iterator[NoteDocuments]:
+def analyzed_notes(
+    layout: Layout, notes: Iterable[LoadedNote], count: int
+) -> Generator[NoteDocuments, None, None]:
     """The documents of `notes` (about `count` of them), in their order; from worker processes when the
     build is large enough to pay for them (`worker_count`), else analyzed here."""
     batches = _batches(iter(notes))
@@ -117,7 +133,7 @@ class _Workers:
         try:
             for _ in range(count):
                 self._workers.append(_Worker())
-        except OSError as err:  # no processes here (a sandbox, a limit, no interpreter to run)
+        except Exception as err:  # no processes or threads here (a sandbox, a limit, no interpreter to run)
             logger.info("search index build: no worker processes (%s); analyzing inline", err)
             self.close()
 
@@ -137,7 +153,7 @@ class _Workers:
         if worker is not None and self._workers:
             try:
                 return worker.receive()
-            except Exception as err:  # a dead worker, a garbled pipe; an analysis bug raises again below
+            except Exception as err:  # dead, stuck or garbled; an analysis bug raises again below
                 logger.warning("search index build: a worker process failed (%s); analyzing inline", err)
                 self.close()
         return analyze_batch(layout, batch)
@@ -149,38 +165,54 @@ class _Workers:
 
 
 class _Worker:
-    """One child process and the feeder thread writing its batches."""
+    """One child process, the feeder thread writing its batches and the reader thread taking its results (so
+    the build's thread waits for a result with a deadline, on every platform)."""
 
     def __init__(self) -> None:
         self._process = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._outbox: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
-        self._feeder = threading.Thread(target=self._feed, name="index-build-feeder", daemon=True)
-        self._feeder.start()
+        self._inbox: queue.SimpleQueue[list[NoteDocuments] | Exception] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        try:
+            for target, name in ((self._feed, "index-build-feeder"), (self._read, "index-build-reader")):
+                thread = threading.Thread(target=target, name=name, daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        except BaseException:
+            self.close()
+            raise
 
     def send(self, batch: Batch) -> None:
         self._outbox.put(batch)
 
     def receive(self) -> list[NoteDocuments]:
-        assert self._process.stdout is not None
-        documents: list[NoteDocuments] = pickle.load(self._process.stdout)
-        return documents
+        try:
+            found = self._inbox.get(timeout=RESULT_WAIT_SECONDS)
+        except queue.Empty:
+            raise TimeoutError(f"no answer in {RESULT_WAIT_SECONDS:.0f} s") from None
+        if isinstance(found, Exception):
+            raise found
+        return found
 
     def close(self) -> None:
-        """Let the worker finish (end of its input) or, if it is stuck writing what nobody reads, end it."""
+        """Let the worker finish (end of its input); end it if it does not within EXIT_WAIT_SECONDS."""
         self._outbox.put(None)
-        if self._process.stdout is not None:
-            self._process.stdout.close()  # a worker blocked writing a result nobody reads gets a broken pipe
         try:
             self._process.wait(EXIT_WAIT_SECONDS)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
-        self._feeder.join(EXIT_WAIT_SECONDS)
+        for thread in self._threads:
+            thread.join(EXIT_WAIT_SECONDS)
+        if self._process.stdout is not None:
+            self._process.stdout.close()
 
     def _feed(self) -> None:
         stdin = self._process.stdin
         assert stdin is not None
         try:
+            pickle.dump(worker_path(), stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            stdin.flush()
             while (batch := self._outbox.get()) is not None:
                 pickle.dump(batch, stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 stdin.flush()
@@ -190,18 +222,39 @@ class _Worker:
             with contextlib.suppress(OSError):
                 stdin.close()
 
+    def _read(self) -> None:
+        stdout = self._process.stdout
+        assert stdout is not None
+        try:
+            while header := stdout.read(_FRAME.size):
+                magic, length = _FRAME.unpack(header) if len(header) == _FRAME.size else (b"", 0)
+                if magic != _MAGIC:
+                    raise ValueError("the worker wrote something other than a result")
+                data = stdout.read(length)
+                if len(data) != length:
+                    raise EOFError("the worker ended in the middle of a result")
+                self._inbox.put(pickle.loads(data))
+            raise EOFError("the worker ended")
+        except Exception as err:  # garbled or ended: the build's thread hears it and stops this worker
+            self._inbox.put(err)
+
 
 def serve() -> None:
-    """A worker's loop: (layout, batch) pickles in on stdin until it ends, their documents out on stdout.
-    `print` goes to stderr meanwhile, so nothing the analysis might print can garble the results."""
+    """A worker's loop: (layout, batch) pickles in on stdin until it ends, their documents out on stdout, each
+    framed (`_FRAME`). `print` goes to stderr meanwhile, so nothing the analysis might print can garble them.
+    The server closing the pipes or stopping the worker ends it quietly."""
     results: IO[bytes] = sys.stdout.buffer
     sys.stdout = sys.stderr
-    load_segmenter()
     batches: Any = sys.stdin.buffer
-    while True:
-        try:
-            layout, batch = pickle.load(batches)
-        except EOFError:
-            return
-        pickle.dump(analyze_batch(layout, batch), results, protocol=pickle.HIGHEST_PROTOCOL)
-        results.flush()
+    try:
+        load_segmenter()
+        while True:
+            try:
+                layout, batch = pickle.load(batches)
+            except EOFError:
+                return
+            data = pickle.dumps(analyze_batch(layout, batch), protocol=pickle.HIGHEST_PROTOCOL)
+            results.write(_FRAME.pack(_MAGIC, len(data)) + data)
+            results.flush()
+    except (BrokenPipeError, KeyboardInterrupt):
+        return

@@ -167,6 +167,39 @@ def test_rebuild_on_an_empty_cache_builds_once_and_again_on_the_next_request(
         searcher.close()
 
 
+def test_a_rebuild_asked_for_while_another_runs_builds_again_after_it(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A build that began before the request read the notes before it: it must not stand in for the request.
+    import threading
+
+    from server.search import service
+
+    searcher = Searcher(root)
+    searcher.warm_up()
+    read = service.load_note
+    first_read = threading.Event()
+
+    def slow(store: object, path: str) -> object:
+        first_read.set()
+        time.sleep(0.3)
+        return read(store, path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "load_note", slow)
+    try:
+        running = threading.Thread(target=searcher.rebuild)
+        running.start()
+        assert first_read.wait(10)
+        time.sleep(0.7)  # it has read doomed.md and kv.md (0.3 s each), not yet moe.md and touched.md
+        write(root, "学习笔记/kv.md", "# KV缓存\n\n独角兽数据结构。\n")
+        searcher.rebuild()
+        running.join()
+        monkeypatch.setattr(service, "load_note", read)
+        assert [hit.path for hit in searcher.search("独角兽").hits] == ["学习笔记/kv.md"]
+    finally:
+        searcher.close()
+
+
 def test_a_locked_index_leaves_changes_pending_until_the_lock_is_released(
     engine: Searcher, root: Path, index_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

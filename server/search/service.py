@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import datetime
 
 from memory_schema.errors import CacheUnavailable, ProjectMemoryError
@@ -52,7 +52,8 @@ class IndexService:
         self._pending: set[str] = set()
         self._pending_deleted: set[str] = set()
         self._inflight = 0  # notes taken from pending by a pass not yet committed (under _writer)
-        self._builds = 0  # full builds committed (under _writer)
+        self._builds_started = 0  # full builds begun, numbered from 1 (under _writer)
+        self._built_by = 0  # the number of the last full build that committed (under _writer)
         self._manifest: dict[str, ManifestEntry] = {}
         self._generation: int | None = None
         self._updated_at: datetime | None = None
@@ -270,10 +271,10 @@ class IndexService:
     def rebuild(self, progress: Progress | None = None) -> None:
         """Build the index afresh from every note, now. Searches meanwhile read the old index if usable.
         A build that began after this call (the first one, on an empty cache) counts: it is not done twice."""
-        builds = self._builds
+        asked = self._builds_started
         self.ensure_ready(progress)
         with self._writer:
-            if self._builds == builds:
+            if self._built_by <= asked:  # no build that began after this call has committed
                 self._build(progress, force=True)
 
     def _writable(self) -> bool:
@@ -282,6 +283,8 @@ class IndexService:
     def _build(self, progress: Progress | None, *, force: bool) -> None:
         """Write every note afresh (writer lock held); unless forced, only when the index does not open."""
         previous = self.state
+        self._builds_started += 1
+        number = self._builds_started
         self._set(IndexState.REBUILDING)
         try:
             with self._lock:  # every note is read now; later changes queue up again
@@ -297,15 +300,18 @@ class IndexService:
                     if loaded is not None:
                         yield (path, *loaded)
 
-            def notes() -> Iterator[NoteDocuments]:
-                for note in analyzed_notes(self._layout, read(), len(paths)):
-                    manifest[note.path] = note.entry
-                    yield note
-                    if progress is not None:
-                        progress(place[note.path], len(paths))
+            def notes() -> Generator[NoteDocuments, None, None]:
+                with contextlib.closing(analyzed_notes(self._layout, read(), len(paths))) as analyzed:
+                    for note in analyzed:
+                        manifest[note.path] = note.entry
+                        yield note
+                        if progress is not None:
+                            progress(place[note.path], len(paths))
 
-            if self._index.rebuild(notes(), force=force):
-                self._builds += 1
+            with contextlib.closing(notes()) as stream:  # an aborted build ends its workers now, not at GC
+                written = self._index.rebuild(stream, force=force)
+            if written:
+                self._built_by = number
                 self._manifest = manifest
                 self._committed()
                 self._set(IndexState.FRESH)

@@ -745,6 +745,7 @@ SUBJECTS = {  # what a question asks about, named before it asks; the rest of it
                              " reason along one path. 模型沿着一条推理路径思考。\n\n## Search\n\nA search tree over "
                              "partial answers explores several paths.\n"),
     "学习笔记/moe.md": "# MoE\n\nA Mixture of Experts layer does routing: each token goes to two experts.\n",
+    "学习笔记/ckpt.md": "# Checkpoints\n\nTo resume training, load the weights. Checkpoints live on disk.\n",
 }
 
 
@@ -778,6 +779,8 @@ def test_keywords_a_linking_word_joins_are_one_name(subjects: Searcher) -> None:
     refused = subjects.search("tree of thoughts")  # one note, two sections: a search tree, the model's thoughts
     assert refused.hits == [] and "tree of thoughts" in refused.absent, refused
     assert [hit.path for hit in subjects.search("mixture of experts").hits][:1] == ["学习笔记/moe.md"]
+    for relation in ("resume training from checkpoints", "load weights from disk"):  # a relation, not a name
+        assert [hit.path for hit in subjects.search(relation).hits][:1] == ["学习笔记/ckpt.md"], relation
 
 
 def test_a_scan_judges_a_questions_subject_as_the_index_does(tmp_path: Path) -> None:

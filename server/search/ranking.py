@@ -217,13 +217,15 @@ LINKS = frozenset({"of", "for", "from", "to"})  # not "and": Transformer and Mam
 
 
 def _linked_name(plan: QueryPlan, left: int, right: int) -> bool:
-    """Two English words with a linking word between, as names are written (mixture of experts): among keywords
-    any two plain words, in a question two capitalised ones (Tree of Thoughts; the size of the vocabulary is
-    the asker's wording), checked as a keyword pair is. Never a coined word: GELU or PyTorch names itself."""
+    """Two English words with a linking word between, as names are written, checked as a keyword pair is: two
+    capitalised words (Tree of Thoughts, Learning from Human Feedback; in a question, the size of the vocabulary
+    is the asker's wording), or among keywords two plain words joined by "of" (mixture of experts; "resume
+    training from checkpoints" states a relation, not a name). Never a coined word: GELU names itself."""
     first, second = plan.units[left], plan.units[right]
     between = plan.text[first.end : second.start].strip()
-    return between in LINKS and not (first.han or second.han or first.coined or second.coined) \
-        and (not plan.question or (first.named and second.named))
+    if between not in LINKS or first.han or second.han or first.coined or second.coined:
+        return False
+    return (first.named and second.named) or (not plan.question and between == "of")
 
 
 def _checked_for_nearness(plan: QueryPlan, left: int, right: int) -> bool:

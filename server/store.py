@@ -205,7 +205,7 @@ class NoteStore:
         """Where a walk of the folder `under` starts, or None when the walk of the whole root would not enter
         it (a symlink, ignored) or it is not a folder: a part of the walk lists what the whole walk lists there."""
         folder, prefix = self.root, ""
-        for part in (p for p in under.split("/") if p):
+        for part in (p for p in under.split("/") if p and p != "."):
             folder, prefix = folder / part, prefix + part
             if folder.is_symlink() or not folder.is_dir() or not self.rules.enters(folder, prefix):
                 return None

@@ -545,3 +545,12 @@ def test_a_write_makes_its_bytes_and_its_rename_durable(
         note, folder = (False, (root / "notes.md").stat().st_ino), (True, root.stat().st_ino)
         assert note in synced and folder in synced, synced
         assert synced.index(note) < synced.index(folder), synced
+
+
+def test_a_folder_named_with_a_dot_segment_lists_clean_paths(tmp_path: Path) -> None:
+    from server.store import NoteStore
+
+    (tmp_path / "讨论").mkdir()
+    (tmp_path / "讨论" / "a.md").write_text("# a\n", encoding="utf-8")
+    store = NoteStore(tmp_path)
+    assert list(store.iter_markdown("讨论/.")) == list(store.iter_markdown("讨论")) == ["讨论/a.md"]

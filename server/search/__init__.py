@@ -40,10 +40,29 @@ rebuild finds the index usable after all, the notes changed since the last commi
 let in, so a search waits for them rather than reading a commit without them.
 """
 
-from server.search.engine import SearchEngine
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from server.search.request import MAX_LIMIT, MAX_QUERY_CHARS, Scope, SearchRequest
 from server.search.results import IndexState, IndexStatus, ReconcileReport, SearchHit, SearchResults
-from server.search.service import IndexService
+
+if TYPE_CHECKING:
+    from server.search.engine import SearchEngine
+    from server.search.service import IndexService
+
+# Imported when first asked for: a build worker imports `build_workers` alone, not the engine and the service.
+_LAZY = {"SearchEngine": "server.search.engine", "IndexService": "server.search.service"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MAX_LIMIT",

@@ -150,6 +150,7 @@ def test_a_server_package_planted_in_the_current_folder_is_never_run_by_a_worker
         (tmp_path / "notes" / name).write_text(payload, encoding="utf-8")
     monkeypatch.chdir(tmp_path / "notes")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path / "notes"))
+    monkeypatch.setattr(sys, "path", [".", *sys.path])  # a caller that put its own folder on the path, as "."
 
     def no_inline(*_args: object) -> list[object]:
         raise AssertionError("a batch was analyzed inline: the workers did not answer")

@@ -75,7 +75,8 @@ def worker_path() -> list[str]:
     """This process's import path without the current folder (unless this package lives there): a worker then
     finds the standard library, the packages and this code where this process found them."""
     here = os.getcwd()
-    path = [entry for entry in sys.path if entry and (entry != here or entry == _CODE_ROOT)]
+    path = [entry for entry in sys.path
+            if entry and (os.path.abspath(entry) != here or os.path.abspath(entry) == _CODE_ROOT)]
     return path if _CODE_ROOT in path else [_CODE_ROOT, *path]
 
 

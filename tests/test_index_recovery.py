@@ -144,6 +144,16 @@ def test_rebuild_on_request_reports_progress_and_keeps_results(engine: Searcher)
     assert engine.search("KV缓存").hits[0].path == "学习笔记/kv.md"
 
 
+def test_rebuild_progress_ends_at_the_total_when_the_last_note_cannot_be_read(engine: Searcher, root: Path) -> None:
+    from server.store import MAX_DOCUMENT_BYTES
+
+    write(root, "学习笔记/zz-huge.md", "# 太大\n\n" + "字" * (MAX_DOCUMENT_BYTES // 3 + 1))  # over the limit: skipped
+    seen: list[tuple[int, int]] = []
+    engine.rebuild(lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (len(NOTES) + 1, len(NOTES) + 1)
+    assert engine.search("KV缓存").hits[0].path == "学习笔记/kv.md"
+
+
 def test_rebuild_on_an_empty_cache_builds_once_and_again_on_the_next_request(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -52,7 +52,7 @@ class IndexService:
         self._pending: set[str] = set()
         self._pending_deleted: set[str] = set()
         self._inflight = 0  # notes taken from pending by a pass not yet committed (under _writer)
-        self._builds_started = 0  # full builds begun, numbered from 1 (under _writer)
+        self._builds_started = 0  # full builds begun, numbered from 1 (written under _writer; `rebuild` reads it)
         self._built_by = 0  # the number of the last full build that committed (under _writer)
         self._manifest: dict[str, ManifestEntry] = {}
         self._generation: int | None = None
@@ -307,6 +307,8 @@ class IndexService:
                         yield note
                         if progress is not None:
                             progress(place[note.path], len(paths))
+                if progress is not None and paths and paths[-1] not in manifest:  # the last notes were unreadable
+                    progress(len(paths), len(paths))
 
             with contextlib.closing(notes()) as stream:  # an aborted build ends its workers now, not at GC
                 written = self._index.rebuild(stream, force=force)

@@ -690,6 +690,8 @@ NAMES = {  # names whose words the notes hold, written together in some notes an
     "学习笔记/privacy.md": "# 隐私\n\n训练数据里的用户隐私要保护好，先做脱敏。\n",
     "学习笔记/parallel.md": ("# Parallelism\n\nDP splits the batch across GPUs. Each GPU then runs plain SGD on "
                             "its shard.\n"),
+    "学习笔记/sampling.md": "# Sampling\n\nTake the min logit over the vocabulary, then apply top-p.\n",
+    "学习笔记/moe.md": "# MoE\n\nA mixture of experts routes each token to two experts.\n",
     "学习笔记/generation.md": ("# Generation\n\n## Generate\n\nWe generate text one token at a time.\n\n"
                               "## Loop\n\nThe loop ends at the end-of-text token.\n"),
 }
@@ -704,6 +706,7 @@ names = module_searcher(NAMES)
     ("支持向量", "支持向量"),  # 向量相加。…它天然支持: a sentence apart
     ("对抗样本训练", "对抗样本训练"),  # 对抗 in one sentence, 样本 and 训练 in the next
     ("DP-SGD", "dp-sgd"),  # DP for data parallel, SGD a sentence later: a word with parts, written apart
+    ("min-p", "min-p"),  # min and p in one clause, but not one after the other: never min-p
 ])
 def test_a_name_whose_words_the_notes_write_only_apart_is_an_absent_topic(
     names: Searcher, query: str, named: str
@@ -719,6 +722,7 @@ def test_a_name_whose_words_the_notes_write_only_apart_is_an_absent_topic(
     ("测试集污染", "学习笔记/contamination.md"),  # 集 pairs with 测试, the word it belongs to
     ("训练的时候怎么保护用户隐私", "学习笔记/privacy.md"),  # 的时候: the asker's wording, found in no note
     ("KV-cache", "深度讨论/KV缓存深度讨论.md"),  # a word with parts, written as two words side by side
+    ("mixture-of-experts", "学习笔记/moe.md"),  # its parts one after another (of is no word of it)
     ("how does the generate loop end?", "学习笔记/generation.md"),  # a question's English pair, one note
 ])
 def test_a_name_written_together_in_code_an_alias_or_one_sentence_finds_its_note(
@@ -733,6 +737,7 @@ def test_a_scan_judges_names_written_apart_as_the_index_does(tmp_path: Path) -> 
 
     assert scan("graph attention network") == [] and scan("对抗样本训练") == [] and scan("支持向量") == []
     assert scan("toxicity classifier")[:1] == ["学习笔记/toxicity.md"] and scan("DP-SGD") == []
+    assert scan("min-p") == [] and scan("mixture-of-experts")[:1] == ["学习笔记/moe.md"]
     assert scan("how does the generate loop end?")[:1] == ["学习笔记/generation.md"]
     assert scan("编译加速")[:1] == ["学习笔记/compile.md"] and scan("测试集污染")[:1] == ["学习笔记/contamination.md"]
 

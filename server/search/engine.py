@@ -32,11 +32,11 @@ from server.search.ranking import (
     absent_units,
     anchors,
     apart_pair,
-    close_in_section,
     near_in_section,
     not_covered,
     rank,
     rescore,
+    spelled_in_section,
     written_as_one,
 )
 from server.search.request import SearchRequest
@@ -242,7 +242,8 @@ def _close_somewhere(ranking: Ranking, terms: IndexTerms, index: int) -> bool:
     """Whether some section holding the query unit `index`, spelled in parts, writes it whole or its words close
     together (see `_near_somewhere` for the bound and the reading in chunks)."""
     holding = np.flatnonzero(ranking.units[index])
-    options = ranking.plan.units[index].options
+    unit = ranking.plan.units[index]
+    options = unit.options
     if len(holding) > NEAR_CHECK_TOP or any(len(option) == 1 and len(terms.postings(option[0]).docs)
                                             for option in options):
         return True
@@ -253,7 +254,7 @@ def _close_somewhere(ranking: Ranking, terms: IndexTerms, index: int) -> bool:
         for doc in docs:
             for option in options:
                 found = [where[term].get(doc) for term in option]
-                if all(found) and close_in_section([sorted(p or ()) for p in found]):
+                if all(found) and spelled_in_section(unit, [sorted(p or ()) for p in found]):
                     return True
     return False
 

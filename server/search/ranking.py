@@ -62,6 +62,7 @@ NEAR_BOOST = 0.6
 NEAR_SLOP = 8
 WRITTEN_NEAR_SLOP = 24  # words of one name are written together when this close: in one clause (a Han character
 # takes a position). 编译器，旨在通过最少的代码改动来显著加速 (17) is; words of two sentences never are (SENTENCE_GAP)
+PART_SLOP = 2  # a word's parts written apart follow each other this closely: Flash Attention, KV (key) cache
 EXACT_BOOST = 1.5
 FRAMING_BOOST = 0.5
 RESCORE_TOP = 25  # proximity needs positions, the costly part of a query: only the leading sections get it
@@ -575,6 +576,32 @@ def close_in_section(positions: Sequence[Sequence[int]]) -> bool:
     for pos in first:
         if all((i := bisect_left(other, pos - WRITTEN_NEAR_SLOP)) < len(other) and other[i] <= pos + WRITTEN_NEAR_SLOP
                for other in rest):
+            return True
+    return False
+
+
+def spelled_in_section(unit: Unit, positions: Sequence[Sequence[int]]) -> bool:
+    """Whether a section writes `unit` by one of its options (`positions`: each term's positions there, sorted):
+    a keyword compound's words in one clause (`close_in_section`), a word's parts one after another, in order
+    (Flash Attention writes FlashAttention; min in one line and p in the next never write min-p)."""
+    if unit.joined or unit.han:
+        return close_in_section(positions)
+    return _in_order(positions)
+
+
+def _in_order(positions: Sequence[Sequence[int]]) -> bool:
+    """Whether some position of each list follows one of the list before it by 1 to PART_SLOP positions."""
+    from bisect import bisect_right
+
+    first, *rest = positions
+    for start in first:
+        at = start
+        for other in rest:
+            i = bisect_right(other, at)
+            if i == len(other) or other[i] > at + PART_SLOP:
+                break
+            at = other[i]
+        else:
             return True
     return False
 

@@ -26,9 +26,9 @@ from server.search.ranking import (
     absent_units,
     anchors,
     apart_pair,
-    close_in_section,
     near_in_section,
     not_covered,
+    spelled_in_section,
     unit_weight,
     written_as_one,
 )
@@ -222,7 +222,8 @@ def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, p
 def _close(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, index: int) -> bool:
     """Whether a section of some note writes the query unit `index`, spelled in parts, whole or its words close
     together, in its title, headings, body or code (only files that may hold it are analyzed)."""
-    options = plan.units[index].options
+    unit = plan.units[index]
+    options = unit.options
     for file, row in zip(files, could, strict=True):
         if not row[index]:
             continue
@@ -231,7 +232,7 @@ def _close(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, 
             wanted = [option for option in options if all(term in folded for term in option)]  # as in `_near`
             if wanted:
                 where = _positions(text)
-                if any(close_in_section([where.get(term, []) for term in option]) for option in wanted):
+                if any(spelled_in_section(unit, [where.get(term, []) for term in option]) for option in wanted):
                     return True
     return False
 

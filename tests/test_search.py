@@ -608,6 +608,8 @@ PHRASING = {  # questions worded in the asker's own verbs and idioms, and names 
     "学习笔记/steps.md": "# Steps\n\nEvery step logs the loss on its own line.\n",
     "学习笔记/pinned.md": f"# 数据加载\n\nCPU 上的张量放在固定内存里，拷贝到显卡更快，也能和计算重叠。{FILLER}\n",
     "学习笔记/errands.md": "# 杂记\n\n把文件放进文件夹。\n\n## 上传\n\n日志传到服务器。\n",
+    "学习笔记/langid.md": f"# 语言识别\n\nfastText 做语言识别时，输入里的换行符要先替换成空格。{FILLER}\n",
+    "学习笔记/dedup.md": "# 去重\n\n先去掉重复的网页。\n",
 }
 
 
@@ -622,6 +624,7 @@ phrasing = module_searcher(PHRASING)
     ("Why is treating every Unicode character as its own token a bad use of the vocabulary?",
      "学习笔记/bytes.md"),  # every, own: words of any question, no name with their neighbours
     ("为什么把 CPU 上的张量先放进固定内存再传到显卡会更快？", "学习笔记/pinned.md"),  # 放进 固定, 传到 显卡: verbs
+    ("用 fasttext 做语言识别之前为什么要先把换行去掉", "学习笔记/langid.md"),  # 把 X 去掉: 去掉 is the act done to X
 ])
 def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
     phrasing: Searcher, question: str, path: str
@@ -646,6 +649,7 @@ def test_a_scan_tells_phrasing_from_names_as_the_index_does(tmp_path: Path) -> N
     scan = scanned(root_with(tmp_path, PHRASING))
 
     assert scan("怎么判断测试集有没有混进训练数据里")[:1] == ["学习笔记/contamination.md"]
+    assert scan("用 fasttext 做语言识别之前为什么要先把换行去掉")[:1] == ["学习笔记/langid.md"]
     assert scan("支持向量机的核函数怎么选") == [] and scan("什么是图神经网络") == []
 
 

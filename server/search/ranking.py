@@ -202,9 +202,21 @@ def written_together(plan: QueryPlan) -> list[tuple[int, int]]:
             joined = not between.strip() and (plan.question or not (left.coined or right.coined))
         if joined and not (left.framing or right.framing
                            or WordClass.OTHER in (left.word_class, right.word_class)  # 没什么 收益 is no name
-                           or _phrasing_pair(left, right)):
+                           or _phrasing_pair(left, right) or _disposal_verb(plan, right)):
             pairs.append((i, i + 1))
     return pairs
+
+
+DISPOSAL_MARKERS = ("把", "将")  # 把 X 去掉: X is what is acted on, the verb after it is the asker's sentence
+
+
+def _disposal_verb(plan: QueryPlan, right: Unit) -> bool:
+    """In a question, the verb ending a compound that follows 把 or 将 (先把换行去掉, 把缓存清空): the act done to
+    the words before it, not part of their name."""
+    if not plan.question or right.word_class != WordClass.ACT or right.compound is None:
+        return False
+    start, end = right.compound
+    return right.end == end and plan.text[:start].rstrip().endswith(DISPOSAL_MARKERS)
 
 
 def _phrasing_pair(left: Unit, right: Unit) -> bool:
@@ -313,7 +325,7 @@ def absent_units(
             named.setdefault(right, "")
     compounds: dict[tuple[int, int], list[int]] = {}
     for i, unit in enumerate(plan.units):
-        if unit.compound is not None:
+        if unit.compound is not None and not _disposal_verb(plan, unit):
             compounds.setdefault(unit.compound, []).append(i)
     for (start, end), members in compounds.items():
         content = [i for i in members if _may_name(plan.units[i], held[i])]

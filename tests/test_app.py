@@ -51,8 +51,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def make_server(tmp_path: Path) -> Any:
-    return create_server(ProjectMemory(copy_example(tmp_path), today=lambda: TODAY), watch=False)
+def make_server(tmp_path: Path, *, warm_up: bool = False) -> Any:
+    """A server over a copy of the example. Without `warm_up` the index is built by the first search, if any:
+    a test of the protocol alone builds none."""
+    return create_server(ProjectMemory(copy_example(tmp_path), today=lambda: TODAY), watch=False, warm_up=warm_up)
 
 
 def structured(result: Any) -> dict[str, Any]:
@@ -94,7 +96,7 @@ async def test_search_then_read_the_hit_by_its_handle(tmp_path: Path, mode: str)
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_every_writing_tool_works_through_the_protocol(tmp_path: Path, mode: str) -> None:
-    async with Client(make_server(tmp_path), mode=mode) as client:
+    async with Client(make_server(tmp_path, warm_up=True), mode=mode) as client:  # writes while the index builds
         structured(await client.call_tool("append_insight", {"title": "协议测试", "body": "- 一条洞察"}))
         structured(await client.call_tool("record_discussion", {
             "topic": "协议", "question": "问", "thinking": "想", "details": "细节", "methodology": "方法",

@@ -38,6 +38,13 @@ def two_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(build_workers, "usable_cpus", lambda: 2)
 
 
+@pytest.fixture
+def one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One worker, where what is tested is what a worker does, not how batches go round: each real worker
+    costs the import of the analyzer and its dictionary."""
+    monkeypatch.setattr(build_workers, "worker_count", lambda _notes: 1)
+
+
 def test_a_small_build_or_one_cpu_analyzes_inline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(build_workers, "usable_cpus", lambda: 8)
     assert build_workers.worker_count(build_workers.POOL_FROM_NOTES - 1) == 0
@@ -69,25 +76,38 @@ def test_workers_return_what_an_inline_build_writes_in_the_same_order_reading_a_
     assert max(ahead) <= 2 * IN_FLIGHT_PER_WORKER * BATCH_NOTES
 
 
+BATCHES = -(-NOTES_COUNT // BATCH_NOTES)
+
+
 @pytest.mark.parametrize(
-    "worker",
+    ("worker", "answered"),
     [
-        "import sys; sys.exit(3)",  # dies at once
-        "import sys; sys.stdin.buffer.read(1); sys.stdout.buffer.write(b'garbage'); sys.stdout.flush()",
-        "from server.search.build_workers import serve; import os, threading; "
-        "threading.Timer(1.5, os._exit, (9,)).start(); serve()",  # dies in the middle of the build
-        "import sys; sys.stdout.buffer.write(b'B'); sys.stdout.flush(); "  # a pickle opcode that waits for more
-        "from server.search.build_workers import serve; serve()",
-        "import time; time.sleep(600)",  # alive, silent: stopped or stuck
+        ("import sys; sys.exit(3)", 0),  # dies at once
+        ("import sys; sys.stdin.buffer.read(1); sys.stdout.buffer.write(b'garbage'); sys.stdout.flush()", 0),
+        ("import os; from server.search import build_workers as w; first, done = w.analyze_batch, []; "
+         "w.analyze_batch = lambda *a: os._exit(9) if done else done.append(1) or first(*a); w.serve()",
+         1),  # dies in the middle of the build, after answering its first batch
+        ("import sys; sys.stdout.buffer.write(b'B'); sys.stdout.flush(); "  # a pickle opcode that waits for more
+         "from server.search.build_workers import serve; serve()", 0),
+        ("import time; time.sleep(600)", 0),  # alive, silent: stopped or stuck
     ],
     ids=["exits", "garbles", "dies-midway", "stray-byte", "silent"],
 )
-def test_workers_that_fail_cost_nothing_but_speed(two_workers: None, monkeypatch: pytest.MonkeyPatch,
-                                                   worker: str) -> None:
+def test_workers_that_fail_cost_nothing_but_speed(one_worker: None, monkeypatch: pytest.MonkeyPatch,
+                                                   worker: str, answered: int) -> None:
     monkeypatch.setattr(build_workers, "_WORKER_MAIN", worker)
     monkeypatch.setattr(build_workers, "RESULT_WAIT_SECONDS", 2.0)
     monkeypatch.setattr(build_workers, "EXIT_WAIT_SECONDS", 0.5)
+    inline = []
+    analyze = build_workers.analyze_batch
+
+    def counted(*args: object) -> list[object]:
+        inline.append(1)
+        return analyze(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build_workers, "analyze_batch", counted)  # this process only
     assert list(analyzed_notes(LAYOUT, NOTES, len(NOTES))) == INLINE
+    assert len(inline) == BATCHES - answered
 
 
 def test_no_interpreter_to_start_means_an_inline_build(two_workers: None, monkeypatch: pytest.MonkeyPatch,
@@ -136,7 +156,7 @@ def test_a_callers_script_without_a_main_guard_runs_once(tmp_path: Path) -> None
 
 
 def test_a_server_package_planted_in_the_current_folder_is_never_run_by_a_worker(
-    two_workers: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    one_worker: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # `python -c` puts the current folder first on the path: a folder named server/ there (the notes folder can
     # be the current one) would have been imported by every worker in place of this package.

@@ -874,6 +874,21 @@ def test_words_the_notes_hold_only_in_separate_places_stay_an_absent_topic(
     assert results.hits == [] and named in results.absent, results
 
 
+def test_a_word_the_notes_hold_only_inside_other_words_is_absent_for_the_scan_as_for_the_index(
+    tmp_path: Path
+) -> None:
+    root = root_with(tmp_path, {"学习笔记/draft.md": "# 写作\n\nThe first draft 需要保证一致性。\n",
+                                "学习笔记/db.md": "# 数据库\n\n事务要保证一致性。\n"})
+    query = "raft是怎么保证一致性的"  # raft: only in draft
+    assert scanned(root)(query) == []
+    searcher = Searcher(root)
+    try:
+        indexed = searcher.search(query)
+    finally:
+        searcher.close()
+    assert indexed.hits == [] and indexed.absent == ["raft"]
+
+
 def test_a_scan_reads_notes_as_the_index_does(tmp_path: Path) -> None:
     scan = scanned(root_with(tmp_path, WRITING))
 

@@ -2,8 +2,9 @@
 
 The same analyzer, the same coverage and absent-topic rules (`server.ranking`; a question also gets its
 partial matches, marked), a simpler score: word weights come from a substring test over whole files (cheap);
-only the files that could pass the coverage rule are analyzed, section by section, and scored by a plain
-weighted log-tf sum. Files are kept between scans while their stat is unchanged.
+whether a word is in the notes at all is confirmed on their terms (raft is not in draft); only the files that
+could pass the coverage rule are analyzed, section by section, and scored by a plain weighted log-tf sum. Files
+are kept between scans while their stat is unchanged.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class Scanner:
         total = max(1, len(files))
         weights = framed(plan.units, [unit_weight(d, total, question=plan.question, named=unit.named)
                                       for d, unit in zip(df, plan.units, strict=True)])
-        held = [count > 0 for count in df]
+        held = [count > 0 and _held(files, could, plan, i) for i, count in enumerate(df)]
 
         def together(members: Sequence[int]) -> bool:
             return _together(files, could, plan, members)
@@ -176,6 +177,15 @@ class Scanner:
         scanned = _ScannedFile(path, stat, snapshot, layout.kind_of(path).value)
         self._files[path] = scanned
         return scanned
+
+
+def _held(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, index: int) -> bool:
+    """Whether some note holds query unit `index` as the index reads it, not only as a substring (raft is not in
+    draft): the files that may hold it are analyzed until one does, most often the first."""
+    for file, row in zip(files, could, strict=True):
+        if row[index] and any(plan.satisfied(set().union(*fields.values()))[index] for fields in file.analyzed()):
+            return True
+    return False
 
 
 def _together(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, members: Sequence[int]) -> bool:

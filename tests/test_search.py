@@ -806,6 +806,7 @@ LISTS = {  # keywords listing several things a section holds, each in its own se
     "学习笔记/profiling.md": ("# Profiling\n\nWrap each step in an NVTX range. Annotations then show up in Nsight. "
                              "Its timeline lines up CPU and GPU events.\n"),
     "学习笔记/memory-viz.md": "# Memory\n\nWe dump a snapshot of the allocator and visualize it in the browser.\n",
+    "学习笔记/grpo.md": "# GRPO\n\n训练中模型的回答不断变长，这是长度上的偏差。\n",
 }
 
 
@@ -817,6 +818,13 @@ def test_four_keywords_or_more_are_a_list_whose_neighbours_need_only_share_a_sec
         "学习笔记/profiling.md"]
     two = lists.search("range annotations")  # two words side by side, a sentence apart in the notes: one name
     assert two.hits == [] and "range annotations" in two.absent
+
+
+def test_keywords_that_describe_with_a_clause_are_searched_as_its_words(lists: Searcher, tmp_path: Path) -> None:
+    query = "GRPO 回答越来越长 偏差"  # 越来越: the asker's clause, not a name the notes must write whole
+    results = lists.search(query)
+    assert [hit.path for hit in results.hits][:1] == ["学习笔记/grpo.md"] and results.absent == [], results
+    assert scanned(root_with(tmp_path, LISTS))(query)[:1] == ["学习笔记/grpo.md"]
 
 
 def test_a_noun_in_ization_finds_its_verb(lists: Searcher, tmp_path: Path) -> None:

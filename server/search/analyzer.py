@@ -74,7 +74,8 @@ FRAMING_WORDS = _words(
     explain explained explaining explanation overview introduction intro difference differences compare comparison
     example examples definition tutorial guide principle principles note notes work works working meaning purpose
     summary basics understanding usage details need needs needed use uses used using get gets make makes way
-    ways much many want know like best good better 需要 使用 用法 用途 有用"""
+    ways much many want know like best good better 需要 使用 用法 用途 有用
+    越来越 逐渐 不断 一直 总是 经常 常常 往往 通常 非常 特别 十分 相当 已经 仍然 依然 明显 突然"""
 )
 
 
@@ -549,7 +550,7 @@ def _han_units(run: str, words: list[tuple[int, str]], base: int, *, compounds: 
         joined = len(pieces) < len(seg.words)  # a lone character was joined to its neighbour
         names_one_thing = (len(pieces) > 1 or joined) and len(pieces) <= COMPOUND_PIECES \
             and len(seg_text) <= COMPOUND_CHARS \
-            and not any(word in QUESTION_WORDS_ZH or word in FRAMING_WORDS for _, word in pieces)
+            and not any(word in QUESTION_WORDS_ZH or word in FRAMING_WORDS for _, word in [*pieces, *seg.words])
         if names_one_thing and compounds:
             # A short segment names one thing (生成对抗网络, 混合精度训练): a section holds it only if it holds
             # every word of it, so a rare word in another sense (对抗) does not stand for the whole.

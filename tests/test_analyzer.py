@@ -97,6 +97,11 @@ def test_query_syntax_characters_are_plain_text() -> None:
     assert plan.phrases == [(("c", 0), ("d", 1))]
 
 
+def test_the_parts_of_contractions_and_possessives_are_no_query_words() -> None:
+    units = plan_query("why doesn't a transformer’s residual stream grow? they're fine, we've seen it, don't")
+    assert [unit.text for unit in units.units] == ["transformer", "residual", "stream", "grow", "fine", "seen"]
+
+
 def test_a_query_of_noise_words_has_no_units() -> None:
     assert plan_query("the of 的 是").units == []
 

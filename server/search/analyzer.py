@@ -564,6 +564,17 @@ def _han_units(run: str, words: list[tuple[int, str]], base: int, *, compounds: 
             yield replace(unit, compound=span) if span else unit
 
 
+CONTRACTIONS = frozenset({"s", "t", "re", "ve", "ll"})  # transformer's, don't, they're, we've, it'll
+
+
+def _contraction(text: str, start: int, end: int, word: str) -> bool:
+    """Whether `word` is a part of an English contraction or the s of a possessive (transformer's, don't): no word
+    of the topic, though the notes hold it as a term of its own."""
+    if word in CONTRACTIONS and start > 0 and text[start - 1] in "'’":
+        return True
+    return word.endswith("n") and text[end : end + 2] in ("'t", "’t")  # the don of don't, the isn of isn't
+
+
 def _compound_options(text: str, words: list[tuple[int, str]]) -> tuple[tuple[str, ...], ...]:
     """The ways a note holds a compound: every word's terms (`_word_option`), a lone character through its bigram
     with either neighbour (集 in 测试集污染: the notes write 测试集 and 污染, never 集污)."""
@@ -676,7 +687,7 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
         else:
             whole = run.lower()
             parts = tuple(word_parts(run))
-            if whole in STOP_WORDS_EN and not parts:
+            if (whole in STOP_WORDS_EN and not parts) or _contraction(cuts.text, match.start(), match.end(), whole):
                 continue
             options: tuple[tuple[str, ...], ...] = ((whole,), parts) if parts else ((whole,),)
             if parts and not any(char.isdigit() for char in whole):  # hand-written: also handwritten

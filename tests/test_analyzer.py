@@ -98,8 +98,9 @@ def test_query_syntax_characters_are_plain_text() -> None:
 
 
 def test_the_parts_of_contractions_and_possessives_are_no_query_words() -> None:
-    units = plan_query("why doesn't a transformer’s residual stream grow? they're fine, we've seen it, don't")
+    units = plan_query("why doesn't a transformer’s residual stream grow? they're fine, we've seen it, DON'T, don‘t")
     assert [unit.text for unit in units.units] == ["transformer", "residual", "stream", "grow", "fine", "seen"]
+    assert [unit.text for unit in plan_query("the 're module").units] == ["re", "module"]  # a quote, not a tail
 
 
 def test_a_query_of_noise_words_has_no_units() -> None:
@@ -290,6 +291,35 @@ def test_every_corpus_note_taken_line_by_line_has_the_terms_of_a_whole_text_pass
     monkeypatch.setattr(analyzer, "LINE_CACHE_FROM", 0)
     for path in sorted(CORPUS.rglob("*.md")):
         _same_terms_line_by_line(path.read_text(encoding="utf-8", errors="replace"), 0)
+
+
+def _letter_terms(text: str) -> set[str]:
+    from server.search.analyzer import has_han, index_terms
+
+    return {term for term, _ in index_terms(text) if not has_han(term)}
+
+
+def test_word_terms_are_the_letter_and_digit_terms_of_the_index() -> None:
+    import random
+
+    from server.search.analyzer import word_terms
+
+    rng = random.Random(336)
+    texts = ["FlashAttention-2 的 pin_memory 和 torch.compile", "raft in a draft; the's don't", "GPT-4o vs 7B fp16",
+             *("\n".join(rng.choice(MIXED_LINES) for _ in range(rng.randint(1, 30))) for _ in range(100)),
+             *(path.read_text(encoding="utf-8") for path in sorted(EXAMPLE.rglob("*.md")))]
+    for text in texts:
+        assert word_terms(text) == _letter_terms(text), text[:80]
+
+
+@pytest.mark.slow  # a whole corpus: `.ci/run` runs it after the README command
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="evaluation corpus (../shared/corpus) not present")
+def test_word_terms_of_every_corpus_note_are_the_letter_and_digit_terms_of_the_index() -> None:
+    from server.search.analyzer import word_terms
+
+    for path in sorted(CORPUS.rglob("*.md")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        assert word_terms(text) == _letter_terms(text), path
 
 
 @pytest.mark.parametrize(("question", "subject"), [

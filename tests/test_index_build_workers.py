@@ -87,7 +87,7 @@ BATCHES = -(-NOTES_COUNT // BATCH_NOTES)
         ("import os; from server.search import build_workers as w; first, done = w.analyze_batch, []; "
          "w.analyze_batch = lambda *a: os._exit(9) if done else done.append(1) or first(*a); w.serve()",
          1),  # dies in the middle of the build, after answering its first batch
-        ("import sys; sys.stdout.buffer.write(b'B'); sys.stdout.flush(); "  # a pickle opcode that waits for more
+        ("import sys; sys.stdout.buffer.write(b'B'); sys.stdout.flush(); "  # a stray byte before the first result
          "from server.search.build_workers import serve; serve()", 0),
         ("import time; time.sleep(600)", 0),  # alive, silent: stopped or stuck
     ],

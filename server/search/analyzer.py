@@ -260,6 +260,25 @@ def _word_terms(out: list[Term], stretch: str, at: _Cursor) -> None:
         at.pos = pos + len(parts)
 
 
+def has_han(text: str) -> bool:
+    """Whether `text` holds a Han character (a Chinese term), not only letters and digits."""
+    return _HAS_HAN.search(text) is not None
+
+
+def word_terms(text: str) -> frozenset[str]:
+    """The letter and digit terms `index_terms` gives `text` (its words, lowercased, and their parts), without
+    segmenting its Chinese: a cheap exact test of whether a note holds an English word (raft is not in draft)."""
+    found: set[str] = set()
+    for match in _WORD.finditer(fold(text)):
+        word = match.group()
+        whole = word.lower()
+        parts = word_parts(word) if not word.isalnum() or not word.islower() else []
+        if parts or whole not in STOP_WORDS_EN:
+            found.add(whole)
+            found.update(parts)
+    return frozenset(found)
+
+
 def _is_han(char: str) -> bool:
     if char < "\u3007":
         return False
@@ -564,15 +583,35 @@ def _han_units(run: str, words: list[tuple[int, str]], base: int, *, compounds: 
             yield replace(unit, compound=span) if span else unit
 
 
+def _number_forms(word: str) -> tuple[str, ...]:
+    """The other number of an English noun, as a word's last part may be written: head -> heads, weights ->
+    weight, policy -> policies. Letters only, three or more."""
+    if not word.isalpha() or len(word) < 3:
+        return ()
+    if word.endswith("ies"):
+        return (word[:-3] + "y",)
+    if word.endswith(("ses", "xes", "ches", "shes")):
+        return (word[:-2],)
+    if word.endswith("s") and not word.endswith("ss"):
+        return (word[:-1],)
+    if word.endswith("y") and word[-2] not in "aeiou":
+        return (word[:-1] + "ies",)
+    return (word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s"),)
+
+
 CONTRACTIONS = frozenset({"s", "t", "re", "ve", "ll"})  # transformer's, don't, they're, we've, it'll
 
 
+_APOSTROPHES = "'’‘ʼ"
+
+
 def _contraction(text: str, start: int, end: int, word: str) -> bool:
-    """Whether `word` is a part of an English contraction or the s of a possessive (transformer's, don't): no word
-    of the topic, though the notes hold it as a term of its own."""
-    if word in CONTRACTIONS and start > 0 and text[start - 1] in "'’":
+    """Whether `word` is a part of an English contraction or the s of a possessive (transformer's, DON'T): no word
+    of the topic, though the notes hold it as a term of its own. An apostrophe opening a quote ('re module) is not
+    one."""
+    if word in CONTRACTIONS and start > 1 and text[start - 1] in _APOSTROPHES and text[start - 2].isalnum():
         return True
-    return word.endswith("n") and text[end : end + 2] in ("'t", "’t")  # the don of don't, the isn of isn't
+    return word.endswith("n") and end + 1 < len(text) and text[end] in _APOSTROPHES and text[end + 1] in "tT"
 
 
 def _compound_options(text: str, words: list[tuple[int, str]]) -> tuple[tuple[str, ...], ...]:
@@ -690,6 +729,8 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
             if (whole in STOP_WORDS_EN and not parts) or _contraction(cuts.text, match.start(), match.end(), whole):
                 continue
             options: tuple[tuple[str, ...], ...] = ((whole,), parts) if parts else ((whole,),)
+            if parts:  # KV-head is written KV heads too
+                options += tuple((*parts[:-1], form) for form in _number_forms(parts[-1]))
             if parts and not any(char.isdigit() for char in whole):  # hand-written: also handwritten
                 options += (("".join(parts),),)
             options += tuple((variant,) for variant in english_variants(whole))

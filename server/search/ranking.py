@@ -29,6 +29,7 @@ written in the title, a heading or the body.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
@@ -207,16 +208,20 @@ def written_together(plan: QueryPlan) -> list[tuple[int, int]]:
     return pairs
 
 
-DISPOSAL_MARKERS = ("把", "将")  # 把 X 去掉: X is what is acted on, the verb after it is the asker's sentence
+# 把 X 去掉: X is what is acted on, the verb after it the asker's sentence. Not 将, which is as often "will".
+_DISPOSAL = "把"
+_CLAUSE_END = re.compile(r"\s*(?:[了吗呢吧啊呀嘛]|[,.!?;:，。！？；：]|$)")
 
 
 def _disposal_verb(plan: QueryPlan, right: Unit) -> bool:
-    """In a question, the verb ending a compound that follows 把 or 将 (先把换行去掉, 把缓存清空): the act done to
-    the words before it, not part of their name."""
+    """In a question, the verb (as jieba tags it) ending a compound that follows 把 and ends its clause
+    (先把换行去掉？): the act done to the words before it, not part of their name. A compound the clause goes on
+    after (把协同过滤和深度模型结合) ends with a word of the name."""
     if not plan.question or right.word_class != WordClass.ACT or right.compound is None:
         return False
     start, end = right.compound
-    return right.end == end and plan.text[:start].rstrip().endswith(DISPOSAL_MARKERS)
+    return right.end == end and plan.text[:start].rstrip().endswith(_DISPOSAL) \
+        and _CLAUSE_END.match(plan.text, end) is not None
 
 
 def _phrasing_pair(left: Unit, right: Unit) -> bool:
@@ -602,20 +607,17 @@ def spelled_in_section(unit: Unit, positions: Sequence[Sequence[int]]) -> bool:
 
 
 def _in_order(positions: Sequence[Sequence[int]]) -> bool:
-    """Whether some position of each list follows one of the list before it by 1 to PART_SLOP positions."""
-    from bisect import bisect_right
+    """Whether some position of each list follows a position of the list before it (one that so follows, in
+    turn) by 1 to PART_SLOP positions."""
+    from bisect import bisect_left
 
-    first, *rest = positions
-    for start in first:
-        at = start
-        for other in rest:
-            i = bisect_right(other, at)
-            if i == len(other) or other[i] > at + PART_SLOP:
-                break
-            at = other[i]
-        else:
-            return True
-    return False
+    reached: Sequence[int] = positions[0]
+    for other in positions[1:]:
+        reached = [pos for pos in other if (i := bisect_left(reached, pos - PART_SLOP)) < len(reached)
+                   and reached[i] < pos]
+        if not reached:
+            return False
+    return bool(reached)
 
 
 def near_in_section(left: Sequence[int] | None, right: Sequence[int] | None) -> bool:

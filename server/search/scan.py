@@ -1,10 +1,10 @@
 """Answering a search without the index (none yet, a damaged one, one being rebuilt) by scanning the notes.
 
 The same analyzer, the same coverage and absent-topic rules (`server.ranking`; a question also gets its
-partial matches, marked), a simpler score: word weights come from a substring test over whole files (cheap);
-whether a word is in the notes at all is confirmed on their terms (raft is not in draft); only the files that
-could pass the coverage rule are analyzed, section by section, and scored by a plain weighted log-tf sum. Files
-are kept between scans while their stat is unchanged.
+partial matches, marked), a simpler score: word weights come from a cheap test over whole files (`_Terms`:
+an English word is tested exactly, raft is not in draft); only the files that could pass the coverage rule are
+analyzed, section by section, and scored by a plain weighted log-tf sum. Files are kept between scans while their
+stat is unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import Layout
-from server.search.analyzer import QueryPlan, coverage, fold, framed, index_terms
+from server.search.analyzer import QueryPlan, coverage, fold, framed, has_han, index_terms, word_terms
 from server.search.documents import FileRecord, file_record
 from server.search.filters import Filters, passes
 from server.search.ranking import (
@@ -37,14 +37,23 @@ from server.search.results import SectionHit
 from server.store import FileStat, NoteStore, Snapshot
 
 
-class _Substrings:
-    """A text as a container of terms, by substring test: a cheap superset of its real index terms."""
+class _Terms:
+    """A text as a container of its index terms, told cheaply: an English term exactly (`word_terms`: raft is
+    not in draft), a Chinese one by substring (a superset: its bigrams, save across a function word)."""
 
-    def __init__(self, folded: str) -> None:
-        self.folded = folded
+    def __init__(self, text: str) -> None:
+        self.folded = fold(text).lower()
+        self._text = text
+        self._words: frozenset[str] | None = None
 
     def __contains__(self, term: object) -> bool:
-        return isinstance(term, str) and term in self.folded
+        if not isinstance(term, str) or term not in self.folded:  # a cheap superset first
+            return False
+        if has_han(term):
+            return True
+        if self._words is None:
+            self._words = word_terms(self._text)
+        return term in self._words
 
 
 class _ScannedFile:
@@ -52,7 +61,7 @@ class _ScannedFile:
 
     def __init__(self, path: str, stat: FileStat, snapshot: Snapshot, kind: str) -> None:
         self.stat = (stat.mtime_ns, stat.size)
-        self.text = _Substrings(fold(snapshot.text).lower())
+        self.text = _Terms(snapshot.text)
         self._source = (path, stat, snapshot, kind)
         self._record: FileRecord | None = None
         self._sections: list[dict[str, Counter[str]]] | None = None
@@ -104,7 +113,7 @@ class Scanner:
         total = max(1, len(files))
         weights = framed(plan.units, [unit_weight(d, total, question=plan.question, named=unit.named)
                                       for d, unit in zip(df, plan.units, strict=True)])
-        held = [count > 0 and _held(files, could, plan, i) for i, count in enumerate(df)]
+        held = [count > 0 for count in df]
 
         def together(members: Sequence[int]) -> bool:
             return _together(files, could, plan, members)
@@ -177,15 +186,6 @@ class Scanner:
         scanned = _ScannedFile(path, stat, snapshot, layout.kind_of(path).value)
         self._files[path] = scanned
         return scanned
-
-
-def _held(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, index: int) -> bool:
-    """Whether some note holds query unit `index` as the index reads it, not only as a substring (raft is not in
-    draft): the files that may hold it are analyzed until one does, most often the first."""
-    for file, row in zip(files, could, strict=True):
-        if row[index] and any(plan.satisfied(set().union(*fields.values()))[index] for fields in file.analyzed()):
-            return True
-    return False
 
 
 def _together(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, members: Sequence[int]) -> bool:

@@ -127,6 +127,7 @@ def test_an_analysis_error_is_raised_as_an_inline_build_raises_it(two_workers: N
         list(analyzed_notes(LAYOUT, NOTES, len(NOTES)))
 
 
+@pytest.mark.slow  # a script in a subprocess, then its workers: `.ci/run` runs it after the README command
 def test_a_callers_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
     # A spawned multiprocessing worker re-runs the parent's main script: a script with no __main__ guard then
     # ran its side effects (here: writing a line, building an index) once more in every worker.

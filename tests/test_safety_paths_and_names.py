@@ -731,6 +731,7 @@ def test_store_writes_refuse_paths_outside_the_root_before_touching_anything(tmp
     assert not (tmp_path / "escape.md").exists()
 
 
+@pytest.mark.slow  # every code point: `.ci/run` runs it after the README command
 def test_the_control_and_surrogate_checks_are_unicodes_categories_exactly() -> None:
     import unicodedata
 

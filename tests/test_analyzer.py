@@ -205,6 +205,12 @@ def test_question_words_only_frame_a_question() -> None:
     assert "flash" not in framing and "attention" not in framing
 
 
+def test_the_particle_of_a_phrasal_verb_only_frames_a_question() -> None:
+    plan = plan_query("how do sparse autoencoders pull features out of the residual stream, and speed up training")
+    framing = {unit.text for unit in plan.units if unit.framing}
+    assert framing == {"out", "up"}  # pull out, speed up: no topic is named "out"
+
+
 def test_when_in_a_question_is_the_askers_wording() -> None:
     plan = plan_query("联邦学习训练的时候是怎么保护用户隐私的")
     assert [unit.text for unit in plan.units if unit.framing] == ["时候"]

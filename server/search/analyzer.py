@@ -74,7 +74,7 @@ FRAMING_WORDS = _words(
     explain explained explaining explanation overview introduction intro difference differences compare comparison
     example examples definition tutorial guide principle principles note notes work works working meaning purpose
     summary basics understanding usage details need needs needed use uses used using get gets make makes way
-    ways much many want know like best good better 需要 使用 用法 用途 有用
+    ways much many want know like best good better out up down off over 需要 使用 用法 用途 有用
     越来越 逐渐 不断 一直 总是 经常 常常 往往 通常 非常 特别 十分 相当 已经 仍然 依然 明显 突然"""
 )
 

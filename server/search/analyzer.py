@@ -246,8 +246,7 @@ def _word_terms(out: list[Term], stretch: str, at: _Cursor) -> None:
         if word is None:
             at.ended = True
             continue
-        whole = word.lower()
-        parts = word_parts(word) if not word.isalnum() or not word.islower() else []
+        whole, parts = _word_and_parts(word)
         if not parts and whole in STOP_WORDS_EN:
             continue  # takes no position
         pos = at.next_word()
@@ -260,6 +259,11 @@ def _word_terms(out: list[Term], stretch: str, at: _Cursor) -> None:
         at.pos = pos + len(parts)
 
 
+def _word_and_parts(word: str) -> tuple[str, list[str]]:
+    """A letter/digit word's own term and the terms of its parts (none for a plain lowercase word)."""
+    return word.lower(), (word_parts(word) if not word.isalnum() or not word.islower() else [])
+
+
 def has_han(text: str) -> bool:
     """Whether `text` holds a Han character (a Chinese term), not only letters and digits."""
     return _HAS_HAN.search(text) is not None
@@ -270,9 +274,7 @@ def word_terms(text: str) -> frozenset[str]:
     segmenting its Chinese: a cheap exact test of whether a note holds an English word (raft is not in draft)."""
     found: set[str] = set()
     for match in _WORD.finditer(fold(text)):
-        word = match.group()
-        whole = word.lower()
-        parts = word_parts(word) if not word.isalnum() or not word.islower() else []
+        whole, parts = _word_and_parts(match.group())
         if parts or whole not in STOP_WORDS_EN:
             found.add(whole)
             found.update(parts)
@@ -495,7 +497,7 @@ class Unit:
     @property
     def han(self) -> bool:
         """Written in Han characters (a Chinese word), not letters or digits."""
-        return _HAS_HAN.search(self.text) is not None
+        return has_han(self.text)
 
     def matched_by(self, present: Container[str]) -> bool:
         return any(all(term in present for term in option) for option in self.options)

@@ -239,8 +239,8 @@ def _near_somewhere(ranking: Ranking, terms: IndexTerms, pair: Sequence[int]) ->
 
 
 def _close_somewhere(ranking: Ranking, terms: IndexTerms, index: int) -> bool:
-    """Whether some section holding the query unit `index`, spelled in parts, writes it whole or its words close
-    together (see `_near_somewhere` for the bound and the reading in chunks)."""
+    """Whether some section holding the query unit `index`, spelled in parts, writes it whole or by its parts as
+    `spelled_in_section` reads them (see `_near_somewhere` for the bound and the reading in chunks)."""
     holding = np.flatnonzero(ranking.units[index])
     unit = ranking.plan.units[index]
     options = unit.options

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
@@ -587,8 +588,6 @@ def _before_code(positions: list[int] | None) -> list[int]:
 def close_in_section(positions: Sequence[Sequence[int]]) -> bool:
     """Whether words (each: its positions in one section, sorted) occur all within WRITTEN_NEAR_SLOP of one
     position of the first: written in one clause."""
-    from bisect import bisect_left
-
     first, *rest = positions
     for pos in first:
         if all((i := bisect_left(other, pos - WRITTEN_NEAR_SLOP)) < len(other) and other[i] <= pos + WRITTEN_NEAR_SLOP
@@ -609,8 +608,6 @@ def spelled_in_section(unit: Unit, positions: Sequence[Sequence[int]]) -> bool:
 def _in_order(positions: Sequence[Sequence[int]]) -> bool:
     """Whether some position of each list follows a position of the list before it (one that so follows, in
     turn) by 1 to PART_SLOP positions."""
-    from bisect import bisect_left
-
     reached: Sequence[int] = positions[0]
     for other in positions[1:]:
         reached = [pos for pos in other if (i := bisect_left(reached, pos - PART_SLOP)) < len(reached)
@@ -629,8 +626,6 @@ def near_in_section(left: Sequence[int] | None, right: Sequence[int] | None) -> 
 
 def _near(left: Sequence[int], right: Sequence[int], slop: int = NEAR_SLOP) -> bool:
     """Whether some position of `left` lies 1 to `slop` positions from some position of `right`."""
-    from bisect import bisect_left
-
     for pos in left:
         i = bisect_left(right, pos - slop)
         while i < len(right) and right[i] <= pos + slop:

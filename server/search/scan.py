@@ -230,8 +230,9 @@ def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, p
 
 
 def _close(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, index: int) -> bool:
-    """Whether a section of some note writes the query unit `index`, spelled in parts, whole or its words close
-    together, in its title, headings, body or code (only files that may hold it are analyzed)."""
+    """Whether a section of some note writes the query unit `index`, spelled in parts, whole or by its parts as
+    `spelled_in_section` reads them, in its title, headings, body or code (only files that may hold it are
+    analyzed)."""
     unit = plan.units[index]
     options = unit.options
     for file, row in zip(files, could, strict=True):

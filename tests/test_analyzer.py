@@ -60,7 +60,9 @@ def test_words_of_two_sentences_are_a_sentence_gap_apart_and_one_sentences_words
                                 ("- first item\n- second item", "first", "second"),  # a list item, a heading,
                                 ("first paragraph\n\nsecond paragraph", "first", "second"),  # or a blank line
                                 ("ends with a stop.\nsecond line", "stop", "second"),
-                                ("问题：为什么？答案在下面；不用急", "问题", "答案")]:
+                                ("问题：为什么？答案在下面；不用急", "问题", "答案"),
+                                ("> **编辑蓝图**\n>\n> **知识结构**", "编辑", "知识"),  # a quote's paragraphs,
+                                ("> 引用开头\n> - 引用里的列表", "开头", "列表")]:  # and its list items
         at = dict(index_terms(text))
         assert at[after] - at[before] > SENTENCE_GAP, text
     at = dict(index_terms("JIT 编译器, 旨在通过最少的代码改动来显著加速. torch.compile v1.2 e.g"))
@@ -259,7 +261,8 @@ MIXED_LINES = ("KV缓存 的显存占用与 seq_len 成正比。", "- [ ] 实测
                "1. `RoPE深度讨论.md` - 旋转", "## 第十讲 Inference", "```python", "x = torch.zeros(4096)  # 注释",
                "卡拉OK 和 GPU显存", "ａｂｃ１２３ 全角", "她……", "> A. 用肥皂冲洗。", "。开头的句号", "Done. Next!",
                "- item.", "1) 第一项", "＃ 全角标题", "wrapped line.", "  ", "\t- nested item", "v2.模型",
-               "the quick brown fox", "   ", "注意", "力机制", "pin_memory=True", "\r", "…省略号")
+               "the quick brown fox", "   ", "注意", "力机制", "pin_memory=True", "\r", "…省略号", ">", "> ",
+               "> > 嵌套引用", ">\t", "> - 引用里的列表", "> **知识结构**: 引用", "-> 箭头", ">>> x = 1")
 
 
 def _same_terms_line_by_line(text: str, start: int) -> None:

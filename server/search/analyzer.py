@@ -187,11 +187,15 @@ def word_parts(word: str) -> list[str]:
 
 _HAS_HAN = re.compile(f"[{_HAN}]")
 _WORD = re.compile(rf"[^\W_{_HAN}]+(?:[_.\-][^\W_{_HAN}]+)*")
-_BLOCK_START = r"[^\S\n]*(?:[-*+#]+[^\S\n]|\d+[.)](?!\d)|\|)"  # a list item, table row or heading begins
-# the line (a quote's lines all begin with >, so a wrapped quote goes on; *em*, -inf, 3.5 begin no block)
+_QUOTE_MARKERS = r"(?:[^\S\n]*>)*"  # a quote's markers: what follows them is read as a line of its own
+_BLOCK_START = rf"{_QUOTE_MARKERS}[^\S\n]*(?:[-*+#]+[^\S\n]|\d+[.)](?!\d)|\|)"  # a list item, table row or heading
+# begins the line, in a quote or not (a quote's lines all begin with >, so a wrapped quote goes on; *em*, -inf, 3.5
+# begin no block)
+_BLANK_LINE = rf"{_QUOTE_MARKERS}[^\S\n]*\n"  # a blank line, or a quote's (">" alone: it parts the quote's paragraphs)
 # A word, or a sentence's end: 。！？；!?; a full stop before a space, a line before a blank line or a block start
 # (a line that wraps prose goes on: "graph\nattention" is one sentence).
-_WORD_OR_END = re.compile(rf"({_WORD.pattern})|[。！？；!?;]|\.(?=\s)|\n(?=[^\S\n]*\n|{_BLOCK_START})")
+_WORD_OR_END = re.compile(rf"({_WORD.pattern})|[。！？；!?;]|\.(?=\s)|\n(?={_BLANK_LINE}|{_BLOCK_START})")
+_IS_BLANK = re.compile(rf"{_QUOTE_MARKERS}[^\S\n]*")  # the same, for one line without its newline (fullmatch)
 _STARTS_BLOCK = re.compile(_BLOCK_START)
 SENTENCE_GAP = 64  # positions between two sentences: more than any nearness the ranking reads
 _SCRIPTS = re.compile(f"[{_HAN}]+|[^{_HAN}]+")
@@ -301,7 +305,7 @@ def index_terms(text: str, start_pos: int = 0) -> list[Term]:
     pos = start_pos
     ended = False  # a sentence ended since the last word taken
     for number, line in enumerate(text.split("\n")):
-        if number and (not line.strip() or _STARTS_BLOCK.match(fold(line))):
+        if number and (_IS_BLANK.fullmatch(fold(line)) or _STARTS_BLOCK.match(fold(line))):
             ended = True  # the newline before a blank line or a block start ends a sentence
         if not line:
             continue

@@ -926,3 +926,44 @@ def test_a_scan_reads_notes_as_the_index_does(tmp_path: Path) -> None:
 
     assert scan("graph attention networks")[:1] == ["学习笔记/gat.md"]
     assert scan("fusion launch") == [] and scan("how does raft consensus work?") == []
+
+
+CAPITALS = {  # an acronym the notes hold only in other senses (\cap, a variable, CapEx), and one they write
+    "学习笔记/sets.md": (f"# 集合\n\n交集写作 $A \\cap B$，代码里 `logits = cap * tanh(logits / cap)`。{FILLER}\n"),
+    "学习笔记/costs.md": f"# 成本\n\n训练是一次性的资本支出(CapEx)，推理是持续的运营支出。{FILLER}\n",
+    "学习笔记/bayes.md": "# Bayes\n\nBayes theorem gives the posterior. 贝叶斯定理给出后验。\n",
+    "学习笔记/kv.md": f"# KV 缓存\n\nGQA 让多个查询头共享一组 KV，KV cache 因此变小。{FILLER}\n",
+    "学习笔记/habits.md": f"# 作息\n\n平时每天都要复习一遍。{FILLER}\n",
+}
+
+
+capitals = module_searcher(CAPITALS)
+
+
+@pytest.mark.parametrize(("query", "named"), [
+    ("CAP theorem", "cap"),  # cap is \cap, a variable and half of CapEx: the notes never name CAP
+    ("CAP 定理要求在一致性和可用性之间怎么取舍", "cap"),
+    ("龙猫平时该喂什么", "龙猫"),  # the notes hold only the asker's wording (平时), not what it asks about
+])
+def test_a_topic_the_notes_hold_only_in_other_senses_or_the_askers_words_is_absent(
+    capitals: Searcher, query: str, named: str
+) -> None:
+    assert capitals.search("theorem").hits and capitals.search("定理").hits and capitals.search("平时").hits
+    results = capitals.search(query)
+    assert results.hits == [] and named in results.absent, query
+    assert results.notice and named in results.notice
+
+
+@pytest.mark.parametrize("query", ["GQA", "gqa", "GQA 为什么能让 KV cache 变小", "WHAT IS GQA", "cap"])
+def test_an_acronym_the_notes_write_in_capitals_or_a_word_not_asked_in_capitals_is_found(
+    capitals: Searcher, query: str
+) -> None:
+    expected = "学习笔记/kv.md" if "gqa" in query.lower() else "学习笔记/sets.md"
+    assert [hit.path for hit in capitals.search(query).hits][:1] == [expected], query
+
+
+def test_a_scan_judges_acronyms_and_the_askers_words_as_the_index_does(tmp_path: Path) -> None:
+    scan = scanned(root_with(tmp_path, CAPITALS))
+
+    assert scan("CAP theorem") == [] and scan("龙猫平时该喂什么") == []
+    assert scan("GQA")[:1] == ["学习笔记/kv.md"] and scan("theorem") == ["学习笔记/bayes.md"]

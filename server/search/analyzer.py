@@ -472,6 +472,8 @@ class Unit:
     anchor: str  # the term standing for the word in proximity queries
     named: bool = False  # written as a name (GELU, PyTorch, d_ff, UTF-8): in a question, what it is about
     coined: bool = False  # a coined word (BPE, fastText, d_ff), not only capitalised (Graph): a name by itself
+    acronym: bool = False  # written in capitals (CAP, BGP) in a query that does not shout: the notes hold it only
+    # where they write it so (`writes_capitals`), not where cap is \cap or the first half of CapEx
     joined: bool = False  # several words taken as one name (keywords' 生成对抗网络): written together in a note
     compound: tuple[int, int] | None = None  # in a question, the span of the compound the word is part of
     word_class: WordClass = WordClass.THING  # in a question, a Chinese word's class; else THING
@@ -708,6 +710,7 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
             plan.phrase_texts.append(" ".join(inner.lower().split()))
     plan.question = is_question(folded)
     seen: set[tuple[tuple[str, ...], ...]] = set()
+    shouting = not any(char.islower() for char in cased) and not _HAS_HAN.search(cased)  # WHY IS GELU SLOW
     cuts = _Cuts(fold(query))
     previous: tuple[Unit, int] | None = None  # the last word unit and where its run ended
     for match in _RUNS.finditer(cuts.text):
@@ -742,8 +745,9 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
             options += tuple((variant,) for variant in english_variants(whole))
             coined = any(char.isupper() for char in run[1:]) or any(char.isdigit() or char in "_." for char in run)
             named = coined or run != whole  # not hand-written
+            acronym = not shouting and not parts and run.isupper() and sum(char.isalpha() for char in run) >= 2
             units = [Unit(whole, match.start(), match.end(), tuple(dict.fromkeys(options)), whole, named,
-                          coined=coined)]
+                          coined=coined, acronym=acronym)]
         previous = None
         for unit in units:
             if unit.options not in seen:  # a repeated word counts once
@@ -754,6 +758,18 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
         plan.units = _classified(plan.units, folded)
     plan.sequence = _sequence(cased)
     return plan
+
+
+def writes_capitals(text: str, word: str) -> bool:
+    """Whether `text` writes `word` (an acronym, lower-cased) in capitals as a word of its own, or its plural: CAP
+    in "the CAP theorem", not in \\cap, cap(x) or CapEx."""
+    return _capitals(word).search(text) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _capitals(word: str) -> re.Pattern[str]:
+    # Letters and digits only around it: a Chinese word may follow at once (GPU显存).
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(word.upper())}(?:e?s|E?S)?(?![A-Za-z0-9])")
 
 
 def _classified(units: list[Unit], text: str) -> list[Unit]:

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import Layout
 from memory_schema.lectures import lecture_label
-from server.search.analyzer import Alternative, QueryPlan, load_segmenter, plan_query
+from server.search.analyzer import Alternative, QueryPlan, fold, load_segmenter, plan_query, writes_capitals
 from server.search.filters import Filters, filters_for
 from server.search.glossary import Glossary, parse_glossary_markdown
 from server.search.postings import IndexTerms
@@ -28,7 +28,9 @@ from server.search.ranking import (
     PARTIAL_MIN_COVERAGE,
     QUESTION_MIN_COVERAGE,
     RESCORE_TOP,
+    IntArray,
     Ranking,
+    Written,
     absent_units,
     anchors,
     apart_pair,
@@ -149,7 +151,7 @@ class SearchEngine:
         self, terms: IndexTerms, plan: QueryPlan, filters: Filters, request: SearchRequest
     ) -> tuple[list[SectionHit], list[str], list[str]]:
         """The hits, the query words no note holds, and the two that carry the query when they never meet."""
-        ranking = rank(plan, terms)
+        ranking = rank(plan, terms, _in_capitals(terms))
         held = [bool(unit.any()) for unit in ranking.units]
 
         def together(members: Sequence[int]) -> bool:
@@ -159,7 +161,7 @@ class SearchEngine:
                                lambda index: _close_somewhere(ranking, terms, index),
                                lambda members: _in_one_note(ranking, terms, members))
         absent = absence.words
-        if not_covered(plan, ranking.weights, absence, terms.sections):
+        if not_covered(plan, ranking.weights, absence, terms.sections, held):
             return [], absent, []
         if (pair := apart_pair(plan, ranking.weights, held, lambda pair: _in_one_note(ranking, terms, pair),
                                two_together=lambda: _two_together(ranking))) is not None:
@@ -236,6 +238,18 @@ def _near_somewhere(ranking: Ranking, terms: IndexTerms, pair: Sequence[int]) ->
         if any(near_in_section(where[a].get(doc), where[b].get(doc)) for doc in docs for a in lefts for b in rights):
             return True
     return False
+
+
+def _in_capitals(terms: IndexTerms) -> Written:
+    """Whether one of the given sections writes a word in capitals (see `rank`), read from its stored heading
+    path, text and note path: its title may come from the file's name."""
+    def written(word: str, docs: IntArray) -> bool:
+        for doc in docs:
+            stored = terms.stored(int(doc))
+            if any(writes_capitals(fold(str(stored.get(name, ""))), word) for name in ("text", "section", "path")):
+                return True
+        return False
+    return written
 
 
 def _close_somewhere(ranking: Ranking, terms: IndexTerms, index: int) -> bool:

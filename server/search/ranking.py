@@ -72,8 +72,11 @@ NEAR_CHECK_TOP = 400  # index: words found together in more sections than this a
 # reading positions (a bound on the cost of the side-by-side rule; the scan, used only without an index, reads all)
 PHRASE_CHECK_TOP = 2000  # quoted phrases are checked in the best-scoring sections, this many at most
 
+CAPITALS_CHECK_TOP = 64  # sections an acronym's capitals are checked in (its stored text read), at most
+
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int32]
+Written = Callable[[str, "IntArray"], bool]  # whether one of these sections writes the word in capitals
 
 
 class PostingsLike(Protocol):
@@ -340,9 +343,24 @@ def absent_units(
             names.append(set(members))
             named[members[0]] = plan.text[start:end]
             named.update({i: "" for i in members[1:]})
-    words = [named.get(i, unit.text) for i, unit in enumerate(plan.units)
-             if i in gone and (i in named or not unit.framing)]
-    return Absence(gone, [word for word in words if word], names)
+    # A lone character or a new word found nowhere is as often the asker's wording (越长): named only when the
+    # notes hold no word naming the topic (see `not_covered`).
+    naming = _naming(plan)
+    topic_held = any(held[i] and i not in gone for i in naming)
+    words = [named.get(i, _shown(unit)) for i, unit in enumerate(plan.units)
+             if (i in gone and (i in named or not unit.framing)) or (not topic_held and i in naming and not held[i])]
+    return Absence(gone, list(dict.fromkeys(word for word in words if word)), names)
+
+
+def _naming(plan: QueryPlan) -> list[int]:
+    """The query's words that may name its topic: content words, and words new to the dictionary (变分)."""
+    return [i for i, unit in enumerate(plan.units) if unit.topical or unit.word_class == WordClass.NEW]
+
+
+def _shown(unit: Unit) -> str:
+    """How to name a word found nowhere: a lone character by the pair it is searched as (龙 and 猫 of 龙猫, which
+    the dictionary cuts in two), any other word as written."""
+    return unit.options[0][0] if len(unit.text) == 1 and unit.han else unit.text
 
 
 def _spelled_in_parts(unit: Unit) -> bool:
@@ -367,10 +385,16 @@ def _pair_compound(plan: QueryPlan, left: int, right: int) -> bool:
         and sum(unit.compound == span for unit in plan.units) == 2
 
 
-def not_covered(plan: QueryPlan, weights: Sequence[float], absence: Absence, sections: int) -> bool:
-    """Whether the notes do not cover what the query asks about: what is absent carries ABSENT_SHARE of the
+def not_covered(
+    plan: QueryPlan, weights: Sequence[float], absence: Absence, sections: int, held: Sequence[bool]
+) -> bool:
+    """Whether the notes do not cover what the query asks about: they hold none of the words that may name it,
+    only the asker's wording (龙猫平时该喂什么: 平时 and 喂, not 龙猫), or what is absent carries ABSENT_SHARE of the
     query's weight, or of its subject's, when a question names what it asks about before asking (孪生网络是怎么
     判断两段文本是否相似的: 学习, 判断, 文本 and 相似 are in the notes, the subject is not)."""
+    naming = _naming(plan)
+    if naming and not any(held[i] and i not in absence.units for i in naming):
+        return True
     if absent_share(plan, weights, absence, sections) >= ABSENT_SHARE:
         return True
     subject = subject_units(plan)
@@ -442,13 +466,22 @@ def apart_pair(
     return first, second
 
 
-def rank(plan: QueryPlan, terms: TermSource) -> Ranking:
-    """Score every section holding some of `plan` and say how much of it each holds."""
+def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None) -> Ranking:
+    """Score every section holding some of `plan` and say how much of it each holds. An acronym (CAP) is held
+    nowhere when no section holding it writes it in capitals (`in_capitals`: whether one of the sections it is
+    given does; the index folds case, so \\cap and CapEx hold cap too), unless a glossary alias stands for it
+    (its alias may be what the notes hold) or it is held in more than CAPITALS_CHECK_TOP sections (then surely
+    written so somewhere)."""
     size = terms.size
     held: list[npt.NDArray[np.bool_]] = []
     score = np.zeros(size, dtype=np.float32)
-    for unit in plan.units:
+    aliased = {i for alt in plan.alternatives for i in alt.covers}
+    for i, unit in enumerate(plan.units):
         unit_score = _unit(terms, unit)
+        if unit.acronym and i not in aliased and in_capitals is not None:
+            sections = np.flatnonzero(unit_score).astype(np.int32)
+            if len(sections) <= CAPITALS_CHECK_TOP and not in_capitals(unit.text, sections):
+                unit_score[:] = 0
         held.append(unit_score > 0)
         score += unit_score * (FRAMING_BOOST if unit.framing else 1.0)
     direct = [h.copy() for h in held]

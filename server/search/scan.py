@@ -16,10 +16,20 @@ from collections.abc import Iterator, Sequence
 
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import Layout
-from server.search.analyzer import QueryPlan, coverage, fold, framed, has_han, index_terms, word_terms
+from server.search.analyzer import (
+    QueryPlan,
+    coverage,
+    fold,
+    framed,
+    has_han,
+    index_terms,
+    word_terms,
+    writes_capitals,
+)
 from server.search.documents import FileRecord, file_record
 from server.search.filters import Filters, passes
 from server.search.ranking import (
+    CAPITALS_CHECK_TOP,
     MIN_COVERAGE,
     PARTIAL_MIN_COVERAGE,
     QUESTION_MIN_COVERAGE,
@@ -42,7 +52,8 @@ class _Terms:
     not in draft), a Chinese one by substring (a superset: its bigrams, save across a function word)."""
 
     def __init__(self, text: str) -> None:
-        self.folded = fold(text).lower()
+        self.cased = fold(text)
+        self.folded = self.cased.lower()
         self._text = text
         self._words: frozenset[str] | None = None
 
@@ -109,6 +120,7 @@ class Scanner:
         with self._lock:
             files = [f for f in (self._file(path, layout) for path in self._store.iter_markdown()) if f is not None]
         could = [plan.satisfied(f.text) for f in files]
+        _capitals_only(plan, files, could)
         df = [sum(row[i] for row in could) for i in range(len(plan.units))]
         total = max(1, len(files))
         weights = framed(plan.units, [unit_weight(d, total, question=plan.question, named=unit.named)
@@ -133,7 +145,7 @@ class Scanner:
             return _close(files, could, plan, index)
 
         absence = absent_units(plan, held, together, near, close, in_one_note)
-        if not_covered(plan, weights, absence, total) or apart_pair(
+        if not_covered(plan, weights, absence, total, held) or apart_pair(
             plan, weights, held, in_one_note, two_together=two_together
         ):
             return []
@@ -186,6 +198,19 @@ class Scanner:
         scanned = _ScannedFile(path, stat, snapshot, layout.kind_of(path).value)
         self._files[path] = scanned
         return scanned
+
+
+def _capitals_only(plan: QueryPlan, files: list[_ScannedFile], could: list[list[bool]]) -> None:
+    """An acronym held nowhere when no note holding it writes it in capitals, as `ranking.rank` reads the index."""
+    aliased = {i for alt in plan.alternatives for i in alt.covers}
+    for i, unit in enumerate(plan.units):
+        holding = [(file, row) for file, row in zip(files, could, strict=True) if row[i]]
+        if unit.acronym and i not in aliased and len(holding) <= CAPITALS_CHECK_TOP and not any(
+            writes_capitals(file.text.cased, unit.text) or writes_capitals(fold(file.record.path), unit.text)
+            for file, _ in holding
+        ):
+            for _, row in holding:
+                row[i] = False
 
 
 def _together(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, members: Sequence[int]) -> bool:

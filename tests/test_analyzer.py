@@ -353,3 +353,13 @@ def test_a_snippet_does_not_depend_on_the_order_its_terms_come_in() -> None:
     text = "路由器挑选专家。" + "专家负载。" * 500
     first, second = make_snippet(text, ["专家", "路由器"]), make_snippet(text, ["路由器", "专家"])
     assert first == second and "**路由器**" in first
+
+
+def test_an_english_questions_prepositions_and_light_verbs_frame_it_and_per_does_not() -> None:
+    plan = plan_query("roughly how many bytes does each parameter take during training, and where do they go "
+                      "after the model is made wider")
+    framing = {unit.text for unit in plan.units if unit.framing}
+    assert {"roughly", "take", "during", "go", "after", "made"} <= framing
+    assert {"bytes", "parameter", "training", "model", "wider"}.isdisjoint(framing)
+    tokens = plan_query("how many training tokens per parameter is compute optimal")
+    assert "per" in {unit.text for unit in tokens.units if not unit.framing}  # tokens per parameter: a ratio

@@ -967,3 +967,4 @@ def test_a_scan_judges_acronyms_and_the_askers_words_as_the_index_does(tmp_path:
 
     assert scan("CAP theorem") == [] and scan("龙猫平时该喂什么") == []
     assert scan("GQA")[:1] == ["学习笔记/kv.md"] and scan("theorem") == ["学习笔记/bayes.md"]
+

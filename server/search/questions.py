@@ -38,7 +38,10 @@ QUESTION_WORDS_EN = _words(
     generally often always never much many more most less least few lot lots whether kind kinds type types
     say says said called call tell explain explained one ones thing things way ways up
     every still without within over ever even yet already else own other another anything something everything
-    nothing while because since though although unless"""
+    nothing while because since though although unless after before during until across through throughout
+    among around toward towards upon onto beyond roughly approximately basically simply mostly mainly
+    made go goes going went gone come comes coming came take takes taking took taken give gives gave put puts
+    keep keeps kept let lets become becomes became seem seems seemed"""
 )
 QUESTION_WORDS_ZH = _words(
     """为什么 为何 为啥 怎么 怎样 如何 是什么 什么 有何 有什么 区别 差别 不同 多少 几个 几种 哪些 哪个 哪种

@@ -363,3 +363,15 @@ def test_an_english_questions_prepositions_and_light_verbs_frame_it_and_per_does
     assert {"bytes", "parameter", "training", "model", "wider"}.isdisjoint(framing)
     tokens = plan_query("how many training tokens per parameter is compute optimal")
     assert "per" in {unit.text for unit in tokens.units if not unit.framing}  # tokens per parameter: a ratio
+
+
+def test_an_acronyms_plural_holds_its_singular_not_two_halves() -> None:
+    from server.search.analyzer import word_parts
+
+    assert [term for term, _ in index_terms("LLMs")] == ["llms", "llm"]  # not ll and ms
+    assert word_parts("GPUs") == ["gpu"] and word_parts("IDs") == ["id"]
+    assert word_parts("multi-GPUs") == ["multi", "gpu"]
+    assert word_parts("MoEs") == word_parts("MoE") == ["mo", "e"]
+    assert word_parts("Transformers") == [] and word_parts("H100s") == []  # one capital: no acronym
+    gpu = plan_query("GPUs").units[0]
+    assert gpu.matched_by({"gpu"}) and gpu.matched_by({"gpus"})

@@ -968,3 +968,13 @@ def test_a_scan_judges_acronyms_and_the_askers_words_as_the_index_does(tmp_path:
     assert scan("CAP theorem") == [] and scan("龙猫平时该喂什么") == []
     assert scan("GQA")[:1] == ["学习笔记/kv.md"] and scan("theorem") == ["学习笔记/bayes.md"]
 
+
+
+def test_an_acronym_finds_the_notes_that_write_its_plural(tmp_path: Path) -> None:
+    notes = {"学习笔记/llms.md": f"# 模型\n\nLLMs are trained on GPUs. {FILLER}\n",
+             "学习笔记/other.md": f"# 杂记\n\nGP and US and MS are other words. {FILLER}\n"}
+    root = root_with(tmp_path, notes)
+    for searcher in warm_searcher(root):
+        for query in ("LLM", "GPU", "LLMs"):
+            assert "学习笔记/llms.md" in [hit.path for hit in searcher.search(query).hits], query
+    assert "学习笔记/llms.md" in scanned(root)("LLM")

@@ -172,17 +172,24 @@ def load_segmenter() -> None:
 
 
 def word_parts(word: str) -> list[str]:
-    """`pin_memory` -> [pin, memory]; `FlashAttention` -> [flash, attention]; `fp16` -> [] (no parts)."""
+    """`pin_memory` -> [pin, memory]; `FlashAttention` -> [flash, attention]; `fp16` -> [] (no parts). An
+    acronym's plural is its singular's: `GPUs` -> [gpu] (not gp and us), `MoEs` -> [mo, e] as `MoE`."""
     pieces = _SEPARATORS.split(word) if ("_" in word or "-" in word or "." in word) else [word]
     parts: list[str] = []
+    plural = False
     for piece in pieces:
+        if (singular := _ACRONYM_PLURAL.fullmatch(piece)) is not None:
+            piece, plural = singular.group(1), True
         if _CAMEL.search(piece):
             parts.extend(_CAMEL.split(piece))
         elif piece:
             parts.append(piece)
     if len(parts) < 2:
-        return []
+        return [parts[0].lower()] if plural and parts else []
     return [p for p in (part.lower() for part in parts) if p not in STOP_WORDS_EN]
+
+
+_ACRONYM_PLURAL = re.compile(r"([A-Za-z0-9]*[A-Z][A-Za-z0-9]*[A-Z])s")  # two capitals or more, the last before s
 
 
 _HAS_HAN = re.compile(f"[{_HAN}]")

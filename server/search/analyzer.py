@@ -173,19 +173,18 @@ def load_segmenter() -> None:
 
 def word_parts(word: str) -> list[str]:
     """`pin_memory` -> [pin, memory]; `FlashAttention` -> [flash, attention]; `fp16` -> [] (no parts). An
-    acronym's plural is its singular's: `GPUs` -> [gpu] (not gp and us), `MoEs` -> [mo, e] as `MoE`."""
+    acronym's plural has its singular's parts: `multi-GPUs` -> [multi, gpu] (not gp and us), `MoEs` -> [mo, e]."""
     pieces = _SEPARATORS.split(word) if ("_" in word or "-" in word or "." in word) else [word]
     parts: list[str] = []
-    plural = False
     for piece in pieces:
         if (singular := _ACRONYM_PLURAL.fullmatch(piece)) is not None:
-            piece, plural = singular.group(1), True
+            piece = singular.group(1)
         if _CAMEL.search(piece):
             parts.extend(_CAMEL.split(piece))
         elif piece:
             parts.append(piece)
     if len(parts) < 2:
-        return [parts[0].lower()] if plural and parts else []
+        return []
     return [p for p in (part.lower() for part in parts) if p not in STOP_WORDS_EN]
 
 
@@ -271,8 +270,15 @@ def _word_terms(out: list[Term], stretch: str, at: _Cursor) -> None:
 
 
 def _word_and_parts(word: str) -> tuple[str, list[str]]:
-    """A letter/digit word's own term and the terms of its parts (none for a plain lowercase word)."""
-    return word.lower(), (word_parts(word) if not word.isalnum() or not word.islower() else [])
+    """A letter/digit word's own term and the terms of its parts (none for a plain lowercase word); an acronym's
+    plural also holds its singular (GPUs: gpus and gpu), so a search for GPU finds it. A query's GPUs stays
+    itself (`plan_query` reads `word_parts`): the singular would add a second score to every note writing it."""
+    if word.isalnum() and word.islower():
+        return word, []
+    parts = word_parts(word)
+    if not parts and (singular := _ACRONYM_PLURAL.fullmatch(word)) is not None:
+        parts = [singular.group(1).lower()]
+    return word.lower(), parts
 
 
 def has_han(text: str) -> bool:

@@ -978,19 +978,3 @@ def test_an_acronym_finds_the_notes_that_write_its_plural(tmp_path: Path) -> Non
         for query in ("LLM", "GPU", "LLMs"):
             assert "学习笔记/llms.md" in [hit.path for hit in searcher.search(query).hits], query
     assert "学习笔记/llms.md" in scanned(root)("LLM")
-
-
-
-def test_a_name_found_only_apart_weighs_what_its_words_would_weigh_were_they_found_nowhere() -> None:
-    from server.search.analyzer import plan_query
-    from server.search.ranking import Absence, absent_share, unit_weight
-
-    plan = plan_query("how do GPUs handle ray tracing")
-    words = [unit.text for unit in plan.units]
-    assert words == ["gpus", "handle", "ray", "tracing"]
-    sections = 10_000
-    weights = [unit_weight(df, sections, question=True, named=unit.named)  # a name the notes hold in 300
-               for df, unit in zip((300, 3_000, 2_000, 2_000), plan.units, strict=True)]  # sections; common words
-    ray_tracing = {2, 3}  # never in one note
-    share = absent_share(plan, weights, Absence(ray_tracing, ["ray tracing"], [ray_tracing]), sections)
-    assert share >= 0.5  # each of its words weighs as one found nowhere: GPUs does not carry the question

@@ -415,18 +415,16 @@ def absent_share(
     """The share of the query's weight (or of the words `among`) carried by what is absent. A question's words
     are weighed here as keywords are (rarity squared, see `unit_weight`): whether the notes cover a topic depends
     on its rare words (联邦 in 联邦学习中的差分隐私), however a question's ranking spreads its weight. A name
-    found only apart weighs, at least, what its words would weigh were they found nowhere: as one term (协同过滤,
-    ray tracing) it is in no section, however common its words are each, and it outweighs a word the notes hold
-    (how do GPUs handle ray tracing)."""
+    found only apart weighs what a word found nowhere weighs, at least: as one term (协同过滤) it is in no
+    section, however common its words are each."""
     counted = [weight * weight for weight in weights] if plan.question else list(weights)
     unseen = unit_weight(0, max(1, sections))
     for group in _merged(absence.names):
         members = sorted(group)
         whole = sum(counted[i] for i in members)
-        need = unseen * len(members)
-        if whole < need:
+        if whole < unseen:
             for i in members:
-                counted[i] = counted[i] * need / whole if whole else unseen
+                counted[i] = counted[i] * unseen / whole if whole else unseen / len(members)
     if among is not None:
         counted = [weight if i in among else 0.0 for i, weight in enumerate(counted)]
     total = sum(counted)

@@ -1,7 +1,6 @@
 """A root that cannot be wrong: a folder that is not a memory is refused before anything under it is read, the
 walk skips installed code and the person's ignore patterns, and a root holding too many notes is refused."""
 
-import time
 from pathlib import Path
 
 import pytest
@@ -39,13 +38,10 @@ def test_a_folder_that_is_not_a_memory_is_refused_at_once_and_left_alone(
     walked: list[str] = []
     real_scandir = __import__("os").scandir
     monkeypatch.setattr("os.scandir", lambda path=".": walked.append(str(path)) or real_scandir(path))
-    started = time.perf_counter()
     result = CliRunner().invoke(main, ["--root", str(folder), *command])
-    elapsed = time.perf_counter() - started
     assert result.exit_code != 0
     assert str(folder) in result.output and "project-memory init" in result.output
-    assert elapsed < 1.0  # refused from the folder's top level: nothing under it is listed
-    assert walked == []
+    assert walked == []  # refused from the folder's top level, at once: nothing under it is listed
     assert snapshot_tree(folder) == before
     assert not (private_cache / "roots").exists() or not any((private_cache / "roots").iterdir())
 

@@ -1,5 +1,6 @@
 """Live sync: a missed file event never leaves search stale, and subscribers hear about changes on disk."""
 
+import functools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,7 +47,9 @@ def test_a_search_sees_a_change_even_when_the_watcher_has_stopped(memory: Projec
 def test_a_quiet_healthy_watcher_is_backed_up_by_a_sweep(
     memory: ProjectMemory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sync_module, "DEBOUNCE_SECONDS", 5.0)  # the watcher will not deliver during this test
+    # The watcher will not deliver during this test: its pause and its longest wait both outlast it.
+    monkeypatch.setattr(sync_module, "DEBOUNCE_SECONDS", 60.0)
+    monkeypatch.setattr(sync_module, "FolderWatcher", functools.partial(sync_module.FolderWatcher, max_wait=60.0))
     monkeypatch.setattr(freshness_module, "QUIET_SWEEP_SECONDS", 0.0)
     live = LiveSync(memory)
     live.start()

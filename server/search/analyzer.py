@@ -558,6 +558,11 @@ class QueryPlan:
         found.update(term for alt in self.alternatives for unit in alt.units for term in unit.terms)
         return found
 
+    @property
+    def aliased(self) -> set[int]:
+        """The units a glossary alias stands for."""
+        return {i for alt in self.alternatives for i in alt.covers}
+
     def satisfied(self, present: Container[str]) -> list[bool]:
         """Which units a text holding the terms `present` matches, directly or through an alternative."""
         matched = [unit.matched_by(present) for unit in self.units]

@@ -314,7 +314,7 @@ def absent_units(
     gone = {i for i, anywhere in enumerate(held) if not anywhere and plan.units[i].topical}
     named: dict[int, str] = {}
     names: list[set[int]] = []
-    aliased = {i for alt in plan.alternatives for i in alt.covers}
+    aliased = plan.aliased
     for i, unit in enumerate(plan.units):
         if _spelled_in_parts(unit) and held[i] and i not in aliased and close is not None and not close(i):
             gone.add(i)
@@ -475,7 +475,7 @@ def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None)
     size = terms.size
     held: list[npt.NDArray[np.bool_]] = []
     score = np.zeros(size, dtype=np.float32)
-    aliased = {i for alt in plan.alternatives for i in alt.covers}
+    aliased = plan.aliased
     for i, unit in enumerate(plan.units):
         unit_score = _unit(terms, unit)
         if unit.acronym and i not in aliased and in_capitals is not None:

@@ -73,6 +73,7 @@ class _ScannedFile:
     def __init__(self, path: str, stat: FileStat, snapshot: Snapshot, kind: str) -> None:
         self.stat = (stat.mtime_ns, stat.size)
         self.text = _Terms(snapshot.text)
+        self.path = path
         self._source = (path, stat, snapshot, kind)
         self._record: FileRecord | None = None
         self._sections: list[dict[str, Counter[str]]] | None = None
@@ -202,11 +203,11 @@ class Scanner:
 
 def _capitals_only(plan: QueryPlan, files: list[_ScannedFile], could: list[list[bool]]) -> None:
     """An acronym held nowhere when no note holding it writes it in capitals, as `ranking.rank` reads the index."""
-    aliased = {i for alt in plan.alternatives for i in alt.covers}
+    aliased = plan.aliased
     for i, unit in enumerate(plan.units):
         holding = [(file, row) for file, row in zip(files, could, strict=True) if row[i]]
         if unit.acronym and i not in aliased and len(holding) <= CAPITALS_CHECK_TOP and not any(
-            writes_capitals(file.text.cased, unit.text) or writes_capitals(fold(file.record.path), unit.text)
+            writes_capitals(file.text.cased, unit.text) or writes_capitals(fold(file.path), unit.text)
             for file, _ in holding
         ):
             for _, row in holding:

@@ -934,6 +934,7 @@ CAPITALS = {  # an acronym the notes hold only in other senses (\cap, a variable
     "学习笔记/bayes.md": "# Bayes\n\nBayes theorem gives the posterior. 贝叶斯定理给出后验。\n",
     "学习笔记/kv.md": f"# KV 缓存\n\nGQA 让多个查询头共享一组 KV，KV cache 因此变小。{FILLER}\n",
     "学习笔记/habits.md": f"# 作息\n\n平时每天都要复习一遍。{FILLER}\n",
+    "学习笔记/links.md": f"# 互联\n\nNVLink 连接同一台机器里的 GPU；LoRA 只训练低秩矩阵。{FILLER}\n",
 }
 
 
@@ -954,11 +955,14 @@ def test_a_topic_the_notes_hold_only_in_other_senses_or_the_askers_words_is_abse
     assert results.notice and named in results.notice
 
 
-@pytest.mark.parametrize("query", ["GQA", "gqa", "GQA 为什么能让 KV cache 变小", "WHAT IS GQA", "cap"])
-def test_an_acronym_the_notes_write_in_capitals_or_a_word_not_asked_in_capitals_is_found(
-    capitals: Searcher, query: str
+@pytest.mark.parametrize(("query", "expected"), [
+    ("GQA", "学习笔记/kv.md"), ("gqa", "学习笔记/kv.md"), ("GQA 为什么能让 KV cache 变小", "学习笔记/kv.md"),
+    ("WHAT IS GQA", "学习笔记/kv.md"), ("cap", "学习笔记/sets.md"),
+    ("NVLINK 连接", "学习笔记/links.md"), ("LORA 低秩", "学习笔记/links.md"),  # a name the notes write NVLink, LoRA
+])
+def test_an_acronym_the_notes_write_as_a_name_or_a_word_not_asked_in_capitals_is_found(
+    capitals: Searcher, query: str, expected: str
 ) -> None:
-    expected = "学习笔记/kv.md" if "gqa" in query.lower() else "学习笔记/sets.md"
     assert [hit.path for hit in capitals.search(query).hits][:1] == [expected], query
 
 
@@ -967,6 +971,7 @@ def test_a_scan_judges_acronyms_and_the_askers_words_as_the_index_does(tmp_path:
 
     assert scan("CAP theorem") == [] and scan("龙猫平时该喂什么") == []
     assert scan("GQA")[:1] == ["学习笔记/kv.md"] and scan("theorem") == ["学习笔记/bayes.md"]
+    assert scan("NVLINK 连接")[:1] == ["学习笔记/links.md"]
 
 
 

@@ -486,7 +486,7 @@ class Unit:
     named: bool = False  # written as a name (GELU, PyTorch, d_ff, UTF-8): in a question, what it is about
     coined: bool = False  # a coined word (BPE, fastText, d_ff), not only capitalised (Graph): a name by itself
     acronym: bool = False  # written in capitals (CAP, BGP) in a query that does not shout: the notes hold it only
-    # where they write it so (`writes_capitals`), not where cap is \cap or the first half of CapEx
+    # where they write it as a name, with a capital (`writes_capitals`), not where cap is \cap or half of CapEx
     joined: bool = False  # several words taken as one name (keywords' 生成对抗网络): written together in a note
     compound: tuple[int, int] | None = None  # in a question, the span of the compound the word is part of
     word_class: WordClass = WordClass.THING  # in a question, a Chinese word's class; else THING
@@ -779,15 +779,16 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
 
 
 def writes_capitals(text: str, word: str) -> bool:
-    """Whether `text` writes `word` (an acronym, lower-cased) in capitals as a word of its own, or its plural: CAP
-    in "the CAP theorem", not in \\cap, cap(x) or CapEx."""
-    return _capitals(word).search(text) is not None
+    """Whether `text` writes `word` (asked in capitals, lower-cased here) as a word of its own, or its plural, with
+    a capital in it, as a name is written: CAP in "the CAP theorem", NVLink for NVLINK, LoRA for LORA; not \\cap,
+    cap(x) or the Cap of CapEx."""
+    return any(any(char.isupper() for char in match.group()) for match in _as_a_word(word).finditer(text))
 
 
 @functools.lru_cache(maxsize=256)
-def _capitals(word: str) -> re.Pattern[str]:
+def _as_a_word(word: str) -> re.Pattern[str]:
     # Letters and digits only around it: a Chinese word may follow at once (GPU显存).
-    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(word.upper())}(?:e?s|E?S)?(?![A-Za-z0-9])")
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(word)}(?:e?s)?(?![A-Za-z0-9])", re.IGNORECASE)
 
 
 def _classified(units: list[Unit], text: str) -> list[Unit]:

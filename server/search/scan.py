@@ -205,8 +205,10 @@ def _capitals_only(plan: QueryPlan, files: list[_ScannedFile], could: list[list[
     """An acronym held nowhere when no note holding it writes it in capitals, as `ranking.rank` reads the index."""
     aliased = plan.aliased
     for i, unit in enumerate(plan.units):
+        if not unit.acronym or i in aliased:
+            continue  # most queries: nothing to read
         holding = [(file, row) for file, row in zip(files, could, strict=True) if row[i]]
-        if unit.acronym and i not in aliased and len(holding) <= CAPITALS_CHECK_TOP and not any(
+        if len(holding) <= CAPITALS_CHECK_TOP and not any(
             writes_capitals(file.text.cased, unit.text) or writes_capitals(fold(file.path), unit.text)
             for file, _ in holding
         ):

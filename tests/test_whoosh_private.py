@@ -13,7 +13,13 @@ import pytest
 from whoosh import fields, index
 from whoosh.codec.whoosh3 import W3LeafMatcher
 
-from server.search.whoosh_private import read_posting_list, read_values_at, segment_sizes
+from server.search.whoosh_private import (
+    MergeSource,
+    iter_segment_postings,
+    read_posting_list,
+    read_values_at,
+    segment_sizes,
+)
 
 PINNED = "2.7.5"
 
@@ -104,6 +110,54 @@ def test_a_term_no_segment_holds_reads_as_empty(tmp_path: Path) -> None:
     ix = build(tmp_path, 10)
     with ix.searcher() as searcher:
         assert read_posting_list(searcher.reader(), "words", "absent") == ([], [], [])
+
+
+@pytest.mark.parametrize("delete_every", [0, 4])
+def test_a_segments_postings_for_a_merge_match_whooshs_own(tmp_path: Path, delete_every: int) -> None:
+    ix = build(tmp_path, 1000, delete_every=delete_every)
+    with ix.searcher() as searcher:
+        for reader, _offset in searcher.reader().leaf_readers():
+            ours = list(iter_segment_postings(reader))
+            assert ours == list(reader.iter_postings())
+            assert {text for _field, text, *_ in ours} >= {b"common", b"mid", b"rare"}
+            assert MergeSource(reader).iter_postings is not reader.iter_postings
+            assert MergeSource(reader).doc_count_all() == reader.doc_count_all()
+
+
+def test_a_merge_through_merge_sources_keeps_every_live_posting(tmp_path: Path) -> None:
+    ix = build(tmp_path, 300, delete_every=5)
+    for first in (300, 400):  # two more segments, so the merge folds three
+        writer = ix.writer()
+        for i in range(first, first + 50):
+            writer.add_document(key=str(i), words=f"common fresh{i % 4} " + ("rare " if i == first else ""))
+        writer.commit(merge=False)
+    terms = ("common", "mid", "rare", "fresh1")
+
+    def by_key(searcher: Any) -> dict[str, list[tuple[str, float]]]:  # merging renumbers the documents
+        found = {}
+        for term in terms:
+            ids, weights = public(searcher.reader(), term)
+            pairs = zip(ids, weights, strict=True)
+            found[term] = sorted((searcher.stored_fields(doc)["key"], weight) for doc, weight in pairs)
+        return found
+
+    with ix.searcher() as searcher:
+        expected = by_key(searcher)
+
+    def through_sources(writer: Any, segments: list[Any]) -> list[Any]:
+        from whoosh.reading import SegmentReader
+
+        for segment in segments:
+            reader = SegmentReader(writer.storage, writer.schema, segment)
+            writer.add_reader(MergeSource(reader))
+            reader.close()
+        return []
+
+    ix.writer().commit(mergetype=through_sources)
+    assert len(ix._segments()) == 1
+    with ix.searcher() as searcher:
+        assert by_key(searcher) == expected
+        assert searcher.doc_count() == 300 - 60 + 100
 
 
 def test_segment_sizes_count_written_and_deleted_documents(tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ from server.search.documents import FileRecord, SectionRecord
 from server.search.manifest import ManifestEntry
 from server.search.postings import LENGTH_COLUMN, WORDS, IndexTerms, SegmentTerms, SegmentVanished, forget_columns
 from server.search.ranking import ZONE_BOOSTS
-from server.search.whoosh_private import segment_sizes
+from server.search.whoosh_private import MergeSource, segment_sizes
 
 logger = logging.getLogger(__name__)
 
@@ -277,7 +277,7 @@ def _merge_tier(writer: Any, segments: list[Any]) -> list[Any]:
 
     for i in sorted(chosen):
         reader = SegmentReader(writer.storage, writer.schema, segments[i])
-        writer.add_reader(reader)
+        writer.add_reader(MergeSource(reader))
         reader.close()
     return [segment for i, segment in enumerate(segments) if i not in chosen]
 

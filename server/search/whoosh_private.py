@@ -2,9 +2,12 @@
 
 Whoosh's own matchers cost a Python call per posting (and a generator step per id in `delta_decode`); a query
 here reads whole posting lists, so it unpickles each block itself and decodes its ids with `accumulate`.
-This relies on whoosh-reloaded 2.7.5's `SegmentReader` (`_terms`, `_text_to_bytes`) and `W3LeafMatcher`
-layout (`_postfile`, `_dataoffset`, `_nextoffset`, `_compression`, `_blocklength`, `_maxid`, `_lastblock`,
-`_goto`, and a block being a pickled (ids, weights, values) tuple); the version is pinned in pyproject.toml and
+A merge copies every posting of a few small segments, and reads them here too, a terms file in order and a
+block at a time (`iter_segment_postings`).
+This relies on whoosh-reloaded 2.7.5's `SegmentReader` (`_terms`, `_text_to_bytes`), `W3TermsReader`
+(`_codec`, `_postfile`, `items`) and `W3LeafMatcher` layout (`_postfile`, `_dataoffset`, `_nextoffset`,
+`_compression`, `_blocklength`, `_maxid`, `_lastblock`, `_goto`, `_read_ids`, `_read_weights`, `_read_values`,
+and a block being a pickled (ids, weights, values) tuple); the version is pinned in pyproject.toml and
 `tests/test_whoosh_private.py` fails loudly if it moves.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import pickle
 import zlib
+from collections.abc import Iterator
 from itertools import accumulate
 from typing import Any
 
@@ -114,6 +118,51 @@ def read_values_at(reader: Any, field: str, term: str, docs: list[int]) -> dict[
         if matcher._lastblock:
             return found
         matcher._goto(matcher._nextoffset)
+
+
+def iter_segment_postings(reader: Any) -> Iterator[tuple[str, bytes, int, float, Any]]:
+    """Every posting of one segment reader, deleted documents left out, exactly as Whoosh's
+    `IndexReader.iter_postings` yields them (field, term bytes, document, weight, value) for a merge to copy.
+    Whoosh's own looks each term up in the hash table again, wraps its matcher to skip deleted documents and
+    steps it a posting at a time: most of a merge's time. This walks the terms file in order and takes each
+    block of a list whole, through the matcher's own block decoders."""
+    terms = reader._terms
+    codec, postfile, schema = terms._codec, terms._postfile, reader.schema
+    deleted = reader.deleted_docs_set
+    for (field, text), info in terms.items():
+        if field not in schema:
+            continue
+        matcher = codec.postings_reader(postfile, info, schema[field].format)
+        if type(matcher) is not W3LeafMatcher:  # a list stored inline with the term: a posting or two
+            while matcher.is_active():
+                if matcher.id() not in deleted:
+                    yield field, text, matcher.id(), matcher.weight(), matcher.value()
+                matcher.next()
+            continue
+        while True:
+            matcher._read_ids()
+            matcher._read_weights()
+            matcher._read_values()
+            for doc, weight, value in zip(matcher._ids, matcher._weights, matcher._values, strict=True):
+                if doc not in deleted:
+                    yield field, text, doc, weight, value
+            if matcher._lastblock:
+                break
+            matcher._goto(matcher._nextoffset)
+
+
+class MergeSource:
+    """A segment reader to hand `SegmentWriter.add_reader`: the reader itself, but for its postings, which come
+    from `iter_segment_postings` (the method `add_reader` reads them through is Whoosh's public low-level one)."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+
+    def iter_postings(self) -> Iterator[tuple[str, bytes, int, float, Any]]:
+        return iter_segment_postings(self._reader)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
 
 
 def segment_sizes(segments: list[Any]) -> list[tuple[int, int]]:

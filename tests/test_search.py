@@ -232,7 +232,18 @@ def test_queries_made_of_syntax_alone_give_an_answer_not_an_error(shared: Search
 
 def test_a_quoted_phrase_must_occur_as_written(shared: Searcher) -> None:
     assert "学习笔记/dataloader.md" in paths(shared, '"pin memory"')
-    assert paths(shared, '"memory pin"') == []
+    results = shared.search('"memory pin"')
+    assert results.hits == []
+    assert results.notice and "“memory pin”" in results.notice and "without the quotes" in results.notice
+
+
+def test_a_question_quoting_words_no_note_writes_finds_the_words_and_says_so(shared: Searcher) -> None:
+    # A question's quotes are as often the asker's own phrase as an exact one.
+    results = shared.search('为什么 “memory pin” 能加快拷贝')
+    assert "学习笔记/dataloader.md" in [hit.path for hit in results.hits]
+    assert results.notice and "“memory pin”" in results.notice and "its words" in results.notice
+    assert "学习笔记/dataloader.md" in paths(shared, '为什么 “pin memory” 能加快拷贝')
+    assert shared.search('为什么 “pin memory” 能加快拷贝').notice is None
 
 
 def test_a_query_of_only_common_words_says_so(shared: Searcher) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from itertools import islice
 
 import numpy as np
@@ -82,8 +83,26 @@ class SearchEngine:
         self._scanner.clear()
 
     def search(self, request: SearchRequest) -> SearchResults:
-        filters = filters_for(request)
         plan = self.plan(request.query)
+        results = self._search(request, plan)
+        if results.hits or not plan.phrases:
+            return results
+        # Nothing holds the quoted words as written. A question's quotes are as often the asker quoting a phrase
+        # of their own (“哪个回答更好”): its words are searched instead, and said to be. Keywords quoted are
+        # meant as written: nothing is shown, but the answer says whether the words are there apart.
+        loose = self._search(request, replace(plan, phrases=[], phrase_texts=[]))
+        quoted = "、".join(f"“{text}”" for text in plan.phrase_texts)
+        if not loose.hits:
+            return loose
+        if plan.question:
+            said = f"no note writes {quoted} as quoted; these results hold its words."
+            return loose.model_copy(update={"notice": f"{said} {loose.notice}" if loose.notice else said})
+        return results.model_copy(update={
+            "notice": f"no note writes {quoted} as quoted; search again without the quotes to find notes holding "
+                      "its words apart."})
+
+    def _search(self, request: SearchRequest, plan: QueryPlan) -> SearchResults:
+        filters = filters_for(request)
         aliases = list(dict.fromkeys(alt.text for alt in plan.alternatives))
         if not plan.units:
             common = "the query holds only very common words; add a topic word."

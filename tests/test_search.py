@@ -621,6 +621,8 @@ PHRASING = {  # questions worded in the asker's own verbs and idioms, and names 
     "学习笔记/errands.md": "# 杂记\n\n把文件放进文件夹。\n\n## 上传\n\n日志传到服务器。\n",
     "学习笔记/langid.md": f"# 语言识别\n\nfastText 做语言识别时，输入里的换行符要先替换成空格。{FILLER}\n",
     "学习笔记/dedup.md": "# 去重\n\n先去掉重复的网页。\n",
+    "学习笔记/intensity.md": f"# 算术强度\n\n解码阶段每读一个参数只做很少的计算，算术强度低。{FILLER}\n",
+    "学习笔记/release.md": f"# 版本\n\n新版本下周推出。{FILLER}\n",
 }
 
 
@@ -636,6 +638,8 @@ phrasing = module_searcher(PHRASING)
      "学习笔记/bytes.md"),  # every, own: words of any question, no name with their neighbours
     ("为什么把 CPU 上的张量先放进固定内存再传到显卡会更快？", "学习笔记/pinned.md"),  # 放进 固定, 传到 显卡: verbs
     ("用 fasttext 做语言识别之前为什么要先把换行去掉", "学习笔记/langid.md"),  # 把 X 去掉: 去掉 is the act done to X
+    ("解码阶段为什么慢，是怎么用算术强度推出来的", "学习笔记/intensity.md"),  # 推出来: a verb and its complement
+    ("之前课上说解码阶段算术强度低，为什么", "学习笔记/intensity.md"),  # 课 (as 前课) found nowhere: no name
 ])
 def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
     phrasing: Searcher, question: str, path: str
@@ -677,6 +681,8 @@ def test_a_scan_tells_phrasing_from_names_as_the_index_does(tmp_path: Path) -> N
 
     assert scan("怎么判断测试集有没有混进训练数据里")[:1] == ["学习笔记/contamination.md"]
     assert scan("用 fasttext 做语言识别之前为什么要先把换行去掉")[:1] == ["学习笔记/langid.md"]
+    assert scan("之前课上说解码阶段算术强度低，为什么")[:1] == ["学习笔记/intensity.md"]
+    assert scan("解码阶段为什么慢，是怎么用算术强度推出来的")[:1] == ["学习笔记/intensity.md"]
     assert scan("支持向量机的核函数怎么选") == [] and scan("什么是图神经网络") == []
 
 

@@ -207,7 +207,8 @@ def written_together(plan: QueryPlan) -> list[tuple[int, int]]:
             joined = not between.strip() and (plan.question or not (left.coined or right.coined))
         if joined and not (left.framing or right.framing
                            or WordClass.OTHER in (left.word_class, right.word_class)  # 没什么 收益 is no name
-                           or _phrasing_pair(left, right) or _disposal_verb(plan, right)):
+                           or _phrasing_pair(left, right) or _disposal_verb(plan, right)
+                           or _predicate_verb(plan, i + 1)):
             pairs.append((i, i + 1))
     return pairs
 
@@ -337,8 +338,8 @@ def absent_units(
         if unit.compound is not None and not _disposal_verb(plan, unit):
             compounds.setdefault(unit.compound, []).append(i)
     for (start, end), members in compounds.items():
-        content = [i for i in members if _may_name(plan.units[i], held[i])]
-        if len(members) > 1 and (gone.intersection(members) or (len(content) > 1 and not together(content))):
+        content = [i for i in _before_predicate(plan, members) if _may_name(plan.units[i], held[i])]
+        if len(content) > 1 and (gone.intersection(content) or not together(content)):
             gone.update(members)
             names.append(set(members))
             named[members[0]] = plan.text[start:end]
@@ -350,6 +351,27 @@ def absent_units(
     words = [named.get(i, _shown(unit)) for i, unit in enumerate(plan.units)
              if (i in gone and (i in named or not unit.framing)) or (not topic_held and i in naming and not held[i])]
     return Absence(gone, list(dict.fromkeys(word for word in words if word)), names)
+
+
+_COMPLEMENTS = frozenset("来去到完好掉出")  # 推出来, 放进去, 算到: a verb's direction or result, written after it
+
+
+def _predicate_verb(plan: QueryPlan, index: int) -> bool:
+    """In a question, the verb before the complement ending a compound (推出 in 算术强度推出来): the asker's
+    predicate, not part of the name before it. A compound ending in a verb alone (垃圾回收) ends with its name."""
+    units = plan.units
+    if not plan.question or index + 1 >= len(units) or units[index].word_class != WordClass.ACT:
+        return False
+    verb, after = units[index], units[index + 1]
+    return verb.compound is not None and after.compound == verb.compound and after.text in _COMPLEMENTS \
+        and after.end == verb.compound[1]
+
+
+def _before_predicate(plan: QueryPlan, members: list[int]) -> list[int]:
+    """A question's compound without the verb and complement it ends with (see `_predicate_verb`)."""
+    if len(members) > 2 and _predicate_verb(plan, members[-2]):
+        return members[:-2]
+    return members
 
 
 def _naming(plan: QueryPlan) -> list[int]:

@@ -373,3 +373,9 @@ def test_an_acronyms_plural_holds_its_singular_not_two_halves() -> None:
     assert word_parts("multi-GPUs") == ["multi", "gpu"] and word_parts("MoEs") == word_parts("MoE") == ["mo", "e"]
     assert index_terms("Transformers") == [("transformers", 0)] and index_terms("H100s") == [("h100s", 0)]
     assert plan_query("GPUs").units[0].options == (("gpus",),)  # a query's plural stays itself
+
+
+def test_a_word_ending_in_style_or_like_is_also_its_head_alone() -> None:
+    assert ("elo",) in plan_query("Elo-style leaderboard").units[0].options  # the notes write Elo rating
+    assert ("bert",) in plan_query("BERT-like encoder").units[0].options
+    assert ("row",) not in plan_query("row-wise split").units[0].options  # -wise makes a new word

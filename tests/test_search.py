@@ -623,6 +623,7 @@ PHRASING = {  # questions worded in the asker's own verbs and idioms, and names 
     "学习笔记/dedup.md": "# 去重\n\n先去掉重复的网页。\n",
     "学习笔记/intensity.md": f"# 算术强度\n\n解码阶段每读一个参数只做很少的计算，算术强度低。{FILLER}\n",
     "学习笔记/release.md": f"# 版本\n\n新版本下周推出。{FILLER}\n",
+    "学习笔记/arena.md": "# Chatbot Arena\n\nPeople pick the better of two answers, and an Elo rating ranks the models.\n",
 }
 
 
@@ -640,6 +641,7 @@ phrasing = module_searcher(PHRASING)
     ("用 fasttext 做语言识别之前为什么要先把换行去掉", "学习笔记/langid.md"),  # 把 X 去掉: 去掉 is the act done to X
     ("解码阶段为什么慢，是怎么用算术强度推出来的", "学习笔记/intensity.md"),  # 推出来: a verb and its complement
     ("之前课上说解码阶段算术强度低，为什么", "学习笔记/intensity.md"),  # 课 (as 前课) found nowhere: no name
+    ("How does Chatbot Arena turn answers into an Elo-style rating?", "学习笔记/arena.md"),  # Elo-style: Elo; turn
 ])
 def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
     phrasing: Searcher, question: str, path: str

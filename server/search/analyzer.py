@@ -171,6 +171,9 @@ def load_segmenter() -> None:
     JIEBA.load()
 
 
+MODIFIER_SUFFIXES = frozenset({"style", "like", "based", "esque"})  # Elo-style, BERT-like, Transformer-based
+
+
 def word_parts(word: str) -> list[str]:
     """`pin_memory` -> [pin, memory]; `FlashAttention` -> [flash, attention]; `fp16` -> [] (no parts). An
     acronym's plural has its singular's parts: `multi-GPUs` -> [multi, gpu] (not gp and us), `MoEs` -> [mo, e]."""
@@ -760,6 +763,8 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
                 options += tuple((*parts[:-1], form) for form in _number_forms(parts[-1]))
             if parts and not any(char.isdigit() for char in whole):  # hand-written: also handwritten
                 options += (("".join(parts),),)
+            if len(parts) > 1 and parts[-1] in MODIFIER_SUFFIXES:  # Elo-style: what the notes call Elo
+                options += (parts[:-1],)
             options += tuple((variant,) for variant in english_variants(whole))
             coined = any(char.isupper() for char in run[1:]) or any(char.isdigit() or char in "_." for char in run)
             named = coined or run != whole  # not hand-written

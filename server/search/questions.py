@@ -41,7 +41,8 @@ QUESTION_WORDS_EN = _words(
     nothing while because since though although unless after before during until across through throughout
     among around toward towards upon onto beyond roughly approximately basically simply mostly mainly
     made go goes going went gone come comes coming came take takes taking took taken give gives gave put puts
-    keep keeps kept let lets become becomes became seem seems seemed only almost nearly quite"""
+    keep keeps kept let lets become becomes became seem seems seemed turn turns turned turning
+    only almost nearly quite"""
 )
 QUESTION_WORDS_ZH = _words(
     """为什么 为何 为啥 怎么 怎样 如何 是什么 什么 有何 有什么 区别 差别 不同 多少 几个 几种 哪些 哪个 哪种

@@ -604,6 +604,31 @@ def test_a_questions_two_word_name_held_only_far_apart_is_absent_however_rare_it
     assert scanned == []
 
 
+SORTING = {  # a glossary alias of two words each note holds for another reason, or writes as the name
+    "学习笔记/pipeline.md": f"# 流水线\n\nA pipeline bubble wastes time. {FILLER} We sort the micro-batches.\n",
+    **{f"学习笔记/cost-{i}.md": f"# 代价 {i}\n\n第 {i} 种做法的时间复杂度更高。\n" for i in range(8)},
+}
+
+
+def test_an_alias_of_several_words_stands_for_a_word_only_where_a_note_writes_them_together(tmp_path: Path) -> None:
+    from server.search.filters import Filters
+    from server.search.scan import Scanner
+
+    root = root_with(tmp_path, SORTING)
+    question = "冒泡排序的时间复杂度是多少"  # jieba tags 冒泡排序 an idiom: the glossary knows it for a name
+    for searcher in warm_searcher(root):
+        results = searcher.search(question)
+        assert results.hits == [] and results.absent == ["冒泡排序"], results
+        plan = searcher.engine.plan(question)
+        assert Scanner(NoteStore(root)).search(plan, Filters(), PRESETS["cs336-zh"], limit=10, per_file=True) == []
+    write(root, "学习笔记/sorting.md", "# Sorting\n\nBubble sort swaps neighbours, 时间复杂度是 n 的平方。\n")
+    for searcher in warm_searcher(root):
+        assert [hit.path for hit in searcher.search(question).hits][:1] == ["学习笔记/sorting.md"]
+        plan = searcher.engine.plan(question)
+        found = Scanner(NoteStore(root)).search(plan, Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
+        assert [hit.path for hit in found][:1] == ["学习笔记/sorting.md"]
+
+
 PHRASING = {  # questions worded in the asker's own verbs and idioms, and names a question must still refuse
     "学习笔记/contamination.md": f"# 数据污染\n\n检测测试集是否出现在训练数据里，可以比较 n-gram 重叠。{FILLER}\n",
     "学习笔记/batch.md": f"# 批量大小\n\nbatch size 超过临界值之后，收益很小。{FILLER}\n",
@@ -623,7 +648,7 @@ PHRASING = {  # questions worded in the asker's own verbs and idioms, and names 
     "学习笔记/dedup.md": "# 去重\n\n先去掉重复的网页。\n",
     "学习笔记/intensity.md": f"# 算术强度\n\n解码阶段每读一个参数只做很少的计算，算术强度低。{FILLER}\n",
     "学习笔记/release.md": f"# 版本\n\n新版本下周推出。{FILLER}\n",
-    "学习笔记/arena.md": "# Chatbot Arena\n\nPeople pick the better of two answers, and an Elo rating ranks the models.\n",
+    "学习笔记/arena.md": "# Chatbot Arena\n\nPeople pick the better of two answers; an Elo rating ranks the models.\n",
 }
 
 

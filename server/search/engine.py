@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from itertools import islice
+from itertools import islice, pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +20,16 @@ import numpy.typing as npt
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import Layout
 from memory_schema.lectures import lecture_label
-from server.search.analyzer import Alternative, QueryPlan, fold, load_segmenter, plan_query, writes_capitals
+from server.search.analyzer import (
+    Alternative,
+    QueryPlan,
+    Unit,
+    WordClass,
+    fold,
+    load_segmenter,
+    plan_query,
+    writes_capitals,
+)
 from server.search.filters import Filters, filters_for
 from server.search.glossary import Glossary, parse_glossary_markdown
 from server.search.postings import IndexTerms
@@ -40,6 +49,7 @@ from server.search.ranking import (
     rank,
     rescore,
     spelled_in_section,
+    spellings,
     written_as_one,
 )
 from server.search.request import SearchRequest
@@ -155,6 +165,10 @@ class SearchEngine:
             # are searched apart so the term's aliases apply; a generic one (模型 in 隐马尔可夫模型) does not.
             plan = plan_query(query, compounds=False)
         for expansion in expansions:
+            for i, unit in enumerate(plan.units):
+                if (unit.start, unit.end) == (expansion.start, expansion.end) and unit.word_class != WordClass.THING:
+                    # A term of the glossary is a name, whatever the dictionary tags it (冒泡排序 as an idiom).
+                    plan.units[i] = replace(unit, word_class=WordClass.THING)
             covers = tuple(
                 i for i, unit in enumerate(plan.units) if expansion.start <= unit.start and unit.end <= expansion.end
             )
@@ -170,7 +184,7 @@ class SearchEngine:
         self, terms: IndexTerms, plan: QueryPlan, filters: Filters, request: SearchRequest
     ) -> tuple[list[SectionHit], list[str], list[str]]:
         """The hits, the query words no note holds, and the two that carry the query when they never meet."""
-        ranking = rank(plan, terms, _in_capitals(terms))
+        ranking = rank(plan, terms, _in_capitals(terms), lambda units, docs: _alias_near(terms, units, docs))
         held = [bool(unit.any()) for unit in ranking.units]
 
         def together(members: Sequence[int]) -> bool:
@@ -289,6 +303,23 @@ def _close_somewhere(ranking: Ranking, terms: IndexTerms, index: int) -> bool:
                 found = [where[term].get(doc) for term in option]
                 if all(found) and spelled_in_section(unit, [sorted(p or ()) for p in found]):
                     return True
+    return False
+
+
+def _alias_near(terms: IndexTerms, units: Sequence[Unit], docs: IntArray) -> bool:
+    """Whether one of `docs` writes each word of an alias in one clause with the next (see `rank`; bounded and
+    read in chunks as `_near_somewhere` is)."""
+    words = [spellings(unit) for unit in units]
+    if len(docs) > NEAR_CHECK_TOP:
+        return True
+    wanted = set().union(*words)
+    for start in range(0, len(docs), NEAR_CHECK_CHUNK):
+        chunk = [int(doc) for doc in docs[start : start + NEAR_CHECK_CHUNK]]
+        where = {term: terms.positions(term, chunk) for term in wanted}
+        for doc in chunk:
+            if all(any(near_in_section(where[a].get(doc), where[b].get(doc)) for a in left for b in right)
+                   for left, right in pairwise(words)):
+                return True
     return False
 
 

@@ -77,6 +77,8 @@ CAPITALS_CHECK_TOP = 64  # sections an acronym's capitals are checked in (its st
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int32]
 Written = Callable[[str, "IntArray"], bool]  # whether one of these sections writes the word in capitals
+AliasWritten = Callable[[Sequence[Unit], "IntArray"], bool]  # whether one of these sections writes an alias's
+# words together
 
 
 class PostingsLike(Protocol):
@@ -269,12 +271,16 @@ def anchors(plan: QueryPlan, index: int) -> set[str]:
     """The terms that stand for a query word where nearness is read: its own, its other spellings as one word
     (visualize for visualization), and those of the glossary aliases that stand for it (a note may write 解码
     beside contrastive, not decoding)."""
-    unit = plan.units[index]
-    found = {unit.anchor} | {option[0] for option in unit.options if len(option) == 1}
+    found = spellings(plan.units[index])
     for alt in plan.alternatives:
         if index in alt.covers:
             found.update(unit.anchor for unit in alt.units)
     return found
+
+
+def spellings(unit: Unit) -> set[str]:
+    """The terms that stand for a word where nearness is read: its own, and its other spellings as one word."""
+    return {unit.anchor} | {option[0] for option in unit.options if len(option) == 1}
 
 
 def written_as_one(plan: QueryPlan, left: int, right: int) -> bool:
@@ -488,12 +494,15 @@ def apart_pair(
     return first, second
 
 
-def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None) -> Ranking:
+def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None,
+         alias_written: AliasWritten | None = None) -> Ranking:
     """Score every section holding some of `plan` and say how much of it each holds. An acronym (CAP) is held
     nowhere when no section holding it writes it in capitals (`in_capitals`: whether one of the sections it is
     given does; the index folds case, so \\cap and CapEx hold cap too), unless a glossary alias stands for it
     (its alias may be what the notes hold) or it is held in more than CAPITALS_CHECK_TOP sections (then surely
-    written so somewhere)."""
+    written so somewhere). An alias of several words (bubble sort for 冒泡排序) stands for a query word no
+    section holds only where a section writes its words together (`alias_written`): a pipeline bubble and a sort
+    lines later are not it."""
     size = terms.size
     held: list[npt.NDArray[np.bool_]] = []
     score = np.zeros(size, dtype=np.float32)
@@ -514,6 +523,10 @@ def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None)
             through.append(None)
             continue
         holding = alt_score > 0
+        if alias_written is not None and len(alt.units) > 1 and not all(direct[i].any() for i in alt.covers) \
+                and not alias_written(alt.units, np.flatnonzero(holding).astype(np.int32)):
+            through.append(None)
+            continue
         only_alias = np.zeros(size, dtype=np.bool_)
         for index in alt.covers:
             only_alias |= holding & ~direct[index]

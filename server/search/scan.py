@@ -13,11 +13,14 @@ import math
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from itertools import pairwise
 
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import Layout
 from server.search.analyzer import (
     QueryPlan,
+    Unit,
     coverage,
     fold,
     framed,
@@ -40,6 +43,7 @@ from server.search.ranking import (
     near_in_section,
     not_covered,
     spelled_in_section,
+    spellings,
     unit_weight,
     written_as_one,
 )
@@ -120,6 +124,7 @@ class Scanner:
     ) -> list[SectionHit]:
         with self._lock:
             files = [f for f in (self._file(path, layout) for path in self._store.iter_markdown()) if f is not None]
+        plan = _written_aliases(plan, files)
         could = [plan.satisfied(f.text) for f in files]
         _capitals_only(plan, files, could)
         df = [sum(row[i] for row in could) for i in range(len(plan.units))]
@@ -214,6 +219,30 @@ def _capitals_only(plan: QueryPlan, files: list[_ScannedFile], could: list[list[
         ):
             for _, row in holding:
                 row[i] = False
+
+
+def _written_aliases(plan: QueryPlan, files: list[_ScannedFile]) -> QueryPlan:
+    """The plan without the aliases of several words standing for a query word no note holds that no note writes
+    together, as `ranking.rank` reads the index (bubble sort for 冒泡排序: a pipeline bubble, a sort lines later)."""
+    kept = []
+    for alt in plan.alternatives:
+        if len(alt.units) > 1 and not all(any(plan.units[i].matched_by(f.text) for f in files) for i in alt.covers):
+            holding = [f for f in files if all(unit.matched_by(f.text) for unit in alt.units)]
+            if not any(_written_near(file, alt.units) for file in holding):
+                continue
+        kept.append(alt)
+    return plan if len(kept) == len(plan.alternatives) else replace(plan, alternatives=kept)
+
+
+def _written_near(file: _ScannedFile, units: Sequence[Unit]) -> bool:
+    """Whether a part of the note writes each of `units` in one clause with the next."""
+    words = [spellings(unit) for unit in units]
+    for text in _parts(file.record):
+        where = _positions(text)
+        if all(any(near_in_section(where.get(a), where.get(b)) for a in left for b in right)
+               for left, right in pairwise(words)):
+            return True
+    return False
 
 
 def _together(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, members: Sequence[int]) -> bool:

@@ -375,7 +375,8 @@ def test_an_acronyms_plural_holds_its_singular_not_two_halves() -> None:
     assert plan_query("GPUs").units[0].options == (("gpus",),)  # a query's plural stays itself
 
 
-def test_a_word_ending_in_style_or_like_is_also_its_head_alone() -> None:
+def test_a_word_ending_in_style_like_or_wise_is_also_its_head_alone() -> None:
     assert ("elo",) in plan_query("Elo-style leaderboard").units[0].options  # the notes write Elo rating
     assert ("bert",) in plan_query("BERT-like encoder").units[0].options
-    assert ("row",) not in plan_query("row-wise split").units[0].options  # -wise makes a new word
+    assert ("row",) in plan_query("row-wise split").units[0].options  # the notes write row parallel, 按行
+    assert ("multi",) not in plan_query("multi-head attention").units[0].options  # a head is no modifier

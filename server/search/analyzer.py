@@ -171,7 +171,7 @@ def load_segmenter() -> None:
     JIEBA.load()
 
 
-MODIFIER_SUFFIXES = frozenset({"style", "like", "based", "esque"})  # Elo-style, BERT-like, Transformer-based
+MODIFIER_SUFFIXES = frozenset({"style", "like", "based", "esque", "wise"})  # Elo-style, BERT-like, row-wise
 
 
 def word_parts(word: str) -> list[str]:

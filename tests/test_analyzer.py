@@ -372,7 +372,7 @@ def test_an_acronyms_plural_holds_its_singular_not_two_halves() -> None:
     assert [term for term, _ in index_terms("IDs")] == ["ids", "id"]
     assert word_parts("multi-GPUs") == ["multi", "gpu"] and word_parts("MoEs") == word_parts("MoE") == ["mo", "e"]
     assert index_terms("Transformers") == [("transformers", 0)] and index_terms("H100s") == [("h100s", 0)]
-    assert plan_query("GPUs").units[0].options == (("gpus",),)  # a query's plural stays itself
+    assert plan_query("GPUs").units[0].options == (("gpu",),)  # which the notes' GPU and GPUs both hold
 
 
 def test_a_word_ending_in_style_like_or_wise_is_also_its_head_alone() -> None:

@@ -75,7 +75,10 @@ FRAMING_WORDS = _words(
     example examples definition tutorial guide principle principles note notes work works working meaning purpose
     summary basics understanding usage details need needs needed use uses used using get gets make makes way
     ways much many want know like best good better out up down off over 需要 使用 用法 用途 有用
-    越来越 逐渐 不断 一直 总是 经常 常常 往往 通常 非常 特别 十分 相当 已经 仍然 依然 明显 突然"""
+    越来越 逐渐 不断 一直 总是 经常 常常 往往 通常 非常 特别 十分 相当 已经 仍然 依然 明显 突然
+    讲讲 讲一讲 讲一下 说说 说一说 说一下 聊聊 聊一聊 谈谈 谈一谈 梳理 科普 来龙去脉 简单 展开 动机 做到
+    解释一下 解释下 介绍一下 介绍下 总结一下 分析一下 梳理一下 科普一下 说明一下 说明
+    出来 出去 进来 进去 下来 下去 上来 上去 回来 回去 过来 过去 开来"""
 )
 
 
@@ -274,8 +277,8 @@ def _word_terms(out: list[Term], stretch: str, at: _Cursor) -> None:
 
 def _word_and_parts(word: str) -> tuple[str, list[str]]:
     """A letter/digit word's own term and the terms of its parts (none for a plain lowercase word); an acronym's
-    plural also holds its singular (GPUs: gpus and gpu), so a search for GPU finds it. A query's GPUs stays
-    itself (`plan_query` reads `word_parts`): the singular would add a second score to every note writing it."""
+    plural also holds its singular (GPUs: gpus and gpu), so a search for GPU finds it, and a query's GPUs is
+    searched as gpu alone (`plan_query`): both would score every note writing GPUs twice."""
     if word.isalnum() and word.islower():
         return word, []
     parts = word_parts(word)
@@ -758,6 +761,8 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
             parts = tuple(word_parts(run))
             if (whole in STOP_WORDS_EN and not parts) or _contraction(cuts.text, match.start(), match.end(), whole):
                 continue
+            if not parts and (singular := _ACRONYM_PLURAL.fullmatch(run)) is not None:
+                whole = singular.group(1).lower()  # CPUs: the notes' CPU and CPUs both hold cpu
             options: tuple[tuple[str, ...], ...] = ((whole,), parts) if parts else ((whole,),)
             if parts:  # KV-head is written KV heads too
                 options += tuple((*parts[:-1], form) for form in _number_forms(parts[-1]))

@@ -102,14 +102,15 @@ class SearchEngine:
         # meant as written: nothing is shown, but the answer says whether the words are there apart.
         loose = self._search(request, replace(plan, phrases=[], phrase_texts=[]))
         quoted = "、".join(f"“{text}”" for text in plan.phrase_texts)
+        unwritten = f"no note writes {quoted} as quoted" if len(plan.phrase_texts) == 1 else \
+            f"no section writes all of {quoted} as quoted"
         if not loose.hits:
             return loose
         if plan.question:
-            said = f"no note writes {quoted} as quoted; these results hold its words."
+            said = f"{unwritten}; these results are for the words, searched apart."
             return loose.model_copy(update={"notice": f"{said} {loose.notice}" if loose.notice else said})
         return results.model_copy(update={
-            "notice": f"no note writes {quoted} as quoted; search again without the quotes to find notes holding "
-                      "its words apart."})
+            "notice": f"{unwritten}; search again without the quotes to find notes holding the words apart."})
 
     def _search(self, request: SearchRequest, plan: QueryPlan) -> SearchResults:
         filters = filters_for(request)
@@ -166,8 +167,9 @@ class SearchEngine:
             plan = plan_query(query, compounds=False)
         for expansion in expansions:
             for i, unit in enumerate(plan.units):
-                if (unit.start, unit.end) == (expansion.start, expansion.end) and unit.word_class != WordClass.THING:
-                    # A term of the glossary is a name, whatever the dictionary tags it (冒泡排序 as an idiom).
+                if expansion.start <= unit.start and unit.end <= expansion.end and unit.word_class != WordClass.THING:
+                    # A term of the glossary is a name, whatever the dictionary tags it or its words (冒泡排序 as an
+                    # idiom, the 快速 of 快速排序 as an adverb).
                     plan.units[i] = replace(unit, word_class=WordClass.THING)
             covers = tuple(
                 i for i, unit in enumerate(plan.units) if expansion.start <= unit.start and unit.end <= expansion.end
@@ -185,6 +187,7 @@ class SearchEngine:
     ) -> tuple[list[SectionHit], list[str], list[str]]:
         """The hits, the query words no note holds, and the two that carry the query when they never meet."""
         ranking = rank(plan, terms, _in_capitals(terms), lambda units, docs: _alias_near(terms, units, docs))
+        plan = ranking.plan  # only the aliases some section holds
         held = [bool(unit.any()) for unit in ranking.units]
 
         def together(members: Sequence[int]) -> bool:

@@ -32,7 +32,7 @@ import math
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -44,6 +44,7 @@ from server.search.analyzer import (
     HEADING,
     TITLE,
     ZONE_BASES,
+    Alternative,
     QueryPlan,
     Unit,
     WordClass,
@@ -285,7 +286,8 @@ def spellings(unit: Unit) -> set[str]:
 
 def written_as_one(plan: QueryPlan, left: int, right: int) -> bool:
     """Whether two words are one term wherever the notes hold them, with no positions to read: one glossary alias
-    stands for both (投机解码 for speculative decoding), or one word stands for both (数据 in 数据库)."""
+    stands for both (投机解码 for speculative decoding; the plan holds only the aliases some note holds, see
+    `rank`), or one word stands for both (数据 in 数据库)."""
     return plan.units[left].anchor == plan.units[right].anchor \
         or any(left in alt.covers and right in alt.covers for alt in plan.alternatives)
 
@@ -359,7 +361,9 @@ def absent_units(
     return Absence(gone, list(dict.fromkeys(word for word in words if word)), names)
 
 
-_COMPLEMENTS = frozenset("来去到完好掉出")  # 推出来, 放进去, 算到: a verb's direction or result, written after it
+# 推出来, 放进去, 算到, 切分出去: a verb's direction or result, written after it
+_COMPLEMENTS = frozenset([*"来去到完好掉出", "出来", "出去", "进来", "进去", "下来", "下去", "上来", "上去",
+                          "回来", "回去", "过来", "过去", "开来", "起来"])
 
 
 def _predicate_verb(plan: QueryPlan, index: int) -> bool:
@@ -517,16 +521,15 @@ def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None,
         score += unit_score * (FRAMING_BOOST if unit.framing else 1.0)
     direct = [h.copy() for h in held]
     through: list[npt.NDArray[np.bool_] | None] = []
+    found: list[Alternative] = []
     for alt in plan.alternatives:
         alt_score = _all_of(terms, alt.units, ALIAS_BOOST)
-        if alt_score is None:
-            through.append(None)
+        holding = alt_score > 0 if alt_score is not None else None
+        if alt_score is None or holding is None or not holding.any() or (
+                alias_written is not None and len(alt.units) > 1 and not all(direct[i].any() for i in alt.covers)
+                and not alias_written(alt.units, np.flatnonzero(holding).astype(np.int32))):
             continue
-        holding = alt_score > 0
-        if alias_written is not None and len(alt.units) > 1 and not all(direct[i].any() for i in alt.covers) \
-                and not alias_written(alt.units, np.flatnonzero(holding).astype(np.int32)):
-            through.append(None)
-            continue
+        found.append(alt)
         only_alias = np.zeros(size, dtype=np.bool_)
         for index in alt.covers:
             only_alias |= holding & ~direct[index]
@@ -542,6 +545,8 @@ def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None,
         for weight, holding in zip(weights, held, strict=True):
             if weight:
                 coverage[holding] += weight / whole
+    if len(found) < len(plan.alternatives):
+        plan = replace(plan, alternatives=found)  # the ranking's plan: only the aliases some section holds
     ranking = Ranking(score=score, coverage=coverage, units=held, weights=weights, plan=plan, through=through)
     if plan.phrases:
         _require_phrases(ranking, terms)

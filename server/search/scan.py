@@ -222,14 +222,17 @@ def _capitals_only(plan: QueryPlan, files: list[_ScannedFile], could: list[list[
 
 
 def _written_aliases(plan: QueryPlan, files: list[_ScannedFile]) -> QueryPlan:
-    """The plan without the aliases of several words standing for a query word no note holds that no note writes
-    together, as `ranking.rank` reads the index (bubble sort for 冒泡排序: a pipeline bubble, a sort lines later)."""
+    """The plan with only the aliases some note holds, as `ranking.rank` reads the index; an alias of several words
+    standing for a query word no note holds counts only where a note writes its words together (bubble sort for
+    冒泡排序: a pipeline bubble, a sort lines later)."""
     kept = []
     for alt in plan.alternatives:
-        if len(alt.units) > 1 and not all(any(plan.units[i].matched_by(f.text) for f in files) for i in alt.covers):
-            holding = [f for f in files if all(unit.matched_by(f.text) for unit in alt.units)]
-            if not any(_written_near(file, alt.units) for file in holding):
-                continue
+        holding = [f for f in files if all(unit.matched_by(f.text) for unit in alt.units)]
+        if not holding:
+            continue
+        if len(alt.units) > 1 and not all(any(plan.units[i].matched_by(f.text) for f in files) for i in alt.covers) \
+                and not any(_written_near(file, alt.units) for file in holding):
+            continue
         kept.append(alt)
     return plan if len(kept) == len(plan.alternatives) else replace(plan, alternatives=kept)
 
@@ -270,7 +273,7 @@ def _in_one_note(files: list[_ScannedFile], could: list[list[bool]], plan: Query
 def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, pair: Sequence[int]) -> bool:
     """Whether a section of some note holds the two query units of `pair` near each other, in its title,
     headings, body or code (only files holding both are analyzed)."""
-    if written_as_one(plan, *pair):
+    if written_as_one(plan, pair[0], pair[1]):
         return True
     lefts, rights = (anchors(plan, i) for i in pair)
     for file, row in zip(files, could, strict=True):

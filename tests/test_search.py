@@ -714,6 +714,22 @@ def test_a_question_about_a_name_the_notes_lack_is_still_refused(phrasing: Searc
     assert results.hits == [] and named in results.absent, results
 
 
+def test_a_section_without_the_name_a_question_asks_about_is_no_full_match(tmp_path: Path) -> None:
+    from server.search.filters import Filters
+    from server.search.scan import Scanner
+
+    notes = {f"学习笔记/gqa-{i}.md": f"# GQA {i}\n\nGQA 让几个查询头共享一组键值头。\n" for i in range(8)}
+    notes["学习笔记/steadier.md"] = "# 学习率\n\n换了学习率之后训练更稳。\n"  # the question's rarer words, not GQA
+    root = root_with(tmp_path, notes)
+    question = "GQA为什么训练更稳"
+    for searcher in warm_searcher(root):
+        results = searcher.search(question)
+        assert [hit.match for hit in results.hits if hit.path == "学习笔记/steadier.md"] == ["partial"], results
+        plan = searcher.engine.plan(question)
+        scanned = Scanner(NoteStore(root)).search(plan, Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
+        assert [hit.partial for hit in scanned if hit.path == "学习笔记/steadier.md"] == [True], scanned
+
+
 @pytest.mark.parametrize(("question", "pair"), [
     ("为什么要先把垃圾回收？", None),  # after 把, ending its clause: 回收 is the act done to 垃圾
     ("能不能把垃圾回收和内存池一起用", ("垃圾", "回收")),  # the clause goes on: 回收 ends the name

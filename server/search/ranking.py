@@ -545,12 +545,28 @@ def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None,
         for weight, holding in zip(weights, held, strict=True):
             if weight:
                 coverage[holding] += weight / whole
+    named = names_held(plan, [bool(holding.any()) for holding in held])
+    if named:  # no full match without the question's name
+        nameless = ~np.logical_or.reduce([held[i] for i in named])
+        coverage[nameless] = np.minimum(coverage[nameless], MIN_COVERAGE - NAMELESS_MARGIN)
     if len(found) < len(plan.alternatives):
         plan = replace(plan, alternatives=found)  # the ranking's plan: only the aliases some section holds
     ranking = Ranking(score=score, coverage=coverage, units=held, weights=weights, plan=plan, through=through)
     if plan.phrases:
         _require_phrases(ranking, terms)
     return ranking
+
+
+NAMELESS_MARGIN = 1e-3  # how far below MIN_COVERAGE a section without the question's name is held
+
+
+def names_held(plan: QueryPlan, held: Sequence[bool]) -> list[int]:
+    """A question's names some note holds (GQA, pre-norm, PyTorch): what it asks about, so a section holding none
+    of them is at best a partial match, however much of the question's wording it holds (训练 and 更稳 of
+    pre-norm为什么训练更稳)."""
+    if not plan.question:
+        return []
+    return [i for i, unit in enumerate(plan.units) if unit.named and held[i]]
 
 
 def rescore(ranking: Ranking, terms: TermSource, leading: Sequence[int]) -> None:

@@ -34,12 +34,14 @@ from server.search.filters import Filters, passes
 from server.search.ranking import (
     CAPITALS_CHECK_TOP,
     MIN_COVERAGE,
+    NAMELESS_MARGIN,
     PARTIAL_MIN_COVERAGE,
     QUESTION_MIN_COVERAGE,
     ZONE_BOOSTS,
     absent_units,
     anchors,
     apart_pair,
+    names_held,
     near_in_section,
     not_covered,
     spelled_in_section,
@@ -156,24 +158,28 @@ class Scanner:
         ):
             return []
         least = QUESTION_MIN_COVERAGE if plan.question else MIN_COVERAGE
+        named = names_held(plan, held)
         found: list[tuple[float, SectionHit]] = []
         for file, row in zip(files, could, strict=True):
             if coverage(weights, row) >= least and passes(file.record, filters):
-                found.extend(self._sections(file, plan, weights, least))
+                found.extend(self._sections(file, plan, weights, least, named))
         # Full matches by score, then partial ones by how much of the query they hold.
         found.sort(key=lambda item: (item[1].partial, -item[0] if item[1].partial else 0.0, -item[1].score))
         return _best([hit for _, hit in found], limit, per_file)
 
     @staticmethod
     def _sections(
-        file: _ScannedFile, plan: QueryPlan, weights: list[float], least: float
+        file: _ScannedFile, plan: QueryPlan, weights: list[float], least: float, named: Sequence[int]
     ) -> Iterator[tuple[float, SectionHit]]:
-        """The file's sections holding at least `least` of the query, each with the share it holds."""
+        """The file's sections holding at least `least` of the query, each with the share it holds (below a full
+        match's when it holds none of the question's `named` words, as `ranking.rank` reads the index)."""
         record = file.record
         for section, fields in zip(record.sections, file.analyzed(), strict=True):
             present = set().union(*fields.values())
             satisfied = plan.satisfied(present)
             held = coverage(weights, satisfied)
+            if named and not any(satisfied[i] for i in named):
+                held = min(held, MIN_COVERAGE - NAMELESS_MARGIN)
             if held < least:
                 continue
             if plan.phrase_texts and not plan.phrases_in(f"{record.title}\n{section.headings}\n{section.body}"):

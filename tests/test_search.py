@@ -237,6 +237,16 @@ def test_a_quoted_phrase_must_occur_as_written(shared: Searcher) -> None:
     assert results.notice and "“memory pin”" in results.notice and "without the quotes" in results.notice
 
 
+def test_html_layout_in_a_note_is_not_searched_as_its_words(tmp_path: Path) -> None:
+    root = root_with(tmp_path, {"学习笔记/cover.md": (
+        '# 封面\n\n<div align="center"><img src="logo.png" width="300"/></div>\n<!-- draft -->\n'
+        "注意力把每个词元和其他词元联系起来。<br>\n")})
+    for searcher in warm_searcher(root):
+        assert searcher.search("center div").hits == [] and searcher.search("logo width").hits == []
+        assert searcher.search("draft").hits == []
+        assert "学习笔记/cover.md" in [hit.path for hit in searcher.search("注意力 词元").hits]
+
+
 def test_a_question_quoting_words_no_note_writes_finds_the_words_and_says_so(shared: Searcher) -> None:
     # A question's quotes are as often the asker's own phrase as an exact one.
     results = shared.search('为什么 “memory pin” 能加快拷贝')

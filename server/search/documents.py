@@ -15,6 +15,14 @@ from memory_schema.lectures import parse_lecture
 from memory_schema.markdown import MarkdownDocument, Section, parse_markdown
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+# HTML a note's Markdown carries for layout (<div align="center">, <img src=…>, <br/>, comments): markup, not
+# prose. Only these tag names: prose writes vector<float>, a < b > c and the tokens <s> and </s> too.
+_HTML_TAG = re.compile(
+    r"<!--.*?-->|</?(?:a|abbr|b|br|center|code|del|details|div|em|figcaption|figure|font|h[1-6]|hr|i|iframe|img|ins"
+    r"|kbd|li|mark|ol|p|picture|pre|small|source|span|strong|sub|summary|sup|table|tbody|td|th|thead|tr|u|ul"
+    r"|video)(?:\s[^<>]*)?/?>",
+    re.IGNORECASE | re.DOTALL,
+)
 _SNIPPET_SOURCE_CHARS = 800  # a heading-only section shows the start of its subsections instead
 
 
@@ -124,6 +132,7 @@ def file_record(path: str, text: str, *, kind: str, mtime_ns: int, size: int, ve
     for ordinal, section in enumerate(doc.sections):
         own = doc.own_text(section)
         prose, code = split_code(own)
+        prose = _HTML_TAG.sub(" ", prose)
         trail = section.trail[1:] if section.trail and section.trail[0] == doc.title else section.trail
         shown = own if own.strip() else _opening(doc, section)
         # Each heading of the trail its own paragraph: a parent's and a child's words are not written together.

@@ -621,6 +621,17 @@ SORTING = {  # a glossary alias of two words each note holds for another reason,
 }
 
 
+def test_a_chinese_alias_stands_for_an_english_word_only_where_a_note_writes_it_whole(tmp_path: Path) -> None:
+    from server.search.filters import Filters
+    from server.search.scan import Scanner
+
+    root = root_with(tmp_path, SORTING)  # skim.md holds 快速 and, lines later, 排序
+    for searcher in warm_searcher(root):
+        assert searcher.search("quicksort").hits == []
+        plan = searcher.engine.plan("quicksort")
+        assert Scanner(NoteStore(root)).search(plan, Filters(), PRESETS["cs336-zh"], limit=10, per_file=True) == []
+
+
 @pytest.mark.parametrize("question", ["什么是快速排序", "什么是“快速排序”"])
 def test_a_glossary_term_no_note_writes_is_absent_though_its_words_are_common(tmp_path: Path, question: str) -> None:
     from server.search.filters import Filters
@@ -678,6 +689,7 @@ PHRASING = {  # questions worded in the asker's own verbs and idioms, and names 
     "学习笔记/overfit.md": f"# 过拟合\n\n过拟合时加正则化。{FILLER}\n",
     "学习笔记/faq.md": f"# 常见问题\n\n遇到报错怎么办？先看日志。{FILLER}\n",
     "学习笔记/cpu.md": "# Caches\n\nThe CPU keeps caches close to its cores.\n",
+    "学习笔记/layernorm.md": f"# 层归一化\n\n层归一化对每个词元的特征做归一化。{FILLER}\n",
 }
 
 
@@ -703,6 +715,9 @@ phrasing = module_searcher(PHRASING)
     ("过拟合是干嘛的", "学习笔记/overfit.md"),
     ("please walk me through Chatbot Arena", "学习笔记/arena.md"),
     ("why do CPUs keep caches", "学习笔记/cpu.md"),  # CPUs searched as cpu, which CPU and CPUs both hold
+    ("讲一讲层归一化", "学习笔记/layernorm.md"),  # jieba cuts 讲/一/讲: the request is blanked out first
+    ("介绍一下层归一化", "学习笔记/layernorm.md"),  # … and 一/下层
+    ("the idea behind Chatbot Arena", "学习笔记/arena.md"),  # idea, motivation, insight frame as 原理 does
 ])
 def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
     phrasing: Searcher, question: str, path: str
@@ -718,10 +733,21 @@ def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
     ("为什么垃圾回收会导致程序停顿", "垃圾回收"),  # a verb the notes hold (回收) is part of the name
     ("变分自编码器的重参数化技巧是什么", "变分自编码器"),  # 变 分 自: characters jieba leaves alone, a new word
     ("能不能把垃圾回收和内存池一起用", "垃圾回收"),  # after 把, but the clause goes on: 回收 is the name's
+    ("讲讲图神经网络", "图神经网络"),  # a request around it frames it and leaves the name whole
+    ("图神经网络怎么办", "图神经网络"),  # a question word after a name ends it
 ])
 def test_a_question_about_a_name_the_notes_lack_is_still_refused(phrasing: Searcher, question: str, named: str) -> None:
     results = phrasing.search(question)
     assert results.hits == [] and named in results.absent, results
+
+
+def test_keywords_naming_a_common_name_list_its_sections_first(tmp_path: Path) -> None:
+    notes = {f"学习笔记/gqa-{i}.md": f"# GQA {i}\n\nGQA 让几个查询头共享一组键值头。\n" for i in range(8)}
+    notes["学习笔记/mistakes.md"] = "# Pitfalls\n\nCommon mistakes when implementing a tokenizer.\n"
+    for searcher in warm_searcher(root_with(tmp_path, notes)):
+        results = searcher.search("common mistakes when implementing GQA")
+        assert results.hits and results.hits[0].path.startswith("学习笔记/gqa-"), results
+        assert [hit.match for hit in results.hits if hit.path == "学习笔记/mistakes.md"] in ([], ["partial"])
 
 
 def test_a_section_without_the_name_a_question_asks_about_is_no_full_match(tmp_path: Path) -> None:

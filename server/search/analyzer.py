@@ -74,9 +74,10 @@ FRAMING_WORDS = _words(
     explain explained explaining explanation overview introduction intro difference differences compare comparison
     example examples definition tutorial guide principle principles note notes work works working meaning purpose
     summary basics understanding usage details need needs needed use uses used using get gets make makes way
+    motivation motivations idea ideas insight insights takeaway takeaways tip tips concept concepts recap
     ways much many want know like best good better out up down off over 需要 使用 用法 用途 有用
     越来越 逐渐 不断 一直 总是 经常 常常 往往 通常 非常 特别 十分 相当 已经 仍然 依然 明显 突然
-    讲讲 讲一讲 讲一下 说说 说一说 说一下 聊聊 聊一聊 谈谈 谈一谈 梳理 科普 来龙去脉 简单 展开 动机 做到
+    讲讲 讲一讲 讲一下 说说 说一说 说一下 聊聊 聊一聊 谈谈 谈一谈 梳理 科普 来龙去脉 展开 做到
     解释一下 解释下 介绍一下 介绍下 总结一下 分析一下 梳理一下 科普一下 说明一下 说明
     出来 出去 进来 进去 下来 下去 上来 上去 回来 回去 过来 过去 开来"""
 )
@@ -84,6 +85,22 @@ FRAMING_WORDS = _words(
 
 # (text, position). A plain tuple: a named one costs a third of the analyzer's time.
 Term = tuple[str, int]
+
+
+# A request around the topic (讲一讲张量并行, 介绍一下层归一化, walk me through ZeRO): blanked out before the query
+# is cut into words, as jieba cuts some of them into the topic's characters (讲/一/讲, 一/下层).
+_REQUESTS = re.compile(
+    r"(?:请|帮我|给我)?(?:简单|详细)?(?:讲一讲|讲讲|讲一下|讲下|说一说|说说|说一下|聊一聊|聊聊|谈一谈|谈谈|介绍一下|介绍下"
+    r"|解释一下|解释下|总结一下|分析一下|梳理一下|说明一下|科普一下|展开讲讲|展开说说)"
+    r"|\b(?:please\s+)?(?:walk\s+me\s+through|walk\s+through|teach\s+me|tell\s+me\s+about|explain\s+like\s+i'?m\s+"
+    r"(?:five|5)|in\s+a\s+nutshell)\b",
+    re.IGNORECASE,
+)
+
+
+def without_requests(text: str) -> str:
+    """`text` with the requests around its topic blanked out, each character by a space (offsets stay)."""
+    return _REQUESTS.sub(lambda match: " " * len(match.group()), text)
 
 
 def fold(text: str) -> str:
@@ -595,7 +612,7 @@ COMPOUND_CHARS = 8
 def _han_units(run: str, words: list[tuple[int, str]], base: int, *, compounds: bool) -> Iterator[Unit]:
     """The units of a Han run. With `compounds` (keywords, not a question, whose segments are clauses) a short
     segment is one unit."""
-    for seg in _segments(words):
+    for seg in (part for whole in _segments(words) for part in _apart_at_framing(whole)):
         seg_text = run[seg.start : seg.end]
         pieces = _pieces(seg.words)
         joined = len(pieces) < len(seg.words)  # a lone character was joined to its neighbour
@@ -613,6 +630,27 @@ def _han_units(run: str, words: list[tuple[int, str]], base: int, *, compounds: 
         span = (base + seg.start, base + seg.end) if names_one_thing else None
         for unit in _word_units(seg, seg_text, base):
             yield replace(unit, compound=span) if span else unit
+
+
+def _apart_at_framing(seg: _Segment) -> list[_Segment]:
+    """A segment split around its question and framing words (图神经网络|怎么办, 注意力机制|原理): the words before
+    and after one may each name one thing, and the framing word is a unit of its own. A lone framing character
+    stays where it is: it is as often part of a name (图 in 图神经网络)."""
+    if not any(len(word) > 1 and (word in QUESTION_WORDS_ZH or word in FRAMING_WORDS) for _, word in seg.words):
+        return [seg]
+    parts: list[_Segment] = []
+    current: list[tuple[int, str]] = []
+    for off, word in seg.words:
+        if len(word) > 1 and (word in QUESTION_WORDS_ZH or word in FRAMING_WORDS):
+            if current:
+                parts.append(_Segment(current[0][0], current[-1][0] + len(current[-1][1]), current))
+            parts.append(_Segment(off, off + len(word), [(off, word)]))
+            current = []
+        else:
+            current.append((off, word))
+    if current:
+        parts.append(_Segment(current[0][0], current[-1][0] + len(current[-1][1]), current))
+    return parts
 
 
 def _number_forms(word: str) -> tuple[str, ...]:
@@ -735,7 +773,7 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
     plan.question = is_question(folded)
     seen: set[tuple[tuple[str, ...], ...]] = set()
     shouting = not any(char.islower() for char in cased) and not _HAS_HAN.search(cased)  # WHY IS GELU SLOW
-    cuts = _Cuts(fold(query))
+    cuts = _Cuts(without_requests(fold(query)))
     previous: tuple[Unit, int] | None = None  # the last word unit and where its run ended
     for match in _RUNS.finditer(cuts.text):
         run = match.group()

@@ -42,7 +42,7 @@ QUESTION_WORDS_EN = _words(
     among around toward towards upon onto beyond roughly approximately basically simply mostly mainly
     made go goes going went gone come comes coming came take takes taking took taken give gives gave put puts
     keep keeps kept let lets become becomes became seem seems seemed turn turns turned turning
-    only almost nearly quite please teach walk walkthrough behind rationale intuition nutshell eli5 summarize
+    only almost nearly quite please teach walkthrough behind rationale intuition nutshell summarize
     summarise pitfall pitfalls gotcha gotchas caveat caveats mistake mistakes checklist"""
 )
 QUESTION_WORDS_ZH = _words(

@@ -146,15 +146,19 @@ class Ranking:
         return self._ordered(self.coverage >= MIN_COVERAGE - 1e-6, allowed)
 
     def partial(self, rule: npt.NDArray[np.bool_], allowed: npt.NDArray[np.bool_] | None = None) -> IntArray:
-        """The sections `rule` admits that are not full matches, best first: by score for a question (its rare
-        words may be the asker's phrasing), else by the share of the query held, then score."""
+        """The sections `rule` admits that are not full matches, best first: those holding one of the query's
+        names (`names_held`) before the others, then by score for a question (its rare words may be the asker's
+        phrasing), else by the share of the query held, then score."""
         chosen = rule & (self.coverage < MIN_COVERAGE - 1e-6) & (self.score > 0)
         if allowed is not None:
             chosen &= allowed
         docs = np.flatnonzero(chosen)
+        named = names_held(self.plan, [bool(held.any()) for held in self.units])
+        nameless = ~np.logical_or.reduce([self.units[i][docs] for i in named]) if named else np.zeros(len(docs), bool)
         if self.plan.question:
-            return docs[np.argsort(-self.score[docs], kind="stable")].astype(np.int32)
-        order = np.lexsort((-self.score[docs], -self.coverage[docs]))
+            order = np.lexsort((-self.score[docs], nameless))
+        else:
+            order = np.lexsort((-self.score[docs], -self.coverage[docs], nameless))
         return docs[order].astype(np.int32)
 
     def _ordered(self, mask: npt.NDArray[np.bool_], allowed: npt.NDArray[np.bool_] | None) -> IntArray:
@@ -325,7 +329,7 @@ def absent_units(
     names: list[set[int]] = []
     aliased = plan.aliased
     for i, unit in enumerate(plan.units):
-        if _spelled_in_parts(unit) and held[i] and i not in aliased and close is not None and not close(i):
+        if spelled_in_parts(unit) and held[i] and i not in aliased and close is not None and not close(i):
             gone.add(i)
             names.append({i})
     for left, right in written_together(plan):
@@ -395,7 +399,7 @@ def _shown(unit: Unit) -> str:
     return unit.options[0][0] if len(unit.text) == 1 and unit.han else unit.text
 
 
-def _spelled_in_parts(unit: Unit) -> bool:
+def spelled_in_parts(unit: Unit) -> bool:
     """A unit a section may hold as separate words that must be written together: a keyword compound
     (对抗样本训练) or a word with parts (DP-SGD as dp and sgd, FlashAttention as flash and attention)."""
     return unit.joined or (not unit.han and any(len(option) > 1 for option in unit.options))
@@ -504,9 +508,9 @@ def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None,
     nowhere when no section holding it writes it in capitals (`in_capitals`: whether one of the sections it is
     given does; the index folds case, so \\cap and CapEx hold cap too), unless a glossary alias stands for it
     (its alias may be what the notes hold) or it is held in more than CAPITALS_CHECK_TOP sections (then surely
-    written so somewhere). An alias of several words (bubble sort for 冒泡排序) stands for a query word no
-    section holds only where a section writes its words together (`alias_written`): a pipeline bubble and a sort
-    lines later are not it."""
+    written so somewhere). An alias of several words (bubble sort for 冒泡排序, 快速排序 for quicksort) stands for a
+    query word no section holds only where a section writes its words together (`alias_written`): a pipeline
+    bubble and a sort lines later are not it."""
     size = terms.size
     held: list[npt.NDArray[np.bool_]] = []
     score = np.zeros(size, dtype=np.float32)
@@ -526,7 +530,8 @@ def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None,
         alt_score = _all_of(terms, alt.units, ALIAS_BOOST)
         holding = alt_score > 0 if alt_score is not None else None
         if alt_score is None or holding is None or not holding.any() or (
-                alias_written is not None and len(alt.units) > 1 and not all(direct[i].any() for i in alt.covers)
+                alias_written is not None and (len(alt.units) > 1 or spelled_in_parts(alt.units[0]))
+                and not all(direct[i].any() for i in alt.covers)
                 and not alias_written(alt.units, np.flatnonzero(holding).astype(np.int32))):
             continue
         found.append(alt)
@@ -561,11 +566,9 @@ NAMELESS_MARGIN = 1e-3  # how far below MIN_COVERAGE a section without the quest
 
 
 def names_held(plan: QueryPlan, held: Sequence[bool]) -> list[int]:
-    """A question's names some note holds (GQA, pre-norm, PyTorch): what it asks about, so a section holding none
-    of them is at best a partial match, however much of the question's wording it holds (训练 and 更稳 of
-    pre-norm为什么训练更稳)."""
-    if not plan.question:
-        return []
+    """The query's names some note holds (GQA, RoPE, PyTorch): what it is about, so a section holding none of them
+    is at best a partial match, however much of the rest it holds (设计 and 动机 of GQA的设计动机; common and
+    implementing of "common mistakes when implementing RoPE", rarer words than RoPE)."""
     return [i for i, unit in enumerate(plan.units) if unit.named and held[i]]
 
 

@@ -44,6 +44,7 @@ from server.search.ranking import (
     names_held,
     near_in_section,
     not_covered,
+    spelled_in_parts,
     spelled_in_section,
     spellings,
     unit_weight,
@@ -236,7 +237,8 @@ def _written_aliases(plan: QueryPlan, files: list[_ScannedFile]) -> QueryPlan:
         holding = [f for f in files if all(unit.matched_by(f.text) for unit in alt.units)]
         if not holding:
             continue
-        if len(alt.units) > 1 and not all(any(plan.units[i].matched_by(f.text) for f in files) for i in alt.covers) \
+        if (len(alt.units) > 1 or spelled_in_parts(alt.units[0])) \
+                and not all(any(plan.units[i].matched_by(f.text) for f in files) for i in alt.covers) \
                 and not any(_written_near(file, alt.units) for file in holding):
             continue
         kept.append(alt)
@@ -248,8 +250,12 @@ def _written_near(file: _ScannedFile, units: Sequence[Unit]) -> bool:
     words = [spellings(unit) for unit in units]
     for text in _parts(file.record):
         where = _positions(text)
-        if all(any(near_in_section(where.get(a), where.get(b)) for a in left for b in right)
-               for left, right in pairwise(words)):
+        if len(units) == 1:  # one word of several terms (快速排序): written whole, or its terms together
+            if any(all(term in where for term in option)
+                   and spelled_in_section(units[0], [where[term] for term in option]) for option in units[0].options):
+                return True
+        elif all(any(near_in_section(where.get(a), where.get(b)) for a in left for b in right)
+                 for left, right in pairwise(words)):
             return True
     return False
 

@@ -718,6 +718,7 @@ phrasing = module_searcher(PHRASING)
     ("讲一讲层归一化", "学习笔记/layernorm.md"),  # jieba cuts 讲/一/讲: the request is blanked out first
     ("介绍一下层归一化", "学习笔记/layernorm.md"),  # … and 一/下层
     ("the idea behind Chatbot Arena", "学习笔记/arena.md"),  # idea, motivation, insight frame as 原理 does
+    ("Chatbot Arena paper", "学习笔记/arena.md"),  # paper, results, derivation: what is wanted of the topic
 ])
 def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
     phrasing: Searcher, question: str, path: str

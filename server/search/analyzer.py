@@ -74,7 +74,8 @@ FRAMING_WORDS = _words(
     explain explained explaining explanation overview introduction intro difference differences compare comparison
     example examples definition tutorial guide principle principles note notes work works working meaning purpose
     summary basics understanding usage details need needs needed use uses used using get gets make makes way
-    motivation motivations idea ideas insight insights takeaway takeaways tip tips concept concepts recap
+    motivation motivations idea ideas insight insights takeaway takeaways tip tips recap paper papers result results
+    finding findings experiment experiments derivation
     ways much many want know like best good better out up down off over 需要 使用 用法 用途 有用
     越来越 逐渐 不断 一直 总是 经常 常常 往往 通常 非常 特别 十分 相当 已经 仍然 依然 明显 突然
     讲讲 讲一讲 讲一下 说说 说一说 说一下 聊聊 聊一聊 谈谈 谈一谈 梳理 科普 来龙去脉 展开 做到
@@ -635,7 +636,8 @@ def _han_units(run: str, words: list[tuple[int, str]], base: int, *, compounds: 
 def _apart_at_framing(seg: _Segment) -> list[_Segment]:
     """A segment split around its question and framing words (图神经网络|怎么办, 注意力机制|原理): the words before
     and after one may each name one thing, and the framing word is a unit of its own. A lone framing character
-    stays where it is: it is as often part of a name (图 in 图神经网络)."""
+    stays where it is: it is as often part of a name (图 in 图神经网络). A framing word that is part of a name
+    (过程 in 高斯过程) leaves its neighbour alone either way: such a segment was never taken as one name."""
     if not any(len(word) > 1 and (word in QUESTION_WORDS_ZH or word in FRAMING_WORDS) for _, word in seg.words):
         return [seg]
     parts: list[_Segment] = []

@@ -302,17 +302,14 @@ def _close_somewhere(ranking: Ranking, terms: IndexTerms, index: int) -> bool:
     for start in range(0, len(holding), NEAR_CHECK_CHUNK):
         docs = [int(doc) for doc in holding[start : start + NEAR_CHECK_CHUNK]]
         where = {term: terms.positions(term, docs) for term in wanted}
-        for doc in docs:
-            for option in options:
-                found = [where[term].get(doc) for term in option]
-                if all(found) and spelled_in_section(unit, [sorted(p or ()) for p in found]):
-                    return True
+        if any(_spelled_at(unit, {term: where[term].get(doc) for term in wanted}) for doc in docs):
+            return True
     return False
 
 
 def _alias_near(terms: IndexTerms, units: Sequence[Unit], docs: IntArray) -> bool:
-    """Whether one of `docs` writes each word of an alias in one clause with the next (see `rank`; bounded and
-    read in chunks as `_near_somewhere` is)."""
+    """Whether one of `docs` writes each word of an alias in one clause with the next, or an alias of one word
+    of several terms (快速排序) whole (see `rank`; bounded and read in chunks as `_near_somewhere` is)."""
     words = [spellings(unit) for unit in units]
     if len(docs) > NEAR_CHECK_TOP:
         return True

@@ -237,6 +237,22 @@ def test_a_quoted_phrase_must_occur_as_written(shared: Searcher) -> None:
     assert results.notice and "“memory pin”" in results.notice and "without the quotes" in results.notice
 
 
+def test_a_word_jieba_cuts_after_a_function_character_keeps_that_character(tmp_path: Path) -> None:
+    # jieba cuts 向量化 as 向|量化 and 过拟合 as 过|拟合: without 向 and 过 they were searched as 量化 and 拟合.
+    root = root_with(tmp_path, {
+        "学习笔记/vectorize.md": "# 向量化\n\n把循环改写成向量化的张量运算。\n",
+        "学习笔记/quantize.md": "# 量化\n\n把权重量化成八位整数。\n",
+        "学习笔记/overfit.md": "# 过拟合\n\n训练集上好、验证集上差就是过拟合。\n",
+        "学习笔记/fit.md": "# 拟合\n\n用幂律拟合损失曲线。\n",
+    })
+    for searcher in warm_searcher(root):
+        results = searcher.search("向量化")
+        assert [hit.path for hit in results.hits][:1] == ["学习笔记/vectorize.md"]
+        assert [hit.match for hit in results.hits if hit.path == "学习笔记/quantize.md"] in ([], ["partial"])
+        assert [hit.path for hit in searcher.search("过拟合").hits] == ["学习笔记/overfit.md"]
+        assert "学习笔记/overfit.md" not in [hit.path for hit in searcher.search("量化").hits]
+
+
 def test_html_layout_in_a_note_is_not_searched_as_its_words(tmp_path: Path) -> None:
     root = root_with(tmp_path, {"学习笔记/cover.md": (
         '# 封面\n\n<div align="center"><img src="logo.png" width="300"/></div>\n<!-- draft -->\n'

@@ -387,7 +387,8 @@ def _terms(text: str, start_pos: int) -> tuple[list[Term], int, bool, bool]:
     segment: list[str] = []
     segment_pos = at.pos
     stretch: list[str] = []
-    for word in JIEBA.cut(folded):
+    words = JIEBA.cut(folded)
+    for k, word in enumerate(words):
         if word.isascii():  # most of jieba's words outside Han text are single ASCII characters
             if segment:
                 _segment_terms(out, segment, segment_pos)
@@ -399,7 +400,7 @@ def _terms(text: str, start_pos: int) -> tuple[list[Term], int, bool, bool]:
                 stretch = []
             pos = at.next_word()
             at.pos = pos + len(word)
-            if word in STOP_WORDS_ZH:
+            if word in STOP_WORDS_ZH and not _starts_word(word, words[k + 1] if k + 1 < len(words) else ""):
                 if segment:
                     _segment_terms(out, segment, segment_pos)
                     segment = []
@@ -477,14 +478,24 @@ class _Cuts:
         return found
 
 
+# Function characters that as often begin a word jieba does not know, cut off by it (向|量化 of 向量化, 过|拟合 of
+# 过拟合): kept, as a lone character of the word after them, when one follows at once. Not 上 or 下, as often
+# after a noun (GPU上运行) as before one (上采样).
+WORD_STARTS = frozenset("向过")
+
+
+def _starts_word(word: str, following: str) -> bool:
+    return word in WORD_STARTS and bool(following) and _is_han(following[0]) and following not in STOP_WORDS_ZH
+
+
 def _segments(words: list[tuple[int, str]]) -> list[_Segment]:
     """Split a Han run at function words; keep the other words with their offsets."""
     segments: list[_Segment] = []
     start = -1
     kept: list[tuple[int, str]] = []
     end = 0
-    for offset, word in words:
-        if word in STOP_WORDS_ZH:
+    for k, (offset, word) in enumerate(words):
+        if word in STOP_WORDS_ZH and not _starts_word(word, words[k + 1][1] if k + 1 < len(words) else ""):
             if start >= 0:
                 segments.append(_Segment(start, offset, kept))
                 start, kept = -1, []

@@ -21,6 +21,7 @@ from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import Layout
 from memory_schema.lectures import lecture_label
 from server.search.analyzer import (
+    WORD_STARTS,
     Alternative,
     QueryPlan,
     Unit,
@@ -162,7 +163,8 @@ class SearchEngine:
         glossary = self._glossary if self._glossary is not None else Glossary.builtin()
         expansions = list(glossary.expand(query))
         plan = plan_query(query)
-        if any(_defines(e.start, e.end, unit.start, unit.end) for e in expansions for unit in plan.units):
+        if any(_defines(e.start, e.end, unit.start, unit.end) and not _after_word_start(plan, e.start, unit)
+               for e in expansions for unit in plan.units):
             # A glossary term making up most of a compound (交叉熵 in 交叉熵损失) says what it is about: its words
             # are searched apart so the term's aliases apply; a generic one (模型 in 隐马尔可夫模型) does not.
             plan = plan_query(query, compounds=False)
@@ -345,6 +347,12 @@ def _two_together(ranking: Ranking) -> bool:
         return False
     count = np.sum(content, axis=0)
     return bool(np.any((ranking.coverage >= PARTIAL_MIN_COVERAGE - 1e-6) & (count >= 2)))
+
+
+def _after_word_start(plan: QueryPlan, term_start: int, unit: Unit) -> bool:
+    """Whether a glossary term follows the character its compound begins with, one that begins a word jieba cut
+    apart (量化 in 向量化: a longer word, not the term with a modifier)."""
+    return term_start == unit.start + 1 and plan.text[unit.start] in WORD_STARTS
 
 
 def _defines(term_start: int, term_end: int, start: int, end: int) -> bool:

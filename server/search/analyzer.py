@@ -78,9 +78,7 @@ FRAMING_WORDS = _words(
     finding findings experiment experiments derivation
     ways much many want know like best good better out up down off over 需要 使用 用法 用途 有用
     越来越 逐渐 不断 一直 总是 经常 常常 往往 通常 非常 特别 十分 相当 已经 仍然 依然 明显 突然
-    讲讲 讲一讲 讲一下 说说 说一说 说一下 聊聊 聊一聊 谈谈 谈一谈 梳理 科普 来龙去脉 展开 做到
-    解释一下 解释下 介绍一下 介绍下 总结一下 分析一下 梳理一下 科普一下 说明一下 说明
-    出来 出去 进来 进去 下来 下去 上来 上去 回来 回去 过来 过去 开来"""
+    梳理 科普 来龙去脉 展开 做到 说明 出来 出去 进来 进去 下来 下去 上来 上去 回来 回去 过来 过去 开来"""
 )
 
 

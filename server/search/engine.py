@@ -45,14 +45,13 @@ from server.search.ranking import (
     absent_units,
     anchors,
     apart_pair,
-    names_held,
     near_in_section,
     not_covered,
     rank,
     rescore,
-    spelled_in_section,
     spellings,
     written_as_one,
+    written_whole,
 )
 from server.search.request import SearchRequest
 from server.search.results import IndexState, SearchHit, SearchResults, SectionHit
@@ -304,7 +303,7 @@ def _close_somewhere(ranking: Ranking, terms: IndexTerms, index: int) -> bool:
     for start in range(0, len(holding), NEAR_CHECK_CHUNK):
         docs = [int(doc) for doc in holding[start : start + NEAR_CHECK_CHUNK]]
         where = {term: terms.positions(term, docs) for term in wanted}
-        if any(_spelled_at(unit, {term: where[term].get(doc) for term in wanted}) for doc in docs):
+        if any(written_whole(unit, {term: where[term].get(doc) for term in wanted}) for doc in docs):
             return True
     return False
 
@@ -321,19 +320,12 @@ def _alias_near(terms: IndexTerms, units: Sequence[Unit], docs: IntArray) -> boo
         where = {term: terms.positions(term, chunk) for term in wanted}
         for doc in chunk:
             if len(units) == 1:  # one word of several terms (快速排序): written whole, or its terms together
-                if _spelled_at(units[0], {term: where[term].get(doc) for term in units[0].terms}):
+                if written_whole(units[0], {term: where[term].get(doc) for term in units[0].terms}):
                     return True
             elif all(any(near_in_section(where[a].get(doc), where[b].get(doc)) for a in left for b in right)
                      for left, right in pairwise(words)):
                 return True
     return False
-
-
-def _spelled_at(unit: Unit, where: dict[str, list[int] | None]) -> bool:
-    """Whether a section whose positions of `unit`'s terms are `where` writes it by one of its options."""
-    return any(all(where.get(term) for term in option)
-               and spelled_in_section(unit, [sorted(where.get(term) or ()) for term in option])
-               for option in unit.options)
 
 
 NEAR_CHECK_CHUNK = 16  # sections whose positions `_near_somewhere` and `_close_somewhere` read at a time
@@ -377,11 +369,8 @@ def partial_rule(ranking: Ranking) -> np.ndarray:
     heaviest = max(weight for weight, _ in present)
     rare: npt.NDArray[np.bool_] = np.logical_or.reduce([ranking.units[i] for weight, i in present
                                                         if weight >= heaviest / 2])
-    named = names_held(ranking.plan, [bool(held.any()) for held in ranking.units])
-    if named:  # the keywords' name is what they are about, however common (RoPE beside mistakes, implementing)
-        holding: npt.NDArray[np.bool_] = np.logical_or.reduce([ranking.units[i] for i in named])
-        return (rule & rare) | holding
-    return rule & rare
+    # The keywords' name is what they are about, however common (RoPE beside mistakes, implementing).
+    return (rule & rare) | ranking.holding_a_name()
 
 
 def _chain(first: list[int], rest: Iterator[int]) -> Iterator[int]:

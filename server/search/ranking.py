@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Protocol
 
@@ -140,6 +140,7 @@ class Ranking:
     weights: list[float]  # per unit, as the coverage rule weighs it
     plan: QueryPlan
     through: list[npt.NDArray[np.bool_] | None] = field(default_factory=list)  # per alternative: who holds it
+    names: list[int] = field(default_factory=list)  # the query's names some section holds (`names_held`)
 
     def full(self, allowed: npt.NDArray[np.bool_] | None = None) -> IntArray:
         """The full matches, best first."""
@@ -153,13 +154,19 @@ class Ranking:
         if allowed is not None:
             chosen &= allowed
         docs = np.flatnonzero(chosen)
-        named = names_held(self.plan, [bool(held.any()) for held in self.units])
-        nameless = ~np.logical_or.reduce([self.units[i][docs] for i in named]) if named else np.zeros(len(docs), bool)
+        nameless = ~self.holding_a_name()[docs]
         if self.plan.question:
             order = np.lexsort((-self.score[docs], nameless))
         else:
             order = np.lexsort((-self.score[docs], -self.coverage[docs], nameless))
         return docs[order].astype(np.int32)
+
+    def holding_a_name(self) -> npt.NDArray[np.bool_]:
+        """Per document: whether it holds one of the query's names (all False when the query names nothing)."""
+        if not self.names:
+            return np.zeros(len(self.score), dtype=np.bool_)
+        holding: npt.NDArray[np.bool_] = np.logical_or.reduce([self.units[i] for i in self.names])
+        return holding
 
     def _ordered(self, mask: npt.NDArray[np.bool_], allowed: npt.NDArray[np.bool_] | None) -> IntArray:
         if allowed is not None:
@@ -528,8 +535,10 @@ def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None,
     found: list[Alternative] = []
     for alt in plan.alternatives:
         alt_score = _all_of(terms, alt.units, ALIAS_BOOST)
-        holding = alt_score > 0 if alt_score is not None else None
-        if alt_score is None or holding is None or not holding.any() or (
+        if alt_score is None:
+            continue
+        holding = alt_score > 0
+        if not holding.any() or (
                 alias_written is not None and (len(alt.units) > 1 or spelled_in_parts(alt.units[0]))
                 and not all(direct[i].any() for i in alt.covers)
                 and not alias_written(alt.units, np.flatnonzero(holding).astype(np.int32))):
@@ -550,13 +559,13 @@ def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None,
         for weight, holding in zip(weights, held, strict=True):
             if weight:
                 coverage[holding] += weight / whole
-    named = names_held(plan, [bool(holding.any()) for holding in held])
-    if named:  # no full match without the question's name
-        nameless = ~np.logical_or.reduce([held[i] for i in named])
-        coverage[nameless] = np.minimum(coverage[nameless], MIN_COVERAGE - NAMELESS_MARGIN)
     if len(found) < len(plan.alternatives):
         plan = replace(plan, alternatives=found)  # the ranking's plan: only the aliases some section holds
-    ranking = Ranking(score=score, coverage=coverage, units=held, weights=weights, plan=plan, through=through)
+    ranking = Ranking(score=score, coverage=coverage, units=held, weights=weights, plan=plan, through=through,
+                      names=names_held(plan, [bool(holding.any()) for holding in held]))
+    if ranking.names:  # no full match without the query's name
+        nameless = ~ranking.holding_a_name()
+        coverage[nameless] = np.minimum(coverage[nameless], MIN_COVERAGE - NAMELESS_MARGIN)
     if plan.phrases:
         _require_phrases(ranking, terms)
     return ranking
@@ -686,6 +695,14 @@ def close_in_section(positions: Sequence[Sequence[int]]) -> bool:
                for other in rest):
             return True
     return False
+
+
+def written_whole(unit: Unit, where: Mapping[str, Sequence[int] | None]) -> bool:
+    """Whether a section (or a part of a note) whose positions of `unit`'s terms are `where` writes it by one of
+    its options, as `spelled_in_section` reads them."""
+    return any(all(where.get(term) for term in option)
+               and spelled_in_section(unit, [sorted(where.get(term) or ()) for term in option])
+               for option in unit.options)
 
 
 def spelled_in_section(unit: Unit, positions: Sequence[Sequence[int]]) -> bool:

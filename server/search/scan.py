@@ -45,10 +45,10 @@ from server.search.ranking import (
     near_in_section,
     not_covered,
     spelled_in_parts,
-    spelled_in_section,
     spellings,
     unit_weight,
     written_as_one,
+    written_whole,
 )
 from server.search.results import SectionHit
 from server.store import FileStat, NoteStore, Snapshot
@@ -173,7 +173,7 @@ class Scanner:
         file: _ScannedFile, plan: QueryPlan, weights: list[float], least: float, named: Sequence[int]
     ) -> Iterator[tuple[float, SectionHit]]:
         """The file's sections holding at least `least` of the query, each with the share it holds (below a full
-        match's when it holds none of the question's `named` words, as `ranking.rank` reads the index)."""
+        match's when it holds none of the query's `named` words, as `ranking.rank` reads the index)."""
         record = file.record
         for section, fields in zip(record.sections, file.analyzed(), strict=True):
             present = set().union(*fields.values())
@@ -251,8 +251,7 @@ def _written_near(file: _ScannedFile, units: Sequence[Unit]) -> bool:
     for text in _parts(file.record):
         where = _positions(text)
         if len(units) == 1:  # one word of several terms (快速排序): written whole, or its terms together
-            if any(all(term in where for term in option)
-                   and spelled_in_section(units[0], [where[term] for term in option]) for option in units[0].options):
+            if written_whole(units[0], where):
                 return True
         elif all(any(near_in_section(where.get(a), where.get(b)) for a in left for b in right)
                  for left, right in pairwise(words)):
@@ -312,11 +311,9 @@ def _close(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, 
             continue
         for text in _parts(file.record):
             folded = fold(text).lower()
-            wanted = [option for option in options if all(term in folded for term in option)]  # as in `_near`
-            if wanted:
-                where = _positions(text)
-                if any(spelled_in_section(unit, [where.get(term, []) for term in option]) for option in wanted):
-                    return True
+            if any(all(term in folded for term in option) for option in options) \
+                    and written_whole(unit, _positions(text)):  # substrings first, as in `_near`
+                return True
     return False
 
 

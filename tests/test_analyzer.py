@@ -380,3 +380,10 @@ def test_a_word_ending_in_style_like_or_wise_is_also_its_head_alone() -> None:
     assert ("bert",) in plan_query("BERT-like encoder").units[0].options
     assert ("row",) in plan_query("row-wise split").units[0].options  # the notes write row parallel, 按行
     assert ("multi",) not in plan_query("multi-head attention").units[0].options  # a head is no modifier
+
+
+def test_up_and_down_after_a_noun_stay_function_characters() -> None:
+    # 上采样 keeps its 上 (nothing before it); in GPU上运行 and 显存上分配 上 follows a noun and begins nothing.
+    assert {"上采", "下采"} <= term_set("上采样和下采样")
+    assert not {"上运", "上分"} & term_set("模型在GPU上运行，激活放在显存上分配。")
+    assert [unit.text for unit in plan_query("在GPU上运行").units] == ["gpu", "运行"]

@@ -253,6 +253,20 @@ def test_a_word_jieba_cuts_after_a_function_character_keeps_that_character(tmp_p
         assert "学习笔记/overfit.md" not in [hit.path for hit in searcher.search("量化").hits]
 
 
+def test_up_and_down_begin_a_word_only_where_no_noun_comes_before_them(tmp_path: Path) -> None:
+    # jieba cuts 上|采样 and 下|采样: with 上 and 下 dropped as stop characters both were searched as 采样.
+    root = root_with(tmp_path, {
+        "学习笔记/upsample.md": "# 上采样\n\n上采样把特征图放大两倍。\n",
+        "学习笔记/downsample.md": "# 池化\n\n池化层和下采样都把特征图缩小。\n",
+        "学习笔记/gpu.md": "# 运行\n\n模型在GPU上运行，激活放在显存上分配。\n",
+    })
+    for searcher in warm_searcher(root):
+        assert [hit.path for hit in searcher.search("上采样").hits] == ["学习笔记/upsample.md"]
+        assert [hit.path for hit in searcher.search("下采样").hits] == ["学习笔记/downsample.md"]
+        # After a noun they stay function characters: GPU上运行 is about running, 显存上分配 about allocating.
+        assert [hit.path for hit in searcher.search("显存分配").hits] == ["学习笔记/gpu.md"]
+
+
 def test_html_layout_in_a_note_is_not_searched_as_its_words(tmp_path: Path) -> None:
     root = root_with(tmp_path, {"学习笔记/cover.md": (
         '# 封面\n\n<div align="center"><img src="logo.png" width="300"/></div>\n<!-- draft -->\n'

@@ -398,7 +398,8 @@ def _terms(text: str, start_pos: int) -> tuple[list[Term], int, bool, bool]:
                 stretch = []
             pos = at.next_word()
             at.pos = pos + len(word)
-            if word in STOP_WORDS_ZH and not _starts_word(word, words[k + 1] if k + 1 < len(words) else ""):
+            if word in STOP_WORDS_ZH and not _starts_word(word, words[k + 1] if k + 1 < len(words) else "",
+                                                          words[k - 1] if k else ""):
                 if segment:
                     _segment_terms(out, segment, segment_pos)
                     segment = []
@@ -477,23 +478,33 @@ class _Cuts:
 
 
 # Function characters that as often begin a word jieba does not know, cut off by it (向|量化 of 向量化, 过|拟合 of
-# 过拟合): kept, as a lone character of the word after them, when one follows at once. Not 上 or 下, as often
-# after a noun (GPU上运行) as before one (上采样).
+# 过拟合): kept, as a lone character of the word after them, when one follows at once. 上 and 下 follow a noun as
+# often (GPU上运行, 显存上分配), so they are kept only where none comes before them (上采样, 和下采样).
 WORD_STARTS = frozenset("向过")
+WORD_STARTS_AFTER_A_BREAK = frozenset("上下")
 
 
-def _starts_word(word: str, following: str) -> bool:
-    return word in WORD_STARTS and bool(following) and _is_han(following[0]) and following not in STOP_WORDS_ZH
+def _starts_word(word: str, following: str, previous: str) -> bool:
+    """Whether a stop character `word` begins the word after it; `previous` is the word before it ("" at the
+    start of a text or a Han run written after a space or punctuation)."""
+    if not following or not _is_han(following[0]) or following in STOP_WORDS_ZH:
+        return False
+    if word in WORD_STARTS:
+        return True
+    return word in WORD_STARTS_AFTER_A_BREAK and (not previous or previous in STOP_WORDS_ZH
+                                                  or not (previous[-1].isalnum() or _is_han(previous[-1])))
 
 
-def _segments(words: list[tuple[int, str]]) -> list[_Segment]:
-    """Split a Han run at function words; keep the other words with their offsets."""
+def _segments(words: list[tuple[int, str]], before: str) -> list[_Segment]:
+    """Split a Han run at function words; keep the other words with their offsets. `before` is the character
+    written just before the run ("" at the start)."""
     segments: list[_Segment] = []
     start = -1
     kept: list[tuple[int, str]] = []
     end = 0
     for k, (offset, word) in enumerate(words):
-        if word in STOP_WORDS_ZH and not _starts_word(word, words[k + 1][1] if k + 1 < len(words) else ""):
+        following = words[k + 1][1] if k + 1 < len(words) else ""
+        if word in STOP_WORDS_ZH and not _starts_word(word, following, words[k - 1][1] if k else before):
             if start >= 0:
                 segments.append(_Segment(start, offset, kept))
                 start, kept = -1, []
@@ -619,10 +630,11 @@ COMPOUND_PIECES = 3  # a query segment of up to this many words (and COMPOUND_CH
 COMPOUND_CHARS = 8
 
 
-def _han_units(run: str, words: list[tuple[int, str]], base: int, *, compounds: bool) -> Iterator[Unit]:
-    """The units of a Han run. With `compounds` (keywords, not a question, whose segments are clauses) a short
-    segment is one unit."""
-    for seg in (part for whole in _segments(words) for part in _apart_at_framing(whole)):
+def _han_units(run: str, words: list[tuple[int, str]], base: int, before: str, *,
+               compounds: bool) -> Iterator[Unit]:
+    """The units of a Han run written after the character `before`. With `compounds` (keywords, not a question,
+    whose segments are clauses) a short segment is one unit."""
+    for seg in (part for whole in _segments(words, before) for part in _apart_at_framing(whole)):
         seg_text = run[seg.start : seg.end]
         pieces = _pieces(seg.words)
         joined = len(pieces) < len(seg.words)  # a lone character was joined to its neighbour
@@ -804,6 +816,7 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
             offset = match.start()
         if match.lastgroup == "han":
             units: Iterable[Unit] = _han_units(run, [(off - (offset - match.start()), w) for off, w in words], offset,
+                                               cuts.text[offset - 1] if offset else "",
                                                compounds=compounds and not plan.question)
         else:
             whole = run.lower()

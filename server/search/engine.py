@@ -22,6 +22,7 @@ from memory_schema.layout import Layout
 from memory_schema.lectures import lecture_label
 from server.search.analyzer import (
     WORD_STARTS,
+    WORD_STARTS_AFTER_A_BREAK,
     Alternative,
     QueryPlan,
     Unit,
@@ -344,7 +345,7 @@ def _two_together(ranking: Ranking) -> bool:
 def _after_word_start(plan: QueryPlan, term_start: int, unit: Unit) -> bool:
     """Whether a glossary term follows the character its compound begins with, one that begins a word jieba cut
     apart (量化 in 向量化: a longer word, not the term with a modifier)."""
-    return term_start == unit.start + 1 and plan.text[unit.start] in WORD_STARTS
+    return term_start == unit.start + 1 and plan.text[unit.start] in WORD_STARTS | WORD_STARTS_AFTER_A_BREAK
 
 
 def _defines(term_start: int, term_end: int, start: int, end: int) -> bool:

@@ -487,9 +487,11 @@ def scanned(root: Path) -> Callable[[str], list[str]]:
 
 def warm_searcher(root: Path) -> Iterator[Searcher]:
     searcher = Searcher(root)
-    searcher.warm_up()
-    yield searcher
-    searcher.close()
+    try:
+        searcher.warm_up()
+        yield searcher
+    finally:  # also when an assertion fails in the loop: a searcher left open would outlive its test
+        searcher.close()
 
 
 generic = module_searcher(GENERIC_PARTS)
@@ -618,8 +620,30 @@ def test_a_scan_applies_the_side_by_side_rule_as_the_index_does(tmp_path: Path) 
     assert scan("调度算法") == ["学习笔记/os.md"] and scan("fastText quality classifier") == ["学习笔记/quality.md"]
 
 
+FRAMED_NAMES = {  # framing words (过程, 问题, 概念) that also end or begin names, and words the notes hold apart
+    "学习笔记/gelu.md": f"# GELU\n\nGELU 用高斯分布的累积函数给输入加权。{FILLER}训练过程中它比 ReLU 平滑。\n",
+    "学习笔记/drift.md": f"# 残差\n\n残差流的数值会漂移。{FILLER}这个概念下一讲再讲。\n",
+    "学习笔记/memory.md": "# 显存\n\n显存不够的问题可以用激活重计算缓解。\n",
+}
+
+
+@pytest.mark.parametrize(("query", "named"), [("高斯过程", "高斯过程"), ("高斯过程是什么", "高斯过程"),
+                                              ("概念漂移", "概念漂移")])
+def test_a_framing_word_written_onto_a_word_the_notes_never_write_near_it_names_an_absent_topic(
+    tmp_path: Path, query: str, named: str
+) -> None:
+    for searcher in warm_searcher(root_with(tmp_path, FRAMED_NAMES)):
+        assert searcher.search("高斯分布").hits and searcher.search("漂移").hits
+        results = searcher.search(query)
+        assert results.hits == [] and results.absent == [named], results
+        # Written near each other, the framing word frames the topic as before.
+        assert [hit.path for hit in searcher.search("显存问题").hits][:1] == ["学习笔记/memory.md"]
+    scan = scanned(root_with(tmp_path, FRAMED_NAMES))
+    assert scan(query) == [] and scan("显存问题")[:1] == ["学习笔记/memory.md"]
+
 COLD_START = {  # a question's two-word compound held only far apart, beside a rarer word the notes do hold
-    "学习笔记/rl.md": f"# 强化学习\n\n冷启动数据先做监督微调。多个奖励模型协同打分。{FILLER}最后过滤掉低分样本。\n",
+    "学习笔记/rl.md": (f"# 强化学习\n\n冷启动数据先做监督微调，缓解冷启动问题。多个奖励模型协同打分。{FILLER}"
+                      "最后过滤掉低分样本。\n"),
     "学习笔记/multi-gpu.md": f"# 多卡\n\n多卡协同训练要同步梯度。{FILLER}\n",
     "学习笔记/data.md": f"# 数据\n\n数据过滤去掉低质量文本。{FILLER}\n",
     "学习笔记/loss.md": f"# 损失\n\n训练中出现的问题要记下来。{FILLER}\n",

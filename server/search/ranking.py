@@ -42,6 +42,8 @@ from server.search.analyzer import (
     BODY,
     CODE,
     HEADING,
+    NAME_HEADS,
+    NAME_LEADS,
     TITLE,
     ZONE_BASES,
     Alternative,
@@ -219,12 +221,19 @@ def written_together(plan: QueryPlan) -> list[tuple[int, int]]:
             joined = True
         else:
             joined = not between.strip() and (plan.question or not (left.coined or right.coined))
-        if joined and not (left.framing or right.framing
+        if joined and not (((left.framing or right.framing) and not _framed_name(left, right))
                            or WordClass.OTHER in (left.word_class, right.word_class)  # 没什么 收益 is no name
                            or _phrasing_pair(left, right) or _disposal_verb(plan, right)
                            or _predicate_verb(plan, i + 1)):
             pairs.append((i, i + 1))
     return pairs
+
+
+def _framed_name(left: Unit, right: Unit) -> bool:
+    """A framing word written onto a content word as a name is (高斯过程, 对偶问题, 概念漂移; see NAME_HEADS)."""
+    if not (left.han and right.han):
+        return False
+    return (right.text in NAME_HEADS and not left.framing) or (left.text in NAME_LEADS and not right.framing)
 
 
 # 把 X 去掉: X is what is acted on, the verb after it the asker's sentence. Not 将, which is as often "will".
@@ -275,7 +284,9 @@ def _checked_for_nearness(plan: QueryPlan, left: int, right: int) -> bool:
     if first.han != second.han:
         return False
     if plan.question:
-        return _pair_compound(plan, left, right) if first.han else _linked_name(plan, left, right)
+        if first.han:
+            return _pair_compound(plan, left, right) or _framed_name(first, second)
+        return _linked_name(plan, left, right)
     return first.han or sum(not unit.framing for unit in plan.units) < LIST_WORDS
 
 

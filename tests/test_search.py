@@ -267,6 +267,19 @@ def test_up_and_down_begin_a_word_only_where_no_noun_comes_before_them(tmp_path:
         assert [hit.path for hit in searcher.search("显存分配").hits] == ["学习笔记/gpu.md"]
 
 
+def test_a_reference_list_is_found_but_ranks_below_the_prose_that_explains_its_topic(tmp_path: Path) -> None:
+    root = root_with(tmp_path, {
+        "学习笔记/gpu.md": ("# GPU 优化\n\n## 6.7 分块计算\n\nFlashAttention 的原理是把注意力分块计算，"
+                          f"在片上内存里完成 softmax。{FILLER}\n\n## 6. 参考资料\n\n"
+                          "- [FlashAttention原理](https://arxiv.org/pdf/2205.14135)\n- [Paged Attention](https://x.org)\n"),
+    })
+    for searcher in warm_searcher(root):
+        # One section a note: the one that explains, where the short list had scored higher.
+        headings = [hit.heading for hit in searcher.search("FlashAttention 原理").hits if hit.path == "学习笔记/gpu.md"]
+        assert headings == ["GPU 优化/6.7 分块计算"], headings
+        assert [hit.heading for hit in searcher.search("Paged Attention").hits][:1] == ["GPU 优化/6. 参考资料"]
+
+
 def test_html_layout_in_a_note_is_not_searched_as_its_words(tmp_path: Path) -> None:
     root = root_with(tmp_path, {"学习笔记/cover.md": (
         '# 封面\n\n<div align="center"><img src="logo.png" width="300"/></div>\n<!-- draft -->\n'

@@ -23,6 +23,14 @@ _HTML_TAG = re.compile(
     r"|video)(?:\s[^<>]*)?/?>",
     re.IGNORECASE | re.DOTALL,
 )
+# A section headed as a list of references (参考资料, 延伸阅读, References): its link titles name papers and pages
+# (FlashAttention原理 as a link) and are indexed as weakly as code, so the short list does not outrank the prose
+# that explains its topic. Numbering and emoji before the heading's words are ignored (## 6. 参考资料, 📚 参考).
+_REFERENCES_HEADING = re.compile(
+    r"[\W\d_一二三四五六七八九十]*(?:参考|参考资料|参考文献|参考链接|相关链接|延伸阅读|扩展阅读|补充资料|references"
+    r"|further reading|bibliography|resources|reading list|links)[\W_]*",
+    re.IGNORECASE,
+)
 _SNIPPET_SOURCE_CHARS = 800  # a heading-only section shows the start of its subsections instead
 
 
@@ -133,6 +141,8 @@ def file_record(path: str, text: str, *, kind: str, mtime_ns: int, size: int, ve
         own = doc.own_text(section)
         prose, code = split_code(own)
         prose = _HTML_TAG.sub(" ", prose)
+        if section.level and _REFERENCES_HEADING.fullmatch(section.title):
+            prose, code = "", f"{prose}\n\n{code}"
         trail = section.trail[1:] if section.trail and section.trail[0] == doc.title else section.trail
         shown = own if own.strip() else _opening(doc, section)
         # Each heading of the trail its own paragraph: a parent's and a child's words are not written together.

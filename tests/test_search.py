@@ -654,6 +654,31 @@ def test_a_framing_word_written_onto_a_word_the_notes_never_write_near_it_names_
     scan = scanned(root_with(tmp_path, FRAMED_NAMES))
     assert scan(query) == [] and scan("显存问题")[:1] == ["学习笔记/memory.md"]
 
+ASKER_WORDING = {
+    "学习笔记/ppl.md": ("# Perplexity\n\nPerplexity depends on the tokenizer: two models with different tokenizers "
+                        "predict different units, so compare bits per byte instead.\n"),
+    "学习笔记/adam.md": "# Adam\n\nAdam keeps a running estimate of each gradient's mean and updates its state.\n",
+    "学习笔记/dedup.md": "# Dedup\n\nA filter drops near-duplicate pages.\n",
+    # Common words, so that a word no note holds would carry most of the question's weight.
+    **{f"学习笔记/run-{i}.md": f"# Run {i}\n\nTwo models use different settings; we compare them.\n"
+       for i in range(40)},
+}
+
+
+def test_a_plain_english_word_no_note_holds_does_not_outweigh_the_topic_a_question_asks_about(
+    tmp_path: Path,
+) -> None:
+    # misleading is the asker's wording; the question asks about perplexity across tokenizers, which a note holds.
+    question = "Why is it misleading to compare the perplexity of two models that use different tokenizers?"
+    root = root_with(tmp_path, ASKER_WORDING)
+    for searcher in warm_searcher(root):
+        results = searcher.search(question)
+        assert [hit.path for hit in results.hits][:1] == ["学习笔记/ppl.md"], results
+        # A word written as a name keeps its weight: the notes hold filter, update, state and estimate, not Kalman.
+        results = searcher.search("How does a Kalman filter update its state estimate?")
+        assert results.hits == [] and "kalman" in results.absent, results
+    assert scanned(root)(question)[:1] == ["学习笔记/ppl.md"]
+
 COLD_START = {  # a question's two-word compound held only far apart, beside a rarer word the notes do hold
     "学习笔记/rl.md": (f"# 强化学习\n\n冷启动数据先做监督微调，缓解冷启动问题。多个奖励模型协同打分。{FILLER}"
                       "最后过滤掉低分样本。\n"),

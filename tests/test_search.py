@@ -679,6 +679,22 @@ def test_a_plain_english_word_no_note_holds_does_not_outweigh_the_topic_a_questi
         assert results.hits == [] and "kalman" in results.absent, results
     assert scanned(root)(question)[:1] == ["学习笔记/ppl.md"]
 
+LONG_KEYWORD = {  # the words of a long keyword segment, never all in one section
+    "学习笔记/attention.md": f"# 注意力\n\n注意力机制的缺陷是计算量随长度平方增长。{FILLER}\n",
+    "学习笔记/pipeline.md": f"# 流水线\n\n流水线的障碍在于气泡。多卡之间的动态调度也不简单。{FILLER}\n",
+    "学习笔记/moe.md": f"# 混合专家\n\n混合专家模型用负载均衡损失函数让专家分到的词元差不多。{FILLER}\n",
+}
+
+
+def test_a_keyword_segment_too_long_for_one_term_is_absent_when_its_words_never_meet(tmp_path: Path) -> None:
+    root = root_with(tmp_path, LONG_KEYWORD)
+    for searcher in warm_searcher(root):
+        results = searcher.search("注意力缺陷多动障碍")  # ADHD: 注意力 and 缺陷 meet, 障碍 is elsewhere
+        assert results.hits == [] and results.absent == ["注意力缺陷多动障碍"], results
+        assert [hit.path for hit in searcher.search("混合专家模型负载均衡损失函数").hits][:1] == ["学习笔记/moe.md"]
+    scan = scanned(root)
+    assert scan("注意力缺陷多动障碍") == [] and scan("混合专家模型负载均衡损失函数")[:1] == ["学习笔记/moe.md"]
+
 COLD_START = {  # a question's two-word compound held only far apart, beside a rarer word the notes do hold
     "学习笔记/rl.md": (f"# 强化学习\n\n冷启动数据先做监督微调，缓解冷启动问题。多个奖励模型协同打分。{FILLER}"
                       "最后过滤掉低分样本。\n"),

@@ -643,9 +643,9 @@ def _han_units(run: str, words: list[tuple[int, str]], base: int, before: str, *
         seg_text = run[seg.start : seg.end]
         pieces = _pieces(seg.words)
         joined = len(pieces) < len(seg.words)  # a lone character was joined to its neighbour
+        framed = any(word in QUESTION_WORDS_ZH or word in FRAMING_WORDS for _, word in [*pieces, *seg.words])
         names_one_thing = (len(pieces) > 1 or joined) and len(pieces) <= COMPOUND_PIECES \
-            and len(seg_text) <= COMPOUND_CHARS \
-            and not any(word in QUESTION_WORDS_ZH or word in FRAMING_WORDS for _, word in [*pieces, *seg.words])
+            and len(seg_text) <= COMPOUND_CHARS and not framed
         if names_one_thing and compounds:
             # A short segment names one thing (生成对抗网络, 混合精度训练): a section holds it only if it holds
             # every word of it, so a rare word in another sense (对抗) does not stand for the whole.
@@ -653,8 +653,10 @@ def _han_units(run: str, words: list[tuple[int, str]], base: int, before: str, *
             yield Unit(seg_text, base + seg.start, base + seg.end, options, options[0][0], joined=True)
             continue
         # In a question its words are ranked apart (a section may answer it holding some of them), but the
-        # compound is still one thing when deciding whether the notes cover the topic at all (see `engine`).
-        span = (base + seg.start, base + seg.end) if names_one_thing else None
+        # compound is still one thing when deciding whether the notes cover the topic at all (see `engine`). So
+        # is a keyword segment too long to be one term (注意力缺陷多动障碍): its words must meet in a section.
+        long_keyword = compounds and len(pieces) > 1 and not framed
+        span = (base + seg.start, base + seg.end) if names_one_thing or long_keyword else None
         for unit in _word_units(seg, seg_text, base):
             yield replace(unit, compound=span) if span else unit
 

@@ -372,8 +372,9 @@ def absent_units(
         if len(content) > 1 and (gone.intersection(content) or not together(content)):
             gone.update(members)
             names.append(set(members))
-            named[members[0]] = plan.text[start:end]
-            named.update({i: "" for i in members[1:]})
+            if not any(named.get(i) for i in members):  # else a pair inside it names what is missing (协同过滤)
+                named[members[0]] = plan.text[start:end]
+            named.update({i: "" for i in members if i not in named})
     # A lone character or a new word found nowhere is as often the asker's wording (越长): named only when the
     # notes hold no word naming the topic (see `not_covered`).
     naming = _naming(plan)

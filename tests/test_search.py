@@ -695,6 +695,31 @@ def test_a_keyword_segment_too_long_for_one_term_is_absent_when_its_words_never_
     scan = scanned(root)
     assert scan("注意力缺陷多动障碍") == [] and scan("混合专家模型负载均衡损失函数")[:1] == ["学习笔记/moe.md"]
 
+COMPOUND_WORDS = {  # the words of keyword compounds in one clause, or one after another
+    "学习笔记/course.md": f"# 课程\n\n本课程介绍如何学习大模型。用 32 台服务器训练千亿参数。{FILLER}\n",
+    "学习笔记/amp.md": f"# 精度\n\n混合精度的训练要做损失缩放。{FILLER}\n",
+    "学习笔记/eval.md": f"# 评估\n\n训练-测试污染让测试集上的分数虚高。{FILLER}\n",
+}
+
+
+@pytest.mark.parametrize(("query", "path"), [
+    ("课程学习", None),  # curriculum learning: 课程 and 学习 only in one clause
+    ("参数服务器", None),
+    ("混合精度训练", "学习笔记/amp.md"),  # 的 between two words of it
+    ("测试集污染", "学习笔记/eval.md"),  # the query's lone 集 left out
+])
+def test_a_keyword_compound_counts_where_a_note_writes_its_words_one_after_another(
+    tmp_path: Path, query: str, path: str | None
+) -> None:
+    root = root_with(tmp_path, COMPOUND_WORDS)
+    for searcher in warm_searcher(root):
+        results = searcher.search(query)
+        if path is None:
+            assert results.hits == [] and results.absent == [query], results
+        else:
+            assert [hit.path for hit in results.hits][:1] == [path], results
+    assert scanned(root)(query)[:1] == ([path] if path else [])
+
 COLD_START = {  # a question's two-word compound held only far apart, beside a rarer word the notes do hold
     "学习笔记/rl.md": (f"# 强化学习\n\n冷启动数据先做监督微调，缓解冷启动问题。多个奖励模型协同打分。{FILLER}"
                       "最后过滤掉低分样本。\n"),
@@ -995,7 +1020,10 @@ def test_a_scan_judges_names_written_apart_as_the_index_does(tmp_path: Path) -> 
     assert scan("min-p") == [] and scan("mixture-of-experts")[:1] == ["学习笔记/moe.md"]
     assert scan("flash-attention-kernel")[:1] == ["学习笔记/fused.md"] and scan("KV-head")[:1] == ["学习笔记/gqa.md"]
     assert scan("how does the generate loop end?")[:1] == ["学习笔记/generation.md"]
-    assert scan("编译加速")[:1] == ["学习笔记/compile.md"] and scan("测试集污染")[:1] == ["学习笔记/contamination.md"]
+    assert scan("测试集污染")[:1] == ["学习笔记/contamination.md"]
+    # Planned without the glossary, 编译加速 is one compound, whose words the note does not write one after another
+    # (the engine's plan searches them apart for 加速's aliases, and finds the note: see the test above).
+    assert scan("编译加速") == []
 
 
 SUBJECTS = {  # what a question asks about, named before it asks; the rest of its words are all in the notes

@@ -537,6 +537,7 @@ class Unit:
     acronym: bool = False  # written in capitals (CAP, BGP) in a query that does not shout: the notes hold it only
     # where they write it as a name, with a capital (`writes_capitals`), not where cap is \cap or half of CapEx
     joined: bool = False  # several words taken as one name (keywords' 生成对抗网络): written together in a note
+    words: tuple[str, ...] = ()  # a keyword compound's words as the query is cut (对抗|样本|训练, 测试|集|污染)
     compound: tuple[int, int] | None = None  # in a question, the span of the compound the word is part of
     word_class: WordClass = WordClass.THING  # in a question, a Chinese word's class; else THING
 
@@ -650,7 +651,8 @@ def _han_units(run: str, words: list[tuple[int, str]], base: int, before: str, *
             # A short segment names one thing (生成对抗网络, 混合精度训练): a section holds it only if it holds
             # every word of it, so a rare word in another sense (对抗) does not stand for the whole.
             options = _compound_options(seg_text, [(off - seg.start, word) for off, word in seg.words])
-            yield Unit(seg_text, base + seg.start, base + seg.end, options, options[0][0], joined=True)
+            yield Unit(seg_text, base + seg.start, base + seg.end, options, options[0][0], joined=True,
+                       words=tuple(word for _, word in seg.words))
             continue
         # In a question its words are ranked apart (a section may answer it holding some of them), but the
         # compound is still one thing when deciding whether the notes cover the topic at all (see `engine`). So

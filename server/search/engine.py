@@ -46,11 +46,13 @@ from server.search.ranking import (
     absent_units,
     anchors,
     apart_pair,
+    character_pairs,
     near_in_section,
     not_covered,
     rank,
     rescore,
     spellings,
+    whole_terms,
     written_as_one,
     written_whole,
 )
@@ -297,10 +299,12 @@ def _close_somewhere(ranking: Ranking, terms: IndexTerms, index: int) -> bool:
     holding = np.flatnonzero(ranking.units[index])
     unit = ranking.plan.units[index]
     options = unit.options
+    for pair in character_pairs(unit):  # a compound's sections hold each of its character pairs: cheap to ask
+        holding = np.intersect1d(holding, terms.postings(pair).docs, assume_unique=True)
     if len(holding) > NEAR_CHECK_TOP or any(len(option) == 1 and len(terms.postings(option[0]).docs)
                                             for option in options):
-        return True
-    wanted = {term for option in options for term in option}
+        return bool(len(holding))
+    wanted = whole_terms(unit)
     for start in range(0, len(holding), NEAR_CHECK_CHUNK):
         docs = [int(doc) for doc in holding[start : start + NEAR_CHECK_CHUNK]]
         where = {term: terms.positions(term, docs) for term in wanted}
@@ -315,13 +319,13 @@ def _alias_near(terms: IndexTerms, units: Sequence[Unit], docs: IntArray) -> boo
     words = [spellings(unit) for unit in units]
     if len(docs) > NEAR_CHECK_TOP:
         return True
-    wanted = set().union(*words) | {term for unit in units for term in unit.terms}
+    wanted = set().union(*words) | {term for unit in units for term in whole_terms(unit)}
     for start in range(0, len(docs), NEAR_CHECK_CHUNK):
         chunk = [int(doc) for doc in docs[start : start + NEAR_CHECK_CHUNK]]
         where = {term: terms.positions(term, chunk) for term in wanted}
         for doc in chunk:
             if len(units) == 1:  # one word of several terms (快速排序): written whole, or its terms together
-                if written_whole(units[0], {term: where[term].get(doc) for term in units[0].terms}):
+                if written_whole(units[0], {term: where[term].get(doc) for term in whole_terms(units[0])}):
                     return True
             elif all(any(near_in_section(where[a].get(doc), where[b].get(doc)) for a in left for b in right)
                      for left, right in pairwise(words)):

@@ -733,16 +733,79 @@ def close_in_section(positions: Sequence[Sequence[int]]) -> bool:
 
 
 def written_whole(unit: Unit, where: Mapping[str, Sequence[int] | None]) -> bool:
-    """Whether a section (or a part of a note) whose positions of `unit`'s terms are `where` writes it by one of
-    its options, as `spelled_in_section` reads them."""
+    """Whether a section (or a part of a note) whose positions of `unit`'s terms (`whole_terms`) are `where`
+    writes it: a keyword compound of two words or more with its words one after another (`_words_in_order`: 课程
+    and 学习 in one clause are a course and learning, not 课程学习); any other word by one of its options, as
+    `spelled_in_section` reads them."""
+    if _compound_words(unit):
+        return _words_in_order(unit, where)
     return any(all(where.get(term) for term in option)
                and spelled_in_section(unit, [sorted(where.get(term) or ()) for term in option])
                for option in unit.options)
 
 
+def _compound_words(unit: Unit) -> list[str]:
+    """A keyword compound's words of two characters or more, when it has two or more (课程|学习, 参数|服务器); []
+    for one word beside lone characters (图|神经网络: read as its options are) and any other unit."""
+    words = [word for word in unit.words if len(word) > 1] if unit.joined else []
+    return words if len(words) > 1 else []
+
+
+def character_pairs(unit: Unit) -> set[str]:
+    """The character pairs the index holds where a note writes the words of a keyword compound (every pair of
+    neighbouring characters of a Chinese stretch is a term), and those joining a lone character at either end to
+    its neighbour (隐马 of 隐马尔可夫模型); empty for any other unit."""
+    if not _compound_words(unit):
+        return set()
+    words = unit.words
+    pairs = {word[i : i + 2] for word in words if len(word) > 1 for i in range(len(word) - 1)}
+    if len(words[0]) == 1 and len(words[1]) > 1:
+        pairs.add(words[0] + words[1][0])
+    if len(words[-1]) == 1 and len(words[-2]) > 1:
+        pairs.add(words[-2][-1] + words[-1])
+    return pairs
+
+
+def whole_terms(unit: Unit) -> set[str]:
+    """The terms whose positions `written_whole` reads."""
+    return unit.terms | character_pairs(unit)
+
+
+def _words_in_order(unit: Unit, where: Mapping[str, Sequence[int] | None]) -> bool:
+    """Whether a section writes a compound's words one after another, each whole (its character pairs one position
+    apart), the next beginning at most one character after the one before ends (的 in 混合精度的训练), or one more
+    for each lone character of the query between them, which it may leave out (集 of 测试集污染 in 训练-测试污染). A
+    lone character at either end is written onto its neighbour (隐马 of 隐马尔可夫模型)."""
+    found = {pair: set(where.get(pair) or ()) for pair in character_pairs(unit)}
+    words = unit.words
+
+    def starts(word: str) -> list[int]:
+        pairs = [word[i : i + 2] for i in range(len(word) - 1)]
+        return [pos for pos in found[pairs[0]] if all(pos + k in found[pair] for k, pair in enumerate(pairs))]
+
+    reached: list[int] = []
+    length = lone = 0
+    for k, word in enumerate(words):
+        if len(word) == 1:
+            lone += 1
+            continue
+        here = starts(word)
+        if not reached and k == 1:  # one lone character first: written onto this word
+            here = [pos for pos in here if pos - 1 in found[words[0] + word[0]]]
+        elif reached:
+            here = [pos for pos in here if any(length <= pos - at <= length + 1 + lone for at in reached)]
+        if not here:
+            return False
+        reached, length, lone = here, len(word), 0
+    if len(words[-1]) == 1 and len(words[-2]) > 1:  # one lone character last: written onto the word before it
+        return any(at + length - 1 in found[words[-2][-1] + words[-1]] for at in reached)
+    return True
+
+
 def spelled_in_section(unit: Unit, positions: Sequence[Sequence[int]]) -> bool:
     """Whether a section writes `unit` by one of its options (`positions`: each term's positions there, sorted):
-    a keyword compound's words in one clause (`close_in_section`), a word's parts one after another, in order
+    a keyword compound of one word and lone characters in one clause (`close_in_section`; one of several words:
+    see `written_whole`), a word's parts one after another, in order
     (Flash Attention writes FlashAttention; min in one line and p in the next never write min-p)."""
     if unit.joined or unit.han:
         return close_in_section(positions)

@@ -280,6 +280,20 @@ def test_a_reference_list_is_found_but_ranks_below_the_prose_that_explains_its_t
         assert [hit.heading for hit in searcher.search("Paged Attention").hits][:1] == ["GPU 优化/6. 参考资料"]
 
 
+def test_a_word_with_a_letter_of_its_own_is_found_only_as_written_or_joined(tmp_path: Path) -> None:
+    root = root_with(tmp_path, {
+        "学习笔记/code.md": "# Code\n\nDon't test it twice.\n\n```python\nwith open(path) as f:\n    score = 1\n```\n",
+        "学习笔记/rl.md": "# RL\n\nQ-learning updates a table; kNN looks up neighbours.\n",
+    })
+    for searcher in warm_searcher(root):
+        for query in ("t-test", "F-score"):  # the letter t of don't, the f of `as f`, each beside the word
+            results = searcher.search(query)
+            assert results.hits == [] and results.absent == [query.lower()], results
+        assert [hit.path for hit in searcher.search("Q-learning").hits] == ["学习笔记/rl.md"]
+        assert [hit.path for hit in searcher.search("k-NN").hits] == ["学习笔记/rl.md"]
+    assert scanned(root)("t-test") == [] and scanned(root)("k-NN") == ["学习笔记/rl.md"]
+
+
 def test_html_layout_in_a_note_is_not_searched_as_its_words(tmp_path: Path) -> None:
     root = root_with(tmp_path, {"学习笔记/cover.md": (
         '# 封面\n\n<div align="center"><img src="logo.png" width="300"/></div>\n<!-- draft -->\n'

@@ -834,13 +834,16 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
                 continue
             if not parts and (singular := _ACRONYM_PLURAL.fullmatch(run)) is not None:
                 whole = singular.group(1).lower()  # CPUs: the notes' CPU and CPUs both hold cpu
-            options: tuple[tuple[str, ...], ...] = ((whole,), parts) if parts else ((whole,),)
-            if parts:  # KV-head is written KV heads too
-                options += tuple((*parts[:-1], form) for form in _number_forms(parts[-1]))
+            # A letter of its own (t of t-test, k of k-NN, x of xFormers) follows some word in every note: such a
+            # word is only found as written, or joined (ttest, kNN), never by its parts.
+            apart = [] if any(len(part) == 1 and part.isalpha() for part in parts) else parts
+            options: tuple[tuple[str, ...], ...] = ((whole,), tuple(apart)) if apart else ((whole,),)
+            if apart:  # KV-head is written KV heads too
+                options += tuple((*apart[:-1], form) for form in _number_forms(apart[-1]))
             if parts and not any(char.isdigit() for char in whole):  # hand-written: also handwritten
                 options += (("".join(parts),),)
-            if len(parts) > 1 and parts[-1] in MODIFIER_SUFFIXES:  # Elo-style: what the notes call Elo
-                options += (parts[:-1],)
+            if len(apart) > 1 and apart[-1] in MODIFIER_SUFFIXES:  # Elo-style: what the notes call Elo
+                options += (tuple(apart[:-1]),)
             options += tuple((variant,) for variant in english_variants(whole))
             coined = any(char.isupper() for char in run[1:]) or any(char.isdigit() or char in "_." for char in run)
             named = coined or run != whole  # not hand-written

@@ -294,6 +294,27 @@ def test_a_word_with_a_letter_of_its_own_is_found_only_as_written_or_joined(tmp_
     assert scanned(root)("t-test") == [] and scanned(root)("k-NN") == ["学习笔记/rl.md"]
 
 
+GENERAL_TERMS = {  # notes written in Chinese, asked about in English keywords
+    "学习笔记/rope.md": "# 位置\n\n把旋转矩阵作用在查询和键上。\n",
+    "学习笔记/tying.md": "# 嵌入\n\n输入嵌入和输出层权重共享，省下一份参数。\n",
+    "学习笔记/dropout.md": "# 正则\n\n预训练时丢弃率通常设为零。\n",
+    "学习笔记/softmax.md": "# 溢出\n\n指数很大时数值不稳定，先减去最大值。\n",
+}
+
+
+@pytest.mark.parametrize(("query", "path"), [
+    ("rotation matrix", "学习笔记/rope.md"),
+    ("weight tying", "学习笔记/tying.md"),
+    ("dropout rate", "学习笔记/dropout.md"),
+    ("numerically unstable", "学习笔记/softmax.md"),
+])
+def test_english_keywords_find_notes_written_in_chinese_through_general_terms(
+    tmp_path: Path, query: str, path: str
+) -> None:
+    for searcher in warm_searcher(root_with(tmp_path, GENERAL_TERMS)):
+        assert [hit.path for hit in searcher.search(query).hits][:1] == [path]
+
+
 def test_html_layout_in_a_note_is_not_searched_as_its_words(tmp_path: Path) -> None:
     root = root_with(tmp_path, {"学习笔记/cover.md": (
         '# 封面\n\n<div align="center"><img src="logo.png" width="300"/></div>\n<!-- draft -->\n'

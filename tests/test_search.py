@@ -315,6 +315,25 @@ def test_english_keywords_find_notes_written_in_chinese_through_general_terms(
         assert [hit.path for hit in searcher.search(query).hits][:1] == [path]
 
 
+CHATTY = {
+    "学习笔记/kv.md": "# KV cache\n\nKV cache 把已经算过的键和值存下来，解码时不再重算。\n",
+    "学习笔记/bpe.md": "# BPE\n\nBPE 的合并规则按出现次数从高到低学习，merge rules are applied in order.\n",
+}
+
+
+@pytest.mark.parametrize(("query", "path"), [
+    ("KV cache咋回事", "学习笔记/kv.md"),  # 咋: how, in speech
+    ("讲讲KV cache呗", "学习笔记/kv.md"),  # 呗: a particle, not a character of cache
+    ("ELI5 KV cache", "学习笔记/kv.md"),
+    ("搞不懂BPE合并规则", "学习笔记/bpe.md"),  # 搞不懂: the asker's state, not the topic
+    ("BPE merge rules confuse me lol", "学习笔记/bpe.md"),
+])
+def test_chatty_wording_around_a_topic_frames_it(tmp_path: Path, query: str, path: str) -> None:
+    for searcher in warm_searcher(root_with(tmp_path, CHATTY)):
+        results = searcher.search(query)
+        assert path in [hit.path for hit in results.hits] and not results.absent, results
+
+
 def test_html_layout_in_a_note_is_not_searched_as_its_words(tmp_path: Path) -> None:
     root = root_with(tmp_path, {"学习笔记/cover.md": (
         '# 封面\n\n<div align="center"><img src="logo.png" width="300"/></div>\n<!-- draft -->\n'

@@ -58,7 +58,7 @@ STOP_WORDS_EN = _words(
     not no"""
 )
 STOP_WORDS_ZH = _words(
-    """的 地 得 了 着 过 是 在 和 与 及 或 也 都 就 而 之 其 这 那 吗 呢 吧 啊 呀 嘛 把 被 对 于 从 以 为 等 个
+    """的 地 得 了 着 过 是 在 和 与 及 或 也 都 就 而 之 其 这 那 吗 呢 吧 啊 呀 嘛 呗 把 被 对 于 从 以 为 等 个
     我 你 他 她 它 们 有 又 还 并 则 即 但 让 给 向 很 更 最 要 会 能 该 所 某 各 每 此 些
     什么 为什么 怎么 怎样 怎么样 如何 哪些 哪个 哪里 是否 是不是 有没有 可以 能够
     我们 你们 他们 它们 这个 那个 这些 那些 这里 那里 一个 一些
@@ -78,7 +78,8 @@ FRAMING_WORDS = _words(
     finding findings experiment experiments derivation
     ways much many want know like best good better out up down off over 需要 使用 用法 用途 有用
     越来越 逐渐 不断 一直 总是 经常 常常 往往 通常 非常 特别 十分 相当 已经 仍然 依然 明显 突然
-    梳理 科普 来龙去脉 展开 做到 说明 出来 出去 进来 进去 下来 下去 上来 上去 回来 回去 过来 过去 开来"""
+    梳理 科普 来龙去脉 展开 做到 说明 出来 出去 进来 进去 下来 下去 上来 上去 回来 回去 过来 过去 开来
+    搞不懂 不懂 没懂 看不懂 弄不懂 不明白 搞不明白 搞混 分不清 老是"""
 )
 
 # Framing words that as often are part of a name, written onto a word of it: a head after it (高斯过程, 对偶问题)

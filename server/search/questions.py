@@ -12,7 +12,7 @@ import re
 
 _ZH_QUESTION = re.compile(r"为什么|为何|为啥|怎么|怎样|如何|是什么|什么是|什么|有何|有什么|区别|差别|不同|多少|"
                           r"几个|几种|哪些|哪个|哪种|是否|能否|可否|能不能|会不会|有没有|是不是|要不要|可不可以|该不该|对不对|难道|"
-                          r"干嘛|干啥|干什么|啥|吗|呢|[？?]")
+                          r"干嘛|干啥|干什么|啥|咋|吗|呢|[？?]")
 _EN_QUESTION = re.compile(
     r"^\s*(?:why|how|what|which|when|where|who|whom|whose|does|do|did|is|are|was|were|can|could|should|would|will"
     r"|shall)\b|\bdifference between\b|\bvs\.?\b|\bversus\b|\?",
@@ -43,12 +43,13 @@ QUESTION_WORDS_EN = _words(
     made go goes going went gone come comes coming came take takes taking took taken give gives gave put puts
     keep keeps kept let lets become becomes became seem seems seemed turn turns turned turning
     only almost nearly quite please teach walkthrough behind rationale intuition nutshell summarize
-    summarise pitfall pitfalls gotcha gotchas caveat caveats mistake mistakes checklist"""
+    summarise pitfall pitfalls gotcha gotchas caveat caveats mistake mistakes checklist
+    confuse confuses confused confusing understand lol lmao eli5"""
 )
 QUESTION_WORDS_ZH = _words(
     """为什么 为何 为啥 怎么 怎样 如何 是什么 什么 有何 有什么 区别 差别 不同 多少 几个 几种 哪些 哪个 哪种
     是否 能否 可否 能不能 会不会 分别 一般 通常 主要 到底 究竟 具体 需要 应该 可以 能够 一样 相比 比较
-    有关 关系 相关 联系 这么 那么 这样 那样 时候 干嘛 干啥 干什么 怎么办 啥"""
+    有关 关系 相关 联系 这么 那么 这样 那样 时候 干嘛 干啥 干什么 怎么办 啥 咋 咋回事 怎么回事 啥意思 什么意思"""
 )
 
 

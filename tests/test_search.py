@@ -774,6 +774,21 @@ def test_a_keyword_compound_counts_where_a_note_writes_its_words_one_after_anoth
             assert [hit.path for hit in results.hits][:1] == [path], results
     assert scanned(root)(query)[:1] == ([path] if path else [])
 
+KERNEL_TRICK = {  # 核 and 技巧 each, SVM in a list: no kernel trick
+    "学习笔记/gpu.md": f"# GPU\n\n每个核跑一个线程块，调优有不少技巧。{FILLER}\n",
+    "学习笔记/classic.md": f"# 传统方法\n\n早年的文本分类用 SVM 和朴素贝叶斯。{FILLER}\n",
+}
+
+
+@pytest.mark.parametrize("query", ["核技巧", "核技巧原理", "SVM的核技巧", "SVM的核技巧是什么"])
+def test_a_glossary_term_is_a_name_even_where_its_words_would_frame_a_query(tmp_path: Path, query: str) -> None:
+    # 技巧 frames a query (调优技巧) and 核 is a lone character, but 核技巧 is the kernel trick; and in a question
+    # that asks what SVM的核技巧 is, the part after 的 is what it asks about: SVM alone does not answer it.
+    for searcher in warm_searcher(root_with(tmp_path, KERNEL_TRICK)):
+        assert searcher.search("SVM").hits
+        results = searcher.search(query)
+        assert results.hits == [] and results.absent == ["核技巧"], results
+
 COLD_START = {  # a question's two-word compound held only far apart, beside a rarer word the notes do hold
     "学习笔记/rl.md": (f"# 强化学习\n\n冷启动数据先做监督微调，缓解冷启动问题。多个奖励模型协同打分。{FILLER}"
                       "最后过滤掉低分样本。\n"),

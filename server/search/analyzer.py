@@ -30,7 +30,7 @@ import functools
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from itertools import accumulate, product
@@ -539,6 +539,7 @@ class Unit:
     # where they write it as a name, with a capital (`writes_capitals`), not where cap is \cap or half of CapEx
     joined: bool = False  # several words taken as one name (keywords' 生成对抗网络): written together in a note
     words: tuple[str, ...] = ()  # a keyword compound's words as the query is cut (对抗|样本|训练, 测试|集|污染)
+    term: bool = False  # part of a glossary term the query writes (技巧 of 核技巧): a name, never framing
     compound: tuple[int, int] | None = None  # in a question, the span of the compound the word is part of
     word_class: WordClass = WordClass.THING  # in a question, a Chinese word's class; else THING
 
@@ -546,8 +547,9 @@ class Unit:
     def framing(self) -> bool:
         """A word that frames a question, or a lone Han character (有什么用 -> 用): it carries little of
         the query's meaning and is only found where the notes happen to isolate it too."""
-        return (self.text in FRAMING_WORDS or self.text in QUESTION_WORDS_EN or self.text in QUESTION_WORDS_ZH
-                or (len(self.text) == 1 and _HAS_HAN.match(self.text) is not None))
+        return not self.term and (
+            self.text in FRAMING_WORDS or self.text in QUESTION_WORDS_EN or self.text in QUESTION_WORDS_ZH
+            or (len(self.text) == 1 and _HAS_HAN.match(self.text) is not None))
 
     @property
     def phrasing(self) -> bool:
@@ -637,15 +639,20 @@ COMPOUND_PIECES = 3  # a query segment of up to this many words (and COMPOUND_CH
 COMPOUND_CHARS = 8
 
 
-def _han_units(run: str, words: list[tuple[int, str]], base: int, before: str, *,
-               compounds: bool) -> Iterator[Unit]:
+def _han_units(run: str, words: list[tuple[int, str]], base: int, before: str, *, compounds: bool,
+               terms: Sequence[tuple[int, int]] = ()) -> Iterator[Unit]:
     """The units of a Han run written after the character `before`. With `compounds` (keywords, not a question,
-    whose segments are clauses) a short segment is one unit."""
-    for seg in (part for whole in _segments(words, before) for part in _apart_at_framing(whole)):
+    whose segments are clauses) a short segment is one unit. A word inside a glossary term of the query (`terms`:
+    spans in the query) frames nothing (技巧 of 核技巧)."""
+    def in_term(off: int, word: str) -> bool:
+        return any(start <= base + off and base + off + len(word) <= end for start, end in terms)
+
+    for seg in (part for whole in _segments(words, before) for part in _apart_at_framing(whole, in_term)):
         seg_text = run[seg.start : seg.end]
         pieces = _pieces(seg.words)
         joined = len(pieces) < len(seg.words)  # a lone character was joined to its neighbour
-        framed = any(word in QUESTION_WORDS_ZH or word in FRAMING_WORDS for _, word in [*pieces, *seg.words])
+        framed = any((word in QUESTION_WORDS_ZH or word in FRAMING_WORDS) and not in_term(off, word)
+                     for off, word in [*pieces, *seg.words])
         names_one_thing = (len(pieces) > 1 or joined) and len(pieces) <= COMPOUND_PIECES \
             and len(seg_text) <= COMPOUND_CHARS and not framed
         if names_one_thing and compounds:
@@ -664,17 +671,20 @@ def _han_units(run: str, words: list[tuple[int, str]], base: int, before: str, *
             yield replace(unit, compound=span) if span else unit
 
 
-def _apart_at_framing(seg: _Segment) -> list[_Segment]:
+def _apart_at_framing(seg: _Segment, in_term: Callable[[int, str], bool]) -> list[_Segment]:
     """A segment split around its question and framing words (图神经网络|怎么办, 注意力机制|原理): the words before
     and after one may each name one thing, and the framing word is a unit of its own. A lone framing character
     stays where it is: it is as often part of a name (图 in 图神经网络). A framing word that is part of a name
     (过程 in 高斯过程) leaves its neighbour alone either way: such a segment was never taken as one name."""
-    if not any(len(word) > 1 and (word in QUESTION_WORDS_ZH or word in FRAMING_WORDS) for _, word in seg.words):
+    def framing(off: int, word: str) -> bool:
+        return len(word) > 1 and (word in QUESTION_WORDS_ZH or word in FRAMING_WORDS) and not in_term(off, word)
+
+    if not any(framing(off, word) for off, word in seg.words):
         return [seg]
     parts: list[_Segment] = []
     current: list[tuple[int, str]] = []
     for off, word in seg.words:
-        if len(word) > 1 and (word in QUESTION_WORDS_ZH or word in FRAMING_WORDS):
+        if framing(off, word):
             if current:
                 parts.append(_Segment(current[0][0], current[-1][0] + len(current[-1][1]), current))
             parts.append(_Segment(off, off + len(word), [(off, word)]))
@@ -791,9 +801,10 @@ def _sequence(text: str) -> Phrase:
     return tuple((seen[p], p - first) for p in sorted(seen))
 
 
-def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
+def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int, int]] = ()) -> QueryPlan:
     """Analyze a query the way notes are analyzed; query syntax characters are plain text. Without `compounds`
-    every Han word is a unit of its own (see `_han_units`)."""
+    every Han word is a unit of its own (see `_han_units`). `terms`: where the query writes glossary terms
+    (offsets into its folded text), whose words are names, not framing."""
     cased = fold(query)  # positions come from the text as written: PyTorch takes two (py, torch), pytorch one
     folded = cased.lower()
     plan = QueryPlan(text=folded)
@@ -827,7 +838,7 @@ def plan_query(query: str, *, compounds: bool = True) -> QueryPlan:
         if match.lastgroup == "han":
             units: Iterable[Unit] = _han_units(run, [(off - (offset - match.start()), w) for off, w in words], offset,
                                                cuts.text[offset - 1] if offset else "",
-                                               compounds=compounds and not plan.question)
+                                               compounds=compounds and not plan.question, terms=terms)
         else:
             whole = run.lower()
             parts = tuple(word_parts(run))

@@ -454,7 +454,20 @@ def not_covered(
     if absent_share(plan, weights, absence, sections) >= ABSENT_SHARE:
         return True
     subject = subject_units(plan)
+    head = _subject_head(plan, subject) if subject else []
+    if head and all(i in absence.units for i in head):
+        return True
     return bool(subject) and absent_share(plan, weights, absence, sections, among=subject) >= ABSENT_SHARE
+
+
+def _subject_head(plan: QueryPlan, subject: list[int]) -> list[int]:
+    """The words of a question's subject after its last 的 (核技巧 of SVM的核技巧是什么): what it asks about, the
+    words before it only saying whose; [] when the subject has no 的 or nothing topical follows it."""
+    end = max(plan.units[i].end for i in subject)
+    mark = plan.text.rfind("的", 0, end)
+    if mark < 0 or mark < min(plan.units[i].start for i in subject):
+        return []
+    return [i for i in subject if plan.units[i].start > mark and plan.units[i].topical]
 
 
 def _wording_capped(plan: QueryPlan, weights: Sequence[float], absence: Absence, held: Sequence[bool]) -> list[float]:

@@ -334,6 +334,20 @@ def test_chatty_wording_around_a_topic_frames_it(tmp_path: Path, query: str, pat
         assert path in [hit.path for hit in results.hits] and not results.absent, results
 
 
+def test_two_english_keywords_alone_are_a_name_written_one_after_another(tmp_path: Path) -> None:
+    root = root_with(tmp_path, {
+        "学习笔记/mup.md": "# muP\n\nHyperparameter transfer across model widths keeps the tuned learning rate.\n",
+        "学习笔记/dedup.md": "# Dedup\n\nMinHash comes from the book on mining massive data sets.\n",
+        "学习笔记/finetune.md": "# Fine-tuning\n\nTransfer learning reuses a pretrained model.\n",
+    })
+    for searcher in warm_searcher(root):
+        results = searcher.search("data mining")  # both words in one clause of dedup.md, never as the name
+        assert results.hits == [] and results.absent == ["data mining"], results
+        assert [hit.path for hit in searcher.search("transfer learning").hits][:1] == ["学习笔记/finetune.md"]
+    scan = scanned(root)
+    assert scan("data mining") == [] and scan("transfer learning")[:1] == ["学习笔记/finetune.md"]
+
+
 def test_html_layout_in_a_note_is_not_searched_as_its_words(tmp_path: Path) -> None:
     root = root_with(tmp_path, {"学习笔记/cover.md": (
         '# 封面\n\n<div align="center"><img src="logo.png" width="300"/></div>\n<!-- draft -->\n'

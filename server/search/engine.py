@@ -54,6 +54,7 @@ from server.search.ranking import (
     spellings,
     whole_terms,
     written_as_one,
+    written_near,
     written_whole,
 )
 from server.search.request import SearchRequest
@@ -278,7 +279,8 @@ def _near_somewhere(ranking: Ranking, terms: IndexTerms, pair: Sequence[int]) ->
     for start in range(0, len(both), NEAR_CHECK_CHUNK):
         docs = [int(doc) for doc in both[start : start + NEAR_CHECK_CHUNK]]
         where = {text: terms.positions(text, docs) for text in lefts | rights}
-        if any(near_in_section(where[a].get(doc), where[b].get(doc)) for doc in docs for a in lefts for b in rights):
+        if any(written_near(ranking.plan, pair, (a, b), (where[a].get(doc), where[b].get(doc)))
+               for doc in docs for a in lefts for b in rights):
             return True
     return False
 

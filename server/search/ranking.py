@@ -290,6 +290,20 @@ def _checked_for_nearness(plan: QueryPlan, left: int, right: int) -> bool:
     return first.han or sum(not unit.framing for unit in plan.units) < LIST_WORDS
 
 
+def written_near(plan: QueryPlan, pair: Sequence[int], terms: tuple[str, str],
+                 positions: tuple[Sequence[int] | None, Sequence[int] | None]) -> bool:
+    """Whether a section writes the two query units of `pair`, by the terms `terms` (their own spellings or their
+    aliases' anchors) at `positions`, near enough to be the name they make: in one clause (`near_in_section`),
+    but for two English keywords that are the whole query (transfer learning, data mining: each word is common in
+    the notes, in one clause with the other for other reasons) their own words in order, within PART_SLOP, as a
+    name is written (mining massive data is no data mining); an alias of either may still stand in one clause."""
+    left, right = (plan.units[i] for i in pair)
+    if not plan.question and not (left.han or right.han) and sum(not unit.framing for unit in plan.units) == 2 \
+            and terms[0] in spellings(left) and terms[1] in spellings(right):
+        return _in_order([sorted(positions[0] or ()), sorted(positions[1] or ())])
+    return near_in_section(*positions)
+
+
 def anchors(plan: QueryPlan, index: int) -> set[str]:
     """The terms that stand for a query word where nearness is read: its own, its other spellings as one word
     (visualize for visualization), and those of the glossary aliases that stand for it (a note may write 解码

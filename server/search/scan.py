@@ -48,6 +48,7 @@ from server.search.ranking import (
     spellings,
     unit_weight,
     written_as_one,
+    written_near,
     written_whole,
 )
 from server.search.results import SectionHit
@@ -295,7 +296,7 @@ def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, p
             wanted = [(a, b) for a in lefts for b in rights if a in folded and b in folded]  # cheap: substrings
             if wanted:
                 where = _positions(text)
-                if any(near_in_section(where.get(a), where.get(b)) for a, b in wanted):
+                if any(written_near(plan, pair, (a, b), (where.get(a), where.get(b))) for a, b in wanted):
                     return True
     return False
 

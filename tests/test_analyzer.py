@@ -387,3 +387,10 @@ def test_up_and_down_after_a_noun_stay_function_characters() -> None:
     assert {"上采", "下采"} <= term_set("上采样和下采样")
     assert not {"上运", "上分"} & term_set("模型在GPU上运行，激活放在显存上分配。")
     assert [unit.text for unit in plan_query("在GPU上运行").units] == ["gpu", "运行"]
+
+
+def test_cpp_is_a_name_not_the_letter_c() -> None:
+    # Without its symbols C++ was the letter c, which every note holds (f-strings, (c), variables).
+    assert "cpp" in term_set("CUDA kernels are written in C++.") and "c" not in term_set("written in C++.")
+    assert [unit.text for unit in plan_query("C++ 模板").units] == ["cpp", "模板"]
+    assert "cpp" not in term_set("a++ and c++x")

@@ -374,6 +374,16 @@ def _line_terms(line: str) -> tuple[tuple[Term, ...], int, bool, bool]:
     return tuple(terms), end, leading, trailing
 
 
+# C++ is a name whose symbols are all of it: without them it is the letter c, in every note. Written as Cpp
+# (as long, so offsets stay), in the notes and in queries alike.
+_CPP = re.compile(r"(?<![\w+])([Cc])\+\+(?![\w+])")
+
+
+def _spelled(folded: str) -> str:
+    """`folded` with the names made of symbols spelled in letters (C++ -> Cpp)."""
+    return _CPP.sub(r"\1pp", folded) if "++" in folded else folded
+
+
 def _terms(text: str, start_pos: int) -> tuple[list[Term], int, bool, bool]:
     """The terms of `text`, the position after it, and whether a sentence ended before its first word and
     after its last (for a text taken line by line; both when it has no word).
@@ -382,7 +392,7 @@ def _terms(text: str, start_pos: int) -> tuple[list[Term], int, bool, bool]:
     gather into segments, everything else into stretches whose words a regex finds. Within a segment the
     longer words follow its bigrams (Whoosh only needs each term's own positions to increase).
     """
-    folded = fold(text)
+    folded = _spelled(fold(text))
     out: list[Term] = []
     at = _Cursor(start_pos)
     if not _HAS_HAN.search(folded):
@@ -805,7 +815,7 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
     """Analyze a query the way notes are analyzed; query syntax characters are plain text. Without `compounds`
     every Han word is a unit of its own (see `_han_units`). `terms`: where the query writes glossary terms
     (offsets into its folded text), whose words are names, not framing."""
-    cased = fold(query)  # positions come from the text as written: PyTorch takes two (py, torch), pytorch one
+    cased = _spelled(fold(query))  # positions come from the text as written: PyTorch takes two (py, torch), pytorch one
     folded = cased.lower()
     plan = QueryPlan(text=folded)
     for match in _QUOTED.finditer(cased):
@@ -817,7 +827,7 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
     plan.question = is_question(folded)
     seen: set[tuple[tuple[str, ...], ...]] = set()
     shouting = not any(char.islower() for char in cased) and not _HAS_HAN.search(cased)  # WHY IS GELU SLOW
-    cuts = _Cuts(without_requests(fold(query)))
+    cuts = _Cuts(without_requests(_spelled(fold(query))))
     previous: tuple[Unit, int] | None = None  # the last word unit and where its run ended
     for match in _RUNS.finditer(cuts.text):
         run = match.group()

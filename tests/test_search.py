@@ -747,6 +747,7 @@ def test_a_plain_english_word_no_note_holds_does_not_outweigh_the_topic_a_questi
         assert results.hits == [] and "kalman" in results.absent, results
     assert scanned(root)(question)[:1] == ["学习笔记/ppl.md"]
 
+
 LONG_KEYWORD = {  # the words of a long keyword segment, never all in one section
     "学习笔记/attention.md": f"# 注意力\n\n注意力机制的缺陷是计算量随长度平方增长。{FILLER}\n",
     "学习笔记/pipeline.md": f"# 流水线\n\n流水线的障碍在于气泡。多卡之间的动态调度也不简单。{FILLER}\n",
@@ -802,6 +803,26 @@ def test_a_glossary_term_is_a_name_even_where_its_words_would_frame_a_query(tmp_
         assert searcher.search("SVM").hits
         results = searcher.search(query)
         assert results.hits == [] and results.absent == ["核技巧"], results
+
+ONE_COMPOUND = {  # the words of compounds with a glossary term in them, in one clause or in English
+    "学习笔记/tokens.md": f"# 词表\n\n全世界的语言都要进模型的词表。{FILLER}\n",
+    "学习笔记/gelu.md": f"# 激活\n\n梯度在负半轴也不为零，训练更稳定，效果有提升。{FILLER}\n",
+    "学习笔记/loss.md": f"# Loss\n\nThe cross-entropy loss compares the logits with the next token. {FILLER}\n",
+}
+
+
+@pytest.mark.parametrize("query", ["世界模型", "梯度提升"])
+def test_a_query_that_is_one_compound_counts_where_a_note_writes_it_not_where_a_clause_holds_its_words(
+    tmp_path: Path, query: str
+) -> None:
+    # 模型 and 梯度 are glossary terms, so the compound's words are searched apart (for their aliases); alone in the
+    # query they still name one thing, which a note writes one word right after the other.
+    root = root_with(tmp_path, ONE_COMPOUND)
+    for searcher in warm_searcher(root):
+        results = searcher.search(query)
+        assert results.hits == [] and results.absent == [query], results
+        # an alias of each word stands for the compound: cross-entropy loss for 交叉熵损失
+        assert [hit.path for hit in searcher.search("交叉熵损失").hits][:1] == ["学习笔记/loss.md"]
 
 COLD_START = {  # a question's two-word compound held only far apart, beside a rarer word the notes do hold
     "学习笔记/rl.md": (f"# 强化学习\n\n冷启动数据先做监督微调，缓解冷启动问题。多个奖励模型协同打分。{FILLER}"
@@ -1079,7 +1100,7 @@ def test_a_name_whose_words_the_notes_write_only_apart_is_an_absent_topic(
 @pytest.mark.parametrize(("query", "path"), [
     ("toxicity classifier", "学习笔记/toxicity.md"),  # apart in the prose, together in the code
     ("speculative decoding", "学习笔记/speculative.md"),  # an alias (投机解码) stands for both words
-    ("编译加速", "学习笔记/compile.md"),  # one sentence, a clause apart
+    ("JIT 编译加速", "学习笔记/compile.md"),  # one sentence, a clause apart, beside another keyword
     ("测试集污染", "学习笔记/contamination.md"),  # 集 pairs with 测试, the word it belongs to
     ("训练的时候怎么保护用户隐私", "学习笔记/privacy.md"),  # 的时候: the asker's wording, found in no note
     ("KV-cache", "深度讨论/KV缓存深度讨论.md"),  # a word with parts, written as two words side by side

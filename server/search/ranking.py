@@ -41,6 +41,8 @@ import numpy.typing as npt
 from server.search.analyzer import (
     BODY,
     CODE,
+    COMPOUND_CHARS,
+    COMPOUND_PIECES,
     HEADING,
     NAME_HEADS,
     NAME_LEADS,
@@ -288,6 +290,31 @@ def _checked_for_nearness(plan: QueryPlan, left: int, right: int) -> bool:
             return _pair_compound(plan, left, right) or _framed_name(first, second)
         return _linked_name(plan, left, right)
     return first.han or sum(not unit.framing for unit in plan.units) < LIST_WORDS
+
+
+def compound_seam(plan: QueryPlan, left: int, right: int) -> str | None:
+    """For a keyword query that is one short Chinese compound (世界模型, 梯度提升: its words searched apart for the
+    glossary term in it), where its two words `left` and `right` meet: the character pair a note writing the
+    compound as written holds there (界模, 度提), to ask the index cheaply (see `seam_written`). None for any other
+    pair: a compound beside other keywords (torch.compile 编译加速) may be the asker's description, its words in
+    one clause enough."""
+    a, b = plan.units[left], plan.units[right]
+    if plan.question or a.compound is None or a.compound != b.compound or a.end != b.start:
+        return None
+    if not (a.han and b.han) or len(a.text) < 2 or len(b.text) < 2:
+        return None
+    start, end = a.compound
+    members = [unit for unit in plan.units if unit.compound == a.compound]
+    alone = all(unit.compound == a.compound or unit.framing for unit in plan.units)
+    return a.text[-1] + b.text[0] if alone and end - start <= COMPOUND_CHARS and len(members) <= COMPOUND_PIECES \
+        else None
+
+
+def seam_written(left: Sequence[int], right: Sequence[int], length: int) -> bool:
+    """Whether a word of `length` characters at a position of `left` is followed by one at `right` at once, or
+    one character later (显存上分配, 混合精度的训练): the two written as one compound."""
+    rights = set(right)
+    return any(pos + length in rights or pos + length + 1 in rights for pos in left)
 
 
 def written_near(plan: QueryPlan, pair: Sequence[int], terms: tuple[str, str],

@@ -41,9 +41,11 @@ from server.search.ranking import (
     absent_units,
     anchors,
     apart_pair,
+    compound_seam,
     names_held,
     near_in_section,
     not_covered,
+    seam_written,
     spelled_in_parts,
     spellings,
     unit_weight,
@@ -288,6 +290,9 @@ def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, p
     if written_as_one(plan, pair[0], pair[1]):
         return True
     lefts, rights = (anchors(plan, i) for i in pair)
+    seam = compound_seam(plan, pair[0], pair[1])  # a one-compound query's own words: one right after the other
+    own = (plan.units[pair[0]].anchor, plan.units[pair[1]].anchor) if seam is not None else None
+    length = len(plan.units[pair[0]].text)
     for file, row in zip(files, could, strict=True):
         if not all(row[i] for i in pair):
             continue
@@ -296,8 +301,15 @@ def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, p
             wanted = [(a, b) for a in lefts for b in rights if a in folded and b in folded]  # cheap: substrings
             if wanted:
                 where = _positions(text)
-                if any(written_near(plan, pair, (a, b), (where.get(a), where.get(b))) for a, b in wanted):
-                    return True
+                for a, b in wanted:
+                    if own is None:
+                        if written_near(plan, pair, (a, b), (where.get(a), where.get(b))):
+                            return True
+                    elif (a, b) == own:
+                        if seam_written(where.get(a) or (), where.get(b) or (), length):
+                            return True
+                    elif a != own[0] and b != own[1] and near_in_section(where.get(a), where.get(b)):
+                        return True  # an alias of each word (see `engine._near_somewhere`)
     return False
 
 

@@ -824,6 +824,17 @@ def test_a_query_that_is_one_compound_counts_where_a_note_writes_it_not_where_a_
         # an alias of each word stands for the compound: cross-entropy loss for 交叉熵损失
         assert [hit.path for hit in searcher.search("交叉熵损失").hits][:1] == ["学习笔记/loss.md"]
 
+
+def test_a_lowercase_word_of_hyphened_parts_no_note_writes_together_is_the_askers_wording(tmp_path: Path) -> None:
+    notes = {f"学习笔记/stage-{i}.md": f"# Stage {i}\n\nThe pipeline runs the backward pass; we compute weights.\n"
+             for i in range(40)}
+    notes["学习笔记/zero-bubble.md"] = ("# Zero bubble\n\nSplitting the backward pass fills the bubbles: the "
+                                       "gradient for each stage's input comes first, the weight gradient later.\n")
+    question = "When splitting the backward pass, why compute the input-gradient, then the weights?"
+    for searcher in warm_searcher(root_with(tmp_path, notes)):
+        results = searcher.search(question)
+        assert [hit.path for hit in results.hits][:1] == ["学习笔记/zero-bubble.md"], results
+
 COLD_START = {  # a question's two-word compound held only far apart, beside a rarer word the notes do hold
     "学习笔记/rl.md": (f"# 强化学习\n\n冷启动数据先做监督微调，缓解冷启动问题。多个奖励模型协同打分。{FILLER}"
                       "最后过滤掉低分样本。\n"),

@@ -491,7 +491,7 @@ def not_covered(
     naming = _naming(plan)
     if naming and not any(held[i] and i not in absence.units for i in naming):
         return True
-    weights = _wording_capped(plan, weights, absence, held)
+    weights, absence = _wording_capped(plan, weights, absence, held)
     if absent_share(plan, weights, absence, sections) >= ABSENT_SHARE:
         return True
     subject = subject_units(plan)
@@ -511,26 +511,30 @@ def _subject_head(plan: QueryPlan, subject: list[int]) -> list[int]:
     return [i for i in subject if plan.units[i].start > mark and plan.units[i].topical]
 
 
-def _wording_capped(plan: QueryPlan, weights: Sequence[float], absence: Absence, held: Sequence[bool]) -> list[float]:
-    """`weights`, where in a question a plain English word found nowhere (misleading, idle) weighs at most what the
-    heaviest topic word the notes hold weighs. Such a word is as often the asker's wording as a name (English has
-    no part of speech here to tell them apart, as jieba's does for Chinese), and alone it must not outweigh the
-    topic the notes hold: "why is it misleading to compare the perplexity of models with different tokenizers".
-    A word written as a name (Kalman), a coined word, an acronym, a word with parts and a name found only apart
-    keep their weight."""
+def _wording_capped(plan: QueryPlan, weights: Sequence[float], absence: Absence,
+                    held: Sequence[bool]) -> tuple[list[float], Absence]:
+    """`weights` (and `absence`, its names without those words), where in a question a plain English word the notes
+    lack (misleading, idle; input-gradient, whose parts no note writes together) weighs at most what the heaviest
+    topic word the notes hold weighs. Such a word is as often the asker's wording as a name (English has no part of
+    speech here to tell them apart, as jieba's does for Chinese), and alone it must not outweigh the topic the notes
+    hold: "why is it misleading to compare the perplexity of models with different tokenizers". A word written as
+    a name (Kalman), a coined word, an acronym and a name of several words found only apart keep their weight."""
     topic = [weights[i] for i in _naming(plan) if held[i] and i not in absence.units]
     if not plan.question or not topic:
-        return list(weights)
+        return list(weights), absence
     ceiling = max(topic)
-    in_names = set().union(*absence.names)
-    return [min(weight, ceiling) if _plain_english(unit) and not held[i] and i not in in_names else weight
-            for i, (unit, weight) in enumerate(zip(plan.units, weights, strict=True))]
+    in_names = set().union(*(group for group in absence.names if len(group) > 1))
+    capped = {i for i, unit in enumerate(plan.units)
+              if _plain_english(unit) and i in absence.units and i not in in_names}
+    names = [group for group in absence.names if not group <= capped]
+    return ([min(weight, ceiling) if i in capped else weight for i, weight in enumerate(weights)],
+            absence._replace(names=names))
 
 
 def _plain_english(unit: Unit) -> bool:
-    """A lowercase English word of one part: no name, coined word, acronym or word with parts."""
-    parts = any(len(option) > 1 for option in unit.options)
-    return not (unit.han or unit.named or unit.coined or unit.acronym or parts)
+    """A lowercase English word, or lowercase words joined by hyphens (input-gradient): no name, coined word or
+    acronym."""
+    return not (unit.han or unit.named or unit.coined or unit.acronym)
 
 
 def subject_units(plan: QueryPlan) -> list[int]:

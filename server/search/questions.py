@@ -15,7 +15,8 @@ _ZH_QUESTION = re.compile(r"为什么|为何|为啥|怎么|怎样|如何|是什�
                           r"干嘛|干啥|干什么|啥|咋|吗|呢|[？?]")
 _EN_QUESTION = re.compile(
     r"^\s*(?:why|how|what|which|when|where|who|whom|whose|does|do|did|is|are|was|were|can|could|should|would|will"
-    r"|shall)\b|\bdifference between\b|\bvs\.?\b|\bversus\b|\?",
+    r"|shall|explain|derive|prove|describe|compare|visuali[sz]e|summari[sz]e|teach|give|show|help)\b"
+    r"|[:;]\s*(?:why|how|what|which|when|where|who)\b|\bdifference between\b|\bvs\.?\b|\bversus\b|\?",
     re.IGNORECASE,
 )
 
@@ -44,7 +45,8 @@ QUESTION_WORDS_EN = _words(
     keep keeps kept let lets become becomes became seem seems seemed turn turns turned turning
     only almost nearly quite please teach walkthrough behind rationale intuition nutshell summarize
     summarise pitfall pitfalls gotcha gotchas caveat caveats mistake mistakes checklist
-    confuse confuses confused confusing understand lol lmao eli5"""
+    confuse confuses confused confusing understand lol lmao eli5 noob newbie dumb silly stupid yo wtf plz pls bro
+    dude tldr tl dr analogy analogies intuitively intuitive derive prove describe visualize visualise quiz"""
 )
 QUESTION_WORDS_ZH = _words(
     """为什么 为何 为啥 怎么 怎样 如何 是什么 什么 有何 有什么 区别 差别 不同 多少 几个 几种 哪些 哪个 哪种
@@ -59,12 +61,14 @@ def is_question(query: str) -> bool:
 
 def english_variants(word: str) -> list[str]:
     """Other spellings of an English word the notes may use: its stem without a plural, past, -ing,
-    comparative or adverb ending (slower → slow, trained → train, models → model, faster → fast), and the verb
-    of a noun in -ization (visualization → visualize)."""
+    comparative or adverb ending (slower → slow, trained → train, models → model, faster → fast), the verb
+    of a noun in -ization (visualization → visualize), and the noun of a verb in -ize, -ate or -ive (hallucinate →
+    hallucination, derive → derivation)."""
     if len(word) < 5 or not word.isalpha() or not word.isascii():
         return []
     found: list[str] = []
-    for suffix, replacement in (("ization", "ize"), ("isation", "ise"),
+    for suffix, replacement in (("ization", "ize"), ("isation", "ise"), ("ize", "ization"), ("ise", "isation"),
+                                ("ate", "ation"), ("ive", "ivation"),
                                 ("ies", "y"), ("iest", "y"), ("ier", "y"), ("ied", "y"), ("sses", "ss"),
                                 ("ches", "ch"), ("shes", "sh"), ("xes", "x"), ("s", ""), ("ed", ""), ("ed", "e"),
                                 ("ing", ""), ("ing", "e"), ("er", ""), ("er", "e"), ("est", ""), ("ly", "")):

@@ -394,3 +394,11 @@ def test_cpp_is_a_name_not_the_letter_c() -> None:
     assert "cpp" in term_set("CUDA kernels are written in C++.") and "c" not in term_set("written in C++.")
     assert [unit.text for unit in plan_query("C++ 模板").units] == ["cpp", "模板"]
     assert "cpp" not in term_set("a++ and c++x")
+
+
+def test_a_cased_glossary_term_is_found_only_as_written() -> None:
+    # ZeRO the optimizer is no zero of zero-shot or zero initialization.
+    glossary = Glossary.builtin()
+    assert [e.matched for e in glossary.expand("ZeRO stage 3")] == ["ZeRO"]
+    assert not any("零冗余优化器" in e.aliases for e in glossary.expand("zero initialization and zero-shot"))
+    assert [e.matched for e in glossary.extended([["显存", "VRAM"]]).expand("ZeRO zero")] == ["ZeRO"]

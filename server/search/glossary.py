@@ -69,7 +69,11 @@ def parse_glossary_markdown(text: str) -> list[list[str]]:
 class Glossary:
     """Groups of interchangeable terms, looked up by their match keys."""
 
-    def __init__(self, groups: Iterable[Iterable[str]] = ()) -> None:
+    def __init__(self, groups: Iterable[Iterable[str]] = (), cased: Iterable[str] = ()) -> None:
+        """`cased`: terms found in a query only as written, case and all: ZeRO, not the word zero."""
+        self._cased: dict[Keys, set[str]] = {}
+        for term in cased:
+            self._cased.setdefault(_keys(term), set()).add(fold(term))
         merged: list[tuple[list[str], set[Keys]]] = []  # each group with the keys of its terms
         for group in groups:
             terms = [term.strip() for term in group if _keys(term)]
@@ -92,11 +96,12 @@ class Glossary:
     @classmethod
     def builtin(cls) -> Glossary:
         data = resources.files("server").joinpath("data/glossary.toml").read_text(encoding="utf-8")
-        return cls(group["terms"] for group in tomllib.loads(data)["group"])
+        groups = tomllib.loads(data)["group"]
+        return cls((group["terms"] for group in groups), [term for group in groups for term in group.get("cased", ())])
 
     def extended(self, groups: Iterable[Iterable[str]]) -> Glossary:
         """A new glossary holding these groups too, merged where they share a term."""
-        return Glossary([*self._groups, *groups])
+        return Glossary([*self._groups, *groups], [term for spellings in self._cased.values() for term in spellings])
 
     def __len__(self) -> int:
         return len(self._groups)
@@ -104,11 +109,16 @@ class Glossary:
     def expand(self, query: str) -> list[Expansion]:
         keys = match_keys(query)
         words = [key for key, _, _ in keys]
+        folded_query = fold(query)
         found: list[tuple[int, int, int]] = []  # (first key, past-the-end key, group)
         for i, word in enumerate(words):
             for candidate, group in self._by_first.get(word, ()):
-                if tuple(words[i : i + len(candidate)]) == candidate:
-                    found.append((i, i + len(candidate), group))
+                if tuple(words[i : i + len(candidate)]) != candidate:
+                    continue
+                spellings = self._cased.get(candidate)
+                if spellings and folded_query[keys[i][1] : keys[i + len(candidate) - 1][2]] not in spellings:
+                    continue  # the word zero, not ZeRO
+                found.append((i, i + len(candidate), group))
         found.sort(key=lambda m: (m[0] - m[1], m[0]))
         kept: list[tuple[int, int, int]] = []
         for first, end, group in found:
@@ -116,7 +126,6 @@ class Glossary:
                 continue
             kept.append((first, end, group))
         kept.sort()
-        folded_query = fold(query)
         expansions: list[Expansion] = []
         for first, end, group in kept:
             matched_keys = tuple(words[first:end])

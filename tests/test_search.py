@@ -299,6 +299,8 @@ GENERAL_TERMS = {  # notes written in Chinese, asked about in English keywords
     "学习笔记/tying.md": "# 嵌入\n\n输入嵌入和输出层权重共享，省下一份参数。\n",
     "学习笔记/dropout.md": "# 正则\n\n预训练时丢弃率通常设为零。\n",
     "学习笔记/softmax.md": "# 溢出\n\n指数很大时数值不稳定，先减去最大值。\n",
+    "学习笔记/mcts.md": "# 搜索\n\n蒙特卡洛树搜索在推理时展开多条路径。\n",
+    "学习笔记/test-time.md": "# Test time\n\nTest-time compute spends more FLOPs while decoding.\n",
 }
 
 
@@ -307,6 +309,8 @@ GENERAL_TERMS = {  # notes written in Chinese, asked about in English keywords
     ("weight tying", "学习笔记/tying.md"),
     ("dropout rate", "学习笔记/dropout.md"),
     ("numerically unstable", "学习笔记/softmax.md"),
+    ("Monte Carlo tree search", "学习笔记/mcts.md"),
+    ("测试时计算", "学习笔记/test-time.md"),  # and a Chinese query over a note in English
 ])
 def test_english_keywords_find_notes_written_in_chinese_through_general_terms(
     tmp_path: Path, query: str, path: str

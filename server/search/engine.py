@@ -49,6 +49,7 @@ from server.search.ranking import (
     character_pairs,
     compound_seam,
     near_in_section,
+    near_pairs,
     not_covered,
     rank,
     rescore,
@@ -278,7 +279,7 @@ def _near_somewhere(ranking: Ranking, terms: IndexTerms, pair: Sequence[int]) ->
     if written_as_one(plan, left, right):
         return True
     both = np.flatnonzero(ranking.units[left] & ranking.units[right])
-    pairs = [(a, b) for a in anchors(plan, left) for b in anchors(plan, right)]
+    pairs = near_pairs(plan, pair)
     seam = compound_seam(plan, left, right)
     if seam is not None:
         own = (plan.units[left].anchor, plan.units[right].anchor)

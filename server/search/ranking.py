@@ -317,16 +317,33 @@ def seam_written(left: Sequence[int], right: Sequence[int], length: int) -> bool
     return any(pos + length in rights or pos + length + 1 in rights for pos in left)
 
 
+def near_pairs(plan: QueryPlan, pair: Sequence[int]) -> list[tuple[str, str]]:
+    """The pairs of terms that may stand for the two query units of `pair` where nearness is read (`anchors`): any
+    of each, but for two English keywords that are the whole query (`_english_name`) both their own words or both
+    aliases (梯度 beside penalty is no way to write gradient penalty)."""
+    left, right = pair
+    pairs = [(a, b) for a in anchors(plan, left) for b in anchors(plan, right)]
+    if not _english_name(plan, pair):
+        return pairs
+    own = spellings(plan.units[left]), spellings(plan.units[right])
+    return [(a, b) for a, b in pairs if (a in own[0]) == (b in own[1])]
+
+
+def _english_name(plan: QueryPlan, pair: Sequence[int]) -> bool:
+    """Two English keywords that are the whole query (transfer learning, data mining): one name."""
+    left, right = (plan.units[i] for i in pair)
+    return not plan.question and not (left.han or right.han) and sum(not unit.framing for unit in plan.units) == 2
+
+
 def written_near(plan: QueryPlan, pair: Sequence[int], terms: tuple[str, str],
                  positions: tuple[Sequence[int] | None, Sequence[int] | None]) -> bool:
     """Whether a section writes the two query units of `pair`, by the terms `terms` (their own spellings or their
-    aliases' anchors) at `positions`, near enough to be the name they make: in one clause (`near_in_section`),
-    but for two English keywords that are the whole query (transfer learning, data mining: each word is common in
-    the notes, in one clause with the other for other reasons) their own words in order, within PART_SLOP, as a
-    name is written (mining massive data is no data mining); an alias of either may still stand in one clause."""
-    left, right = (plan.units[i] for i in pair)
-    if not plan.question and not (left.han or right.han) and sum(not unit.framing for unit in plan.units) == 2 \
-            and terms[0] in spellings(left) and terms[1] in spellings(right):
+    aliases' anchors, see `near_pairs`) at `positions`, near enough to be the name they make: in one clause
+    (`near_in_section`), but for two English keywords that are the whole query (transfer learning, data mining:
+    each word is common in the notes, in one clause with the other for other reasons) their own words in order,
+    within PART_SLOP, as a name is written (mining massive data is no data mining)."""
+    if _english_name(plan, pair) and terms[0] in spellings(plan.units[pair[0]]) \
+            and terms[1] in spellings(plan.units[pair[1]]):
         return _in_order([sorted(positions[0] or ()), sorted(positions[1] or ())])
     return near_in_section(*positions)
 
@@ -870,12 +887,12 @@ def spelled_in_section(unit: Unit, positions: Sequence[Sequence[int]]) -> bool:
     return _in_order(positions)
 
 
-def _in_order(positions: Sequence[Sequence[int]]) -> bool:
+def _in_order(positions: Sequence[Sequence[int]], slop: int = PART_SLOP) -> bool:
     """Whether some position of each list follows a position of the list before it (one that so follows, in
-    turn) by 1 to PART_SLOP positions."""
+    turn) by 1 to `slop` positions."""
     reached: Sequence[int] = positions[0]
     for other in positions[1:]:
-        reached = [pos for pos in other if (i := bisect_left(reached, pos - PART_SLOP)) < len(reached)
+        reached = [pos for pos in other if (i := bisect_left(reached, pos - slop)) < len(reached)
                    and reached[i] < pos]
         if not reached:
             return False

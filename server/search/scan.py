@@ -39,11 +39,11 @@ from server.search.ranking import (
     QUESTION_MIN_COVERAGE,
     ZONE_BOOSTS,
     absent_units,
-    anchors,
     apart_pair,
     compound_seam,
     names_held,
     near_in_section,
+    near_pairs,
     not_covered,
     seam_written,
     spelled_in_parts,
@@ -289,7 +289,7 @@ def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, p
     headings, body or code (only files holding both are analyzed)."""
     if written_as_one(plan, pair[0], pair[1]):
         return True
-    lefts, rights = (anchors(plan, i) for i in pair)
+    candidates = near_pairs(plan, pair)
     seam = compound_seam(plan, pair[0], pair[1])  # a one-compound query's own words: one right after the other
     own = (plan.units[pair[0]].anchor, plan.units[pair[1]].anchor) if seam is not None else None
     length = len(plan.units[pair[0]].text)
@@ -298,7 +298,7 @@ def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, p
             continue
         for text in _parts(file.record):
             folded = fold(text).lower()
-            wanted = [(a, b) for a in lefts for b in rights if a in folded and b in folded]  # cheap: substrings
+            wanted = [(a, b) for a, b in candidates if a in folded and b in folded]  # cheap: substrings
             if wanted:
                 where = _positions(text)
                 for a, b in wanted:

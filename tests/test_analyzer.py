@@ -315,6 +315,7 @@ def test_word_terms_are_the_letter_and_digit_terms_of_the_index() -> None:
 
     rng = random.Random(336)
     texts = ["FlashAttention-2 的 pin_memory 和 torch.compile", "raft in a draft; the's don't", "GPT-4o vs 7B fp16",
+             "CUDA C++ 和 c++x, a++",
              *("\n".join(rng.choice(MIXED_LINES) for _ in range(rng.randint(1, 30))) for _ in range(100)),
              *(path.read_text(encoding="utf-8") for path in sorted(EXAMPLE.rglob("*.md")))]
     for text in texts:
@@ -394,6 +395,19 @@ def test_cpp_is_a_name_not_the_letter_c() -> None:
     assert "cpp" in term_set("CUDA kernels are written in C++.") and "c" not in term_set("written in C++.")
     assert [unit.text for unit in plan_query("C++ 模板").units] == ["cpp", "模板"]
     assert "cpp" not in term_set("a++ and c++x")
+
+
+def test_the_scan_finds_cpp_as_the_index_does(tmp_path: Path) -> None:
+    from memory_schema.layout import PRESETS
+    from server.search.filters import Filters
+    from server.search.scan import Scanner
+    from server.store import NoteStore
+
+    (tmp_path / "学习笔记").mkdir()
+    (tmp_path / "学习笔记" / "cuda.md").write_text("# CUDA\n\nKernels are written in C++ and launched from Python.\n")
+    found = Scanner(NoteStore(tmp_path)).search(plan_query("C++ Python kernels"), Filters(), PRESETS["cs336-zh"],
+                                                limit=10, per_file=True)
+    assert [hit.path for hit in found] == ["学习笔记/cuda.md"]
 
 
 def test_a_cased_glossary_term_is_found_only_as_written() -> None:

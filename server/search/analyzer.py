@@ -318,7 +318,7 @@ def word_terms(text: str) -> frozenset[str]:
     """The letter and digit terms `index_terms` gives `text` (its words, lowercased, and their parts), without
     segmenting its Chinese: a cheap exact test of whether a note holds an English word (raft is not in draft)."""
     found: set[str] = set()
-    for match in _WORD.finditer(fold(text)):
+    for match in _WORD.finditer(spelled(fold(text))):
         whole, parts = _word_and_parts(match.group())
         if parts or whole not in STOP_WORDS_EN:
             found.add(whole)
@@ -379,7 +379,7 @@ def _line_terms(line: str) -> tuple[tuple[Term, ...], int, bool, bool]:
 _CPP = re.compile(r"(?<![\w+])([Cc])\+\+(?![\w+])")
 
 
-def _spelled(folded: str) -> str:
+def spelled(folded: str) -> str:
     """`folded` with the names made of symbols spelled in letters (C++ -> Cpp)."""
     return _CPP.sub(r"\1pp", folded) if "++" in folded else folded
 
@@ -392,7 +392,7 @@ def _terms(text: str, start_pos: int) -> tuple[list[Term], int, bool, bool]:
     gather into segments, everything else into stretches whose words a regex finds. Within a segment the
     longer words follow its bigrams (Whoosh only needs each term's own positions to increase).
     """
-    folded = _spelled(fold(text))
+    folded = spelled(fold(text))
     out: list[Term] = []
     at = _Cursor(start_pos)
     if not _HAS_HAN.search(folded):
@@ -815,7 +815,7 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
     """Analyze a query the way notes are analyzed; query syntax characters are plain text. Without `compounds`
     every Han word is a unit of its own (see `_han_units`). `terms`: where the query writes glossary terms
     (offsets into its folded text), whose words are names, not framing."""
-    cased = _spelled(fold(query))  # positions come from the text as written: PyTorch takes two (py, torch), pytorch one
+    cased = spelled(fold(query))  # positions come from the text as written: PyTorch takes two (py, torch), pytorch one
     folded = cased.lower()
     plan = QueryPlan(text=folded)
     for match in _QUOTED.finditer(cased):
@@ -827,7 +827,7 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
     plan.question = is_question(folded)
     seen: set[tuple[tuple[str, ...], ...]] = set()
     shouting = not any(char.islower() for char in cased) and not _HAS_HAN.search(cased)  # WHY IS GELU SLOW
-    cuts = _Cuts(without_requests(_spelled(fold(query))))
+    cuts = _Cuts(without_requests(spelled(fold(query))))
     previous: tuple[Unit, int] | None = None  # the last word unit and where its run ended
     for match in _RUNS.finditer(cuts.text):
         run = match.group()

@@ -26,6 +26,7 @@ from server.search.analyzer import (
     framed,
     has_han,
     index_terms,
+    spelled,
     word_terms,
     writes_capitals,
 )
@@ -62,7 +63,7 @@ class _Terms:
     not in draft), a Chinese one by substring (a superset: its bigrams, save across a function word)."""
 
     def __init__(self, text: str) -> None:
-        self.cased = fold(text)
+        self.cased = spelled(fold(text))  # C++ as Cpp, as the index reads it
         self.folded = self.cased.lower()
         self._text = text
         self._words: frozenset[str] | None = None
@@ -297,7 +298,7 @@ def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, p
         if not all(row[i] for i in pair):
             continue
         for text in _parts(file.record):
-            folded = fold(text).lower()
+            folded = spelled(fold(text)).lower()
             wanted = [(a, b) for a, b in candidates if a in folded and b in folded]  # cheap: substrings
             if wanted:
                 where = _positions(text)
@@ -323,7 +324,7 @@ def _close(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, 
         if not row[index]:
             continue
         for text in _parts(file.record):
-            folded = fold(text).lower()
+            folded = spelled(fold(text)).lower()
             if any(all(term in folded for term in option) for option in options) \
                     and written_whole(unit, _positions(text)):  # substrings first, as in `_near`
                 return True

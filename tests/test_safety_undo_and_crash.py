@@ -460,11 +460,41 @@ def test_a_server_killed_at_random_moments_leaves_nothing_torn_lost_or_doubled(t
         records = memory.history(limit=1000)
         assert records, "the journal survived the kills"
         before_undo = snapshot_tree(root)
-        memory.undo()
-        assert snapshot_tree(root) != before_undo
+        unlogged = not memory.store.journal.wrote((root / WORKING_MEMORY).read_bytes())
+        try:
+            memory.undo()
+        except ProjectMemoryError as refused:
+            # A kill between a note's replacement and its journal line leaves that write in the note but not in
+            # the log, and its retry finds it recorded already and changes nothing: the newest logged write is then
+            # not what the note holds, and undo must refuse and change nothing. Any other refusal is a bug.
+            assert unlogged, f"undo refused though every write was logged: {refused}"
+            assert "nothing was undone" in str(refused) and snapshot_tree(root) == before_undo
+        else:
+            assert snapshot_tree(root) != before_undo
     history = CliRunner().invoke(main, ["history", "--root", str(root), "--limit", "5"])
     assert history.exit_code == 0, history.output
 
+
+
+def test_a_write_cut_between_its_note_and_its_journal_line_leaves_undo_refusing_and_changing_nothing(
+    tmp_path: Path,
+) -> None:
+    """A kill after a note is replaced and before its journal line is written: the write is in the note, not in the
+    log, and its retry finds it recorded and changes nothing. The newest logged write is then not what the note
+    holds, so undo refuses with a clear message and changes nothing (the random-kill test meets this rarely)."""
+    root = copy_example(tmp_path)
+    with ProjectMemory(root) as memory:
+        memory.append_insight("写001", "- 正文 写001")
+        memory.append_insight("写002", "- 正文 写002")
+        log = memory.store.cache.journal_dir / "log.jsonl"
+        lines = log.read_text(encoding="utf-8").splitlines(keepends=True)
+        log.write_text("".join(lines[:-1]), encoding="utf-8")  # 写002's line, never written
+        assert not memory.append_insight("写002", "- 正文 写002").changed
+        assert not memory.store.journal.wrote((root / WORKING_MEMORY).read_bytes())
+        before = snapshot_tree(root)
+        with pytest.raises(ProjectMemoryError, match="nothing was undone"):
+            memory.undo()
+        assert snapshot_tree(root) == before
 
 def test_the_undo_journal_makes_its_kept_texts_and_its_log_line_durable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

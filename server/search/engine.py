@@ -48,6 +48,7 @@ from server.search.ranking import (
     apart_pair,
     character_pairs,
     compound_seam,
+    compound_seams,
     near_in_section,
     near_pairs,
     not_covered,
@@ -345,6 +346,12 @@ def _close_somewhere(ranking: Ranking, terms: IndexTerms, index: int) -> bool:
                                             for option in options):
         return bool(len(holding))
     wanted = whole_terms(unit)
+    seams = compound_seams(unit)
+    if seams:  # those writing the compound as written first: a compound that is written is found in a chunk or two
+        written = holding
+        for seam in seams:
+            written = np.intersect1d(written, terms.postings(seam).docs, assume_unique=True)
+        holding = np.concatenate([written, np.setdiff1d(holding, written, assume_unique=True)])
     for start in range(0, len(holding), NEAR_CHECK_CHUNK):
         docs = [int(doc) for doc in holding[start : start + NEAR_CHECK_CHUNK]]
         where = {term: terms.positions(term, docs) for term in wanted}

@@ -33,6 +33,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -839,6 +840,16 @@ def character_pairs(unit: Unit) -> set[str]:
     if len(words[-1]) == 1 and len(words[-2]) > 1:
         pairs.add(words[-2][-1] + words[-1])
     return pairs
+
+
+def compound_seams(unit: Unit) -> list[str]:
+    """The character pairs where the words of a keyword compound of several words meet when it is written as is
+    (型内 and 存计 of 模型内存计算); [] for any other unit."""
+    if not _compound_words(unit):
+        return []
+    words = unit.words
+    return [left[-1] + right[0] for left, right in pairwise(words)
+            if len(left) > 1 and len(right) > 1]
 
 
 def whole_terms(unit: Unit) -> set[str]:

@@ -48,7 +48,7 @@ from server.search.ranking import (
     apart_pair,
     character_pairs,
     compound_seam,
-    compound_seams,
+    joined_seams,
     near_in_section,
     near_pairs,
     not_covered,
@@ -346,7 +346,7 @@ def _close_somewhere(ranking: Ranking, terms: IndexTerms, index: int) -> bool:
                                             for option in options):
         return bool(len(holding))
     wanted = whole_terms(unit)
-    seams = compound_seams(unit)
+    seams = joined_seams(unit)
     if seams:  # those writing the compound as written first: a compound that is written is found in a chunk or two
         written = holding
         for seam in seams:

@@ -842,7 +842,7 @@ def character_pairs(unit: Unit) -> set[str]:
     return pairs
 
 
-def compound_seams(unit: Unit) -> list[str]:
+def joined_seams(unit: Unit) -> list[str]:
     """The character pairs where the words of a keyword compound of several words meet when it is written as is
     (型内 and 存计 of 模型内存计算); [] for any other unit."""
     if not _compound_words(unit):
@@ -898,12 +898,12 @@ def spelled_in_section(unit: Unit, positions: Sequence[Sequence[int]]) -> bool:
     return _in_order(positions)
 
 
-def _in_order(positions: Sequence[Sequence[int]], slop: int = PART_SLOP) -> bool:
+def _in_order(positions: Sequence[Sequence[int]]) -> bool:
     """Whether some position of each list follows a position of the list before it (one that so follows, in
-    turn) by 1 to `slop` positions."""
+    turn) by 1 to PART_SLOP positions."""
     reached: Sequence[int] = positions[0]
     for other in positions[1:]:
-        reached = [pos for pos in other if (i := bisect_left(reached, pos - slop)) < len(reached)
+        reached = [pos for pos in other if (i := bisect_left(reached, pos - PART_SLOP)) < len(reached)
                    and reached[i] < pos]
         if not reached:
             return False

@@ -395,6 +395,7 @@ def test_cpp_is_a_name_not_the_letter_c() -> None:
     assert "cpp" in term_set("CUDA kernels are written in C++.") and "c" not in term_set("written in C++.")
     assert [unit.text for unit in plan_query("C++ 模板").units] == ["cpp", "模板"]
     assert "cpp" not in term_set("a++ and c++x")
+    assert "**C++**" in make_snippet("Kernels are written in C++ and launched from Python.", ["cpp"])
 
 
 def test_the_scan_finds_cpp_as_the_index_does(tmp_path: Path) -> None:

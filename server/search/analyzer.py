@@ -108,19 +108,24 @@ def without_requests(text: str) -> str:
     return _REQUESTS.sub(lambda match: " " * len(match.group()), text)
 
 
+# C++ is a name whose symbols are all of it: without them it is the letter c, in every note. Folded to Cpp (as
+# long, so offsets stay), in the notes, in queries, in the scan and in snippets alike.
+_CPP = re.compile(r"(?<![\w+])([Cc])\+\+(?![\w+])")
+
+
 def fold(text: str) -> str:
-    """NFKC: full-width letters, digits and punctuation become their ASCII forms; case is kept.
+    """NFKC: full-width letters, digits and punctuation become their ASCII forms; case is kept; C++ is Cpp.
 
     Line by line: CPython normalizes a whole string slowly once any character of it needs it (one `…`
     in a long note), and a newline never composes or reorders with its neighbours, so the lines fold
     apart to the same text.
     """
-    if unicodedata.is_normalized("NFKC", text):
-        return text
-    return "\n".join(
-        line if unicodedata.is_normalized("NFKC", line) else unicodedata.normalize("NFKC", line)
-        for line in text.split("\n")
-    )
+    if not unicodedata.is_normalized("NFKC", text):
+        text = "\n".join(
+            line if unicodedata.is_normalized("NFKC", line) else unicodedata.normalize("NFKC", line)
+            for line in text.split("\n")
+        )
+    return _CPP.sub(r"\1pp", text) if "++" in text else text
 
 
 class _Jieba:
@@ -318,7 +323,7 @@ def word_terms(text: str) -> frozenset[str]:
     """The letter and digit terms `index_terms` gives `text` (its words, lowercased, and their parts), without
     segmenting its Chinese: a cheap exact test of whether a note holds an English word (raft is not in draft)."""
     found: set[str] = set()
-    for match in _WORD.finditer(spelled(fold(text))):
+    for match in _WORD.finditer(fold(text)):
         whole, parts = _word_and_parts(match.group())
         if parts or whole not in STOP_WORDS_EN:
             found.add(whole)
@@ -374,16 +379,6 @@ def _line_terms(line: str) -> tuple[tuple[Term, ...], int, bool, bool]:
     return tuple(terms), end, leading, trailing
 
 
-# C++ is a name whose symbols are all of it: without them it is the letter c, in every note. Written as Cpp
-# (as long, so offsets stay), in the notes and in queries alike.
-_CPP = re.compile(r"(?<![\w+])([Cc])\+\+(?![\w+])")
-
-
-def spelled(folded: str) -> str:
-    """`folded` with the names made of symbols spelled in letters (C++ -> Cpp)."""
-    return _CPP.sub(r"\1pp", folded) if "++" in folded else folded
-
-
 def _terms(text: str, start_pos: int) -> tuple[list[Term], int, bool, bool]:
     """The terms of `text`, the position after it, and whether a sentence ended before its first word and
     after its last (for a text taken line by line; both when it has no word).
@@ -392,7 +387,7 @@ def _terms(text: str, start_pos: int) -> tuple[list[Term], int, bool, bool]:
     gather into segments, everything else into stretches whose words a regex finds. Within a segment the
     longer words follow its bigrams (Whoosh only needs each term's own positions to increase).
     """
-    folded = spelled(fold(text))
+    folded = fold(text)
     out: list[Term] = []
     at = _Cursor(start_pos)
     if not _HAS_HAN.search(folded):
@@ -815,7 +810,7 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
     """Analyze a query the way notes are analyzed; query syntax characters are plain text. Without `compounds`
     every Han word is a unit of its own (see `_han_units`). `terms`: where the query writes glossary terms
     (offsets into its folded text), whose words are names, not framing."""
-    cased = spelled(fold(query))  # positions come from the text as written: PyTorch takes two (py, torch), pytorch one
+    cased = fold(query)  # positions come from the text as written: PyTorch takes two (py, torch), pytorch one
     folded = cased.lower()
     plan = QueryPlan(text=folded)
     for match in _QUOTED.finditer(cased):
@@ -827,7 +822,7 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
     plan.question = is_question(folded)
     seen: set[tuple[tuple[str, ...], ...]] = set()
     shouting = not any(char.islower() for char in cased) and not _HAS_HAN.search(cased)  # WHY IS GELU SLOW
-    cuts = _Cuts(without_requests(spelled(fold(query))))
+    cuts = _Cuts(without_requests(cased))
     previous: tuple[Unit, int] | None = None  # the last word unit and where its run ended
     for match in _RUNS.finditer(cuts.text):
         run = match.group()

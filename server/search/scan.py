@@ -26,7 +26,6 @@ from server.search.analyzer import (
     framed,
     has_han,
     index_terms,
-    spelled,
     word_terms,
     writes_capitals,
 )
@@ -63,7 +62,7 @@ class _Terms:
     not in draft), a Chinese one by substring (a superset: its bigrams, save across a function word)."""
 
     def __init__(self, text: str) -> None:
-        self.cased = spelled(fold(text))  # C++ as Cpp, as the index reads it
+        self.cased = fold(text)
         self.folded = self.cased.lower()
         self._text = text
         self._words: frozenset[str] | None = None
@@ -298,7 +297,7 @@ def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, p
         if not all(row[i] for i in pair):
             continue
         for text in _parts(file.record):
-            folded = spelled(fold(text)).lower()
+            folded = fold(text).lower()
             wanted = [(a, b) for a, b in candidates if a in folded and b in folded]  # cheap: substrings
             if wanted:
                 where = _positions(text)
@@ -324,7 +323,7 @@ def _close(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, 
         if not row[index]:
             continue
         for text in _parts(file.record):
-            folded = spelled(fold(text)).lower()
+            folded = fold(text).lower()
             if any(all(term in folded for term in option) for option in options) \
                     and written_whole(unit, _positions(text)):  # substrings first, as in `_near`
                 return True

@@ -54,7 +54,6 @@ from server.search.ranking import (
     not_covered,
     rank,
     rescore,
-    seam_written,
     spellings,
     whole_terms,
     written_as_one,
@@ -271,55 +270,43 @@ def _in_one_note(ranking: Ranking, terms: IndexTerms, members: Sequence[int]) ->
 
 def _near_somewhere(ranking: Ranking, terms: IndexTerms, pair: Sequence[int]) -> bool:
     """Whether some section holds the two query units of `pair` near each other (in its title, headings,
-    body or code), as `written_near` reads them; for the two words of a keyword query that is one Chinese
-    compound, its own words one right after the other (`compound_seam`), or an alias of one in one clause with
-    the other.
-    Words found together in more than NEAR_CHECK_TOP sections are taken as related without reading positions."""
+    body or code), by a pair of `near_pairs` as `written_near` reads it.
+    Words found together in more than NEAR_CHECK_TOP sections are taken as related without reading positions; for
+    a one-compound query (`compound_seam`), only those holding the character pair where its words meet, or an
+    alias of each word, count then: its common words (梯度, 提升) are together in hundreds of sections."""
     left, right = pair
     plan = ranking.plan
     if written_as_one(plan, left, right):
         return True
     both = np.flatnonzero(ranking.units[left] & ranking.units[right])
-    pairs = near_pairs(plan, pair)
     seam = compound_seam(plan, left, right)
-    if seam is not None:
-        own = (plan.units[left].anchor, plan.units[right].anchor)
-        # Too many sections to read: those holding the two words written together, character pair and all.
-        written = np.intersect1d(both, terms.postings(seam).docs, assume_unique=True) \
-            if len(both) > NEAR_CHECK_TOP else both
-        if len(written) > NEAR_CHECK_TOP or _read_near(ranking, terms, pair, written, [own], compound=True):
-            return True
-        # Otherwise an alias of each word (cross entropy loss for 交叉熵损失): one word's alias beside the other
-        # word as written (model beside 融合) is no way to write the compound.
-        lefts, rights = anchors(plan, left) - {own[0]}, anchors(plan, right) - {own[1]}
-        pairs = [(a, b) for a in lefts for b in rights]
-        for side in (lefts, rights):
-            holding = [terms.postings(term).docs for term in side]
-            both = np.intersect1d(both, np.unique(np.concatenate(holding)), assume_unique=True) if holding else both[:0]
+    if seam is not None and len(both) > NEAR_CHECK_TOP:
+        sides = [anchors(plan, i) - spellings(plan.units[i]) for i in pair]  # each word's aliases
+        aliased = both
+        for side in sides:
+            aliased = np.intersect1d(aliased, _holding_any(terms, side), assume_unique=True)
+        both = np.union1d(np.intersect1d(both, terms.postings(seam).docs, assume_unique=True), aliased)
+    pairs = near_pairs(plan, pair)
     if not pairs or not len(both):
         return False
-    return len(both) > NEAR_CHECK_TOP or _read_near(ranking, terms, pair, both, pairs)
-
-
-def _read_near(ranking: Ranking, terms: IndexTerms, pair: Sequence[int], docs: Sequence[int] | np.ndarray,
-               pairs: Sequence[tuple[str, str]], *, compound: bool = False) -> bool:
-    """Whether one of `docs` writes a pair of `pairs` near enough (`written_near`), or for a `compound`, one word
-    right after the other (`seam_written`). A few sections' positions are read at a time: a pair that is written
-    together is most often found in the first few, and only a pair that never is (the absent topic) pays for
-    reading them all."""
+    if len(both) > NEAR_CHECK_TOP:
+        return True
+    # Read a few sections' positions at a time: a pair that is written together is most often found in the
+    # first few, and only a pair that never is (the absent topic) pays for reading them all.
     wanted = {term for two in pairs for term in two}
-    length = len(ranking.plan.units[pair[0]].text)
-    for start in range(0, len(docs), NEAR_CHECK_CHUNK):
-        chunk = [int(doc) for doc in docs[start : start + NEAR_CHECK_CHUNK]]
-        where = {text: terms.positions(text, chunk) for text in wanted}
-        for doc in chunk:
-            for a, b in pairs:
-                if compound:
-                    if seam_written(where[a].get(doc) or (), where[b].get(doc) or (), length):
-                        return True
-                elif written_near(ranking.plan, pair, (a, b), (where[a].get(doc), where[b].get(doc))):
-                    return True
+    for start in range(0, len(both), NEAR_CHECK_CHUNK):
+        docs = [int(doc) for doc in both[start : start + NEAR_CHECK_CHUNK]]
+        where = {text: terms.positions(text, docs) for text in wanted}
+        if any(written_near(plan, pair, (a, b), (where[a].get(doc), where[b].get(doc)))
+               for doc in docs for a, b in pairs):
+            return True
     return False
+
+
+def _holding_any(terms: IndexTerms, words: set[str]) -> IntArray:
+    """The sections holding any of `words`."""
+    found = [terms.postings(word).docs for word in words]
+    return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int32)
 
 
 def _in_capitals(terms: IndexTerms) -> Written:

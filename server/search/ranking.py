@@ -320,14 +320,20 @@ def seam_written(left: Sequence[int], right: Sequence[int], length: int) -> bool
 
 def near_pairs(plan: QueryPlan, pair: Sequence[int]) -> list[tuple[str, str]]:
     """The pairs of terms that may stand for the two query units of `pair` where nearness is read (`anchors`): any
-    of each, but for two English keywords that are the whole query (`_english_name`) both their own words or both
-    aliases (梯度 beside penalty is no way to write gradient penalty)."""
+    of each, but where the two are one name (`_one_name`) both their own words or both aliases (梯度 beside
+    penalty is no way to write gradient penalty, model beside 融合 none to write 模型融合)."""
     left, right = pair
     pairs = [(a, b) for a in anchors(plan, left) for b in anchors(plan, right)]
-    if not _english_name(plan, pair):
+    if not _one_name(plan, pair):
         return pairs
     own = spellings(plan.units[left]), spellings(plan.units[right])
     return [(a, b) for a, b in pairs if (a in own[0]) == (b in own[1])]
+
+
+def _one_name(plan: QueryPlan, pair: Sequence[int]) -> bool:
+    """The two units are one name a note writes as is: two English keywords that are the whole query (transfer
+    learning, data mining), or the two words of a keyword query that is one Chinese compound (`compound_seam`)."""
+    return _english_name(plan, pair) or compound_seam(plan, pair[0], pair[1]) is not None
 
 
 def _english_name(plan: QueryPlan, pair: Sequence[int]) -> bool:
@@ -338,14 +344,18 @@ def _english_name(plan: QueryPlan, pair: Sequence[int]) -> bool:
 
 def written_near(plan: QueryPlan, pair: Sequence[int], terms: tuple[str, str],
                  positions: tuple[Sequence[int] | None, Sequence[int] | None]) -> bool:
-    """Whether a section writes the two query units of `pair`, by the terms `terms` (their own spellings or their
-    aliases' anchors, see `near_pairs`) at `positions`, near enough to be the name they make: in one clause
-    (`near_in_section`), but for two English keywords that are the whole query (transfer learning, data mining:
-    each word is common in the notes, in one clause with the other for other reasons) their own words in order,
-    within PART_SLOP, as a name is written (mining massive data is no data mining)."""
-    if _english_name(plan, pair) and terms[0] in spellings(plan.units[pair[0]]) \
-            and terms[1] in spellings(plan.units[pair[1]]):
-        return _in_order([sorted(positions[0] or ()), sorted(positions[1] or ())])
+    """Whether a section writes the two query units of `pair`, by the terms `terms` (see `near_pairs`) at
+    `positions`, near enough to be what they name: in one clause (`near_in_section`), but where they are one name,
+    by their own words as a name is written. Two English keywords that are the whole query (transfer learning,
+    data mining: each word is common in the notes, in one clause with the other for other reasons) in order, within
+    PART_SLOP (mining massive data is no data mining); the two words of a one-compound Chinese query one right
+    after the other (`seam_written`: 全世界的语言进模型 is no 世界模型)."""
+    left, right = (plan.units[i] for i in pair)
+    if terms[0] in spellings(left) and terms[1] in spellings(right):
+        if compound_seam(plan, pair[0], pair[1]) is not None:
+            return seam_written(positions[0] or (), positions[1] or (), len(left.text))
+        if _english_name(plan, pair):
+            return _in_order([sorted(positions[0] or ()), sorted(positions[1] or ())])
     return near_in_section(*positions)
 
 

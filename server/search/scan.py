@@ -40,12 +40,10 @@ from server.search.ranking import (
     ZONE_BOOSTS,
     absent_units,
     apart_pair,
-    compound_seam,
     names_held,
     near_in_section,
     near_pairs,
     not_covered,
-    seam_written,
     spelled_in_parts,
     spellings,
     unit_weight,
@@ -290,9 +288,6 @@ def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, p
     if written_as_one(plan, pair[0], pair[1]):
         return True
     candidates = near_pairs(plan, pair)
-    seam = compound_seam(plan, pair[0], pair[1])  # a one-compound query's own words: one right after the other
-    own = (plan.units[pair[0]].anchor, plan.units[pair[1]].anchor) if seam is not None else None
-    length = len(plan.units[pair[0]].text)
     for file, row in zip(files, could, strict=True):
         if not all(row[i] for i in pair):
             continue
@@ -301,15 +296,8 @@ def _near(files: list[_ScannedFile], could: list[list[bool]], plan: QueryPlan, p
             wanted = [(a, b) for a, b in candidates if a in folded and b in folded]  # cheap: substrings
             if wanted:
                 where = _positions(text)
-                for a, b in wanted:
-                    if own is None:
-                        if written_near(plan, pair, (a, b), (where.get(a), where.get(b))):
-                            return True
-                    elif (a, b) == own:
-                        if seam_written(where.get(a) or (), where.get(b) or (), length):
-                            return True
-                    elif a != own[0] and b != own[1] and near_in_section(where.get(a), where.get(b)):
-                        return True  # an alias of each word (see `engine._near_somewhere`)
+                if any(written_near(plan, pair, (a, b), (where.get(a), where.get(b))) for a, b in wanted):
+                    return True
     return False
 
 

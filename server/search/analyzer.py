@@ -558,8 +558,9 @@ class Unit:
 
     @property
     def phrasing(self) -> bool:
-        """In a question, a Chinese word that names no thing (混进, 先猜, 没什么, 拿): the asker's wording."""
-        return self.word_class != WordClass.THING
+        """In a question, a Chinese word that names no thing (混进, 先猜, 没什么, 拿): the asker's wording. Lone
+        characters jieba's new-word guesser joins into a noun (协程, 锚框) name one."""
+        return self.word_class not in (WordClass.THING, WordClass.NEW)
 
     @property
     def topical(self) -> bool:
@@ -899,7 +900,7 @@ def _classified(units: list[Unit], text: str) -> list[Unit]:
     classes = [JIEBA.word_class(unit.text) if unit.han else WordClass.THING for unit in units]
     for first, end in _lone_character_runs(units):
         start = units[first].start
-        context = text[start : units[end].end if end < len(units) else units[end - 1].end]  # the run, the next word
+        context = text[start : units[end].end if end < len(units) else _reach(units, end - 1)]  # the run, the next word
         for offset, length in JIEBA.guessed_nouns(context):
             for k in range(first, end):
                 if start + offset <= units[k].start and units[k].end <= start + offset + length:
@@ -908,15 +909,28 @@ def _classified(units: list[Unit], text: str) -> list[Unit]:
 
 
 def _lone_character_runs(units: list[Unit]) -> Iterator[tuple[int, int]]:
-    """[first, end) of each run of two or more single Han characters written with nothing between them."""
+    """[first, end) of each run of single Han characters written with nothing between them, two or more
+    characters long. A lone character's neighbour searched through the same pair was dropped as a repeat (程 of
+    协程, 框 of 锚框): the one left stands for both."""
     first = 0
     for i in range(1, len(units) + 1):
         joined = i < len(units) and _lone_han(units[i]) and _lone_han(units[i - 1]) \
-            and units[i - 1].end == units[i].start
+            and units[i].start <= _reach(units, i - 1)
         if not joined:
-            if i - first >= 2:
+            if _reach(units, i - 1) - units[first].start >= 2 and all(_lone_han(u) for u in units[first:i]):
                 yield first, i
             first = i
+
+
+def _reach(units: list[Unit], index: int) -> int:
+    """Where the characters a lone character's unit stands for end: one further when the pair it is searched
+    through (协程 for 协) holds a character no unit starts at, dropped as a repeat."""
+    unit = units[index]
+    following = units[index + 1].start if index + 1 < len(units) else None
+    pair = unit.options[0][0] if len(unit.options) == 1 and len(unit.options[0]) == 1 else ""
+    if _lone_han(unit) and len(pair) == 2 and pair[0] == unit.text and following != unit.end:
+        return unit.end + 1
+    return unit.end
 
 
 def _lone_han(unit: Unit) -> bool:

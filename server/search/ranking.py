@@ -444,12 +444,13 @@ def absent_units(
             if not any(named.get(i) for i in members):  # else a pair inside it names what is missing (协同过滤)
                 named[members[0]] = plan.text[start:end]
             named.update({i: "" for i in members if i not in named})
-    # A lone character or a new word found nowhere is as often the asker's wording (越长): named only when the
-    # notes hold no word naming the topic (see `not_covered`).
+    # A lone character found nowhere is as often the asker's wording (喂 进): named only when the notes hold no
+    # word naming the topic (see `not_covered`). A new word found nowhere (协程, 锚框) is a name they lack.
     naming = _naming(plan)
     topic_held = any(held[i] and i not in gone for i in naming)
     words = [named.get(i, _shown(unit)) for i, unit in enumerate(plan.units)
-             if (i in gone and (i in named or not unit.framing)) or (not topic_held and i in naming and not held[i])]
+             if (i in gone and (i in named or not unit.framing or unit.word_class == WordClass.NEW))
+             or (not topic_held and i in naming and not held[i])]
     return Absence(gone, list(dict.fromkeys(word for word in words if word)), names)
 
 
@@ -583,6 +584,9 @@ def absent_share(
     section, however common its words are each."""
     counted = [weight * weight for weight in weights] if plan.question else list(weights)
     unseen = unit_weight(0, max(1, sections))
+    for i in absence.units:
+        if plan.units[i].word_class == WordClass.NEW and not counted[i]:
+            counted[i] = unseen  # a new word found nowhere (协程 of 线程和协程的区别): a name the notes lack
     for group in _merged(absence.names):
         members = sorted(group)
         whole = sum(counted[i] for i in members)

@@ -398,6 +398,29 @@ def test_cpp_is_a_name_not_the_letter_c() -> None:
     assert "**C++**" in make_snippet("Kernels are written in C++ and launched from Python.", ["cpp"])
 
 
+def test_a_letter_with_a_plus_is_a_name_not_the_letter() -> None:
+    # B+ tree is no b: the letter alone is in every note (b'a' byte strings, A and B, jaccard(a, b)).
+    assert "b+" in term_set("B+ 树索引把键放在叶子节点") and "b" not in term_set("a B+ tree")
+    assert [unit.text for unit in plan_query("B+ tree").units] == ["b+", "tree"]
+    assert "s+" not in term_set(r"the regex \s+ matches spaces") and "b+" not in term_set("ab+c, x+y, C++")
+    assert "**B+**" in make_snippet("The B+ tree keeps keys in its leaves.", ["b+"])
+
+
+def test_a_name_with_a_plus_the_notes_lack_is_refused(tmp_path: Path) -> None:
+    from memory_schema.layout import PRESETS
+    from server.search.filters import Filters
+    from server.search.scan import Scanner
+    from server.store import NoteStore
+
+    (tmp_path / "学习笔记").mkdir()
+    (tmp_path / "学习笔记" / "bytes.md").write_text("# Bytes\n\nThe vocabulary maps b'a' to 0 and a tree of merges.\n")
+    (tmp_path / "学习笔记" / "db.md").write_text("# 数据库\n\nB+ 树索引把键放在叶子节点，范围查询顺着叶子走。\n")
+    scan = Scanner(NoteStore(tmp_path))
+    for query, found in [("B+ tree", []), ("what is a B+ tree", []), ("B+ 树索引", ["学习笔记/db.md"])]:
+        hits = scan.search(plan_query(query), Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
+        assert [hit.path for hit in hits] == found, query
+
+
 def test_the_scan_finds_cpp_as_the_index_does(tmp_path: Path) -> None:
     from memory_schema.layout import PRESETS
     from server.search.filters import Filters

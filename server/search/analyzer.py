@@ -39,7 +39,10 @@ from typing import Any, NamedTuple
 from server.search.questions import QUESTION_WORDS_EN, QUESTION_WORDS_ZH, english_variants, is_question
 
 _HAN = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef\U00030000-\U0003134f"
-_RUNS = re.compile(rf"(?P<han>[{_HAN}]+)|(?P<word>[^\W_{_HAN}]+(?:[_.\-][^\W_{_HAN}]+)*)")
+# A letter with a plus (B+ of B+ tree) is a name of its own, not the letter: a word, in the notes and in queries. Not
+# after a backslash (the \s+ of a regular expression) or inside a word, and not C++ (`fold` spells it Cpp).
+_LETTER_PLUS = r"(?<![A-Za-z0-9_\\+])[A-Za-z]\+(?![A-Za-z0-9_+])"
+_RUNS = re.compile(rf"(?P<han>[{_HAN}]+)|(?P<word>{_LETTER_PLUS}|[^\W_{_HAN}]+(?:[_.\-][^\W_{_HAN}]+)*)")
 _SEPARATORS = re.compile(r"[_.\-]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”|「([^」]+)」')
@@ -225,7 +228,7 @@ _ACRONYM_PLURAL = re.compile(r"([A-Za-z0-9]*[A-Z][A-Za-z0-9]*[A-Z])s")  # two ca
 
 
 _HAS_HAN = re.compile(f"[{_HAN}]")
-_WORD = re.compile(rf"[^\W_{_HAN}]+(?:[_.\-][^\W_{_HAN}]+)*")
+_WORD = re.compile(rf"{_LETTER_PLUS}|[^\W_{_HAN}]+(?:[_.\-][^\W_{_HAN}]+)*")
 _QUOTE_MARKERS = r"(?:[^\S\n]*>)*"  # a quote's markers: what follows them is read as a line of its own
 _BLOCK_START = rf"{_QUOTE_MARKERS}[^\S\n]*(?:[-*+#]+[^\S\n]|\d+[.)](?!\d)|\|)"  # a list item, table row or heading
 # begins the line, in a quote or not (a quote's lines all begin with >, so a wrapped quote goes on; *em*, -inf, 3.5

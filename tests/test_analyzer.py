@@ -243,7 +243,7 @@ def test_a_question_keeps_its_words_as_separate_units() -> None:
 
 def test_a_character_written_onto_a_word_belongs_to_it() -> None:
     unit = next(unit for unit in plan_query("B+树的原理").units if unit.text.startswith("b"))
-    assert unit.named and unit.options == (("b", "树"),)
+    assert unit.named and unit.options == (("b+", "树"),)
 
 
 def test_english_variants_find_the_stem() -> None:

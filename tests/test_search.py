@@ -1379,3 +1379,25 @@ def test_an_acronym_finds_the_notes_that_write_its_plural(tmp_path: Path) -> Non
         for query in ("LLM", "GPU", "LLMs"):
             assert "学习笔记/llms.md" in [hit.path for hit in searcher.search(query).hits], query
     assert "学习笔记/llms.md" in scanned(root)("LLM")
+
+
+def test_a_long_chinese_word_is_held_only_where_its_characters_are_written_together(tmp_path: Path) -> None:
+    # 语法分析 is searched by its character pairs too (a note may cut it otherwise); 语法 in one sentence and 分析 in
+    # the next hold those pairs, not the word. So do p and 值 apart for p值.
+    notes = {
+        "学习笔记/ppl.md": f"# 困惑度\n\n低困惑度的文本语法正确。方法分为两步，先分析再过滤。{FILLER}\n",
+        "学习笔记/adamw.md": f"# AdamW\n\n对每个参数 p 计算更新，返回 loss 值。{FILLER}\n",
+    }
+    for written in (False, True):
+        if written:
+            notes["学习笔记/parser.md"] = f"# 编译\n\n编译器先做语法分析，再生成代码。{FILLER}\n"
+        root = root_with(tmp_path / str(written), notes)
+        scan = scanned(root)
+        for searcher in warm_searcher(root):
+            for query in ("p值是什么意思", "语法分析是怎么做的"):
+                results = searcher.search(query)
+                found = [hit.path for hit in results.hits][:1]
+                if written and query.startswith("语法"):
+                    assert found == scan(query)[:1] == ["学习笔记/parser.md"], results
+                else:
+                    assert found == scan(query) == [] and results.absent, results

@@ -926,14 +926,18 @@ def _lone_character_runs(units: list[Unit]) -> Iterator[tuple[int, int]]:
 
 
 def _reach(units: list[Unit], index: int) -> int:
-    """Where the characters a lone character's unit stands for end: one further when the pair it is searched
-    through (协程 for 协) holds a character no unit starts at, dropped as a repeat."""
+    """Where the characters a lone character's unit stands for end (`pair_end`), when no unit starts after it: one
+    further where its pair's second character was dropped as a repeat (程 of 协程)."""
     unit = units[index]
     following = units[index + 1].start if index + 1 < len(units) else None
+    return pair_end(unit) if following != unit.end else unit.end
+
+
+def pair_end(unit: Unit) -> int:
+    """Where the characters a unit stands for end: a lone character searched only as the pair it begins (协 of 协程)
+    ends after that pair."""
     pair = unit.options[0][0] if len(unit.options) == 1 and len(unit.options[0]) == 1 else ""
-    if _lone_han(unit) and len(pair) == 2 and pair[0] == unit.text and following != unit.end:
-        return unit.end + 1
-    return unit.end
+    return unit.end + 1 if _lone_han(unit) and len(pair) == 2 and pair[0] == unit.text else unit.end
 
 
 def _lone_han(unit: Unit) -> bool:

@@ -54,6 +54,7 @@ from server.search.analyzer import (
     Unit,
     WordClass,
     framed,
+    pair_end,
 )
 from server.search.questions import subject_end
 
@@ -436,13 +437,13 @@ def absent_units(
     for i, unit in enumerate(plan.units):
         if unit.compound is not None and not _disposal_verb(plan, unit):
             compounds.setdefault(unit.compound, []).append(i)
-    for (start, end), members in compounds.items():
+    for members in compounds.values():
         content = [i for i in _before_predicate(plan, members) if _may_name(plan.units[i], held[i])]
         if len(content) > 1 and (gone.intersection(content) or not together(content)):
             gone.update(members)
             names.append(set(members))
             if not any(named.get(i) for i in members):  # else a pair inside it names what is missing (协同过滤)
-                named[members[0]] = plan.text[start:end]
+                named[members[0]] = plan.text[plan.units[content[0]].start : pair_end(plan.units[content[-1]])]
             named.update({i: "" for i in members if i not in named})
     # A lone character found nowhere is as often the asker's wording (喂 进): named only when the notes hold no
     # word naming the topic (see `not_covered`). A new word found nowhere (协程, 锚框) is a name they lack.
@@ -490,8 +491,9 @@ def _shown(unit: Unit) -> str:
 
 def spelled_in_parts(unit: Unit) -> bool:
     """A unit a section may hold as separate words that must be written together: a keyword compound
-    (对抗样本训练) or a word with parts (DP-SGD as dp and sgd, FlashAttention as flash and attention)."""
-    return unit.joined or (not unit.han and any(len(option) > 1 for option in unit.options))
+    (对抗样本训练), a word with parts (DP-SGD as dp and sgd, FlashAttention as flash and attention) or a Chinese
+    word of three characters or more, searched by its character pairs too (语法分析 where a note cuts it otherwise)."""
+    return unit.joined or any(len(option) > 1 for option in unit.options)
 
 
 def _may_name(unit: Unit, held: bool) -> bool:
@@ -907,8 +909,11 @@ def spelled_in_section(unit: Unit, positions: Sequence[Sequence[int]]) -> bool:
     a keyword compound of one word and lone characters in one clause (`close_in_section`; one of several words:
     see `written_whole`), a word's parts one after another, in order
     (Flash Attention writes FlashAttention; min in one line and p in the next never write min-p)."""
-    if unit.joined or unit.han:
+    if unit.joined:
         return close_in_section(positions)
+    if unit.han:  # a word's character pairs, one position apart (语法 and 分析 apart are no 语法分析)
+        later = [set(others) for others in positions[1:]]
+        return any(all(pos + k in others for k, others in enumerate(later, 1)) for pos in positions[0])
     return _in_order(positions)
 
 

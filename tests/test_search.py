@@ -1401,3 +1401,21 @@ def test_a_long_chinese_word_is_held_only_where_its_characters_are_written_toget
                     assert found == scan(query)[:1] == ["学习笔记/parser.md"], results
                 else:
                     assert found == scan(query) == [] and results.absent, results
+
+
+def test_a_word_found_nowhere_one_slip_from_a_common_word_is_suggested_not_searched(tmp_path: Path) -> None:
+    notes = {f"学习笔记/bpe-{i}.md": f"# BPE {i}\n\nThe tokenizer merges pairs; data is collected first.\n"
+             for i in range(4)}
+    for searcher in warm_searcher(root_with(tmp_path, notes)):
+        results = searcher.search("tokenzier")  # two letters swapped
+        assert results.hits == [] and results.absent == ["tokenzier"], results
+        assert results.notice is not None and "Did you mean tokenizer (for tokenzier)?" in results.notice
+        results = searcher.search("collector")  # two letters from collected: another word, not a slip
+        assert results.hits == [] and results.notice is not None and "Did you mean" not in results.notice
+
+
+def test_one_slip_is_one_letter_changed_added_dropped_or_two_swapped() -> None:
+    from server.search.engine import _one_slip
+
+    assert all(_one_slip(typed, "tokenizer") for typed in ("tokenzier", "tokenizr", "tokenizerr", "tokenizes"))
+    assert not any(_one_slip(typed, "tokenizer") for typed in ("tokeniser2", "toknizr", "tokenzire"))

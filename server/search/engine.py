@@ -130,11 +130,13 @@ class SearchEngine:
         found: list[SectionHit] | None = None
         absent: list[str] = []
         apart: list[str] = []
+        similar: list[tuple[str, str]] = []
         for _attempt in range(3):  # another process's commit may replace the one being read: read the new one
             try:
                 with self._index.reading() as terms:
                     if terms is not None:
                         found, absent, apart = self._from_index(terms, plan, filters, request)
+                        similar = [] if found else _similar_words(terms, absent)
                 break
             except IndexOvertaken:
                 continue
@@ -157,6 +159,8 @@ class SearchEngine:
         elif not found and absent:
             notice = (f"no note contains {'、'.join(absent)}; the notes may not cover this, or try other words "
                       "for it.")
+            if similar:
+                notice += " Did you mean " + ", ".join(f"{word} (for {typed})" for typed, word in similar) + "?"
         elif not found and apart:
             notice = (f"no note holds {' and '.join(apart)} together; the notes may not cover this, or try other "
                       "words for it.")
@@ -255,6 +259,41 @@ class SearchEngine:
                 missing=tuple(ranking.plan.units[i].text for i in ranking.missing_units(doc)),
                 aliases=tuple(ranking.aliases_used(doc)),
             )
+
+
+SIMILAR_MIN_LETTERS = 7  # shorter words are one letter from too many others (react, reach; flows, flops)
+SIMILAR_COMMONER = 10  # a suggestion is held by this many times as many sections as the word typed, and by three
+
+
+def _similar_words(terms: IndexTerms, absent: Sequence[str]) -> list[tuple[str, str]]:
+    """For the English words of `absent` (the words, or pairs of words, no note holds), a word the notes hold one
+    slip of the keys away (a letter left out, added, mistyped or two swapped: flashattenion, tokenzier), when it
+    is far commoner: (typed, suggested) pairs. Only suggested, never searched: a word found nowhere may be a
+    topic the notes lack that is spelled like one they hold."""
+    similar: list[tuple[str, str]] = []
+    for typed in dict.fromkeys(word for text in absent for word in text.split()):
+        if not (typed.isascii() and typed.isalpha() and len(typed) >= SIMILAR_MIN_LETTERS):
+            continue
+        held = len(terms.postings(typed).docs)
+        near = {word: len(terms.postings(word).docs)  # two edits: a swap is two for the index's automaton
+                for word in terms.spelled_like(typed, 2) if word.isalpha() and _one_slip(typed, word)}
+        if near:
+            best = max(near, key=lambda word: (near[word], word))
+            if near[best] >= max(3, SIMILAR_COMMONER * held):
+                similar.append((typed, best))
+    return similar
+
+
+def _one_slip(typed: str, word: str) -> bool:
+    """Whether `word` is `typed` with one letter changed, added or dropped, or two neighbours swapped."""
+    if len(typed) == len(word):
+        diff = [i for i, (a, b) in enumerate(zip(typed, word, strict=True)) if a != b]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and typed[diff[0]] == word[diff[1]] and typed[diff[1]] == word[diff[0]])
+    shorter, longer = sorted((typed, word), key=len)
+    if len(longer) - len(shorter) != 1:
+        return False
+    return any(longer[:i] + longer[i + 1:] == shorter for i in range(len(longer)))
 
 
 def _in_one_note(ranking: Ranking, terms: IndexTerms, members: Sequence[int]) -> bool:

@@ -146,6 +146,15 @@ class IndexTerms:
         self._cache[term] = found
         return found
 
+    def spelled_like(self, word: str, edits: int) -> set[str]:
+        """The terms within `edits` insertions, deletions or substitutions of `word` that begin with its first two
+        letters (a slip is rarely there, and the prefix keeps the walk of the term list short)."""
+        found: set[str] = set()
+        for reader, _offset, _terms, _deleted in self._leaves:
+            found.update(reader.terms_within(WORDS, word, edits, prefix=2))
+        found.discard(word)
+        return found
+
     def positions(self, term: str, docs: Sequence[int]) -> dict[int, list[int]]:
         """Where `term` occurs in each of `docs` (commit document numbers) that holds it."""
         from server.search.whoosh_index import decode_positions

@@ -722,11 +722,14 @@ FRAMED_NAMES = {  # framing words (过程, 问题, 概念) that also end or begi
     "学习笔记/gelu.md": f"# GELU\n\nGELU 用高斯分布的累积函数给输入加权。{FILLER}训练过程中它比 ReLU 平滑。\n",
     "学习笔记/drift.md": f"# 残差\n\n残差流的数值会漂移。{FILLER}这个概念下一讲再讲。\n",
     "学习笔记/memory.md": "# 显存\n\n显存不够的问题可以用激活重计算缓解。\n",
+    "学习笔记/serving.md": (f"# 推理服务\n\n推理效率决定了服务的生存。{FILLER}两者的关系下一讲再讲。"
+                            "下面分析成本，再从日志里抽取样本。\n"),
 }
 
 
 @pytest.mark.parametrize(("query", "named"), [("高斯过程", "高斯过程"), ("高斯过程是什么", "高斯过程"),
-                                              ("概念漂移", "概念漂移")])
+                                              ("概念漂移", "概念漂移"), ("生存分析", "生存分析"),
+                                              ("关系抽取是什么", "关系抽取")])
 def test_a_framing_word_written_onto_a_word_the_notes_never_write_near_it_names_an_absent_topic(
     tmp_path: Path, query: str, named: str
 ) -> None:

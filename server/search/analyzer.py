@@ -85,11 +85,12 @@ FRAMING_WORDS = _words(
     搞不懂 不懂 没懂 看不懂 弄不懂 不明白 搞不明白 搞混 分不清 老是"""
 )
 
-# Framing words that as often are part of a name, written onto a word of it: a head after it (高斯过程, 对偶问题)
-# or a first word before it (概念漂移, 对比解码). Such a pair is still framed, but it names one thing where the
-# notes write its words within one clause, and nothing where they never do (see `ranking.written_together`).
-NAME_HEADS = _words("过程 问题")
-NAME_LEADS = _words("对比 概念 影响")
+# Framing words that as often are part of a name, written onto a word of it: a head after it (高斯过程, 对偶问题,
+# 生存分析) or a first word before it (概念漂移, 对比解码, 关系抽取). Such a pair is still framed, but it names one
+# thing where the notes write its words within one clause, and nothing where they never do (see
+# `ranking.written_together`).
+NAME_HEADS = _words("过程 问题 分析")
+NAME_LEADS = _words("对比 概念 影响 关系")
 
 # (text, position). A plain tuple: a named one costs a third of the analyzer's time.
 Term = tuple[str, int]

@@ -290,7 +290,7 @@ def _checked_for_nearness(plan: QueryPlan, left: int, right: int) -> bool:
     if plan.question:
         if first.han:
             return _pair_compound(plan, left, right) or _framed_name(first, second)
-        return _linked_name(plan, left, right)
+        return _linked_name(plan, left, right) or _english_name(plan, (left, right))
     return first.han or sum(not unit.framing for unit in plan.units) < LIST_WORDS
 
 
@@ -338,9 +338,17 @@ def _one_name(plan: QueryPlan, pair: Sequence[int]) -> bool:
 
 
 def _english_name(plan: QueryPlan, pair: Sequence[int]) -> bool:
-    """Two English keywords that are the whole query (transfer learning, data mining): one name."""
+    """Two English keywords that are the whole query (transfer learning, data mining), or the whole of what a
+    question asks to define (what is the kernel trick, how does face recognition work): one name."""
     left, right = (plan.units[i] for i in pair)
-    return not plan.question and not (left.han or right.han) and sum(not unit.framing for unit in plan.units) == 2
+    if left.han or right.han or sum(not unit.framing for unit in plan.units) != 2:
+        return False
+    return not plan.question or _DEFINING.fullmatch(plan.text) is not None
+
+
+# A question asking what one thing of two words is: the two are its name, not the asker's wording.
+_DEFINING = re.compile(r"\s*(?:what\s+(?:is|are)|what's|how\s+(?:does|do)|explain)\s+(?:(?:a|an|the)\s+)?"
+                       r"[^\s?]+\s+[^\s?]+(?:\s+work|\s+works)?\s*[?？]?\s*")
 
 
 def written_near(plan: QueryPlan, pair: Sequence[int], terms: tuple[str, str],
@@ -421,7 +429,8 @@ def absent_units(
             gone.add(i)
             names.append({i})
     for left, right in written_together(plan):
-        if not (held[left] and held[right]) or (plan.question and aliased & {left, right}):
+        if not (held[left] and held[right]) or (plan.question and aliased & {left, right}
+                                                 and not _english_name(plan, (left, right))):
             continue  # a question's words met through an alias are as often its phrasing as a name
         question_english = plan.question and not (plan.units[left].han or plan.units[right].han) \
             and not _linked_name(plan, left, right)

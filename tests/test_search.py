@@ -1439,3 +1439,30 @@ def test_a_question_asking_to_define_two_words_wants_them_written_as_a_name(tmp_
                                "Face recognition compares faces.\n")
     for searcher in warm_searcher(root_with(tmp_path / "named", notes)):
         assert "学习笔记/svm.md" in [hit.path for hit in searcher.search(question).hits], question
+
+
+def test_a_comparison_with_a_thing_the_notes_lack_is_not_covered(tmp_path: Path) -> None:
+    # How two things differ is in no note that lacks one of them; notes on the other alone are no answer.
+    notes = {"学习笔记/git.md": f"# 版本控制\n\n用 git merge 合并分支，git add 暂存改动。{FILLER}\n",
+             "学习笔记/adam.md": f"# 优化器\n\nAdamW 把权重衰减从 Adam 的梯度更新里解耦出来。{FILLER}\n"}
+    root = root_with(tmp_path, notes)
+    for searcher in warm_searcher(root):
+        for question in ("git rebase和merge的区别", "merge跟rebase有什么不同", "git rebase vs git merge"):
+            results = searcher.search(question)
+            assert results.hits == [] and results.absent == ["rebase"], results
+        assert [hit.path for hit in searcher.search("Adam和AdamW有什么区别").hits][:1] == ["学习笔记/adam.md"]
+    assert scanned(root)("git rebase和merge的区别") == []
+
+
+def test_compared_spans_name_what_a_question_compares() -> None:
+    from server.search.questions import compared_spans
+
+    def compared(text: str) -> list[str]:
+        return [text[start:end] for start, end in compared_spans(text)]
+
+    assert compared("git rebase和merge的区别") == ["git rebase", "merge"]
+    assert compared("我想问，gqa跟mha之间有什么不同") == ["gqa", "mha"]
+    assert compared("what is the difference between rebase and merge?") == ["rebase", "merge"]
+    assert compared("adam vs sgd") == ["adam", "sgd"]
+    assert compared("what does the bitter lesson say about scale versus clever methods") == []
+    assert compared("为什么训练更稳") == []

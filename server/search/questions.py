@@ -93,3 +93,30 @@ def subject_end(text: str) -> int | None:
         return None
     opening = text[: asking.start()]
     return None if _CLAUSE_END.search(opening) or _LIST.search(opening) else asking.start()
+
+
+_ZH_COMPARING = re.compile(r"(?:之间)?(?:的)?(?:有什么|有啥|有何|是什么|是啥)?(?:区别|不同|差别|差异|异同)")
+_EN_COMPARING = re.compile(r"\bdifferences?\s+between\s+(.+?)\s+and\s+(.+?)\s*(?:[?？.!,，]|$)"
+                           r"|^\s*([^\s?]+(?:\s+[^\s?]+){0,2})\s+(?:vs\.?|versus)\s+([^\s?]+(?:\s+[^\s?]+){0,2})\s*[?？]?\s*$",
+                           re.IGNORECASE)
+
+
+def compared_spans(text: str) -> list[tuple[int, int]]:
+    """Where a question names the things it compares (git rebase|merge of git rebase和merge的区别, A and B of
+    "difference between A and B", A vs B): (start, end) offsets of each, or [] for any other question."""
+    english = _EN_COMPARING.search(text)
+    if english is not None:
+        groups = [i for i in range(1, 5) if english.group(i) is not None]
+        return [english.span(i) for i in groups]
+    asking = _ZH_COMPARING.search(text)
+    if asking is None:
+        return []
+    clause_start = max((match.end() for match in _CLAUSE_END.finditer(text, 0, asking.start())), default=0)
+    spans: list[tuple[int, int]] = []
+    start = clause_start
+    for separator in _LIST.finditer(text, clause_start, asking.start()):
+        spans.append((start, separator.start()))
+        start = separator.end()
+    spans.append((start, asking.start()))
+    return spans if len(spans) > 1 else []
+

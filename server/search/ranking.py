@@ -56,7 +56,7 @@ from server.search.analyzer import (
     framed,
     pair_end,
 )
-from server.search.questions import subject_end
+from server.search.questions import compared_spans, subject_end
 
 MIN_COVERAGE = 0.65
 PARTIAL_MIN_COVERAGE = 0.4  # a partial match of keywords holds this share of the query's weight, and its rarest
@@ -534,6 +534,11 @@ def not_covered(
     weights, absence = _wording_capped(plan, weights, absence, held)
     if absent_share(plan, weights, absence, sections) >= ABSENT_SHARE:
         return True
+    for start, end in compared_spans(plan.text) if plan.question else []:
+        # Two things compared, one of which the notes lack (git rebase和merge的区别): nothing says how they differ.
+        item = [i for i in naming if start <= plan.units[i].start and plan.units[i].end <= end]
+        if item and absent_share(plan, weights, absence, sections, among=item) >= ABSENT_SHARE:
+            return True
     subject = subject_units(plan)
     head = _subject_head(plan, subject) if subject else []
     if head and all(i in absence.units for i in head):

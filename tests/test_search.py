@@ -958,6 +958,8 @@ PHRASING = {  # questions worded in the asker's own verbs and idioms, and names 
     "学习笔记/faq.md": f"# 常见问题\n\n遇到报错怎么办？先看日志。{FILLER}\n",
     "学习笔记/cpu.md": "# Caches\n\nThe CPU keeps caches close to its cores.\n",
     "学习笔记/layernorm.md": f"# 层归一化\n\n层归一化对每个词元的特征做归一化。{FILLER}\n",
+    "学习笔记/tokenizer.md": f"# 分词器\n\n分词器训练时先统计字节对的频率。{FILLER}\n",
+    "学习笔记/momentum.md": f"# Adam\n\nAdam 优化器保存一阶动量和二阶动量。{FILLER}\n",
     "学习笔记/threads.md": f"# 线程\n\nGPU 上的线程按线程束调度，和进程的区别在于共享内存。{FILLER}\n",
     "学习笔记/design.md": f"# 笔记结构设计\n\n设计笔记时先写直觉。{FILLER}\n",
 }
@@ -989,6 +991,8 @@ phrasing = module_searcher(PHRASING)
     ("介绍一下层归一化", "学习笔记/layernorm.md"),  # … and 一/下层
     ("the idea behind Chatbot Arena", "学习笔记/arena.md"),  # idea, motivation, insight frame as 原理 does
     ("Chatbot Arena paper", "学习笔记/arena.md"),  # paper, results, derivation: what is wanted of the topic
+    ("分词器训练太慢怎么办", "学习笔记/tokenizer.md"),  # 太慢: said of the topic, never part of its name
+    ("Adam优化器的两个动量", "学习笔记/momentum.md"),  # 两个: how many, not a word of the name
 ])
 def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
     phrasing: Searcher, question: str, path: str

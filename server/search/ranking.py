@@ -481,10 +481,17 @@ def _predicate_verb(plan: QueryPlan, index: int) -> bool:
 
 
 def _before_predicate(plan: QueryPlan, members: list[int]) -> list[int]:
-    """A question's compound without the verb and complement it ends with (see `_predicate_verb`)."""
+    """A question's compound without the verb and complement it ends with (see `_predicate_verb`), or the
+    adjective it ends with after a word of degree (训练太慢, 显存很大): what the asker says of the name."""
     if len(members) > 2 and _predicate_verb(plan, members[-2]):
         return members[:-2]
+    last = plan.units[members[-1]]
+    if len(members) > 1 and plan.question and last.word_class == WordClass.ACT and last.text.startswith(_DEGREE):
+        return members[:-1]
     return members
+
+
+_DEGREE = tuple("太很更最挺蛮较超")  # too, very, more, most …: an adjective after one is said of what comes before
 
 
 def _naming(plan: QueryPlan) -> list[int]:

@@ -993,6 +993,10 @@ phrasing = module_searcher(PHRASING)
     ("Chatbot Arena paper", "学习笔记/arena.md"),  # paper, results, derivation: what is wanted of the topic
     ("分词器训练太慢怎么办", "学习笔记/tokenizer.md"),  # 太慢: said of the topic, never part of its name
     ("Adam优化器的两个动量", "学习笔记/momentum.md"),  # 两个: how many, not a word of the name
+    ("Chatbot Arena好在哪", "学习笔记/arena.md"),  # 好在哪: 好 is asked of the topic, not glued onto it
+    ("层归一化稳不稳", "学习笔记/layernorm.md"),  # A-not-A asks yes or no; jieba may take it for a word
+    ("Chatbot Arena靠不靠谱", "学习笔记/arena.md"),
+    ("fastText训起来慢怎么办", "学习笔记/langid.md"),  # 训 after a word is a verb, not part of fastText
 ])
 def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
     phrasing: Searcher, question: str, path: str

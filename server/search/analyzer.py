@@ -104,7 +104,10 @@ _REQUESTS = re.compile(
     r"(?:请|帮我|给我)?(?:简单|详细)?(?:讲一讲|讲讲|讲一下|讲下|说一说|说说|说一下|聊一聊|聊聊|谈一谈|谈谈|介绍一下|介绍下"
     r"|解释一下|解释下|总结一下|分析一下|梳理一下|说明一下|科普一下|展开讲讲|展开说说)"
     r"|\b(?:please\s+)?(?:walk\s+me\s+through|walk\s+through|teach\s+me|tell\s+me\s+about|explain\s+like\s+i'?m\s+"
-    r"(?:five|5)|in\s+a\s+nutshell)\b",
+    r"(?:five|5)|in\s+a\s+nutshell)\b"
+    # A question asked of the topic in one character and a question word (FlashAttention快在哪, FSDP难不难,
+    # scaling law靠不靠谱): jieba glues that character onto the topic, or takes the question for a word.
+    r"|[快慢好差强弱省贵难卡优]在哪(?:里|儿)?|([\u4e00-\u9fff])不\1",
     re.IGNORECASE,
 )
 
@@ -836,9 +839,10 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
         words = cuts.within(match.start(), match.end()) if match.lastgroup == "han" else []
         lone = _leading_character(words)
         if lone is not None and previous is not None and _attached(cuts.text[previous[1] : match.start()]) \
-                and plan.units and plan.units[-1] is previous[0] and not previous[0].text.isdigit():
-            # A character written onto a word (B+树, T恤) names one thing with it: both must be there. Not onto
-            # a number: 加 in 从1792加到1793 is a verb.
+                and plan.units and plan.units[-1] is previous[0] and not previous[0].text.isdigit() \
+                and len(previous[0].text) <= 2:
+            # A character written onto a letter (B+树, T恤, X光) names one thing with it: both must be there. Not
+            # onto a number (加 in 从1792加到1793 is a verb) or a word (写 in 用Triton写, 训 in BPE训起来).
             word = plan.units.pop()
             seen.discard(word.options)
             text = cuts.text[word.start : match.start() + 1].lower()

@@ -341,14 +341,17 @@ def _english_name(plan: QueryPlan, pair: Sequence[int]) -> bool:
     """Two English keywords that are the whole query (transfer learning, data mining), or the whole of what a
     question asks to define (what is the kernel trick, how does face recognition work): one name."""
     left, right = (plan.units[i] for i in pair)
-    if left.han or right.han or sum(not unit.framing for unit in plan.units) != 2:
+    if left.han or right.han:
         return False
-    return not plan.question or _DEFINING.fullmatch(plan.text) is not None
+    content = sum(not unit.framing for unit in plan.units)
+    if not plan.question:
+        return content == 2
+    return content in (2, 3) and _DEFINING.fullmatch(plan.text) is not None
 
 
-# A question asking what one thing of two words is: the two are its name, not the asker's wording.
-_DEFINING = re.compile(r"\s*(?:what\s+(?:is|are)|what's|how\s+(?:does|do)|explain)\s+(?:(?:a|an|the)\s+)?"
-                       r"[^\s?]+\s+[^\s?]+(?:\s+work|\s+works)?\s*[?？]?\s*")
+# A question asking what one thing of two or three words is: they are its name, not the asker's wording.
+_DEFINING = re.compile(r"\s*(?:(?:what\s+(?:is|are)|what's|explain)\s+(?:(?:a|an|the)\s+)?[^\s?]+(?:\s+[^\s?]+){1,2}"
+                       r"|how\s+(?:does|do)\s+(?:(?:a|an|the)\s+)?[^\s?]+(?:\s+[^\s?]+){1,2}\s+works?)\s*[?？]?\s*")
 
 
 def written_near(plan: QueryPlan, pair: Sequence[int], terms: tuple[str, str],

@@ -1478,3 +1478,17 @@ def test_compared_spans_name_what_a_question_compares() -> None:
     assert compared("adam vs sgd") == ["adam", "sgd"]
     assert compared("what does the bitter lesson say about scale versus clever methods") == []
     assert compared("为什么训练更稳") == []
+
+
+def test_the_compound_a_question_opens_with_must_be_written_as_a_name(tmp_path: Path) -> None:
+    # 高斯混合模型怎么训练: what it names before asking is one name; 高斯 in one sentence and 混合 in the next are
+    # no 高斯混合模型, as they are none for keywords.
+    notes = {"学习笔记/gelu.md": (f"# GELU\n\nGELU 用高斯分布加权。混合精度训练让模型更快。{FILLER}\n")}
+    apart = root_with(tmp_path / "apart", notes)
+    for searcher in warm_searcher(apart):
+        results = searcher.search("高斯混合模型怎么训练")
+        assert results.hits == [] and results.absent, results
+    assert scanned(apart)("高斯混合模型怎么训练") == []
+    notes["学习笔记/gmm.md"] = f"# 聚类\n\n高斯混合模型用 EM 算法训练。{FILLER}\n"
+    for searcher in warm_searcher(root_with(tmp_path / "named", notes)):
+        assert [hit.path for hit in searcher.search("高斯混合模型怎么训练").hits][:1] == ["学习笔记/gmm.md"]

@@ -289,7 +289,8 @@ def _checked_for_nearness(plan: QueryPlan, left: int, right: int) -> bool:
         return False
     if plan.question:
         if first.han:
-            return _pair_compound(plan, left, right) or _framed_name(first, second)
+            return _pair_compound(plan, left, right) or _framed_name(first, second) \
+                or _subject_compound(plan, left, right)
         return _linked_name(plan, left, right) or _english_name(plan, (left, right))
     return first.han or sum(not unit.framing for unit in plan.units) < LIST_WORDS
 
@@ -522,6 +523,14 @@ def _may_name(unit: Unit, held: bool) -> bool:
     if unit.topical:
         return True
     return held and (unit.word_class == WordClass.NEW or (unit.word_class == WordClass.ACT and not unit.framing))
+
+
+def _subject_compound(plan: QueryPlan, left: int, right: int) -> bool:
+    """The two words are in one compound that is all a question names before asking (高斯混合模型 of
+    高斯混合模型怎么训练, `questions.subject_end`): the name of what it asks about, not the asker's phrasing."""
+    span = plan.units[left].compound
+    end = subject_end(plan.text)
+    return span is not None and plan.units[right].compound == span and end is not None and span[1] <= end
 
 
 def _pair_compound(plan: QueryPlan, left: int, right: int) -> bool:

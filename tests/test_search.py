@@ -1492,3 +1492,15 @@ def test_the_compound_a_question_opens_with_must_be_written_as_a_name(tmp_path: 
     notes["学习笔记/gmm.md"] = f"# 聚类\n\n高斯混合模型用 EM 算法训练。{FILLER}\n"
     for searcher in warm_searcher(root_with(tmp_path / "named", notes)):
         assert [hit.path for hit in searcher.search("高斯混合模型怎么训练").hits][:1] == ["学习笔记/gmm.md"]
+
+
+def test_a_definition_question_has_no_wording_of_its_own(tmp_path: Path) -> None:
+    # A plain word no note holds weighs at most the topic's words in a question (it is as often the asker's
+    # wording), but a question asking only what a term is holds nothing but the term.
+    notes = {"学习笔记/sgd.md": "# SGD\n\nGradient descent runs on one machine or many.\n"}
+    root = root_with(tmp_path, notes)
+    for searcher in warm_searcher(root):
+        results = searcher.search("what is a gradient boosting machine")
+        assert results.hits == [] and "boosting" in results.absent, results
+        assert searcher.search("why is gradient descent on one machine misleading").hits
+    assert scanned(root)("what is a gradient boosting machine") == []

@@ -347,7 +347,12 @@ def _english_name(plan: QueryPlan, pair: Sequence[int]) -> bool:
     content = sum(not unit.framing for unit in plan.units)
     if not plan.question:
         return content == 2
-    return content in (2, 3) and _DEFINING.fullmatch(plan.text) is not None
+    return content in (2, 3) and _defining(plan)
+
+
+def _defining(plan: QueryPlan) -> bool:
+    """Whether the query only asks what a term of a few English words is (what is the kernel trick)."""
+    return plan.question and _DEFINING.fullmatch(plan.text) is not None
 
 
 # A question asking what one thing of two or three words is: they are its name, not the asker's wording.
@@ -584,8 +589,8 @@ def _wording_capped(plan: QueryPlan, weights: Sequence[float], absence: Absence,
     hold: "why is it misleading to compare the perplexity of models with different tokenizers". A word written as
     a name (Kalman), a coined word, an acronym and a name of several words found only apart keep their weight."""
     topic = [weights[i] for i in _naming(plan) if held[i] and i not in absence.units]
-    if not plan.question or not topic:
-        return list(weights), absence
+    if not plan.question or not topic or _defining(plan):
+        return list(weights), absence  # a question asking what a term is has no wording of its own
     ceiling = max(topic)
     in_names = set().union(*(group for group in absence.names if len(group) > 1))
     capped = {i for i, unit in enumerate(plan.units)

@@ -958,6 +958,8 @@ PHRASING = {  # questions worded in the asker's own verbs and idioms, and names 
     "学习笔记/faq.md": f"# 常见问题\n\n遇到报错怎么办？先看日志。{FILLER}\n",
     "学习笔记/cpu.md": "# Caches\n\nThe CPU keeps caches close to its cores.\n",
     "学习笔记/layernorm.md": f"# 层归一化\n\n层归一化对每个词元的特征做归一化。{FILLER}\n",
+    "学习笔记/rl.md": f"# 强化学习\n\n强化学习用奖励训练策略。{FILLER}\n",
+    "学习笔记/copy.md": f"# 张量\n\n张量的拷贝很慢。{FILLER}\n",
     "学习笔记/tokenizer.md": f"# 分词器\n\n分词器训练时先统计字节对的频率。{FILLER}\n",
     "学习笔记/momentum.md": f"# Adam\n\nAdam 优化器保存一阶动量和二阶动量。{FILLER}\n",
     "学习笔记/threads.md": f"# 线程\n\nGPU 上的线程按线程束调度，和进程的区别在于共享内存。{FILLER}\n",
@@ -993,6 +995,7 @@ phrasing = module_searcher(PHRASING)
     ("Chatbot Arena paper", "学习笔记/arena.md"),  # paper, results, derivation: what is wanted of the topic
     ("分词器训练太慢怎么办", "学习笔记/tokenizer.md"),  # 太慢: said of the topic, never part of its name
     ("Adam优化器的两个动量", "学习笔记/momentum.md"),  # 两个: how many, not a word of the name
+    ("强化学习是怎么做的", "学习笔记/rl.md"),
     ("Chatbot Arena好在哪", "学习笔记/arena.md"),  # 好在哪: 好 is asked of the topic, not glued onto it
     ("层归一化稳不稳", "学习笔记/layernorm.md"),  # A-not-A asks yes or no; jieba may take it for a word
     ("Chatbot Arena靠不靠谱", "学习笔记/arena.md"),
@@ -1016,6 +1019,8 @@ def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
     ("图神经网络怎么办", "图神经网络"),  # a question word after a name ends it
     ("线程和协程的区别", "协程"),  # 协 程: a word jieba does not know, found nowhere, beside a common one
     ("锚框怎么设计", "锚框"),  # … before the question word, 设计 in the notes
+    ("逆强化学习是怎么做的", "逆强化学习"),  # a lone character of the name it opens with, found only as 强化学习
+    ("深拷贝是什么", "深拷贝"),
 ])
 def test_a_question_about_a_name_the_notes_lack_is_still_refused(phrasing: Searcher, question: str, named: str) -> None:
     results = phrasing.search(question)

@@ -455,8 +455,13 @@ def absent_units(
     for i, unit in enumerate(plan.units):
         if unit.compound is not None and not _disposal_verb(plan, unit):
             compounds.setdefault(unit.compound, []).append(i)
-    for members in compounds.values():
-        content = [i for i in _before_predicate(plan, members) if _may_name(plan.units[i], held[i])]
+    opening = subject_end(plan.text) if plan.question else None
+    for span, members in compounds.items():
+        # In the compound a question opens with, a lone character is part of the name, whatever jieba tags it
+        # and wherever the notes hold it (逆 of 逆强化学习是怎么做的, 深 of 深拷贝是什么).
+        subject = opening is not None and span[1] <= opening
+        content = [i for i in _before_predicate(plan, members)
+                   if _may_name(plan.units[i], held[i]) or (subject and _lone_han(plan.units[i]))]
         if len(content) > 1 and (gone.intersection(content) or not together(content)):
             gone.update(members)
             names.append(set(members))
@@ -506,6 +511,10 @@ _DEGREE = tuple("太很更最挺蛮较超")  # too, very, more, most …: an adj
 def _naming(plan: QueryPlan) -> list[int]:
     """The query's words that may name its topic: content words, and words new to the dictionary (变分)."""
     return [i for i, unit in enumerate(plan.units) if unit.topical or unit.word_class == WordClass.NEW]
+
+
+def _lone_han(unit: Unit) -> bool:
+    return unit.han and len(unit.text) == 1
 
 
 def _shown(unit: Unit) -> str:

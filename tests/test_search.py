@@ -1021,6 +1021,7 @@ def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
     ("锚框怎么设计", "锚框"),  # … before the question word, 设计 in the notes
     ("逆强化学习是怎么做的", "逆强化学习"),  # a lone character of the name it opens with, found only as 强化学习
     ("深拷贝是什么", "深拷贝"),
+    ("深拷贝和浅拷贝的区别", "深拷贝"),  # … or one of the things it compares
 ])
 def test_a_question_about_a_name_the_notes_lack_is_still_refused(phrasing: Searcher, question: str, named: str) -> None:
     results = phrasing.search(question)

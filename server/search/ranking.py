@@ -455,11 +455,10 @@ def absent_units(
     for i, unit in enumerate(plan.units):
         if unit.compound is not None and not _disposal_verb(plan, unit):
             compounds.setdefault(unit.compound, []).append(i)
-    opening = subject_end(plan.text) if plan.question else None
     for span, members in compounds.items():
-        # In the compound a question opens with, a lone character is part of the name, whatever jieba tags it
-        # and wherever the notes hold it (逆 of 逆强化学习是怎么做的, 深 of 深拷贝是什么).
-        subject = opening is not None and span[1] <= opening
+        # In the compound a question opens with or compares, a lone character is part of the name, whatever
+        # jieba tags it and wherever the notes hold it (逆 of 逆强化学习是怎么做的, 锁 of 乐观锁和悲观锁的区别).
+        subject = _in_naming_span(plan, span)
         content = [i for i in _before_predicate(plan, members)
                    if _may_name(plan.units[i], held[i]) or (subject and _lone_han(plan.units[i]))]
         if len(content) > 1 and (gone.intersection(content) or not together(content)):
@@ -540,11 +539,20 @@ def _may_name(unit: Unit, held: bool) -> bool:
 
 
 def _subject_compound(plan: QueryPlan, left: int, right: int) -> bool:
-    """The two words are in one compound that is all a question names before asking (高斯混合模型 of
-    高斯混合模型怎么训练, `questions.subject_end`): the name of what it asks about, not the asker's phrasing."""
+    """The two words are in one compound of what a question names before asking (高斯混合模型 of 高斯混合模型怎么
+    训练, `questions.subject_end`) or of the things it compares (最终一致性 of 最终一致性和强一致性有什么区别): the
+    name of what it asks about, not the asker's phrasing."""
     span = plan.units[left].compound
+    return span is not None and plan.units[right].compound == span and _in_naming_span(plan, span)
+
+
+def _in_naming_span(plan: QueryPlan, span: tuple[int, int]) -> bool:
+    """Whether `span` lies in what a question names before asking, or in one of the things it compares."""
+    if not plan.question:
+        return False
     end = subject_end(plan.text)
-    return span is not None and plan.units[right].compound == span and end is not None and span[1] <= end
+    spans = compared_spans(plan.text) + ([(0, end)] if end is not None else [])
+    return any(start <= span[0] and span[1] <= stop for start, stop in spans)
 
 
 def _pair_compound(plan: QueryPlan, left: int, right: int) -> bool:

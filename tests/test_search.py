@@ -1510,3 +1510,17 @@ def test_a_definition_question_has_no_wording_of_its_own(tmp_path: Path) -> None
         assert results.hits == [] and "boosting" in results.absent, results
         assert searcher.search("why is gradient descent on one machine misleading").hits
     assert scanned(root)("what is a gradient boosting machine") == []
+
+
+def test_a_two_word_name_a_question_opens_with_is_written_as_is(tmp_path: Path) -> None:
+    # 混淆矩阵怎么看: 混淆 and 矩阵 in one clause (不要混淆这两个矩阵) are no 混淆矩阵, even where 矩阵 has a glossary
+    # alias; as a keyword compound, the two must be written one after the other.
+    notes = {"学习笔记/matmul.md": f"# 矩阵乘法\n\n不要混淆这两个矩阵的形状。{FILLER}\n"}
+    apart = root_with(tmp_path / "apart", notes)
+    for searcher in warm_searcher(apart):
+        results = searcher.search("混淆矩阵怎么看")
+        assert results.hits == [] and results.absent == ["混淆矩阵"], results
+    assert scanned(apart)("混淆矩阵怎么看") == []
+    notes["学习笔记/eval.md"] = f"# 分类评估\n\n混淆矩阵的行是真实类别。{FILLER}\n"
+    for searcher in warm_searcher(root_with(tmp_path / "named", notes)):
+        assert "学习笔记/eval.md" in [hit.path for hit in searcher.search("混淆矩阵怎么看").hits]

@@ -302,12 +302,14 @@ def compound_seam(plan: QueryPlan, left: int, right: int) -> str | None:
     pair: a compound beside other keywords (torch.compile 编译加速) may be the asker's description, its words in
     one clause enough."""
     a, b = plan.units[left], plan.units[right]
-    if plan.question or a.compound is None or a.compound != b.compound or a.end != b.start:
+    if a.compound is None or a.compound != b.compound or a.end != b.start:
         return None
     if not (a.han and b.han) or len(a.text) < 2 or len(b.text) < 2:
         return None
     start, end = a.compound
     members = [unit for unit in plan.units if unit.compound == a.compound]
+    if plan.question:  # a name of two words a question opens with or compares (混淆矩阵怎么看)
+        return a.text[-1] + b.text[0] if len(members) == 2 and _in_naming_span(plan, a.compound) else None
     alone = all(unit.compound == a.compound or unit.framing for unit in plan.units)
     return a.text[-1] + b.text[0] if alone and end - start <= COMPOUND_CHARS and len(members) <= COMPOUND_PIECES \
         else None
@@ -439,7 +441,8 @@ def absent_units(
             names.append({i})
     for left, right in written_together(plan):
         if not (held[left] and held[right]) or (plan.question and aliased & {left, right}
-                                                 and not _english_name(plan, (left, right))):
+                                                 and not _english_name(plan, (left, right))
+                                                 and not _subject_compound(plan, left, right)):
             continue  # a question's words met through an alias are as often its phrasing as a name
         question_english = plan.question and not (plan.units[left].han or plan.units[right].han) \
             and not _linked_name(plan, left, right)

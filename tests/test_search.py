@@ -1509,6 +1509,8 @@ def test_a_definition_question_has_no_wording_of_its_own(tmp_path: Path) -> None
         results = searcher.search("what is a gradient boosting machine")
         assert results.hits == [] and "boosting" in results.absent, results
         assert searcher.search("why is gradient descent on one machine misleading").hits
+        results = searcher.search("what is Gradient elimination")  # a capital weighs more; still one term
+        assert results.hits == [] and results.absent == ["elimination"], results
     assert scanned(root)("what is a gradient boosting machine") == []
 
 

@@ -578,6 +578,8 @@ def not_covered(
     weights, absence = _wording_capped(plan, weights, absence, held)
     if absent_share(plan, weights, absence, sections) >= ABSENT_SHARE:
         return True
+    if _defining(plan) and any(i in absence.units for i in naming):
+        return True  # what is Gaussian elimination: a term the notes hold only part of is a term they lack
     for start, end in compared_spans(plan.text) if plan.question else []:
         # Two things compared, one of which the notes lack (git rebase和merge的区别): nothing says how they differ.
         item = [i for i in naming if start <= plan.units[i].start and plan.units[i].end <= end]

@@ -1431,34 +1431,6 @@ def test_a_word_found_nowhere_one_slip_from_a_common_word_is_suggested_not_searc
         assert results.hits == [] and results.notice is not None and "Did you mean" not in results.notice
 
 
-def test_one_slip_is_one_letter_changed_added_dropped_or_two_swapped() -> None:
-    from server.search.engine import _one_slip
-
-    assert all(_one_slip(typed, "tokenizer") for typed in ("tokenzier", "tokenizr", "tokenizerr", "tokenizes"))
-    assert not any(_one_slip(typed, "tokenizer") for typed in ("tokeniser2", "toknizr", "tokenzire"))
-
-
-@pytest.mark.parametrize("question", ["what is the kernel trick", "how does face recognition work",
-                                      "What's a kernel trick?", "explain face recognition",
-                                      "what is Monte Carlo integration"])
-def test_a_question_asking_to_define_a_term_of_two_or_three_words_wants_it_written_as_a_name(
-    tmp_path: Path, question: str
-) -> None:
-    # What the question asks to define is a name, as two English keywords alone are: a kernel launch and a trick
-    # to fuse kernels, or Hugging Face beside speech recognition, are no kernel trick and no face recognition.
-    notes = {"学习笔记/gpu.md": "# Kernels\n\nEvery kernel launch costs time; one trick is to fuse kernels.\n",
-             "学习笔记/hub.md": "# Hub\n\nHugging Face hosts speech recognition models.\n",
-             "学习笔记/mcts.md": "# Search\n\nMonte Carlo tree search plays games; integration tests run nightly.\n"}
-    apart = root_with(tmp_path / "apart", notes)
-    for searcher in warm_searcher(apart):
-        assert searcher.search(question).hits == [], question
-    assert scanned(apart)(question) == []
-    notes["学习笔记/svm.md"] = ("# Kernels\n\nThe kernel trick maps inputs to features. "
-                               "Face recognition compares faces. Monte Carlo integration averages samples.\n")
-    for searcher in warm_searcher(root_with(tmp_path / "named", notes)):
-        assert "学习笔记/svm.md" in [hit.path for hit in searcher.search(question).hits], question
-
-
 def test_a_comparison_with_a_thing_the_notes_lack_is_not_covered(tmp_path: Path) -> None:
     # How two things differ is in no note that lacks one of them; notes on the other alone are no answer.
     notes = {"学习笔记/git.md": f"# 版本控制\n\n用 git merge 合并分支，git add 暂存改动。{FILLER}\n",

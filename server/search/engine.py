@@ -275,25 +275,17 @@ def _similar_words(terms: IndexTerms, absent: Sequence[str]) -> list[tuple[str, 
         if not (typed.isascii() and typed.isalpha() and len(typed) >= SIMILAR_MIN_LETTERS):
             continue
         held = len(terms.postings(typed).docs)
-        near = {word: len(terms.postings(word).docs)  # two edits: a swap is two for the index's automaton
-                for word in terms.spelled_like(typed, 2) if word.isalpha() and _one_slip(typed, word)}
+        if held > 1:
+            continue  # a word several notes hold is no slip; only its pair with a neighbour is missing
+        swapped = {typed[:i] + typed[i + 1] + typed[i] + typed[i + 2:] for i in range(len(typed) - 1)}
+        near = {word: len(terms.postings(word).docs)  # the index's automaton counts a swap as two edits
+                for word in terms.spelled_like(typed, 1) | swapped if word.isalpha() and word != typed}
+        near = {word: count for word, count in near.items() if count}
         if near:
             best = max(near, key=lambda word: (near[word], word))
             if near[best] >= max(3, SIMILAR_COMMONER * held):
                 similar.append((typed, best))
     return similar
-
-
-def _one_slip(typed: str, word: str) -> bool:
-    """Whether `word` is `typed` with one letter changed, added or dropped, or two neighbours swapped."""
-    if len(typed) == len(word):
-        diff = [i for i, (a, b) in enumerate(zip(typed, word, strict=True)) if a != b]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
-                                  and typed[diff[0]] == word[diff[1]] and typed[diff[1]] == word[diff[0]])
-    shorter, longer = sorted((typed, word), key=len)
-    if len(longer) - len(shorter) != 1:
-        return False
-    return any(longer[:i] + longer[i + 1:] == shorter for i in range(len(longer)))
 
 
 def _in_one_note(ranking: Ranking, terms: IndexTerms, members: Sequence[int]) -> bool:

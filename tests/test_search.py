@@ -1498,3 +1498,13 @@ def test_a_two_word_name_a_question_opens_with_is_written_as_is(tmp_path: Path) 
     notes["学习笔记/eval.md"] = f"# 分类评估\n\n混淆矩阵的行是真实类别。{FILLER}\n"
     for searcher in warm_searcher(root_with(tmp_path / "named", notes)):
         assert "学习笔记/eval.md" in [hit.path for hit in searcher.search("混淆矩阵怎么看").hits]
+
+
+def test_a_coined_word_in_a_definition_question_is_a_name_of_its_own(tmp_path: Path) -> None:
+    # As among keywords (BPE embedding), a coined word beside another is two names: ZeRO offload need not be
+    # written as one. An acronym is not coined so (OS scheduler asks for the two together).
+    notes = {"学习笔记/deepspeed.md": "# DeepSpeed\n\nZeRO shards optimizer state. Offload moves it to CPU memory.\n",
+             "学习笔记/mac.md": "# Setup\n\nOn macOS, the OS picks the device; the LR scheduler warms up.\n"}
+    for searcher in warm_searcher(root_with(tmp_path, notes)):
+        assert [hit.path for hit in searcher.search("what is ZeRO offload").hits] == ["学习笔记/deepspeed.md"]
+        assert searcher.search("how does the OS scheduler work").hits == []

@@ -349,7 +349,10 @@ def _english_name(plan: QueryPlan, pair: Sequence[int]) -> bool:
     content = sum(not unit.framing for unit in plan.units)
     if not plan.question:
         return content == 2
-    return content in (2, 3) and _defining(plan)
+    # A coined word is a name of its own, as among keywords (ZeRO offload: the notes write ZeRO-Offload once);
+    # an acronym is not (OS scheduler).
+    coined = any(unit.coined and not unit.acronym for unit in (left, right))
+    return content in (2, 3) and _defining(plan) and not coined
 
 
 def _defining(plan: QueryPlan) -> bool:

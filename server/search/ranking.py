@@ -361,8 +361,10 @@ def _defining(plan: QueryPlan) -> bool:
 
 
 # A question asking what one thing of two or three words is: they are its name, not the asker's wording.
-_DEFINING = re.compile(r"\s*(?:(?:what\s+(?:is|are)|what's|explain)\s+(?:(?:a|an|the)\s+)?[^\s?]+(?:\s+[^\s?]+){1,2}"
-                       r"|how\s+(?:does|do)\s+(?:(?:a|an|the)\s+)?[^\s?]+(?:\s+[^\s?]+){1,2}\s+works?)\s*[?？]?\s*")
+_DEFINING = re.compile(r"\s*(?:(?:what\s+(?:is|are)|what's)\s+(?:(?:a|an|the)\s+)?[^\s?]+(?:\s+[^\s?]+){1,2}"
+                       r"|explain\s+(?:(?:a|an|the)\s+)?[^\s?]+\s+[^\s?]+"
+                       r"|how\s+(?:does|do)\s+(?:(?:a|an|the)\s+)?[^\s?]+\s+[^\s?]+\s+works?)\s*[?？]?\s*")
+# Only what is asks to define three words: explain X Y Z is as often a topic and what of it (pipeline bubble size).
 
 
 def written_near(plan: QueryPlan, pair: Sequence[int], terms: tuple[str, str],

@@ -1508,3 +1508,24 @@ def test_a_coined_word_in_a_definition_question_is_a_name_of_its_own(tmp_path: P
     for searcher in warm_searcher(root_with(tmp_path, notes)):
         assert [hit.path for hit in searcher.search("what is ZeRO offload").hits] == ["学习笔记/deepspeed.md"]
         assert searcher.search("how does the OS scheduler work").hits == []
+
+
+@pytest.mark.parametrize("question", ["what is the kernel trick", "how does face recognition work",
+                                      "What's a kernel trick?", "explain face recognition",
+                                      "what is Monte Carlo integration"])
+def test_a_question_asking_to_define_a_term_of_two_or_three_words_wants_it_written_as_a_name(
+    tmp_path: Path, question: str
+) -> None:
+    # What the question asks to define is a name, as two English keywords alone are: a kernel launch and a trick
+    # to fuse kernels, or Hugging Face beside speech recognition, are no kernel trick and no face recognition.
+    notes = {"学习笔记/gpu.md": "# Kernels\n\nEvery kernel launch costs time; one trick is to fuse kernels.\n",
+             "学习笔记/hub.md": "# Hub\n\nHugging Face hosts speech recognition models.\n",
+             "学习笔记/mcts.md": "# Search\n\nMonte Carlo tree search plays games; integration tests run nightly.\n"}
+    apart = root_with(tmp_path / "apart", notes)
+    for searcher in warm_searcher(apart):
+        assert searcher.search(question).hits == [], question
+    assert scanned(apart)(question) == []
+    notes["学习笔记/svm.md"] = ("# Kernels\n\nThe kernel trick maps inputs to features. "
+                               "Face recognition compares faces. Monte Carlo integration averages samples.\n")
+    for searcher in warm_searcher(root_with(tmp_path / "named", notes)):
+        assert "学习笔记/svm.md" in [hit.path for hit in searcher.search(question).hits], question

@@ -190,7 +190,8 @@ def test_the_builtin_glossary_never_equates_a_known_wrong_pair(pair: dict[str, s
 
 @pytest.mark.parametrize("query", ["为什么要用KV缓存", "RoPE 和 ALiBi 有什么区别？", "why is attention quadratic",
                                    "difference between BPE and WordPiece", "什么是梯度累积",
-                                   "有没有办法不用两两比对就找出近似重复的文档", "训练是不是一定要用混合精度"])
+                                   "有没有办法不用两两比对就找出近似重复的文档", "训练是不是一定要用混合精度",
+                                   "FFN的维度一般是d_model的几倍", "KV cache有多大", "FSDP难不难", "RoPE好在哪"])
 def test_questions_are_told_from_keywords(query: str) -> None:
     assert plan_query(query).question
 

@@ -924,10 +924,10 @@ def _lone_character_runs(units: list[Unit]) -> Iterator[tuple[int, int]]:
     协程, 框 of 锚框): the one left stands for both."""
     first = 0
     for i in range(1, len(units) + 1):
-        joined = i < len(units) and _lone_han(units[i]) and _lone_han(units[i - 1]) \
+        joined = i < len(units) and lone_han(units[i]) and lone_han(units[i - 1]) \
             and units[i].start <= _reach(units, i - 1)
         if not joined:
-            if _reach(units, i - 1) - units[first].start >= 2 and all(_lone_han(u) for u in units[first:i]):
+            if _reach(units, i - 1) - units[first].start >= 2 and all(lone_han(u) for u in units[first:i]):
                 yield first, i
             first = i
 
@@ -944,10 +944,11 @@ def pair_end(unit: Unit) -> int:
     """Where the characters a unit stands for end: a lone character searched only as the pair it begins (协 of 协程)
     ends after that pair."""
     pair = unit.options[0][0] if len(unit.options) == 1 and len(unit.options[0]) == 1 else ""
-    return unit.end + 1 if _lone_han(unit) and len(pair) == 2 and pair[0] == unit.text else unit.end
+    return unit.end + 1 if lone_han(unit) and len(pair) == 2 and pair[0] == unit.text else unit.end
 
 
-def _lone_han(unit: Unit) -> bool:
+def lone_han(unit: Unit) -> bool:
+    """A single Han character standing alone as a unit (树 of B+树, 逆 of 逆强化学习)."""
     return len(unit.text) == 1 and unit.han
 
 

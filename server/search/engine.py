@@ -273,9 +273,9 @@ def _similar_words(terms: IndexTerms, absent: Sequence[str]) -> list[tuple[str, 
     similar: list[tuple[str, str]] = []
     words = [word for word in dict.fromkeys(word for text in absent for word in text.split())
              if word.isascii() and word.isalpha() and len(word) >= SIMILAR_MIN_LETTERS]
-    rare = [word for word in words if len(terms.postings(word).docs) <= 1]  # several notes hold no slip
+    rare = {word: held for word in words if (held := len(terms.postings(word).docs)) <= 1}  # no slip if several
     for typed in sorted(rare, key=len, reverse=True)[:1]:  # one walk of the term list (~5 ms): one slip a query
-        held = len(terms.postings(typed).docs)
+        held = rare[typed]
         swapped = {typed[:i] + typed[i + 1] + typed[i] + typed[i + 2:] for i in range(len(typed) - 1)}
         near = {word: len(terms.postings(word).docs)  # the index's automaton counts a swap as two edits
                 for word in terms.spelled_like(typed, 1) | swapped if word.isalpha() and word != typed}

@@ -28,6 +28,7 @@ written in the title, a heading or the body.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from bisect import bisect_left
@@ -54,6 +55,7 @@ from server.search.analyzer import (
     Unit,
     WordClass,
     framed,
+    lone_han,
     pair_end,
 )
 from server.search.questions import compared_spans, subject_end
@@ -468,7 +470,7 @@ def absent_units(
         # jieba tags it and wherever the notes hold it (逆 of 逆强化学习是怎么做的, 锁 of 乐观锁和悲观锁的区别).
         subject = _in_naming_span(plan, span)
         content = [i for i in _before_predicate(plan, members)
-                   if _may_name(plan.units[i], held[i]) or (subject and _lone_han(plan.units[i]))]
+                   if _may_name(plan.units[i], held[i]) or (subject and lone_han(plan.units[i]))]
         if len(content) > 1 and (gone.intersection(content) or not together(content)):
             gone.update(members)
             names.append(set(members))
@@ -520,10 +522,6 @@ def _naming(plan: QueryPlan) -> list[int]:
     return [i for i, unit in enumerate(plan.units) if unit.topical or unit.word_class == WordClass.NEW]
 
 
-def _lone_han(unit: Unit) -> bool:
-    return unit.han and len(unit.text) == 1
-
-
 def _shown(unit: Unit) -> str:
     """How to name a word found nowhere: a lone character by the pair it is searched as (龙 and 猫 of 龙猫, which
     the dictionary cuts in two), any other word as written."""
@@ -556,11 +554,15 @@ def _subject_compound(plan: QueryPlan, left: int, right: int) -> bool:
 
 def _in_naming_span(plan: QueryPlan, span: tuple[int, int]) -> bool:
     """Whether `span` lies in what a question names before asking, or in one of the things it compares."""
-    if not plan.question:
-        return False
-    end = subject_end(plan.text)
-    spans = compared_spans(plan.text) + ([(0, end)] if end is not None else [])
-    return any(start <= span[0] and span[1] <= stop for start, stop in spans)
+    return plan.question and any(start <= span[0] and span[1] <= stop for start, stop in _naming_spans(plan.text))
+
+
+@functools.lru_cache(maxsize=64)
+def _naming_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """A question's subject and compared things (`subject_end`, `compared_spans`), read once per query text: the
+    nearness checks ask for every section they read."""
+    end = subject_end(text)
+    return (*compared_spans(text), *([(0, end)] if end is not None else []))
 
 
 def _pair_compound(plan: QueryPlan, left: int, right: int) -> bool:

@@ -71,6 +71,9 @@ STOP_WORDS_ZH = _words(
 # Words that say what a person wants to know about a topic (its principle, the difference, an example)
 # rather than name the topic. They are searched, but a section need not contain them to match: notes
 # explaining FlashAttention seldom use the word 原理.
+# Words of degree (too, very, quite): an adjective after one is said of the words before it, never part of their
+# name. Not 更, 最 or 超, which begin names (更新, 最优化, 超参数).
+DEGREE = "太很挺蛮"
 FRAMING_WORDS = _words(
     """原理 区别 差异 作用 介绍 详解 解释 讲解 是什么 方法 理解 概念 步骤 实现 优缺点 优点 缺点 优势 问题 总结 对比 比较
     例子 示例 举例 用法 含义 意义 定义 流程 过程 关系 联系 影响 特点 应用 笔记 分析 思路 技巧 细节 要点 入门 基础
@@ -84,7 +87,7 @@ FRAMING_WORDS = _words(
     梳理 科普 来龙去脉 展开 做到 说明 出来 出去 进来 进去 下来 下去 上来 上去 回来 回去 过来 过去 开来
     搞不懂 不懂 没懂 看不懂 弄不懂 不明白 搞不明白 搞混 分不清 老是
     两个 三个 四个 几个 两种 三种 四种 几种 两类 三类 两步 三步 两次 两层 两者 三者"""
-) | frozenset(degree + quality for degree in "太很挺蛮" for quality in "慢快大小多少长短高低难贵重轻深浅宽窄")
+) | frozenset(degree + quality for degree in DEGREE for quality in "慢快大小多少长短高低难贵重轻深浅宽窄")
 # 太慢, 很大: what the asker says of the topic (分词器训练太慢怎么办), never part of its name
 
 # Framing words that as often are part of a name, written onto a word of it: a head after it (高斯过程, 对偶问题,

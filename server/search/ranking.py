@@ -45,6 +45,7 @@ from server.search.analyzer import (
     CODE,
     COMPOUND_CHARS,
     COMPOUND_PIECES,
+    DEGREE,
     HEADING,
     NAME_HEADS,
     NAME_LEADS,
@@ -509,12 +510,9 @@ def _before_predicate(plan: QueryPlan, members: list[int]) -> list[int]:
     if len(members) > 2 and _predicate_verb(plan, members[-2]):
         return members[:-2]
     last = plan.units[members[-1]]
-    if len(members) > 1 and plan.question and last.word_class == WordClass.ACT and last.text.startswith(_DEGREE):
+    if len(members) > 1 and plan.question and last.word_class == WordClass.ACT and last.text[0] in DEGREE:
         return members[:-1]
     return members
-
-
-_DEGREE = tuple("太很更最挺蛮较超")  # too, very, more, most …: an adjective after one is said of what comes before
 
 
 def _naming(plan: QueryPlan) -> list[int]:

@@ -36,7 +36,7 @@ from enum import StrEnum
 from itertools import accumulate, product
 from typing import Any, NamedTuple
 
-from server.search.questions import QUESTION_WORDS_EN, QUESTION_WORDS_ZH, english_variants, is_question
+from server.search.questions import A_NOT_A, QUESTION_WORDS_EN, QUESTION_WORDS_ZH, english_variants, is_question
 
 _HAN = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef\U00030000-\U0003134f"
 # A letter with a plus (B+ of B+ tree) is a name of its own, not the letter: a word, in the notes and in queries. Not
@@ -110,7 +110,7 @@ _REQUESTS = re.compile(
     r"(?:five|5)|in\s+a\s+nutshell)\b"
     # A question asked of the topic in one character and a question word (FlashAttention快在哪, FSDP难不难,
     # scaling law靠不靠谱): jieba glues that character onto the topic, or takes the question for a word.
-    r"|[快慢好差强弱省贵难卡优]在哪(?:里|儿)?|([\u4e00-\u9fff])不\1",
+    rf"|[快慢好差强弱省贵难卡优]在哪(?:里|儿)?|{A_NOT_A}",
     re.IGNORECASE,
 )
 

@@ -360,7 +360,13 @@ def _english_name(plan: QueryPlan, pair: Sequence[int]) -> bool:
 
 def _defining(plan: QueryPlan) -> bool:
     """Whether the query only asks what a term of a few English words is (what is the kernel trick)."""
-    return plan.question and _DEFINING.fullmatch(plan.text) is not None
+    return plan.question and _defines_a_term(plan.text)
+
+
+@functools.lru_cache(maxsize=64)
+def _defines_a_term(text: str) -> bool:
+    """`_DEFINING` read once per query text: `written_near` asks it for every section a nearness check reads."""
+    return _DEFINING.fullmatch(text) is not None
 
 
 # A question asking what one thing of two or three words is: they are its name, not the asker's wording.

@@ -1529,3 +1529,19 @@ def test_a_question_asking_to_define_a_term_of_two_or_three_words_wants_it_writt
                                "Face recognition compares faces. Monte Carlo integration averages samples.\n")
     for searcher in warm_searcher(root_with(tmp_path / "named", notes)):
         assert "学习笔记/svm.md" in [hit.path for hit in searcher.search(question).hits], question
+
+
+def test_an_english_word_the_notes_write_only_inflected_is_found_in_their_form(tmp_path: Path) -> None:
+    notes = {
+        "学习笔记/safety.md": f"# Safety\n\nJailbreaking prompts try to get around the refusal training. {FILLER}\n",
+        "学习笔记/spike.md": f"# Stability\n\nA loss spike early in training. {FILLER}\n",
+        "学习笔记/spikes.md": f"# Warmup\n\nWithout warmup the loss spikes. {FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    scan = scanned(root)
+    for searcher in warm_searcher(root):
+        results = searcher.search("jailbreak")  # the notes write only jailbreaking
+        assert [hit.path for hit in results.hits] == scan("jailbreak") == ["学习笔记/safety.md"], results
+        # A word some note writes as asked is searched as written: the ranking of a covered query stays as it was.
+        results = searcher.search("spike")
+        assert [hit.path for hit in results.hits] == scan("spike") == ["学习笔记/spike.md"], results

@@ -48,6 +48,7 @@ from server.search.ranking import (
     apart_pair,
     character_pairs,
     compound_seam,
+    inflected_where_unwritten,
     joined_seams,
     near_in_section,
     near_pairs,
@@ -201,6 +202,7 @@ class SearchEngine:
         self, terms: IndexTerms, plan: QueryPlan, filters: Filters, request: SearchRequest
     ) -> tuple[list[SectionHit], list[str], list[str]]:
         """The hits, the query words no note holds, and the two that carry the query when they never meet."""
+        plan = inflected_where_unwritten(plan, lambda term: len(terms.postings(term).docs) > 0)
         ranking = rank(plan, terms, _in_capitals(terms), lambda units, docs: _alias_near(terms, units, docs))
         plan = ranking.plan  # only the aliases some section holds
         held = [bool(unit.any()) for unit in ranking.units]

@@ -86,6 +86,26 @@ def english_variants(word: str) -> list[str]:
     return found[:3]
 
 
+_INFLECTED_ENDINGS = ("s", "ing", "ed", "ly")
+
+
+def inflected_forms(word: str) -> list[str]:
+    """The plural and -ing forms of a plain English word, which the notes may write where they never write the word
+    itself (spike → spikes, loss → losses, jailbreak → jailbreaking); none for a word already inflected."""
+    if len(word) < 4 or not word.isalpha() or not word.isascii():
+        return []
+    if word.endswith(_INFLECTED_ENDINGS) and not word.endswith("ss"):
+        return []
+    if word.endswith(("ss", "x", "ch", "sh", "z")):
+        plural = word + "es"
+    elif word.endswith("y") and word[-2] not in "aeiou":
+        plural = word[:-1] + "ies"
+    else:
+        plural = word + "s"
+    stem = word[:-1] if word.endswith("e") and not word.endswith("ee") else word
+    return [plural, stem + "ing"]
+
+
 def subject_end(text: str) -> int | None:
     """Where a Chinese question's subject ends: the offset of its first question word, when the question opens
     with the one thing it asks about, in one clause (孪生网络是怎么判断…, Tree of Thoughts 提示法是如何…). None

@@ -59,7 +59,7 @@ from server.search.analyzer import (
     lone_han,
     pair_end,
 )
-from server.search.questions import compared_spans, subject_end
+from server.search.questions import compared_spans, inflected_forms, subject_end
 
 MIN_COVERAGE = 0.65
 PARTIAL_MIN_COVERAGE = 0.4  # a partial match of keywords holds this share of the query's weight, and its rarest
@@ -407,6 +407,21 @@ def anchors(plan: QueryPlan, index: int) -> set[str]:
 def spellings(unit: Unit) -> set[str]:
     """The terms that stand for a word where nearness is read: its own, and its other spellings as one word."""
     return {unit.anchor} | {option[0] for option in unit.options if len(option) == 1}
+
+
+def inflected_where_unwritten(plan: QueryPlan, written: Callable[[str], bool]) -> QueryPlan:
+    """The plan, where an English word no note writes as asked (`written`: whether some note holds a term) is
+    searched in the forms the notes write it in (spike as spikes, jailbreak as jailbreaking). Only then: a word
+    written as asked is found as written, so that neither the ranking nor whether a query is covered changes
+    (support vector machines is not support vector machine)."""
+    units = list(plan.units)
+    for i, unit in enumerate(units):
+        if unit.joined or any(all(written(term) for term in option) for option in unit.options):
+            continue
+        forms = [form for form in inflected_forms(unit.text) if written(form)]
+        if forms:
+            units[i] = replace(unit, options=unit.options + tuple((form,) for form in forms))
+    return plan if units == plan.units else replace(plan, units=units)
 
 
 def written_as_one(plan: QueryPlan, left: int, right: int) -> bool:

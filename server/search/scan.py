@@ -40,6 +40,7 @@ from server.search.ranking import (
     ZONE_BOOSTS,
     absent_units,
     apart_pair,
+    inflected_where_unwritten,
     names_held,
     near_in_section,
     near_pairs,
@@ -128,6 +129,7 @@ class Scanner:
     ) -> list[SectionHit]:
         with self._lock:
             files = [f for f in (self._file(path, layout) for path in self._store.iter_markdown()) if f is not None]
+        plan = inflected_where_unwritten(plan, lambda term: any(term in f.text for f in files))
         plan = _written_aliases(plan, files)
         could = [plan.satisfied(f.text) for f in files]
         _capitals_only(plan, files, could)

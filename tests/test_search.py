@@ -1545,3 +1545,19 @@ def test_an_english_word_the_notes_write_only_inflected_is_found_in_their_form(t
         # A word some note writes as asked is searched as written: the ranking of a covered query stays as it was.
         results = searcher.search("spike")
         assert [hit.path for hit in results.hits] == scan("spike") == ["学习笔记/spike.md"], results
+
+
+def test_a_comparison_puts_sections_holding_each_thing_compared_first(tmp_path: Path) -> None:
+    notes = {  # the first note holds more of the question's words, but says nothing of tensor parallelism
+        "学习笔记/ddp.md": "# Data parallel training\n\nData parallel training copies the model; data parallel "
+                          f"training averages gradients after each training step. {FILLER}\n",
+        "学习笔记/both.md": f"# Parallelism\n\nData parallel splits the batch; tensor parallel splits each matrix. {FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    scan = scanned(root)
+    for searcher in warm_searcher(root):
+        for query in ("what is the difference between data parallel and tensor parallel training",
+                      "data parallel 和 tensor parallel training 有什么区别"):
+            results = searcher.search(query)
+            assert [hit.path for hit in results.hits][:1] == scan(query)[:1] == ["学习笔记/both.md"], results
+            assert [hit.match for hit in results.hits] == ["full", "partial"], results

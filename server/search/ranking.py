@@ -779,12 +779,34 @@ def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None,
     if ranking.names:  # no full match without the query's name
         nameless = ~ranking.holding_a_name()
         coverage[nameless] = np.minimum(coverage[nameless], MIN_COVERAGE - NAMELESS_MARGIN)
+    if sides := compared_sides(plan, [int(np.count_nonzero(holding)) for holding in held]):
+        one_sided = ~np.logical_and.reduce([held[i] for i in sides])  # a comparison without each thing compared
+        coverage[one_sided] = np.minimum(coverage[one_sided], MIN_COVERAGE - NAMELESS_MARGIN)
     if plan.phrases:
         _require_phrases(ranking, terms)
     return ranking
 
 
 NAMELESS_MARGIN = 1e-3  # how far below MIN_COVERAGE a section without the question's name is held
+
+
+def compared_sides(plan: QueryPlan, df: Sequence[int]) -> list[int]:
+    """For a question comparing things (`compared_spans`), the word that names each, among the content words in its
+    span that the others do not write too (not parallel of "data parallel and tensor parallel training"): the
+    rarest written as a name (`df`: how many sections hold each unit; GELU of "a hand-written GELU"), else the
+    first (tensor; training is as common, and only says what of). A section lacking one of them says nothing of
+    how the two differ. [] for any other question, or when one thing has no such word in the notes."""
+    spans = compared_spans(plan.text) if plan.question else []
+    sides = []
+    for start, end in spans:
+        others = [plan.text[a:b].lower() for a, b in spans if (a, b) != (start, end)]
+        own = [i for i, unit in enumerate(plan.units) if start <= unit.start and unit.end <= end and df[i]
+               and not unit.framing and not any(unit.text in other for other in others)]
+        if not own:
+            return []
+        named = [i for i in own if plan.units[i].named]
+        sides.append(min(named, key=lambda i: df[i]) if named else own[0])
+    return sides
 
 
 def names_held(plan: QueryPlan, held: Sequence[bool]) -> list[int]:

@@ -40,6 +40,7 @@ from server.search.ranking import (
     ZONE_BOOSTS,
     absent_units,
     apart_pair,
+    compared_sides,
     inflected_where_unwritten,
     names_held,
     near_in_section,
@@ -163,26 +164,30 @@ class Scanner:
             return []
         least = QUESTION_MIN_COVERAGE if plan.question else MIN_COVERAGE
         named = names_held(plan, held)
+        sides = compared_sides(plan, df)
         found: list[tuple[float, SectionHit]] = []
         for file, row in zip(files, could, strict=True):
             if coverage(weights, row) >= least and passes(file.record, filters):
-                found.extend(self._sections(file, plan, weights, least, named))
+                found.extend(self._sections(file, plan, weights, least, named, sides))
         # Full matches by score, then partial ones by how much of the query they hold.
         found.sort(key=lambda item: (item[1].partial, -item[0] if item[1].partial else 0.0, -item[1].score))
         return _best([hit for _, hit in found], limit, per_file)
 
     @staticmethod
     def _sections(
-        file: _ScannedFile, plan: QueryPlan, weights: list[float], least: float, named: Sequence[int]
+        file: _ScannedFile, plan: QueryPlan, weights: list[float], least: float, named: Sequence[int],
+        sides: Sequence[int],
     ) -> Iterator[tuple[float, SectionHit]]:
         """The file's sections holding at least `least` of the query, each with the share it holds (below a full
-        match's when it holds none of the query's `named` words, as `ranking.rank` reads the index)."""
+        match's when it holds none of the query's `named` words, or the word naming one of the things compared (`sides`),
+        as `ranking.rank` reads the index)."""
         record = file.record
         for section, fields in zip(record.sections, file.analyzed(), strict=True):
             present = set().union(*fields.values())
             satisfied = plan.satisfied(present)
             held = coverage(weights, satisfied)
-            if named and not any(satisfied[i] for i in named):
+            if (named and not any(satisfied[i] for i in named)) or \
+                    not all(satisfied[i] for i in sides):
                 held = min(held, MIN_COVERAGE - NAMELESS_MARGIN)
             if held < least:
                 continue

@@ -1551,7 +1551,8 @@ def test_a_comparison_puts_sections_holding_each_thing_compared_first(tmp_path: 
     notes = {  # the first note holds more of the question's words, but says nothing of tensor parallelism
         "学习笔记/ddp.md": "# Data parallel training\n\nData parallel training copies the model; data parallel "
                           f"training averages gradients after each training step. {FILLER}\n",
-        "学习笔记/both.md": f"# Parallelism\n\nData parallel splits the batch; tensor parallel splits each matrix. {FILLER}\n",
+        "学习笔记/both.md": "# Parallelism\n\nData parallel splits the batch; tensor parallel splits each matrix. "
+                           f"{FILLER}\n",
     }
     root = root_with(tmp_path, notes)
     scan = scanned(root)

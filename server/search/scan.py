@@ -179,8 +179,8 @@ class Scanner:
         sides: Sequence[int],
     ) -> Iterator[tuple[float, SectionHit]]:
         """The file's sections holding at least `least` of the query, each with the share it holds (below a full
-        match's when it holds none of the query's `named` words, or the word naming one of the things compared (`sides`),
-        as `ranking.rank` reads the index)."""
+        match's when it holds none of the query's `named` words, or the word naming one of the things compared
+        (`sides`), as `ranking.rank` reads the index)."""
         record = file.record
         for section, fields in zip(record.sections, file.analyzed(), strict=True):
             present = set().union(*fields.values())

@@ -1562,3 +1562,16 @@ def test_a_comparison_puts_sections_holding_each_thing_compared_first(tmp_path: 
             results = searcher.search(query)
             assert [hit.path for hit in results.hits][:1] == scan(query)[:1] == ["学习笔记/both.md"], results
             assert [hit.match for hit in results.hits] == ["full", "partial"], results
+
+
+def test_a_questions_verb_finds_the_verb_the_notes_use_for_the_same_act(tmp_path: Path) -> None:
+    notes = {
+        "学习笔记/low.md": f"# 低精度计算\n\n低精度计算能加速训练速度：吞吐更高，访存更少。{FILLER}\n",
+        "学习笔记/other.md": f"# 数据加载\n\n多进程加载数据，训练速度更快。{FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    for searcher in warm_searcher(root):
+        results = searcher.search("为什么低精度计算能加快训练速度")
+        assert [hit.path for hit in results.hits][:1] == ["学习笔记/low.md"], results
+        assert results.hits[0].match == "full" and results.hits[0].aliases == ["加速"], results
+        assert searcher.search("低精度计算 加快").hits == []  # keywords are searched as written

@@ -35,6 +35,7 @@ from server.search.analyzer import (
 from server.search.filters import Filters, filters_for
 from server.search.glossary import Glossary, parse_glossary_markdown
 from server.search.postings import IndexTerms
+from server.search.questions import same_verbs
 from server.search.ranking import (
     NEAR_CHECK_TOP,
     PARTIAL_MIN_COVERAGE,
@@ -196,6 +197,10 @@ class SearchEngine:
                 units = tuple(plan_query(alias).units)
                 if units:
                     plan.alternatives.append(Alternative(alias, units, covers))
+        for i, unit in enumerate(plan.units):
+            if plan.question and unit.word_class == WordClass.ACT:
+                for verb in same_verbs(unit.text):
+                    plan.alternatives.append(Alternative(verb, tuple(plan_query(verb).units), (i,)))
         return plan
 
     def _from_index(

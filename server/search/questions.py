@@ -58,6 +58,17 @@ QUESTION_WORDS_ZH = _words(
 )
 
 
+# Verbs a question may use where the notes use another for the same act (加快训练 where a note writes 加速): general
+# wording, not terminology, so not in the glossary; searched as another spelling of the asker's verb.
+_SAME_VERB = tuple(frozenset(group.split()) for group in (
+    "加快 加速 提速", "减少 降低 减小", "提高 提升", "避免 防止", "导致 造成 引起", "节省 节约"))
+
+
+def same_verbs(word: str) -> list[str]:
+    """The other verbs a note may use for a question's `word` (加速 and 提速 for 加快), or []."""
+    return sorted(next((group - {word} for group in _SAME_VERB if word in group), ()))
+
+
 def is_question(query: str) -> bool:
     return bool(_ZH_QUESTION.search(query) or _EN_QUESTION.search(query))
 

@@ -1575,3 +1575,15 @@ def test_a_questions_verb_finds_the_verb_the_notes_use_for_the_same_act(tmp_path
         assert [hit.path for hit in results.hits][:1] == ["学习笔记/low.md"], results
         assert results.hits[0].match == "full" and results.hits[0].aliases == ["加速"], results
         assert searcher.search("低精度计算 加快").hits == []  # keywords are searched as written
+
+
+def test_a_long_stretch_of_a_question_is_the_askers_sentence_not_one_name(tmp_path: Path) -> None:
+    notes = {  # 训练, 模型 and 合理 never meet in one section: only a name would have to be written together
+        "学习笔记/copyright.md": f"# 版权\n\n受版权保护的作品能否用于训练？要看是否属于合理使用。{FILLER}\n",
+        "学习笔记/model.md": f"# 模型\n\n模型的参数量与层数。{FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    for searcher in warm_searcher(root):
+        results = searcher.search("用受版权保护的书训练模型算合理使用吗")
+        assert [hit.path for hit in results.hits][:1] == ["学习笔记/copyright.md"], results
+        assert searcher.search("联邦学习模型怎么训练").hits == []  # a short stretch still names one thing

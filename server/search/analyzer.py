@@ -655,6 +655,9 @@ def _bigrams(text: str) -> tuple[str, ...]:
 
 COMPOUND_PIECES = 3  # a query segment of up to this many words (and COMPOUND_CHARS characters) is one term
 COMPOUND_CHARS = 8
+# A question's stretch of more words than this is the asker's sentence, however short (书训练模型算合理 of
+# 用受版权保护的书训练模型算合理使用吗: five words, two of them lone characters), not one name.
+QUESTION_COMPOUND_WORDS = 4
 
 
 def _han_units(run: str, words: list[tuple[int, str]], base: int, before: str, *, compounds: bool,
@@ -672,7 +675,8 @@ def _han_units(run: str, words: list[tuple[int, str]], base: int, before: str, *
         framed = any((word in QUESTION_WORDS_ZH or word in FRAMING_WORDS) and not in_term(off, word)
                      for off, word in [*pieces, *seg.words])
         names_one_thing = (len(pieces) > 1 or joined) and len(pieces) <= COMPOUND_PIECES \
-            and len(seg_text) <= COMPOUND_CHARS and not framed
+            and len(seg_text) <= COMPOUND_CHARS and not framed \
+            and (compounds or len(seg.words) <= QUESTION_COMPOUND_WORDS)
         if names_one_thing and compounds:
             # A short segment names one thing (生成对抗网络, 混合精度训练): a section holds it only if it holds
             # every word of it, so a rare word in another sense (对抗) does not stand for the whole.

@@ -453,3 +453,10 @@ def test_an_adjective_after_a_word_of_degree_ends_no_name_but_a_name_beginning_s
         span = plan.units[0].compound
         members = [i for i, unit in enumerate(plan.units) if unit.compound == span and span is not None]
         assert [plan.units[i].text for i in _before_predicate(plan, members)] == kept, question
+
+
+def test_a_questions_words_of_time_frame_it() -> None:
+    # 现在 (now) is when the asker asks, not what: a section holding it is no closer to the answer.
+    units = {unit.text: unit for unit in plan_query("为什么现在的大模型预训练基本不用丢弃法").units}
+    assert units["现在"].framing and not units["丢弃"].framing
+    assert {unit.text for unit in plan_query("目前 GPU 显存 已经 够用 了 吗").units if unit.framing} >= {"目前", "已经"}

@@ -1587,3 +1587,4 @@ def test_a_long_stretch_of_a_question_is_the_askers_sentence_not_one_name(tmp_pa
         results = searcher.search("用受版权保护的书训练模型算合理使用吗")
         assert [hit.path for hit in results.hits][:1] == ["学习笔记/copyright.md"], results
         assert searcher.search("联邦学习模型怎么训练").hits == []  # a short stretch still names one thing
+

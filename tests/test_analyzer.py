@@ -460,3 +460,11 @@ def test_a_questions_words_of_time_frame_it() -> None:
     units = {unit.text: unit for unit in plan_query("为什么现在的大模型预训练基本不用丢弃法").units}
     assert units["现在"].framing and not units["丢弃"].framing
     assert {unit.text for unit in plan_query("目前 GPU 显存 已经 够用 了 吗").units if unit.framing} >= {"目前", "已经"}
+
+
+def test_which_asks_a_question_and_plus_joins_two_things() -> None:
+    # 哪 (which) asks, wherever it stands: the words after it are searched apart, not as one keyword compound.
+    plan = plan_query("sequence parallelism 切的是哪部分激活")
+    assert plan.question and not any(unit.joined for unit in plan.units)
+    # 加 (plus) between two things is a function word, not a character of a name (调度加 warmup).
+    assert {unit.text for unit in plan_query("cosine 学习率调度加 warmup 怎么写").units}.isdisjoint({"加", "度加"})

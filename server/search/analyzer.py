@@ -65,7 +65,7 @@ STOP_WORDS_ZH = _words(
     我 你 他 她 它 们 有 又 还 并 则 即 但 让 给 向 很 更 最 要 会 能 该 所 某 各 每 此 些
     什么 为什么 怎么 怎样 怎么样 如何 哪些 哪个 哪里 是否 是不是 有没有 可以 能够
     我们 你们 他们 它们 这个 那个 这些 那些 这里 那里 一个 一些
-    时 上 下 中 里 张 种 次 位 受 将 做 用 使 当 跟 同 比 到
+    时 上 下 中 里 张 种 次 位 受 将 做 用 使 当 跟 同 比 到 加
     因为 所以 但是 如果 就是 还是 以及 或者 而且 并且 然后 其中 的话 之间 一下 起来"""
 )
 # Words that say what a person wants to know about a topic (its principle, the difference, an example)

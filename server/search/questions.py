@@ -13,8 +13,8 @@ import re
 # A question asked as A-not-A (难不难, 稳不稳, 靠不靠谱); named, so that another pattern may hold it too.
 A_NOT_A = r"(?P<asked>[\u4e00-\u9fff])不(?P=asked)"
 _ZH_QUESTION = re.compile(r"为什么|为何|为啥|怎么|怎样|如何|是什么|什么是|什么|有何|有什么|区别|差别|不同|多少|"
-                          r"几个|几种|几倍|多大|多久|多长|多快|哪些|哪个|哪种|是否|能否|可否|能不能|会不会|有没有|是不是|要不要|可不可以|该不该|对不对|难道|"
-                          rf"干嘛|干啥|干什么|啥|咋|吗|呢|在哪|{A_NOT_A}|[？?]")
+                          r"几个|几种|几倍|多大|多久|多长|多快|哪|是否|能否|可否|能不能|会不会|有没有|是不是|要不要|可不可以|该不该|对不对|难道|"
+                          rf"干嘛|干啥|干什么|啥|咋|吗|呢|{A_NOT_A}|[？?]")
 _EN_QUESTION = re.compile(
     r"^\s*(?:why|how|what|which|when|where|who|whom|whose|does|do|did|is|are|was|were|can|could|should|would|will"
     r"|shall|explain|derive|prove|describe|compare|visuali[sz]e|summari[sz]e|teach|give|show|help)\b"

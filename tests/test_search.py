@@ -1588,3 +1588,12 @@ def test_a_long_stretch_of_a_question_is_the_askers_sentence_not_one_name(tmp_pa
         assert [hit.path for hit in results.hits][:1] == ["学习笔记/copyright.md"], results
         assert searcher.search("联邦学习模型怎么训练").hits == []  # a short stretch still names one thing
 
+
+
+def test_results_for_the_rest_of_a_query_say_which_of_its_words_no_note_holds(tmp_path: Path) -> None:
+    notes = {"学习笔记/rope.md": f"# RoPE\n\nRoPE 在 Transformer 里旋转 query 和 key。{FILLER}\n"}
+    for searcher in warm_searcher(root_with(tmp_path, notes)):
+        results = searcher.search("RoPE 在点云 Transformer 里怎么用")
+        assert [hit.path for hit in results.hits][:1] == ["学习笔记/rope.md"] and results.absent == ["点云"], results
+        assert results.notice is not None and results.notice.startswith("no note contains 点云;"), results
+        assert searcher.search("RoPE Transformer").notice is None

@@ -166,6 +166,9 @@ class SearchEngine:
         elif not found and apart:
             notice = (f"no note holds {' and '.join(apart)} together; the notes may not cover this, or try other "
                       "words for it.")
+        elif found and absent:  # the rest of the query was found: say what of it was not, so no hit is read as it
+            lacking = f"no note contains {'、'.join(absent)}; these results hold only the query's other words."
+            notice = f"{lacking} {notice}" if notice else lacking
         hits = [_hit(item, plan) for item in found]
         shown = f"pending {waiting}" if state is IndexState.FRESH and waiting else state.value
         return SearchResults(query=request.query, hits=hits, aliases=aliases, index_state=shown, notice=notice,

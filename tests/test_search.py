@@ -1597,3 +1597,18 @@ def test_results_for_the_rest_of_a_query_say_which_of_its_words_no_note_holds(tm
         assert [hit.path for hit in results.hits][:1] == ["学习笔记/rope.md"] and results.absent == ["点云"], results
         assert results.notice is not None and results.notice.startswith("no note contains 点云;"), results
         assert searcher.search("RoPE Transformer").notice is None
+
+
+def test_two_english_words_making_up_a_thing_compared_are_one_name(tmp_path: Path) -> None:
+    notes = {  # prompt, prefix and tuning are all here, but no note writes prompt tuning or prefix tuning
+        "学习笔记/cache.md": f"# Prefix caching\n\nShared prompt prefix; tuning the batch size. {FILLER}\n",
+        "学习笔记/norm.md": f"# Norms\n\nPre norm puts the norm first; post norm after the residual. {FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    scan = scanned(root)
+    for searcher in warm_searcher(root):
+        query = "prompt tuning 和 prefix tuning 有什么区别"
+        results = searcher.search(query)
+        assert results.hits == [] and scan(query) == [] and results.absent, results
+        query = "what is the difference between pre norm and post norm"
+        assert [hit.path for hit in searcher.search(query).hits] == scan(query) == ["学习笔记/norm.md"]

@@ -355,7 +355,18 @@ def _english_name(plan: QueryPlan, pair: Sequence[int]) -> bool:
     # A coined word is a name of its own, as among keywords (ZeRO offload: the notes write ZeRO-Offload once);
     # an acronym is not (OS scheduler).
     coined = any(unit.coined and not unit.acronym for unit in (left, right))
-    return content in (2, 3) and _defining(plan) and not coined
+    return not coined and ((content in (2, 3) and _defining(plan)) or _compared_name(plan, pair))
+
+
+def _compared_name(plan: QueryPlan, pair: Sequence[int]) -> bool:
+    """The two words are the whole of one of the things a question compares (prompt tuning of "prompt tuning 和
+    prefix tuning 有什么区别"): one name, as the things compared are (`compared_spans`)."""
+    for start, end in compared_spans(plan.text):
+        inside = [i for i, unit in enumerate(plan.units)
+                  if start <= unit.start and unit.end <= end and not unit.framing]
+        if sorted(inside) == sorted(pair):
+            return True
+    return False
 
 
 def _defining(plan: QueryPlan) -> bool:

@@ -1612,3 +1612,16 @@ def test_two_english_words_making_up_a_thing_compared_are_one_name(tmp_path: Pat
         assert results.hits == [] and scan(query) == [] and results.absent, results
         query = "what is the difference between pre norm and post norm"
         assert [hit.path for hit in searcher.search(query).hits] == scan(query) == ["学习笔记/norm.md"]
+
+
+def test_a_links_scheme_is_not_the_word_http(tmp_path: Path) -> None:
+    notes = {
+        "学习笔记/links.md": f"# 参考\n\n- https://arxiv.org/abs/2203.15556\n- http://example.com/crawl\n\n{FILLER}\n",
+        "学习笔记/warc.md": f"# WARC\n\nA WARC record keeps the HTTP headers of each response. {FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    scan = scanned(root)
+    for searcher in warm_searcher(root):
+        for query in ("HTTP headers", "http"):
+            assert [hit.path for hit in searcher.search(query).hits] == scan(query) == ["学习笔记/warc.md"]
+        assert [hit.path for hit in searcher.search("arxiv").hits] == ["学习笔记/links.md"]  # the rest of a link stays

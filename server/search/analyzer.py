@@ -302,7 +302,7 @@ def _word_terms(out: list[Term], stretch: str, at: _Cursor) -> None:
             at.ended = True
             continue
         whole, parts = _word_and_parts(word)
-        if not parts and whole in STOP_WORDS_EN:
+        if (not parts and whole in STOP_WORDS_EN) or _url_scheme(whole, stretch, match.end()):
             continue  # takes no position
         pos = at.next_word()
         if not parts:
@@ -335,12 +335,22 @@ def word_terms(text: str) -> frozenset[str]:
     """The letter and digit terms `index_terms` gives `text` (its words, lowercased, and their parts), without
     segmenting its Chinese: a cheap exact test of whether a note holds an English word (raft is not in draft)."""
     found: set[str] = set()
-    for match in _WORD.finditer(fold(text)):
+    folded = fold(text)
+    for match in _WORD.finditer(folded):
         whole, parts = _word_and_parts(match.group())
-        if parts or whole not in STOP_WORDS_EN:
+        if (parts or whole not in STOP_WORDS_EN) and not _url_scheme(whole, folded, match.end()):
             found.add(whole)
             found.update(parts)
     return frozenset(found)
+
+
+_URL_SCHEMES = frozenset({"http", "https", "ftp"})
+
+
+def _url_scheme(word: str, text: str, end: int) -> bool:
+    """Whether `word`, ending at `end` of `text`, is a link's scheme (the http of http://…): every reference list
+    writes it, and a search for HTTP means the protocol a note discusses, not the notes that link somewhere."""
+    return word in _URL_SCHEMES and text.startswith("://", end)
 
 
 def _is_han(char: str) -> bool:

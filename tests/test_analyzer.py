@@ -468,3 +468,8 @@ def test_which_asks_a_question_and_plus_joins_two_things() -> None:
     assert plan.question and not any(unit.joined for unit in plan.units)
     # 加 (plus) between two things is a function word, not a character of a name (调度加 warmup).
     assert {unit.text for unit in plan_query("cosine 学习率调度加 warmup 怎么写").units}.isdisjoint({"加", "度加"})
+
+
+def test_what_a_name_corresponds_to_asks_what_it_means() -> None:
+    units = {unit.text: unit for unit in plan_query("what does a Triton program_id correspond to").units}
+    assert units["correspond"].framing and not units["program_id"].framing

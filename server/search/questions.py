@@ -37,7 +37,8 @@ def _words(text: str) -> frozenset[str]:
 QUESTION_WORDS_EN = _words(
     """why how what which when where who whom whose does do did is are was were can could should would will shall
     difference differences between versus vs instead rather than same different similar compared compare
-    mean means meaning matter matters happen happens work works really actually exactly typically usually
+    mean means meaning correspond corresponds refer refers matter matters happen happens work works really actually
+    exactly typically usually
     generally often always never much many more most less least few lot lots whether kind kinds type types
     say says said called call tell explain explained one ones thing things way ways up
     every still without within over ever even yet already else own other another anything something everything

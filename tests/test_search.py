@@ -1625,3 +1625,18 @@ def test_a_links_scheme_is_not_the_word_http(tmp_path: Path) -> None:
         for query in ("HTTP headers", "http"):
             assert [hit.path for hit in searcher.search(query).hits] == scan(query) == ["学习笔记/warc.md"]
         assert [hit.path for hit in searcher.search("arxiv").hits] == ["学习笔记/links.md"]  # the rest of a link stays
+
+
+def test_two_capitalised_english_words_in_a_question_are_one_name(tmp_path: Path) -> None:
+    notes = {  # stable and diffusion are here, in other senses; no note writes Stable Diffusion
+        "学习笔记/wsd.md": f"# WSD\n\nThe stable phase keeps the rate flat; diffusion LMs denoise 图片. {FILLER}\n",
+        "学习笔记/cc.md": f"# 数据\n\nCommon Crawl 的网页很脏，要先过滤。{FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    scan = scanned(root)
+    for searcher in warm_searcher(root):
+        query = "Stable Diffusion 是怎么生成图片的"
+        results = searcher.search(query)
+        assert results.hits == [] and scan(query) == [] and "stable diffusion" in results.absent, results
+        query = "Common Crawl 的网页为什么很脏"
+        assert [hit.path for hit in searcher.search(query).hits] == scan(query) == ["学习笔记/cc.md"]

@@ -294,8 +294,16 @@ def _checked_for_nearness(plan: QueryPlan, left: int, right: int) -> bool:
         if first.han:
             return _pair_compound(plan, left, right) or _framed_name(first, second) \
                 or _subject_compound(plan, left, right)
-        return _linked_name(plan, left, right) or _english_name(plan, (left, right))
+        return _linked_name(plan, left, right) or _english_name(plan, (left, right)) \
+            or _capitalised_name(first, second)
     return first.han or sum(not unit.framing for unit in plan.units) < LIST_WORDS
+
+
+def _capitalised_name(first: Unit, second: Unit) -> bool:
+    """Two plain English words side by side, each written with a capital (Stable Diffusion, Common Crawl): in a
+    question, one name, as a linked name is (Tree of Thoughts); an acronym (SQL) or a coined word (PyTorch) is a
+    name of its own beside another."""
+    return all(unit.named and not unit.coined and not unit.acronym and not unit.han for unit in (first, second))
 
 
 def compound_seam(plan: QueryPlan, left: int, right: int) -> str | None:

@@ -264,11 +264,22 @@ def test_the_shipped_query_set_names_a_split_for_every_query_and_both_halves_hav
             assert any(q.kind == "question" and q.lang == lang for q in in_split), (split, lang)
 
 
+EXTRA_SETS = sorted((Path(search_quality.__file__).parent / "sets").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", EXTRA_SETS, ids=[path.stem for path in EXTRA_SETS])
+def test_each_independent_query_set_loads_and_names_both_halves(path: Path) -> None:
+    queries = search_quality.load_queries(path)
+    assert {q.split for q in queries} == {"dev", "heldout"}
+    assert any(q.kind == "absent" for q in queries) and any(q.kind != "absent" for q in queries)
+
+
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="evaluation corpus (../shared/corpus) not present")
-def test_every_judged_path_exists_in_the_corpus() -> None:
+@pytest.mark.parametrize("path", [search_quality.DEFAULT_QUERIES, *EXTRA_SETS], ids=lambda path: path.stem)
+def test_every_judged_path_exists_in_the_corpus(path: Path) -> None:
     missing = [
         f"{q.id}: {path}"
-        for q in search_quality.load_queries()
+        for q in search_quality.load_queries(path)
         for path in (*q.relevant, *sorted(q.partial))
         if not (CORPUS / path).is_file()
     ]

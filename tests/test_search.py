@@ -1640,3 +1640,13 @@ def test_two_capitalised_english_words_in_a_question_are_one_name(tmp_path: Path
         assert results.hits == [] and scan(query) == [] and "stable diffusion" in results.absent, results
         query = "Common Crawl 的网页为什么很脏"
         assert [hit.path for hit in searcher.search(query).hits] == scan(query) == ["学习笔记/cc.md"]
+
+
+def test_mu_p_and_iso_flops_are_found_under_their_other_spellings(tmp_path: Path) -> None:
+    notes = {
+        "学习笔记/mup.md": f"# muP\n\nmuP keeps the learning rate stable as width grows. {FILLER}\n",
+        "学习笔记/iso.md": f"# IsoFLOPs\n\nFix the compute, vary the model size. {FILLER}\n",
+    }
+    for searcher in warm_searcher(root_with(tmp_path, notes)):
+        assert [hit.path for hit in searcher.search("μP").hits] == ["学习笔记/mup.md"]
+        assert [hit.path for hit in searcher.search("等算力").hits][:1] == ["学习笔记/iso.md"]

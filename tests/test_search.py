@@ -1239,7 +1239,7 @@ def test_a_scan_judges_a_questions_subject_as_the_index_does(tmp_path: Path) -> 
 LISTS = {  # keywords listing several things a section holds, each in its own sentence
     "学习笔记/profiling.md": ("# Profiling\n\nWrap each step in an NVTX range. Annotations then show up in Nsight. "
                              "Its timeline lines up CPU and GPU events.\n"),
-    "学习笔记/memory-viz.md": "# Memory\n\nWe dump a snapshot of the allocator and visualize it in the browser.\n",
+    "学习笔记/memory-viz.md": "# Memory\n\nWe dump the allocator's snapshot and visualize it in the browser.\n",
     "学习笔记/grpo.md": "# GRPO\n\n训练中模型的回答不断变长，这是长度上的偏差。\n",
 }
 
@@ -1650,3 +1650,17 @@ def test_mu_p_and_iso_flops_are_found_under_their_other_spellings(tmp_path: Path
     for searcher in warm_searcher(root_with(tmp_path, notes)):
         assert [hit.path for hit in searcher.search("μP").hits] == ["学习笔记/mup.md"]
         assert [hit.path for hit in searcher.search("等算力").hits][:1] == ["学习笔记/iso.md"]
+
+
+def test_two_english_keywords_of_one_name_follow_each_other_at_once(tmp_path: Path) -> None:
+    notes = {
+        "学习笔记/grpo.md": f"# GRPO\n\nThe loss combines the policy gradient and KL penalty terms. {FILLER}\n",
+        "学习笔记/amp.md": f"# AMP\n\nMixed-precision training keeps an fp32 master copy. {FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    scan = scanned(root)
+    for searcher in warm_searcher(root):
+        results = searcher.search("gradient penalty")  # gradient KL penalty is no gradient penalty
+        assert results.hits == [] and scan("gradient penalty") == [] and results.absent == ["gradient penalty"]
+        query = "mixed-precision training"  # a word with parts takes a position for each
+        assert [hit.path for hit in searcher.search(query).hits] == scan(query) == ["学习笔记/amp.md"]

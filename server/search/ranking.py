@@ -74,6 +74,7 @@ NEAR_BOOST = 0.6
 NEAR_SLOP = 8
 WRITTEN_NEAR_SLOP = 24  # words of one name are written together when this close: in one clause (a Han character
 # takes a position). 编译器，旨在通过最少的代码改动来显著加速 (17) is; words of two sentences never are (SENTENCE_GAP)
+NAME_SLOP = 1  # two English words of one name follow each other at once: gradient KL penalty is no gradient penalty
 PART_SLOP = 2  # a word's parts written apart follow each other this closely: Flash Attention, KV (key) cache
 EXACT_BOOST = 1.5
 FRAMING_BOOST = 0.5
@@ -408,7 +409,9 @@ def written_near(plan: QueryPlan, pair: Sequence[int], terms: tuple[str, str],
         if compound_seam(plan, pair[0], pair[1]) is not None:
             return seam_written(positions[0] or (), positions[1] or (), len(left.text))
         if _english_name(plan, pair):
-            return _in_order([sorted(positions[0] or ()), sorted(positions[1] or ())])
+            # A word with parts (mixed-precision) takes a position for each: the next word may follow its last.
+            slop = PART_SLOP if any(len(option) > 1 for option in left.options) else NAME_SLOP
+            return _in_order([sorted(positions[0] or ()), sorted(positions[1] or ())], slop=slop)
     return near_in_section(*positions)
 
 
@@ -1044,12 +1047,12 @@ def spelled_in_section(unit: Unit, positions: Sequence[Sequence[int]]) -> bool:
     return _in_order(positions)
 
 
-def _in_order(positions: Sequence[Sequence[int]]) -> bool:
+def _in_order(positions: Sequence[Sequence[int]], slop: int = PART_SLOP) -> bool:
     """Whether some position of each list follows a position of the list before it (one that so follows, in
-    turn) by 1 to PART_SLOP positions."""
+    turn) by 1 to `slop` positions."""
     reached: Sequence[int] = positions[0]
     for other in positions[1:]:
-        reached = [pos for pos in other if (i := bisect_left(reached, pos - PART_SLOP)) < len(reached)
+        reached = [pos for pos in other if (i := bisect_left(reached, pos - slop)) < len(reached)
                    and reached[i] < pos]
         if not reached:
             return False

@@ -1664,3 +1664,15 @@ def test_two_english_keywords_of_one_name_follow_each_other_at_once(tmp_path: Pa
         assert results.hits == [] and scan("gradient penalty") == [] and results.absent == ["gradient penalty"]
         query = "mixed-precision training"  # a word with parts takes a position for each
         assert [hit.path for hit in searcher.search(query).hits] == scan(query) == ["学习笔记/amp.md"]
+
+
+def test_two_english_neighbours_of_a_question_are_found_in_the_notes_inflection(tmp_path: Path) -> None:
+    notes = {  # encode and relative are in no note together; one section writes encodes relative
+        "学习笔记/rope.md": f"# RoPE\n\nRoPE encodes relative position by rotating query and key. {FILLER}\n",
+        "学习笔记/bpe.md": f"# BPE\n\nWe encode text into bytes. {FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    scan = scanned(root)
+    for searcher in warm_searcher(root):
+        query = "how does rotary position embedding encode relative position"
+        assert [hit.path for hit in searcher.search(query).hits][:1] == scan(query)[:1] == ["学习笔记/rope.md"]

@@ -49,6 +49,7 @@ from server.search.ranking import (
     apart_pair,
     character_pairs,
     compound_seam,
+    inflected,
     inflected_where_unwritten,
     joined_seams,
     near_in_section,
@@ -220,7 +221,7 @@ class SearchEngine:
 
         absence = absent_units(plan, held, together, lambda pair: _near_somewhere(ranking, terms, pair),
                                lambda index: _close_somewhere(ranking, terms, index),
-                               lambda members: _in_one_note(ranking, terms, members))
+                               lambda members: _in_one_note(ranking, terms, members, forms=True))
         absent = absence.words
         if not_covered(plan, ranking.weights, absence, terms.sections, held):
             return [], absent, []
@@ -297,15 +298,28 @@ def _similar_words(terms: IndexTerms, absent: Sequence[str]) -> list[tuple[str, 
     return similar
 
 
-def _in_one_note(ranking: Ranking, terms: IndexTerms, members: Sequence[int]) -> bool:
-    """Whether some note holds all `members` (in any of its sections)."""
-    if np.logical_and.reduce([ranking.units[i] for i in members]).any():
+def _in_one_note(ranking: Ranking, terms: IndexTerms, members: Sequence[int], *, forms: bool = False) -> bool:
+    """Whether some note holds all `members` (in any of its sections); with `forms`, or one section holds
+    them with an English word in its plural or -ing form (encode relative: a note writes encodes relative)."""
+    holding = [ranking.units[i] for i in members]
+    if np.logical_and.reduce(holding).any():
         return True  # in one section: no need to look up the notes of every section holding a word
-    first, *rest = members
-    notes = {terms.path(int(doc)) for doc in np.flatnonzero(ranking.units[first])}
+    if forms and np.logical_and.reduce(
+            [_with_forms(terms, ranking.plan.units[i], h) for i, h in zip(members, holding, strict=True)]).any():
+        return True  # only in one section: a note's encodes and, sections later, relative are no answer
+    first, *rest = holding
+    notes = {terms.path(int(doc)) for doc in np.flatnonzero(first)}
     for other in rest:
-        notes &= {terms.path(int(doc)) for doc in np.flatnonzero(ranking.units[other])}
+        notes &= {terms.path(int(doc)) for doc in np.flatnonzero(other)}
     return bool(notes)
+
+
+def _with_forms(terms: IndexTerms, unit: Unit, holding: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """The sections holding `unit` (`holding`) or its plural or -ing form (`ranking.inflected`)."""
+    wider = holding.copy()
+    for option in inflected(unit).options[len(unit.options):]:
+        wider[terms.postings(option[0]).docs] = True
+    return wider
 
 
 def _near_somewhere(ranking: Ranking, terms: IndexTerms, pair: Sequence[int]) -> bool:

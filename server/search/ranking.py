@@ -431,6 +431,13 @@ def spellings(unit: Unit) -> set[str]:
     return {unit.anchor} | {option[0] for option in unit.options if len(option) == 1}
 
 
+def inflected(unit: Unit) -> Unit:
+    """The unit also found in its plural and -ing forms (encode as encodes): where a question's two English
+    neighbours are looked for in one section (`absent_units`), the notes' inflection is not a topic they lack."""
+    forms = [(form,) for form in inflected_forms(unit.text) if (form,) not in unit.options]
+    return replace(unit, options=unit.options + tuple(forms)) if forms and not unit.joined else unit
+
+
 def inflected_where_unwritten(plan: QueryPlan, written: Callable[[str], bool]) -> QueryPlan:
     """The plan, where an English word no note writes as asked (`written`: whether some note holds a term) is
     searched in the forms the notes write it in (spike as spikes, jailbreak as jailbreaking). Only then: a word

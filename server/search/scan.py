@@ -41,6 +41,7 @@ from server.search.ranking import (
     absent_units,
     apart_pair,
     compared_sides,
+    inflected,
     inflected_where_unwritten,
     names_held,
     near_in_section,
@@ -146,6 +147,12 @@ class Scanner:
         def in_one_note(members: Sequence[int]) -> bool:
             return _in_one_note(files, could, plan, members)
 
+        def in_one_note_inflected(members: Sequence[int]) -> bool:  # as the index reads it (`engine._in_one_note`)
+            if in_one_note(members):
+                return True
+            wide = replace(plan, units=[inflected(unit) if i in members else unit for i, unit in enumerate(plan.units)])
+            return _together(files, [wide.satisfied(f.text) for f in files], wide, members)
+
         def two_together() -> bool:  # judged by note: the scan analyzes sections only later
             content = [i for i, unit in enumerate(plan.units) if not unit.framing]
             return any(coverage(weights, row) >= PARTIAL_MIN_COVERAGE and sum(row[i] for i in content) >= 2
@@ -157,7 +164,7 @@ class Scanner:
         def close(index: int) -> bool:
             return _close(files, could, plan, index)
 
-        absence = absent_units(plan, held, together, near, close, in_one_note)
+        absence = absent_units(plan, held, together, near, close, in_one_note_inflected)
         if not_covered(plan, weights, absence, total, held) or apart_pair(
             plan, weights, held, in_one_note, two_together=two_together
         ):

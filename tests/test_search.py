@@ -10,7 +10,7 @@ import pytest
 from memory_schema.errors import InvalidInput
 from memory_schema.layout import PRESETS
 from server.memory import ProjectMemory
-from server.search import IndexService, SearchEngine
+from server.search import IndexService, SearchEngine, SearchResults
 from server.search.glossary import Glossary
 from server.search.request import search_request
 from server.store import NoteStore
@@ -581,6 +581,13 @@ def scanned(root: Path) -> Callable[[str], list[str]]:
         return [hit.path for hit in found]
 
     return scan
+
+
+def by_index_and_scan(searcher: Searcher, scan: Callable[[str], list[str]], query: str) -> SearchResults:
+    """The index's results for `query`, checked to name the files the scan names, in the same order."""
+    results = searcher.search(query)
+    assert [hit.path for hit in results.hits] == scan(query), (query, results)
+    return results
 
 
 def warm_searcher(root: Path) -> Iterator[Searcher]:
@@ -1540,11 +1547,11 @@ def test_an_english_word_the_notes_write_only_inflected_is_found_in_their_form(t
     root = root_with(tmp_path, notes)
     scan = scanned(root)
     for searcher in warm_searcher(root):
-        results = searcher.search("jailbreak")  # the notes write only jailbreaking
-        assert [hit.path for hit in results.hits] == scan("jailbreak") == ["学习笔记/safety.md"], results
+        results = by_index_and_scan(searcher, scan, "jailbreak")  # the notes write only jailbreaking
+        assert [hit.path for hit in results.hits] == ["学习笔记/safety.md"], results
         # A word some note writes as asked is searched as written: the ranking of a covered query stays as it was.
-        results = searcher.search("spike")
-        assert [hit.path for hit in results.hits] == scan("spike") == ["学习笔记/spike.md"], results
+        results = by_index_and_scan(searcher, scan, "spike")
+        assert [hit.path for hit in results.hits] == ["学习笔记/spike.md"], results
 
 
 def test_a_comparison_puts_sections_holding_each_thing_compared_first(tmp_path: Path) -> None:
@@ -1607,11 +1614,10 @@ def test_two_english_words_making_up_a_thing_compared_are_one_name(tmp_path: Pat
     root = root_with(tmp_path, notes)
     scan = scanned(root)
     for searcher in warm_searcher(root):
-        query = "prompt tuning 和 prefix tuning 有什么区别"
-        results = searcher.search(query)
-        assert results.hits == [] and scan(query) == [] and results.absent, results
-        query = "what is the difference between pre norm and post norm"
-        assert [hit.path for hit in searcher.search(query).hits] == scan(query) == ["学习笔记/norm.md"]
+        results = by_index_and_scan(searcher, scan, "prompt tuning 和 prefix tuning 有什么区别")
+        assert results.hits == [] and results.absent, results
+        results = by_index_and_scan(searcher, scan, "what is the difference between pre norm and post norm")
+        assert [hit.path for hit in results.hits] == ["学习笔记/norm.md"]
 
 
 def test_a_links_scheme_is_not_the_word_http(tmp_path: Path) -> None:
@@ -1623,7 +1629,7 @@ def test_a_links_scheme_is_not_the_word_http(tmp_path: Path) -> None:
     scan = scanned(root)
     for searcher in warm_searcher(root):
         for query in ("HTTP headers", "http"):
-            assert [hit.path for hit in searcher.search(query).hits] == scan(query) == ["学习笔记/warc.md"]
+            assert [hit.path for hit in by_index_and_scan(searcher, scan, query).hits] == ["学习笔记/warc.md"]
         assert [hit.path for hit in searcher.search("arxiv").hits] == ["学习笔记/links.md"]  # the rest of a link stays
 
 
@@ -1635,11 +1641,10 @@ def test_two_capitalised_english_words_in_a_question_are_one_name(tmp_path: Path
     root = root_with(tmp_path, notes)
     scan = scanned(root)
     for searcher in warm_searcher(root):
-        query = "Stable Diffusion 是怎么生成图片的"
-        results = searcher.search(query)
-        assert results.hits == [] and scan(query) == [] and "stable diffusion" in results.absent, results
-        query = "Common Crawl 的网页为什么很脏"
-        assert [hit.path for hit in searcher.search(query).hits] == scan(query) == ["学习笔记/cc.md"]
+        results = by_index_and_scan(searcher, scan, "Stable Diffusion 是怎么生成图片的")
+        assert results.hits == [] and "stable diffusion" in results.absent, results
+        results = by_index_and_scan(searcher, scan, "Common Crawl 的网页为什么很脏")
+        assert [hit.path for hit in results.hits] == ["学习笔记/cc.md"]
 
 
 def test_mu_p_and_iso_flops_are_found_under_their_other_spellings(tmp_path: Path) -> None:
@@ -1660,10 +1665,10 @@ def test_two_english_keywords_of_one_name_follow_each_other_at_once(tmp_path: Pa
     root = root_with(tmp_path, notes)
     scan = scanned(root)
     for searcher in warm_searcher(root):
-        results = searcher.search("gradient penalty")  # gradient KL penalty is no gradient penalty
-        assert results.hits == [] and scan("gradient penalty") == [] and results.absent == ["gradient penalty"]
-        query = "mixed-precision training"  # a word with parts takes a position for each
-        assert [hit.path for hit in searcher.search(query).hits] == scan(query) == ["学习笔记/amp.md"]
+        results = by_index_and_scan(searcher, scan, "gradient penalty")  # gradient KL penalty is no gradient penalty
+        assert results.hits == [] and results.absent == ["gradient penalty"]
+        results = by_index_and_scan(searcher, scan, "mixed-precision training")  # a part takes a position each
+        assert [hit.path for hit in results.hits] == ["学习笔记/amp.md"]
 
 
 def test_two_english_neighbours_of_a_question_are_found_in_the_notes_inflection(tmp_path: Path) -> None:

@@ -431,10 +431,11 @@ def spellings(unit: Unit) -> set[str]:
     return {unit.anchor} | {option[0] for option in unit.options if len(option) == 1}
 
 
-def inflected(unit: Unit) -> Unit:
-    """The unit also found in its plural and -ing forms (encode as encodes): where a question's two English
-    neighbours are looked for in one section (`absent_units`), the notes' inflection is not a topic they lack."""
-    forms = [(form,) for form in inflected_forms(unit.text) if (form,) not in unit.options]
+def inflected(unit: Unit, written: Callable[[str], bool] = lambda form: True) -> Unit:
+    """The unit also found in its plural and -ing forms (encode as encodes), those `written` admits: where a
+    question's two English neighbours are looked for in one section (`absent_units`), the notes' inflection is
+    not a topic they lack."""
+    forms = [(form,) for form in inflected_forms(unit.text) if (form,) not in unit.options and written(form)]
     return replace(unit, options=unit.options + tuple(forms)) if forms and not unit.joined else unit
 
 
@@ -443,13 +444,8 @@ def inflected_where_unwritten(plan: QueryPlan, written: Callable[[str], bool]) -
     searched in the forms the notes write it in (spike as spikes, jailbreak as jailbreaking). Only then: a word
     written as asked is found as written, so that neither the ranking nor whether a query is covered changes
     (support vector machines is not support vector machine)."""
-    units = list(plan.units)
-    for i, unit in enumerate(units):
-        if unit.joined or any(all(written(term) for term in option) for option in unit.options):
-            continue
-        forms = [form for form in inflected_forms(unit.text) if written(form)]
-        if forms:
-            units[i] = replace(unit, options=unit.options + tuple((form,) for form in forms))
+    units = [unit if any(all(written(term) for term in option) for option in unit.options) else inflected(unit, written)
+             for unit in plan.units]
     return plan if units == plan.units else replace(plan, units=units)
 
 
@@ -808,7 +804,7 @@ def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None,
     if ranking.names:  # no full match without the query's name
         nameless = ~ranking.holding_a_name()
         coverage[nameless] = np.minimum(coverage[nameless], MIN_COVERAGE - NAMELESS_MARGIN)
-    if sides := compared_sides(plan, [int(np.count_nonzero(holding)) for holding in held]):
+    if plan.question and (sides := compared_sides(plan, [int(np.count_nonzero(holding)) for holding in held])):
         one_sided = ~np.logical_and.reduce([held[i] for i in sides])  # a comparison without each thing compared
         coverage[one_sided] = np.minimum(coverage[one_sided], MIN_COVERAGE - NAMELESS_MARGIN)
     if plan.phrases:

@@ -278,10 +278,10 @@ def test_each_independent_query_set_loads_and_names_both_halves(path: Path) -> N
 @pytest.mark.parametrize("path", [search_quality.DEFAULT_QUERIES, *EXTRA_SETS], ids=lambda path: path.stem)
 def test_every_judged_path_exists_in_the_corpus(path: Path) -> None:
     missing = [
-        f"{q.id}: {path}"
+        f"{q.id}: {note}"
         for q in search_quality.load_queries(path)
-        for path in (*q.relevant, *sorted(q.partial))
-        if not (CORPUS / path).is_file()
+        for note in (*q.relevant, *sorted(q.partial))
+        if not (CORPUS / note).is_file()
     ]
     assert missing == []
 

@@ -147,11 +147,16 @@ class Scanner:
         def in_one_note(members: Sequence[int]) -> bool:
             return _in_one_note(files, could, plan, members)
 
+        widened: list[tuple[QueryPlan, list[list[bool]]]] = []  # the plan with inflected forms, read once
+
         def in_one_note_inflected(members: Sequence[int]) -> bool:  # as the index reads it (`engine._in_one_note`)
             if in_one_note(members):
                 return True
-            wide = replace(plan, units=[inflected(unit) if i in members else unit for i, unit in enumerate(plan.units)])
-            return _together(files, [wide.satisfied(f.text) for f in files], wide, members)
+            if not widened:  # only for a pair not met as written, and once per search however many pairs
+                wide = replace(plan, units=[inflected(unit) for unit in plan.units])
+                widened.append((wide, [wide.satisfied(f.text) for f in files]))
+            wide, wide_could = widened[0]
+            return _together(files, wide_could, wide, members)
 
         def two_together() -> bool:  # judged by note: the scan analyzes sections only later
             content = [i for i, unit in enumerate(plan.units) if not unit.framing]

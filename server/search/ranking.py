@@ -304,7 +304,7 @@ def _capitalised_name(first: Unit, second: Unit) -> bool:
     """Two plain English words side by side, each written with a capital (Stable Diffusion, Common Crawl): in a
     question, one name, as a linked name is (Tree of Thoughts); an acronym (SQL) or a coined word (PyTorch) is a
     name of its own beside another."""
-    return all(unit.named and not unit.coined and not unit.acronym and not unit.han for unit in (first, second))
+    return all(unit.named and not unit.coined and not unit.acronym for unit in (first, second))
 
 
 def compound_seam(plan: QueryPlan, left: int, right: int) -> str | None:

@@ -1657,6 +1657,16 @@ def test_mu_p_and_iso_flops_are_found_under_their_other_spellings(tmp_path: Path
         assert [hit.path for hit in searcher.search("等算力").hits][:1] == ["学习笔记/iso.md"]
 
 
+def test_top_p_sampling_is_found_under_its_other_names(tmp_path: Path) -> None:
+    notes = {  # the notes write Top-P 采样 and top-p; the asker says nucleus sampling or 核采样
+        "学习笔记/decode.md": f"# 解码\n\nTop-P 采样只保留累计概率达到 p 的词。{FILLER}\n",
+        "学习笔记/bpe.md": f"# BPE\n\nSampling a merge order from the counts. {FILLER}\n",
+    }
+    for searcher in warm_searcher(root_with(tmp_path, notes)):
+        for query in ("top-p sampling", "nucleus sampling", "核采样是什么"):
+            assert [hit.path for hit in searcher.search(query).hits][:1] == ["学习笔记/decode.md"], query
+
+
 def test_two_english_keywords_of_one_name_follow_each_other_at_once(tmp_path: Path) -> None:
     notes = {
         "学习笔记/grpo.md": f"# GRPO\n\nThe loss combines the policy gradient and KL penalty terms. {FILLER}\n",

@@ -1029,6 +1029,7 @@ def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
     ("逆强化学习是怎么做的", "逆强化学习"),  # a lone character of the name it opens with, found only as 强化学习
     ("深拷贝是什么", "深拷贝"),
     ("深拷贝和浅拷贝的区别", "深拷贝"),  # … or one of the things it compares
+    ("fastText 在点云里怎么用", "点云"),  # a new word found nowhere weighs as a name the notes hold (fastText) does
 ])
 def test_a_question_about_a_name_the_notes_lack_is_still_refused(phrasing: Searcher, question: str, named: str) -> None:
     results = phrasing.search(question)
@@ -1084,6 +1085,7 @@ def test_a_scan_tells_phrasing_from_names_as_the_index_does(tmp_path: Path) -> N
     assert scan("解码阶段为什么慢，是怎么用算术强度推出来的")[:1] == ["学习笔记/intensity.md"]
     assert scan("支持向量机的核函数怎么选") == [] and scan("什么是图神经网络") == []
     assert scan("线程和协程的区别") == [] and scan("锚框怎么设计") == []
+    assert scan("fastText 在点云里怎么用") == []
 
 
 def test_a_minor_word_found_nowhere_is_named_without_hiding_the_topic(shared: Searcher) -> None:
@@ -1600,9 +1602,9 @@ def test_a_long_stretch_of_a_question_is_the_askers_sentence_not_one_name(tmp_pa
 def test_results_for_the_rest_of_a_query_say_which_of_its_words_no_note_holds(tmp_path: Path) -> None:
     notes = {"学习笔记/rope.md": f"# RoPE\n\nRoPE 在 Transformer 里旋转 query 和 key。{FILLER}\n"}
     for searcher in warm_searcher(root_with(tmp_path, notes)):
-        results = searcher.search("RoPE 在点云 Transformer 里怎么用")
-        assert [hit.path for hit in results.hits][:1] == ["学习笔记/rope.md"] and results.absent == ["点云"], results
-        assert results.notice is not None and results.notice.startswith("no note contains 点云;"), results
+        results = searcher.search("RoPE 在 Transformer 里怎么用 dropout")  # a plain word found nowhere: no topic
+        assert [hit.path for hit in results.hits][:1] == ["学习笔记/rope.md"] and results.absent == ["dropout"], results
+        assert results.notice is not None and results.notice.startswith("no note contains dropout;"), results
         assert searcher.search("RoPE Transformer").notice is None
 
 

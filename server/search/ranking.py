@@ -697,9 +697,12 @@ def absent_share(
     section, however common its words are each."""
     counted = [weight * weight for weight in weights] if plan.question else list(weights)
     unseen = unit_weight(0, max(1, sections))
+    # A new word found nowhere (协程 of 线程和协程的区别, 点云 of RoPE 在点云里怎么用) is a name the notes lack: in a
+    # question it weighs what a name found nowhere would, or RoPE, a name the notes hold, outweighs it.
+    new_name = unit_weight(0, max(1, sections), question=True, named=True) ** 2 if plan.question else unseen
     for i in absence.units:
         if plan.units[i].word_class == WordClass.NEW and not counted[i]:
-            counted[i] = unseen  # a new word found nowhere (协程 of 线程和协程的区别): a name the notes lack
+            counted[i] = new_name
     for group in _merged(absence.names):
         members = sorted(group)
         whole = sum(counted[i] for i in members)

@@ -1693,3 +1693,38 @@ def test_two_english_neighbours_of_a_question_are_found_in_the_notes_inflection(
     for searcher in warm_searcher(root):
         query = "how does rotary position embedding encode relative position"
         assert [hit.path for hit in searcher.search(query).hits][:1] == scan(query)[:1] == ["学习笔记/rope.md"]
+
+
+def test_a_question_whether_one_thing_applies_to_another_needs_both_in_one_section(tmp_path: Path) -> None:
+    notes = {
+        "学习笔记/rope.md": f"# RoPE\n\nRoPE 按位置旋转 query 和 key，长上下文里也好外推: it extends to long context. {FILLER}\n",
+        "学习笔记/anomaly.md": f"# 异常检测\n\n时间序列异常检测先平滑，再看残差。{FILLER}\n",
+        "学习笔记/clouds.md": f"# Point clouds\n\nA point cloud is an unordered set of points. {FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    scan = scanned(root)
+    for searcher in warm_searcher(root):
+        for question, target in (("RoPE 能用在时间序列异常检测上吗？", "时间序列异常检测"),
+                                 ("在时间序列异常检测里怎么用 RoPE", "时间序列异常检测"),
+                                 ("can RoPE be applied to point clouds?", "point clouds")):
+            results = by_index_and_scan(searcher, scan, question)  # RoPE's note says nothing of the other
+            assert results.hits == [] and results.notice is not None, results
+            assert results.notice.startswith(f"no note holds rope and {target} together"), results
+        for question in ("RoPE 能用在长上下文上吗", "does RoPE work for long context?"):
+            assert [hit.path for hit in by_index_and_scan(searcher, scan, question).hits] == ["学习笔记/rope.md"]
+
+
+@pytest.mark.parametrize(("question", "spans"), [
+    ("旋转位置编码能用在时间序列异常检测上吗？", ["旋转位置编码", "时间序列异常检测"]),
+    ("RoPE 在点云里怎么用", ["RoPE ", "点云"]),
+    ("在点云里怎么用 RoPE", [" RoPE", "点云"]),
+    ("Does BPE tokenization work for DNA sequences?", ["Does BPE tokenization ", "DNA sequences"]),
+    ("can RoPE be applied to point clouds?", ["can RoPE be ", "point clouds"]),
+    ("用于训练的数据怎么清洗", []),  # the question is about what follows 用于
+    ("混合精度用在什么地方", []),  # … or asks where
+    ("为什么 pin_memory 能加速", []),
+])
+def test_a_question_names_its_subject_and_what_it_asks_it_applies_to(question: str, spans: list[str]) -> None:
+    from server.search.questions import applied_spans
+
+    assert [question[start:end] for start, end in applied_spans(question)] == spans

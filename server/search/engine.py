@@ -47,6 +47,8 @@ from server.search.ranking import (
     absent_units,
     anchors,
     apart_pair,
+    applied_names,
+    applied_sides,
     character_pairs,
     compound_seam,
     inflected,
@@ -242,6 +244,9 @@ class SearchEngine:
             partial = ranking.partial(partial_rule(ranking), allowed)
             hits += islice(self._hits(terms, ranking, (int(d) for d in partial), per_file, seen, partial=True),
                            request.limit - len(hits))
+        if not hits and plan.question and (sides := applied_sides(plan, ranking.held_counts())) \
+                and not together(sides):
+            return [], absent, applied_names(plan)  # RoPE and 时间序列异常检测: each in the notes, never together
         return hits, absent, []
 
     @staticmethod

@@ -59,7 +59,7 @@ from server.search.analyzer import (
     lone_han,
     pair_end,
 )
-from server.search.questions import compared_spans, inflected_forms, subject_end
+from server.search.questions import applied_spans, compared_spans, inflected_forms, subject_end
 
 MIN_COVERAGE = 0.65
 PARTIAL_MIN_COVERAGE = 0.4  # a partial match of keywords holds this share of the query's weight, and its rarest
@@ -170,6 +170,10 @@ class Ranking:
         else:
             order = np.lexsort((-self.score[docs], -self.coverage[docs], nameless))
         return docs[order].astype(np.int32)
+
+    def held_counts(self) -> list[int]:
+        """How many sections hold each query unit."""
+        return [int(np.count_nonzero(holding)) for holding in self.units]
 
     def holding_a_name(self) -> npt.NDArray[np.bool_]:
         """Per document: whether it holds one of the query's names (all False when the query names nothing)."""
@@ -631,8 +635,10 @@ def not_covered(
         return True
     if _defining(plan) and any(i in absence.units for i in naming):
         return True  # what is Gaussian elimination: a term the notes hold only part of is a term they lack
-    for start, end in compared_spans(plan.text) if plan.question else []:
-        # Two things compared, one of which the notes lack (git rebase和merge的区别): nothing says how they differ.
+    targets = applied_spans(plan.text)[1:] if plan.question else []  # the thing RoPE 能用在 … 上吗 asks of
+    for start, end in [*compared_spans(plan.text), *targets] if plan.question else []:
+        # Two things compared, one of which the notes lack (git rebase和merge的区别): nothing says how they differ;
+        # a thing the subject may apply to, which the notes lack: nothing says whether it does.
         item = [i for i in naming if start <= plan.units[i].start and plan.units[i].end <= end]
         if item and absent_share(plan, weights, absence, sections, among=item) >= ABSENT_SHARE:
             return True
@@ -810,6 +816,8 @@ def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None,
     if plan.question and (sides := compared_sides(plan, [int(np.count_nonzero(holding)) for holding in held])):
         one_sided = ~np.logical_and.reduce([held[i] for i in sides])  # a comparison without each thing compared
         coverage[one_sided] = np.minimum(coverage[one_sided], MIN_COVERAGE - NAMELESS_MARGIN)
+    if plan.question and (sides := applied_sides(plan, [int(np.count_nonzero(holding)) for holding in held])):
+        coverage[~np.logical_and.reduce([held[i] for i in sides])] = 0.0  # says nothing of the two together
     if plan.phrases:
         _require_phrases(ranking, terms)
     return ranking
@@ -835,6 +843,32 @@ def compared_sides(plan: QueryPlan, df: Sequence[int]) -> list[int]:
         named = [i for i in own if plan.units[i].named]
         sides.append(min(named, key=lambda i: df[i]) if named else own[0])
     return sides
+
+
+def applied_sides(plan: QueryPlan, df: Sequence[int]) -> list[int]:
+    """For a question asking whether its subject applies to a thing (`applied_spans`: RoPE 能用在时间序列异常检测上吗),
+    the word naming each of the two: the rarest of its content words the notes hold, one written as a name
+    first. A section lacking either is no answer at all, not even a partial one: RoPE's own sections say nothing
+    of anomaly detection. [] for any other question, or when the notes hold no word of one of the two."""
+    sides = []
+    for start, end in applied_spans(plan.text):
+        own = [i for i, unit in enumerate(plan.units)
+               if start <= unit.start and unit.end <= end and df[i] and unit.topical and not unit.framing]
+        if not own:
+            return []
+        sides.append(min(own, key=lambda i: (not plan.units[i].named, df[i], i)))
+    return sides
+
+
+def applied_names(plan: QueryPlan) -> list[str]:
+    """The subject and the target of a question asking whether one applies to the other, as written from their
+    first content word to their last (BPE tokenization, DNA sequences), to say that no note holds them together."""
+    names = []
+    for start, end in applied_spans(plan.text):
+        inside = [unit for unit in plan.units if start <= unit.start and unit.end <= end and not unit.framing]
+        if inside:
+            names.append(plan.text[inside[0].start : inside[-1].end])
+    return names
 
 
 def names_held(plan: QueryPlan, held: Sequence[bool]) -> list[int]:

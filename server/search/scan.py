@@ -40,6 +40,7 @@ from server.search.ranking import (
     ZONE_BOOSTS,
     absent_units,
     apart_pair,
+    applied_sides,
     compared_sides,
     inflected,
     inflected_where_unwritten,
@@ -177,10 +178,11 @@ class Scanner:
         least = QUESTION_MIN_COVERAGE if plan.question else MIN_COVERAGE
         named = names_held(plan, held)
         sides = compared_sides(plan, df)
+        applied = applied_sides(plan, df) if plan.question else []
         found: list[tuple[float, SectionHit]] = []
         for file, row in zip(files, could, strict=True):
             if coverage(weights, row) >= least and passes(file.record, filters):
-                found.extend(self._sections(file, plan, weights, least, named, sides))
+                found.extend(self._sections(file, plan, weights, least, named, sides, applied))
         # Full matches by score, then partial ones by how much of the query they hold.
         found.sort(key=lambda item: (item[1].partial, -item[0] if item[1].partial else 0.0, -item[1].score))
         return _best([hit for _, hit in found], limit, per_file)
@@ -188,15 +190,18 @@ class Scanner:
     @staticmethod
     def _sections(
         file: _ScannedFile, plan: QueryPlan, weights: list[float], least: float, named: Sequence[int],
-        sides: Sequence[int],
+        sides: Sequence[int], applied: Sequence[int],
     ) -> Iterator[tuple[float, SectionHit]]:
         """The file's sections holding at least `least` of the query, each with the share it holds (below a full
         match's when it holds none of the query's `named` words, or the word naming one of the things compared
-        (`sides`), as `ranking.rank` reads the index)."""
+        (`sides`), as `ranking.rank` reads the index; none lacking the subject or the target of a question asking
+        whether one applies to the other, `applied`)."""
         record = file.record
         for section, fields in zip(record.sections, file.analyzed(), strict=True):
             present = set().union(*fields.values())
             satisfied = plan.satisfied(present)
+            if not all(satisfied[i] for i in applied):
+                continue
             held = coverage(weights, satisfied)
             if (named and not any(satisfied[i] for i in named)) or \
                     not all(satisfied[i] for i in sides):

@@ -1728,3 +1728,16 @@ def test_a_question_names_its_subject_and_what_it_asks_it_applies_to(question: s
     from server.search.questions import applied_spans
 
     assert [question[start:end] for start, end in applied_spans(question)] == spans
+
+
+def test_once_and_past_frame_an_english_question(tmp_path: Path) -> None:
+    notes = {  # grows and past are each in a note, never together: a name's words, had they not framed it
+        "学习笔记/batch.md": f"# Critical batch size\n\nBeyond the critical batch size, returns diminish. {FILLER}\n",
+        "学习笔记/loss.md": f"# Loss\n\nThe loss grows when the learning rate is too high. {FILLER}\n",
+        "学习笔记/history.md": f"# History\n\nIn the past, models were trained on one GPU. {FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    scan = scanned(root)
+    for searcher in warm_searcher(root):
+        question = "why do returns diminish once the batch grows past the critical batch size?"
+        assert by_index_and_scan(searcher, scan, question).hits[0].path == "学习笔记/batch.md"

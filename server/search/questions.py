@@ -43,7 +43,7 @@ QUESTION_WORDS_EN = _words(
     generally often always never much many more most less least few lot lots whether kind kinds type types
     say says said called call tell explain explained one ones thing things way ways up
     every still without within over ever even yet already else own other another anything something everything
-    nothing while because since though although unless after before during until across through throughout
+    nothing while because since though although unless after before during until once past across through throughout
     among around toward towards upon onto beyond roughly approximately basically simply mostly mainly
     made go goes going went gone come comes coming came take takes taking took taken give gives gave put puts
     keep keeps kept let lets become becomes became seem seems seemed turn turns turned turning

@@ -1669,6 +1669,12 @@ def test_top_p_sampling_is_found_under_its_other_names(tmp_path: Path) -> None:
             assert [hit.path for hit in searcher.search(query).hits][:1] == ["学习笔记/decode.md"], query
 
 
+def test_speculative_decoding_finds_the_notes_on_tou_ji_cai_yang(tmp_path: Path) -> None:
+    notes = {"学习笔记/spec.md": f"# 投机采样\n\n小模型先猜，大模型一次验证。{FILLER}\n"}
+    for searcher in warm_searcher(root_with(tmp_path, notes)):
+        assert [hit.path for hit in searcher.search("speculative decoding").hits] == ["学习笔记/spec.md"]
+
+
 def test_two_english_keywords_of_one_name_follow_each_other_at_once(tmp_path: Path) -> None:
     notes = {
         "学习笔记/grpo.md": f"# GRPO\n\nThe loss combines the policy gradient and KL penalty terms. {FILLER}\n",

@@ -1703,7 +1703,7 @@ def test_two_english_neighbours_of_a_question_are_found_in_the_notes_inflection(
 
 def test_a_question_whether_one_thing_applies_to_another_needs_both_in_one_section(tmp_path: Path) -> None:
     notes = {
-        "学习笔记/rope.md": f"# RoPE\n\nRoPE 按位置旋转 query 和 key，长上下文里也好外推: it extends to long context. {FILLER}\n",
+        "学习笔记/rope.md": f"# RoPE\n\nRoPE 在长上下文里也好外推: it extends to long context. {FILLER}\n",
         "学习笔记/anomaly.md": f"# 异常检测\n\n时间序列异常检测先平滑，再看残差。{FILLER}\n",
         "学习笔记/clouds.md": f"# Point clouds\n\nA point cloud is an unordered set of points. {FILLER}\n",
     }

@@ -1747,3 +1747,18 @@ def test_once_and_past_frame_an_english_question(tmp_path: Path) -> None:
     for searcher in warm_searcher(root):
         question = "why do returns diminish once the batch grows past the critical batch size?"
         assert by_index_and_scan(searcher, scan, question).hits[0].path == "学习笔记/batch.md"
+
+
+def test_an_english_name_no_note_holds_in_a_chinese_question_is_a_topic_they_lack(tmp_path: Path) -> None:
+    notes = {
+        "学习笔记/loop.md": f"# Training loop\n\nThe python training loop logs every event. {FILLER}\n",
+        "学习笔记/cache.md": f"# KV cache\n\nKV cache 的设计：显存占用按层数、头数和长度算。{FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    for searcher in warm_searcher(root):
+        results = searcher.search("python asyncio event loop 怎么理解")  # python, event and loop: another topic
+        assert results.hits == [] and results.absent == ["asyncio"], results
+        results = searcher.search("KV cache 放在 redis 里怎么设计")
+        assert results.hits == [] and results.absent == ["redis"], results
+        # One slip of the keys from a word the notes hold is the asker's typo, not a name.
+        assert "学习笔记/cache.md" in [hit.path for hit in searcher.search("KV cahce 显存占用怎么算").hits]

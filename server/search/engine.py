@@ -51,6 +51,7 @@ from server.search.ranking import (
     applied_sides,
     character_pairs,
     compound_seam,
+    foreign_names_found_nowhere,
     inflected,
     inflected_where_unwritten,
     joined_seams,
@@ -225,7 +226,9 @@ class SearchEngine:
                                lambda index: _close_somewhere(ranking, terms, index),
                                lambda members: _in_one_note(ranking, terms, members, forms=True))
         absent = absence.words
-        if not_covered(plan, ranking.weights, absence, terms.sections, held):
+        slips = [i for i in foreign_names_found_nowhere(plan, absence, held)
+                 if _slip_of(terms, plan.units[i].text) is not None]
+        if not_covered(plan, ranking.weights, absence, terms.sections, held, slips):
             return [], absent, []
         if (pair := apart_pair(plan, ranking.weights, held, lambda pair: _in_one_note(ranking, terms, pair),
                                two_together=lambda: _two_together(ranking))) is not None:
@@ -291,16 +294,24 @@ def _similar_words(terms: IndexTerms, absent: Sequence[str]) -> list[tuple[str, 
              if word.isascii() and word.isalpha() and len(word) >= SIMILAR_MIN_LETTERS]
     rare = {word: held for word in words if (held := len(terms.postings(word).docs)) <= 1}  # no slip if several
     for typed in sorted(rare, key=len, reverse=True)[:1]:  # one walk of the term list (~5 ms): one slip a query
-        held = rare[typed]
-        swapped = {typed[:i] + typed[i + 1] + typed[i] + typed[i + 2:] for i in range(len(typed) - 1)}
-        near = {word: len(terms.postings(word).docs)  # the index's automaton counts a swap as two edits
-                for word in terms.spelled_like(typed, 1) | swapped if word.isalpha() and word != typed}
-        near = {word: count for word, count in near.items() if count}
-        if near:
-            best = max(near, key=lambda word: (near[word], word))
-            if near[best] >= max(3, SIMILAR_COMMONER * held):
-                similar.append((typed, best))
+        if (best := _slip_of(terms, typed, rare[typed])) is not None:
+            similar.append((typed, best))
     return similar
+
+
+def _slip_of(terms: IndexTerms, typed: str, held: int = 0) -> str | None:
+    """The word the notes hold one slip of the keys from `typed` (held by `held` sections), when it is far commoner
+    (SIMILAR_COMMONER times, and three sections at least), or None."""
+    if not (typed.isascii() and typed.isalpha()):
+        return None
+    swapped = {typed[:i] + typed[i + 1] + typed[i] + typed[i + 2:] for i in range(len(typed) - 1)}
+    near = {word: len(terms.postings(word).docs)  # the index's automaton counts a swap as two edits
+            for word in terms.spelled_like(typed, 1) | swapped if word.isalpha() and word != typed}
+    near = {word: count for word, count in near.items() if count}
+    if not near:
+        return None
+    best = max(near, key=lambda word: (near[word], word))
+    return best if near[best] >= max(3, SIMILAR_COMMONER * held) else None
 
 
 def _in_one_note(ranking: Ranking, terms: IndexTerms, members: Sequence[int], *, forms: bool = False) -> bool:

@@ -193,3 +193,13 @@ def applied_spans(text: str) -> list[tuple[int, int]]:
         if text[subject[0]:subject[1]].strip() and found.group("target").strip():
             return [subject, found.span("target")]
     return []
+
+
+_LISTED_BEFORE = re.compile(r"(?:[和跟与及或、/&]|还是|\b(?:and|or)\b)\s*$", re.IGNORECASE)
+_LISTED_AFTER = re.compile(r"\s*(?:[和跟与及或、/&]|还是|\b(?:and|or)\b)", re.IGNORECASE)
+
+
+def listed(text: str, start: int, end: int) -> bool:
+    """Whether the word at [start, end) is one of several things the question lists (dropout of 残差连接和层归一化
+    跟dropout有什么关系), a list word right before or after it."""
+    return _LISTED_BEFORE.search(text, 0, start) is not None or _LISTED_AFTER.match(text, end) is not None

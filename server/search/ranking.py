@@ -32,7 +32,7 @@ import functools
 import math
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import NamedTuple, Protocol
@@ -59,7 +59,7 @@ from server.search.analyzer import (
     lone_han,
     pair_end,
 )
-from server.search.questions import applied_spans, compared_spans, inflected_forms, subject_end
+from server.search.questions import applied_spans, compared_spans, inflected_forms, listed, subject_end
 
 MIN_COVERAGE = 0.65
 PARTIAL_MIN_COVERAGE = 0.4  # a partial match of keywords holds this share of the query's weight, and its rarest
@@ -620,19 +620,35 @@ def _pair_compound(plan: QueryPlan, left: int, right: int) -> bool:
         and sum(unit.compound == span for unit in plan.units) == 2
 
 
+def foreign_names_found_nowhere(plan: QueryPlan, absence: Absence, held: Sequence[bool]) -> list[int]:
+    """In a question asked in Chinese, its English words that no note holds: a Chinese asker writes a thing's
+    name in English, not their own wording (asyncio of python asyncio event loop 怎么理解, redis of KV cache 放在
+    redis 里怎么设计 key). Not a word that is one of several things listed (dropout of 残差连接和层归一化跟dropout有
+    什么关系): the notes may still speak of the others."""
+    if not plan.question or not any(unit.han for unit in plan.units):
+        return []
+    return [i for i in sorted(absence.units) if not held[i] and not plan.units[i].han and plan.units[i].topical
+            and not listed(plan.text, plan.units[i].start, plan.units[i].end)]
+
+
 def not_covered(
-    plan: QueryPlan, weights: Sequence[float], absence: Absence, sections: int, held: Sequence[bool]
+    plan: QueryPlan, weights: Sequence[float], absence: Absence, sections: int, held: Sequence[bool],
+    slips: Collection[int] = (),
 ) -> bool:
     """Whether the notes do not cover what the query asks about: they hold none of the words that may name it,
     only the asker's wording (龙猫平时该喂什么: 平时 and 喂, not 龙猫), or what is absent carries ABSENT_SHARE of the
     query's weight, or of its subject's, when a question names what it asks about before asking (孪生网络是怎么
-    判断两段文本是否相似的: 学习, 判断, 文本 and 相似 are in the notes, the subject is not)."""
+    判断两段文本是否相似的: 学习, 判断, 文本 and 相似 are in the notes, the subject is not), or a question asked in
+    Chinese names a thing in English that no note holds (`foreign_names_found_nowhere`), unless it is one slip of
+    the keys from a word they hold (`slips`: the indexes of such units; cahce for cache)."""
     naming = _naming(plan)
     if naming and not any(held[i] and i not in absence.units for i in naming):
         return True
-    weights, absence = _wording_capped(plan, weights, absence, held)
+    weights, absence = _wording_capped(plan, weights, absence, held, slips)
     if absent_share(plan, weights, absence, sections) >= ABSENT_SHARE:
         return True
+    if any(i not in slips for i in foreign_names_found_nowhere(plan, absence, held)):
+        return True  # python asyncio event loop 怎么理解: the notes lack asyncio, whatever else they hold
     if _defining(plan) and any(i in absence.units for i in naming):
         return True  # what is Gaussian elimination: a term the notes hold only part of is a term they lack
     targets = applied_spans(plan.text)[1:] if plan.question else []  # the thing RoPE 能用在 … 上吗 asks of
@@ -660,7 +676,7 @@ def _subject_head(plan: QueryPlan, subject: list[int]) -> list[int]:
 
 
 def _wording_capped(plan: QueryPlan, weights: Sequence[float], absence: Absence,
-                    held: Sequence[bool]) -> tuple[list[float], Absence]:
+                    held: Sequence[bool], slips: Collection[int] = ()) -> tuple[list[float], Absence]:
     """`weights` (and `absence`, its names without those words), where in a question a plain English word the notes
     lack (misleading, idle; input-gradient, whose parts no note writes together) weighs at most what the heaviest
     topic word the notes hold weighs. Such a word is as often the asker's wording as a name (English has no part of
@@ -672,8 +688,11 @@ def _wording_capped(plan: QueryPlan, weights: Sequence[float], absence: Absence,
         return list(weights), absence  # a question asking what a term is has no wording of its own
     ceiling = max(topic)
     in_names = set().union(*(group for group in absence.names if len(group) > 1))
+    # A question asked in Chinese has no English wording either, only names (asyncio of python asyncio event loop
+    # 怎么理解) and slips of the keys (gradeint).
+    chinese = any(unit.han for unit in plan.units)
     capped = {i for i, unit in enumerate(plan.units)
-              if _plain_english(unit) and i in absence.units and i not in in_names}
+              if _plain_english(unit) and i in absence.units and i not in in_names and (not chinese or i in slips)}
     names = [group for group in absence.names if not group <= capped]
     return ([min(weight, ceiling) if i in capped else weight for i, weight in enumerate(weights)],
             absence._replace(names=names))

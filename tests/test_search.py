@@ -1762,3 +1762,18 @@ def test_an_english_name_no_note_holds_in_a_chinese_question_is_a_topic_they_lac
         assert results.hits == [] and results.absent == ["redis"], results
         # One slip of the keys from a word the notes hold is the asker's typo, not a name.
         assert "学习笔记/cache.md" in [hit.path for hit in searcher.search("KV cahce 显存占用怎么算").hits]
+
+
+def test_keywords_whose_rarest_word_no_note_holds_are_a_topic_the_notes_lack(tmp_path: Path) -> None:
+    notes = {  # 变异 and 交叉 are here, for other reasons; 遗传算法 is not
+        "学习笔记/mutation.md": f"# 数据增强\n\n对样本做变异，再和原样本交叉比较。{FILLER}\n",
+        "学习笔记/tp.md": f"# Tensor parallelism\n\nMegatron 的张量并行：列切分再行切分。{FILLER}\n",
+        **{f"学习笔记/dp-{i}.md": f"# Data parallelism {i}\n\nEach rank holds a replica. {FILLER}\n" for i in range(3)},
+    }
+    root = root_with(tmp_path, notes)
+    for searcher in warm_searcher(root):
+        results = searcher.search("遗传算法 交叉 变异")
+        assert results.hits == [] and results.absent == ["遗传算法"], results
+        # … unless it is one slip of the keys from a word the notes hold (parallelism)
+        results = searcher.search("Megatron tensor paralelism 列切分 行切分")
+        assert "学习笔记/tp.md" in [hit.path for hit in results.hits], results

@@ -51,10 +51,10 @@ from server.search.ranking import (
     applied_sides,
     character_pairs,
     compound_seam,
-    foreign_names_found_nowhere,
     inflected,
     inflected_where_unwritten,
     joined_seams,
+    names_found_nowhere,
     near_in_section,
     near_pairs,
     not_covered,
@@ -226,7 +226,7 @@ class SearchEngine:
                                lambda index: _close_somewhere(ranking, terms, index),
                                lambda members: _in_one_note(ranking, terms, members, forms=True))
         absent = absence.words
-        slips = [i for i in foreign_names_found_nowhere(plan, absence, held)
+        slips = [i for i in names_found_nowhere(plan, ranking.weights, absence, held)
                  if _slip_of(terms, plan.units[i].text) is not None]
         if not_covered(plan, ranking.weights, absence, terms.sections, held, slips):
             return [], absent, []
@@ -281,6 +281,7 @@ class SearchEngine:
 
 
 SIMILAR_MIN_LETTERS = 7  # shorter words are one letter from too many others (react, reach; flows, flops)
+SLIP_MIN_LETTERS = 4  # a shorter word is a slip from too many others to tell one (a, an, at)
 SIMILAR_COMMONER = 10  # a suggestion is held by this many times as many sections as the word typed, and by three
 
 
@@ -302,7 +303,7 @@ def _similar_words(terms: IndexTerms, absent: Sequence[str]) -> list[tuple[str, 
 def _slip_of(terms: IndexTerms, typed: str, held: int = 0) -> str | None:
     """The word the notes hold one slip of the keys from `typed` (held by `held` sections), when it is far commoner
     (SIMILAR_COMMONER times, and three sections at least), or None."""
-    if not (typed.isascii() and typed.isalpha()):
+    if not (typed.isascii() and typed.isalpha()) or len(typed) < SLIP_MIN_LETTERS:
         return None
     swapped = {typed[:i] + typed[i + 1] + typed[i] + typed[i + 2:] for i in range(len(typed) - 1)}
     near = {word: len(terms.postings(word).docs)  # the index's automaton counts a swap as two edits

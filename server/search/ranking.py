@@ -620,12 +620,18 @@ def _pair_compound(plan: QueryPlan, left: int, right: int) -> bool:
         and sum(unit.compound == span for unit in plan.units) == 2
 
 
-def foreign_names_found_nowhere(plan: QueryPlan, absence: Absence, held: Sequence[bool]) -> list[int]:
-    """In a question asked in Chinese, its English words that no note holds: a Chinese asker writes a thing's
-    name in English, not their own wording (asyncio of python asyncio event loop 怎么理解, redis of KV cache 放在
-    redis 里怎么设计 key). Not a word that is one of several things listed (dropout of 残差连接和层归一化跟dropout有
-    什么关系): the notes may still speak of the others."""
-    if not plan.question or not any(unit.han for unit in plan.units):
+def names_found_nowhere(plan: QueryPlan, weights: Sequence[float], absence: Absence,
+                        held: Sequence[bool]) -> list[int]:
+    """The query's words that no note holds and that name what it is about, whatever else the notes hold:
+    - among keywords, the rarest (遗传算法 of 遗传算法 交叉 变异 选择: the notes hold 变异 and 交叉 for other reasons);
+    - in a question asked in Chinese, its English words: a Chinese asker writes a thing's name in English, not
+      their own wording (asyncio of python asyncio event loop 怎么理解, redis of KV cache 放在 redis 里怎么设计 key),
+      unless it is one of several things listed (dropout of 残差连接和层归一化跟dropout有什么关系): the notes may
+      still speak of the others."""
+    if not plan.question:
+        heaviest = max(range(len(weights)), key=lambda i: (weights[i], -i), default=None)
+        return [heaviest] if heaviest is not None and heaviest in absence.units and not held[heaviest] else []
+    if not any(unit.han for unit in plan.units):
         return []
     return [i for i in sorted(absence.units) if not held[i] and not plan.units[i].han and plan.units[i].topical
             and not listed(plan.text, plan.units[i].start, plan.units[i].end)]
@@ -638,16 +644,16 @@ def not_covered(
     """Whether the notes do not cover what the query asks about: they hold none of the words that may name it,
     only the asker's wording (龙猫平时该喂什么: 平时 and 喂, not 龙猫), or what is absent carries ABSENT_SHARE of the
     query's weight, or of its subject's, when a question names what it asks about before asking (孪生网络是怎么
-    判断两段文本是否相似的: 学习, 判断, 文本 and 相似 are in the notes, the subject is not), or a question asked in
-    Chinese names a thing in English that no note holds (`foreign_names_found_nowhere`), unless it is one slip of
-    the keys from a word they hold (`slips`: the indexes of such units; cahce for cache)."""
+    判断两段文本是否相似的: 学习, 判断, 文本 and 相似 are in the notes, the subject is not), or a word naming what it
+    is about is held nowhere (`names_found_nowhere`), unless it is one slip of the keys from a word the notes hold
+    (`slips`: the indexes of such units; cahce for cache)."""
     naming = _naming(plan)
     if naming and not any(held[i] and i not in absence.units for i in naming):
         return True
     weights, absence = _wording_capped(plan, weights, absence, held, slips)
     if absent_share(plan, weights, absence, sections) >= ABSENT_SHARE:
         return True
-    if any(i not in slips for i in foreign_names_found_nowhere(plan, absence, held)):
+    if any(i not in slips for i in names_found_nowhere(plan, weights, absence, held)):
         return True  # python asyncio event loop 怎么理解: the notes lack asyncio, whatever else they hold
     if _defining(plan) and any(i in absence.units for i in naming):
         return True  # what is Gaussian elimination: a term the notes hold only part of is a term they lack

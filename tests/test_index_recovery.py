@@ -121,6 +121,23 @@ def test_an_index_with_garbage_in_its_files_is_rebuilt(engine: Searcher, index_d
     assert_scans_then_recovers(engine)
 
 
+def test_a_fault_in_the_ranking_code_is_no_damage_to_the_index(
+    engine: Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.search import engine as engine_module
+
+    def faulty(*args: object, **kwargs: object) -> None:
+        raise IndexError("a fault in the code ranking what was read")
+
+    monkeypatch.setattr(engine_module, "rank", faulty)
+    with pytest.raises(IndexError):
+        engine.search("路由器")
+    monkeypatch.undo()
+    results = engine.search("路由器")  # the index was not taken for damaged, nor rebuilt
+    assert (results.index_state, results.notice) == ("fresh", None)
+    assert [hit.path for hit in results.hits] == ["学习笔记/moe.md"]
+
+
 def test_an_engine_starting_on_a_damaged_index_rebuilds_it_while_searches_scan(root: Path, index_dir: Path) -> None:
     first = open_engine(root)
     first.warm_up()

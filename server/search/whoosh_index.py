@@ -623,11 +623,38 @@ def _damage_reported() -> Iterator[None]:
     except (ProjectMemoryError, LockError, locks.LockTimeout):
         raise
     except Exception as err:  # EOFError, UnpicklingError, struct.error, whoosh's own IndexError...
+        if not _raised_reading_the_index(err):
+            raise  # a fault in the code ranking what was read: no damage, and no cause to rebuild
         reason = f"{type(err).__name__}: {err}"[:160]
         logger.debug("search index read failed", exc_info=True)  # where in Whoosh, for a report
         _close_files(err)
     if reason:
         raise IndexUnavailable("corrupt", f"the search index is damaged ({reason})")
+
+
+# Where the index's files are read: Whoosh, and this project's readers of its segments.
+_WHOOSH_DIR = os.path.dirname(whoosh_index.__file__) + os.sep
+_INDEX_READERS = frozenset(os.path.join(os.path.dirname(__file__), name)
+                           for name in ("whoosh_index.py", "whoosh_private.py", "postings.py"))
+_PROJECT_DIRS = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), package) + os.sep
+                      for package in ("server", "memory_schema"))
+
+
+def _raised_reading_the_index(err: BaseException) -> bool:
+    """Whether `err` comes from reading the index's files (in Whoosh or this project's readers of them), not from
+    the code searching what was read (a reading block runs the caller's ranking): the innermost frame of this
+    project or Whoosh says which. A library frame (numpy) is read past to the frame that called it."""
+    frames = []
+    traceback = err.__traceback__
+    while traceback is not None:
+        frames.append(traceback.tb_frame.f_code.co_filename)
+        traceback = traceback.tb_next
+    for filename in reversed(frames):
+        if filename.startswith(_WHOOSH_DIR) or filename in _INDEX_READERS:
+            return True
+        if filename.startswith(_PROJECT_DIRS):
+            return False
+    return True
 
 
 _HOLDING_FILES = (io.IOBase, StructFile, IndexReader, PerDocumentReader, TermsReader, Searcher)

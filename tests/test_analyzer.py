@@ -377,6 +377,15 @@ def test_an_acronyms_plural_holds_its_singular_not_two_halves() -> None:
     assert plan_query("GPUs").units[0].options == (("gpu",),)  # which the notes' GPU and GPUs both hold
 
 
+def test_a_name_whose_capitals_spell_a_function_word_has_no_parts() -> None:
+    from server.search.analyzer import word_parts
+
+    # Re-Do-S without do would be re and s, found in ResNet; Do-RA without do, ra.
+    assert word_parts("ReDoS") == word_parts("DoRA") == word_parts("NoPE") == word_parts("ToT") == []
+    assert [term for term, _ in index_terms("ReDoS")] == ["redos"]
+    assert word_parts("FlashAttention") == ["flash", "attention"] and word_parts("state-of-the-art") == ["state", "art"]
+
+
 def test_a_word_ending_in_style_like_or_wise_is_also_its_head_alone() -> None:
     assert ("elo",) in plan_query("Elo-style leaderboard").units[0].options  # the notes write Elo rating
     assert ("bert",) in plan_query("BERT-like encoder").units[0].options

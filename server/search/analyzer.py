@@ -225,7 +225,10 @@ def word_parts(word: str) -> list[str]:
         if (singular := _ACRONYM_PLURAL.fullmatch(piece)) is not None:
             piece = singular.group(1)
         if _CAMEL.search(piece):
-            parts.extend(_CAMEL.split(piece))
+            camel = [part.lower() for part in _CAMEL.split(piece)]
+            if any(part in STOP_WORDS_EN for part in camel):
+                return []  # ReDoS, DoRA, NoPE: letters of a name, not words; re and s alone would find ResNet
+            parts.extend(camel)
         elif piece:
             parts.append(piece)
     if len(parts) < 2:

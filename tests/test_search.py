@@ -1446,7 +1446,8 @@ def test_a_comparison_with_a_thing_the_notes_lack_is_not_covered(tmp_path: Path)
              "学习笔记/adam.md": f"# 优化器\n\nAdamW 把权重衰减从 Adam 的梯度更新里解耦出来。{FILLER}\n"}
     root = root_with(tmp_path, notes)
     for searcher in warm_searcher(root):
-        for question in ("git rebase和merge的区别", "merge跟rebase有什么不同", "git rebase vs git merge"):
+        for question in ("git rebase和merge的区别", "merge跟rebase有什么不同", "git rebase vs git merge",
+                         "how does git merge compare with git rebase?"):
             results = searcher.search(question)
             assert results.hits == [] and results.absent == ["rebase"], results
         assert [hit.path for hit in searcher.search("Adam和AdamW有什么区别").hits][:1] == ["学习笔记/adam.md"]
@@ -1463,6 +1464,8 @@ def test_compared_spans_name_what_a_question_compares() -> None:
     assert compared("我想问，gqa跟mha之间有什么不同") == ["gqa", "mha"]
     assert compared("what is the difference between rebase and merge?") == ["rebase", "merge"]
     assert compared("adam vs sgd") == ["adam", "sgd"]
+    assert compared("how does a bloom filter compare with a cuckoo filter") == ["bloom filter", "cuckoo filter"]
+    assert compared("how do I compare two models") == []
     assert compared("what does the bitter lesson say about scale versus clever methods") == []
     assert compared("为什么训练更稳") == []
 

@@ -138,12 +138,18 @@ _EN_COMPARING = re.compile(r"\bdifferences?\s+between\s+(.+?)\s+and\s+(.+?)\s*(?
                            re.IGNORECASE)
 
 
+_EN_COMPARED_WITH = re.compile(
+    r"^\s*(?:how\s+(?:does|do|did|would|will)\s+)?(?:(?:a|an|the)\s+)?([^\s?][^?]*?)\s+compares?\s+"
+    r"(?:with|to|against)\s+(?:(?:a|an|the)\s+)?([^\s?][^?]*?)\s*[?？.!]?\s*$", re.IGNORECASE)
+
+
 def compared_spans(text: str) -> list[tuple[int, int]]:
     """Where a question names the things it compares (git rebase|merge of git rebase和merge的区别, A and B of
-    "difference between A and B", A vs B): (start, end) offsets of each, or [] for any other question."""
-    english = _EN_COMPARING.search(text)
+    "difference between A and B", A vs B, how does A compare with B): (start, end) offsets of each, or [] for any
+    other question."""
+    english = _EN_COMPARING.search(text) or _EN_COMPARED_WITH.search(text)
     if english is not None:
-        groups = [i for i in range(1, 5) if english.group(i) is not None]
+        groups = [i for i in range(1, (english.re.groups or 0) + 1) if english.group(i) is not None]
         return [english.span(i) for i in groups]
     asking = _ZH_COMPARING.search(text)
     if asking is None:

@@ -384,6 +384,7 @@ def test_a_name_whose_capitals_spell_a_function_word_has_no_parts() -> None:
     assert word_parts("ReDoS") == word_parts("DoRA") == word_parts("NoPE") == word_parts("ToT") == []
     assert [term for term, _ in index_terms("ReDoS")] == ["redos"]
     assert word_parts("FlashAttention") == ["flash", "attention"] and word_parts("state-of-the-art") == ["state", "art"]
+    assert word_parts("do-calculus") == word_parts("in-context") == []  # one word left is no part of a name
 
 
 def test_a_word_ending_in_style_like_or_wise_is_also_its_head_alone() -> None:

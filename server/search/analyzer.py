@@ -231,9 +231,8 @@ def word_parts(word: str) -> list[str]:
             parts.extend(camel)
         elif piece:
             parts.append(piece)
-    if len(parts) < 2:
-        return []
-    return [p for p in (part.lower() for part in parts) if p not in STOP_WORDS_EN]
+    words = [p for p in (part.lower() for part in parts) if p not in STOP_WORDS_EN]
+    return words if len(words) >= 2 else []  # do-calculus is no calculus
 
 
 _ACRONYM_PLURAL = re.compile(r"([A-Za-z0-9]*[A-Z][A-Za-z0-9]*[A-Z])s")  # two capitals or more, the last before s

@@ -164,7 +164,6 @@ def compared_spans(text: str) -> list[tuple[int, int]]:
     return spans if len(spans) > 1 else []
 
 
-
 # A question asking whether its subject serves another thing (RoPE 能用在点云上吗, 在点云里怎么用 RoPE, does BPE
 # work for DNA sequences): the subject, the words that apply it, the thing it is applied to, its end.
 _ZH_APPLIED = re.compile(

@@ -838,10 +838,10 @@ def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None,
     if ranking.names:  # no full match without the query's name
         nameless = ~ranking.holding_a_name()
         coverage[nameless] = np.minimum(coverage[nameless], MIN_COVERAGE - NAMELESS_MARGIN)
-    if plan.question and (sides := compared_sides(plan, [int(np.count_nonzero(holding)) for holding in held])):
+    if plan.question and (sides := compared_sides(plan, ranking.held_counts())):
         one_sided = ~np.logical_and.reduce([held[i] for i in sides])  # a comparison without each thing compared
         coverage[one_sided] = np.minimum(coverage[one_sided], MIN_COVERAGE - NAMELESS_MARGIN)
-    if plan.question and (sides := applied_sides(plan, [int(np.count_nonzero(holding)) for holding in held])):
+    if plan.question and (sides := applied_sides(plan, ranking.held_counts())):
         coverage[~np.logical_and.reduce([held[i] for i in sides])] = 0.0  # says nothing of the two together
     if plan.phrases:
         _require_phrases(ranking, terms)

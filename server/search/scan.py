@@ -171,8 +171,8 @@ class Scanner:
             return _close(files, could, plan, index)
 
         absence = absent_units(plan, held, together, near, close, in_one_note_inflected)
-        # No term list to find a slip of the keys in (`engine._slip_of`): a Chinese question's English typo (KV
-        # cahce) counts as a name the notes lack, until the index is there.
+        # No term list to find a slip of the keys in (`engine._slip_of`): a typo found nowhere (the cahce of KV cahce
+        # 显存占用怎么算) counts as a name the notes lack until the index is there.
         if not_covered(plan, weights, absence, total, held) or apart_pair(
             plan, weights, held, in_one_note, two_together=two_together
         ):

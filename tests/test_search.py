@@ -1780,3 +1780,17 @@ def test_keywords_whose_rarest_word_no_note_holds_are_a_topic_the_notes_lack(tmp
         # … unless it is one slip of the keys from a word the notes hold (parallelism)
         results = searcher.search("Megatron tensor paralelism 列切分 行切分")
         assert "学习笔记/tp.md" in [hit.path for hit in results.hits], results
+
+
+def test_knowing_and_not_fitting_are_the_askers_verbs_not_names(tmp_path: Path) -> None:
+    notes = {  # no clause writes 放不下 beside 模型, nor 知道 beside 测试题
+        "学习笔记/memory.md": f"# 显存\n\n显存不够时用梯度检查点；模型放在多张卡上。放不下就切分。{FILLER}\n",
+        "学习笔记/contamination.md": f"# 污染\n\n测试题混进了训练数据，模型就会背答案。我们知道这点。{FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    scan = scanned(root)
+    for question, path in (("显存不够 放不下模型 怎么办", "学习笔记/memory.md"),
+                           ("怎么知道测试题是不是已经被模型背过了", "学习笔记/contamination.md")):
+        for searcher in warm_searcher(root):
+            assert searcher.search(question).hits[0].path == path
+        assert scan(question)[:1] == [path]

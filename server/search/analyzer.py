@@ -85,7 +85,8 @@ FRAMING_WORDS = _words(
     ways much many want know like best good better out up down off over 需要 使用 用法 用途 有用
     越来越 逐渐 不断 一直 总是 经常 常常 往往 通常 非常 特别 十分 相当 已经 仍然 依然 明显 突然
     梳理 科普 来龙去脉 展开 做到 说明 出来 出去 进来 进去 下来 下去 上来 上去 回来 回去 过来 过去 开来
-    搞不懂 不懂 没懂 看不懂 弄不懂 不明白 搞不明白 搞混 分不清 老是
+    搞不懂 不懂 没懂 看不懂 弄不懂 不明白 搞不明白 搞混 分不清 老是 知道 判断出
+    放不下 装不下 存不下 塞不下 跑不动 训不动 跑不起来 训不起来 放得下 装得下 跑得动
     两个 三个 四个 几个 两种 三种 四种 几种 两类 三类 两步 三步 两次 两层 两者 三者"""
 ) | frozenset(degree + quality for degree in DEGREE for quality in "慢快大小多少长短高低难贵重轻深浅宽窄")
 # 太慢, 很大: what the asker says of the topic (分词器训练太慢怎么办), never part of its name

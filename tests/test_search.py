@@ -375,6 +375,17 @@ def test_html_layout_in_a_note_is_not_searched_as_its_words(tmp_path: Path) -> N
         assert "学习笔记/cover.md" in [hit.path for hit in searcher.search("注意力 词元").hits]
 
 
+def test_an_images_path_is_not_searched_as_words_and_not_shown(tmp_path: Path) -> None:
+    root = root_with(tmp_path, {"学习笔记/gpu.md": (
+        "# 内存层次\n\n![张量内存](../images/3-9-tensor-memory.png) 和 ![](assets/IPvCcUZMLcyI1NS.png)\n\n"
+        "SRAM 比 HBM 快得多。\n")})
+    for searcher in warm_searcher(root):
+        assert searcher.search("tensor memory png").hits == [] and searcher.search("IPvCcUZMLcyI1NS").hits == []
+        results = searcher.search("张量内存")  # the alt text is the image's words
+        assert [hit.path for hit in results.hits] == ["学习笔记/gpu.md"]
+        assert "images/" not in results.hits[0].snippet and "![**张量内存**]" in results.hits[0].snippet
+
+
 def test_a_question_quoting_words_no_note_writes_finds_the_words_and_says_so(shared: Searcher) -> None:
     # A question's quotes are as often the asker's own phrase as an exact one.
     results = shared.search('为什么 “memory pin” 能加快拷贝')

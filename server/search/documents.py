@@ -31,6 +31,9 @@ _REFERENCES_HEADING = re.compile(
     r"|further reading|bibliography|resources|reading list|links)[\W_]*",
     re.IGNORECASE,
 )
+# An image's target (![张量内存](../images/3-9-tensor-memory.png), a hashed IPvCcUZ.png): a file's path, not prose;
+# its words (and a hash's letters, pv of IPv…) would match queries they say nothing about. Its alt text stays.
+_IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
 _SNIPPET_SOURCE_CHARS = 800  # a heading-only section shows the start of its subsections instead
 
 
@@ -140,11 +143,11 @@ def file_record(path: str, text: str, *, kind: str, mtime_ns: int, size: int, ve
     for ordinal, section in enumerate(doc.sections):
         own = doc.own_text(section)
         prose, code = split_code(own)
-        prose = _HTML_TAG.sub(" ", prose)
+        prose = _IMAGE.sub(r"\1", _HTML_TAG.sub(" ", prose))
         if section.level and _REFERENCES_HEADING.fullmatch(section.title):
             prose, code = "", f"{prose}\n\n{code}"
         trail = section.trail[1:] if section.trail and section.trail[0] == doc.title else section.trail
-        shown = own if own.strip() else _opening(doc, section)
+        shown = _IMAGE.sub(r"![\1]", own if own.strip() else _opening(doc, section))
         # Each heading of the trail its own paragraph: a parent's and a child's words are not written together.
         sections.append(SectionRecord(ordinal, section.level, section.path, "\n\n".join(trail), prose, code, shown))
     return FileRecord(

@@ -1725,7 +1725,7 @@ def test_a_question_whether_one_thing_applies_to_another_needs_both_in_one_secti
     scan = scanned(root)
     for searcher in warm_searcher(root):
         for question, target in (("RoPE 能用在时间序列异常检测上吗？", "时间序列异常检测"),
-                                 ("在时间序列异常检测里怎么用 RoPE", "时间序列异常检测"),
+                                 ("RoPE 能不能用于时间序列异常检测", "时间序列异常检测"),
                                  ("can RoPE be applied to point clouds?", "point clouds")):
             results = by_index_and_scan(searcher, scan, question)  # RoPE's note says nothing of the other
             assert results.hits == [] and results.notice is not None, results
@@ -1736,12 +1736,14 @@ def test_a_question_whether_one_thing_applies_to_another_needs_both_in_one_secti
 
 @pytest.mark.parametrize(("question", "spans"), [
     ("旋转位置编码能用在时间序列异常检测上吗？", ["旋转位置编码", "时间序列异常检测"]),
-    ("RoPE 在点云里怎么用", ["RoPE ", "点云"]),
-    ("在点云里怎么用 RoPE", [" RoPE", "点云"]),
+    ("RoPE能不能用于点云", ["RoPE", "点云"]),
     ("Does BPE tokenization work for DNA sequences?", ["Does BPE tokenization ", "DNA sequences"]),
     ("can RoPE be applied to point clouds?", ["can RoPE be ", "point clouds"]),
     ("用于训练的数据怎么清洗", []),  # the question is about what follows 用于
-    ("混合精度用在什么地方", []),  # … or asks where
+    ("混合精度能用在什么地方", []),  # … or asks where
+    ("GQA为什么能用于长上下文", []),  # a why or how question: it applies, and something else is asked
+    ("why is RoPE applied to queries and keys but not values", []),
+    ("torch.autocast 在 benchmarking 作业里怎么用", []),  # a setting, not a thing it may apply to
     ("为什么 pin_memory 能加速", []),
 ])
 def test_a_question_names_its_subject_and_what_it_asks_it_applies_to(question: str, spans: list[str]) -> None:

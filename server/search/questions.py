@@ -164,37 +164,33 @@ def compared_spans(text: str) -> list[tuple[int, int]]:
     return spans if len(spans) > 1 else []
 
 
-# A question asking whether its subject serves another thing (RoPE 能用在点云上吗, 在点云里怎么用 RoPE, does BPE
-# work for DNA sequences): the subject, the words that apply it, the thing it is applied to, its end.
+# A question asking whether its subject serves another thing, yes or no (RoPE 能用在点云上吗, can RoPE be applied to
+# point clouds, does BPE work for DNA sequences): the words that apply it, then the thing it is applied to, ending
+# the question. Not a why or how question (GQA 为什么能用于长上下文, why is RoPE applied to queries): it says the
+# subject applies and asks something else of it.
 _ZH_APPLIED = re.compile(
-    r"(?P<applying>(?:能|可以|能否|能不能|可不可以|可否|会)?(?:用在|用于|应用于|应用在|用到|适用于|拿来做|用来做))"
+    r"(?P<applying>(?:能|可以|能否|能不能|可不可以|可否)(?:用在|用于|应用于|应用在|用到|适用于|拿来做|用来做))"
     r"(?P<target>[^，,。；;：:！!？?\n]+?)"
     r"(?:的?(?:上面|上|里面|里|中|当中|方面|领域))?(?:吗|么|嘛|呢|吧|可以吗|行吗|好吗|效果怎么样|效果如何)?\s*[？?]?\s*$")
-_ZH_APPLIED_IN = re.compile(
-    r"在(?P<target>[^，,。；;：:！!？?\n在]{1,16}?)(?:上面|上|里面|里|中|当中)"
-    r"(?P<applying>(?:能|可以)?(?:怎么|如何|能不能|可不可以)?(?:用|使用|应用))")
+_ZH_ASKING_ELSE = re.compile(r"为什么|为何|为啥|怎么|怎样|如何")
 _EN_APPLIED = re.compile(
+    r"^\s*(?:can|could|does|do|is|are|would|will|should)\b.*?"
     r"\b(?P<applying>(?:work|works|be\s+used|used|apply|applied|useful|help|helps)\s+(?:for|on|to|in|with))\s+"
     r"(?:(?:a|an|the)\s+)?(?P<target>[^?.,;]+?)\s*[?？.]?\s*$", re.IGNORECASE)
 
 
 def applied_spans(text: str) -> list[tuple[int, int]]:
-    """Where a question names its subject and the thing it asks whether the subject applies to (RoPE|点云 of
-    RoPE 能用在点云上吗 and of RoPE 在点云里怎么用; BPE tokenization|DNA sequences of "does BPE tokenization work
-    for DNA sequences"): [subject, target] offsets, or [] for any other question. The subject is the rest of
-    the clause: a section on it that never names the target says nothing of the two together."""
-    for pattern in (_ZH_APPLIED, _EN_APPLIED, _ZH_APPLIED_IN):
+    """Where a yes-or-no question names its subject and the thing it asks whether the subject applies to (RoPE|点云
+    of RoPE 能用在点云上吗; BPE tokenization|DNA sequences of "does BPE tokenization work for DNA sequences"):
+    [subject, target] offsets, or [] for any other question. The subject is the rest of the clause: a section on
+    it that never names the target says nothing of the two together."""
+    for pattern in (_ZH_APPLIED, _EN_APPLIED):
         found = pattern.search(text)
-        if found is None or _ZH_QUESTION.search(found.group("target")):
+        if found is None or _ZH_QUESTION.search(found.group("target")) or \
+                (pattern is _ZH_APPLIED and _ZH_ASKING_ELSE.search(text)):
             continue  # 用于训练的数据怎么清洗: the question is about what follows, not whether it applies
         clause_start = max((match.end() for match in _CLAUSE_END.finditer(text, 0, found.start())), default=0)
-        if pattern is _ZH_APPLIED_IN:  # 在点云里怎么用 RoPE: the subject may follow, to the clause's end
-            before = (clause_start, found.start())
-            end = _CLAUSE_END.search(text, found.end())
-            after = (found.end("applying"), end.start() if end else len(text))
-            subject = before if text[before[0]:before[1]].strip() else after
-        else:
-            subject = (clause_start, found.start())
+        subject = (clause_start, found.start("applying"))
         if text[subject[0]:subject[1]].strip() and found.group("target").strip():
             return [subject, found.span("target")]
     return []

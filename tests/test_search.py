@@ -1027,6 +1027,11 @@ def test_a_question_in_the_askers_own_verbs_and_idioms_still_finds_its_note(
     assert results.absent == []
 
 
+def test_the_m_of_im_is_no_word_of_the_topic(phrasing: Searcher) -> None:
+    results = phrasing.search("explain Chatbot Arena like I'm five")  # m five was a name no note holds
+    assert [hit.path for hit in results.hits][:1] == ["学习笔记/arena.md"] and results.absent == ["five"], results
+
+
 @pytest.mark.parametrize(("question", "named"), [
     ("什么是图神经网络", "图神经网络"),  # a lone character naming a thing still makes the name
     ("支持向量机的核函数怎么选", "支持向量机"),  # 支持, 向量 and 函数 are there, 向量机 is not

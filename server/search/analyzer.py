@@ -747,7 +747,7 @@ def _number_forms(word: str) -> tuple[str, ...]:
     return (word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s"),)
 
 
-CONTRACTIONS = frozenset({"s", "t", "re", "ve", "ll"})  # transformer's, don't, they're, we've, it'll
+CONTRACTIONS = frozenset({"s", "t", "re", "ve", "ll", "m", "d"})  # it's, don't, they're, we've, it'll, I'm, I'd
 
 
 _APOSTROPHES = "'’‘ʼ"

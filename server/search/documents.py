@@ -147,7 +147,7 @@ def file_record(path: str, text: str, *, kind: str, mtime_ns: int, size: int, ve
         if section.level and _REFERENCES_HEADING.fullmatch(section.title):
             prose, code = "", f"{prose}\n\n{code}"
         trail = section.trail[1:] if section.trail and section.trail[0] == doc.title else section.trail
-        shown = _IMAGE.sub(r"![\1]", own if own.strip() else _opening(doc, section))
+        shown = _IMAGE.sub(r"![\1]", _HTML_TAG.sub(" ", own if own.strip() else _opening(doc, section)))
         # Each heading of the trail its own paragraph: a parent's and a child's words are not written together.
         sections.append(SectionRecord(ordinal, section.level, section.path, "\n\n".join(trail), prose, code, shown))
     return FileRecord(

@@ -1814,11 +1814,3 @@ def test_knowing_and_not_fitting_are_the_askers_verbs_not_names(tmp_path: Path) 
         for searcher in warm_searcher(root):
             assert searcher.search(question).hits[0].path == path
         assert scan(question)[:1] == [path]
-
-
-def test_numbers_alone_are_no_topic(tmp_path: Path) -> None:
-    notes = {"学习笔记/fp.md": f"# 精度\n\nFP16 用 16 位存一个数，FP8 用 8 位。{FILLER}\n"}
-    root = root_with(tmp_path, notes)
-    for searcher in warm_searcher(root):
-        assert searcher.search("减肥 16+8 轻断食 有用吗").hits == []  # 16 and 8 are in the notes, the topic is not
-        assert [hit.path for hit in searcher.search("FP16 用 16 位").hits][:1] == ["学习笔记/fp.md"]

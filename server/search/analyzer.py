@@ -575,11 +575,11 @@ class Unit:
 
     @property
     def framing(self) -> bool:
-        """A word that frames a question, a lone Han character (有什么用 -> 用) or a number (the 39 of 39度): it
-        carries little of the query's meaning and is only found where the notes happen to isolate it too."""
+        """A word that frames a question, or a lone Han character (有什么用 -> 用): it carries little of
+        the query's meaning and is only found where the notes happen to isolate it too."""
         return not self.term and (
             self.text in FRAMING_WORDS or self.text in QUESTION_WORDS_EN or self.text in QUESTION_WORDS_ZH
-            or (len(self.text) == 1 and _HAS_HAN.match(self.text) is not None) or self.text.isdigit())
+            or (len(self.text) == 1 and _HAS_HAN.match(self.text) is not None))
 
     @property
     def phrasing(self) -> bool:

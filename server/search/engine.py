@@ -141,8 +141,9 @@ class SearchEngine:
             try:
                 with self._index.reading() as terms:
                     if terms is not None:
-                        found, absent, apart = self._from_index(terms, plan, filters, request)
-                        similar = [] if found else _similar_words(terms, absent)
+                        slips = Slips(terms)  # a walk of the term list per word, shared by both asks
+                        found, absent, apart = self._from_index(terms, plan, filters, request, slips)
+                        similar = [] if found else _similar_words(terms, absent, slips)
                 break
             except IndexOvertaken:
                 continue
@@ -211,7 +212,7 @@ class SearchEngine:
         return plan
 
     def _from_index(
-        self, terms: IndexTerms, plan: QueryPlan, filters: Filters, request: SearchRequest
+        self, terms: IndexTerms, plan: QueryPlan, filters: Filters, request: SearchRequest, slips: Slips
     ) -> tuple[list[SectionHit], list[str], list[str]]:
         """The hits, the query words no note holds, and the two that carry the query when they never meet."""
         plan = inflected_where_unwritten(plan, lambda term: len(terms.postings(term).docs) > 0)
@@ -226,9 +227,9 @@ class SearchEngine:
                                lambda index: _close_somewhere(ranking, terms, index),
                                lambda members: _in_one_note(ranking, terms, members, forms=True))
         absent = absence.words
-        slips = [i for i in names_found_nowhere(plan, ranking.weights, absence, held)
-                 if _slip_of(terms, plan.units[i].text) is not None]
-        if not_covered(plan, ranking.weights, absence, terms.sections, held, slips):
+        typos = [i for i in names_found_nowhere(plan, ranking.weights, absence, held)
+                 if slips.of(plan.units[i].text) is not None]
+        if not_covered(plan, ranking.weights, absence, terms.sections, held, typos):
             return [], absent, []
         if (pair := apart_pair(plan, ranking.weights, held, lambda pair: _in_one_note(ranking, terms, pair),
                                two_together=lambda: _two_together(ranking))) is not None:
@@ -285,7 +286,7 @@ SLIP_MIN_LETTERS = 4  # a shorter word is a slip from too many others to tell on
 SIMILAR_COMMONER = 10  # a suggestion is held by this many times as many sections as the word typed, and by three
 
 
-def _similar_words(terms: IndexTerms, absent: Sequence[str]) -> list[tuple[str, str]]:
+def _similar_words(terms: IndexTerms, absent: Sequence[str], slips: Slips) -> list[tuple[str, str]]:
     """For the English words of `absent` (the words, or pairs of words, no note holds), a word the notes hold one
     slip of the keys away (a letter left out, added, mistyped or two swapped: flashattenion, tokenzier), when it
     is far commoner: (typed, suggested) pairs. Only suggested, never searched: a word found nowhere may be a
@@ -295,9 +296,24 @@ def _similar_words(terms: IndexTerms, absent: Sequence[str]) -> list[tuple[str, 
              if word.isascii() and word.isalpha() and len(word) >= SIMILAR_MIN_LETTERS]
     rare = {word: held for word in words if (held := len(terms.postings(word).docs)) <= 1}  # no slip if several
     for typed in sorted(rare, key=len, reverse=True)[:1]:  # one walk of the term list (~5 ms): one slip a query
-        if (best := _slip_of(terms, typed, rare[typed])) is not None:
+        if (best := slips.of(typed, rare[typed])) is not None:
             similar.append((typed, best))
     return similar
+
+
+class Slips:
+    """The words one slip of the keys from the words a search asks about (`_slip_of`), each looked up once: the
+    absent-topic rule and the "Did you mean" suggestion ask for the same word."""
+
+    def __init__(self, terms: IndexTerms) -> None:
+        self._terms = terms
+        self._found: dict[tuple[str, int], str | None] = {}
+
+    def of(self, typed: str, held: int = 0) -> str | None:
+        key = (typed, held)
+        if key not in self._found:
+            self._found[key] = _slip_of(self._terms, typed, held)
+        return self._found[key]
 
 
 def _slip_of(terms: IndexTerms, typed: str, held: int = 0) -> str | None:

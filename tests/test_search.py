@@ -1465,7 +1465,7 @@ def test_a_comparison_with_a_thing_the_notes_lack_is_not_covered(tmp_path: Path)
     root = root_with(tmp_path, notes)
     for searcher in warm_searcher(root):
         for question in ("git rebase和merge的区别", "merge跟rebase有什么不同", "git rebase vs git merge",
-                         "how does git merge compare with git rebase?"):
+                         "how does git merge compare with git rebase?", "git merge 和 git rebase 有什么联系"):
             results = searcher.search(question)
             assert results.hits == [] and results.absent == ["rebase"], results
         assert [hit.path for hit in searcher.search("Adam和AdamW有什么区别").hits][:1] == ["学习笔记/adam.md"]
@@ -1484,6 +1484,8 @@ def test_compared_spans_name_what_a_question_compares() -> None:
     assert compared("adam vs sgd") == ["adam", "sgd"]
     assert compared("how does a bloom filter compare with a cuckoo filter") == ["bloom filter", "cuckoo filter"]
     assert compared("how do I compare two models") == []
+    assert compared("RoPE和ALiBi有什么关系") == ["RoPE", "ALiBi"]  # how two things relate is asked of both
+    assert compared("残差连接和层归一化跟dropout有什么关系") == []  # … of three, the notes may answer for some
     assert compared("what does the bitter lesson say about scale versus clever methods") == []
     assert compared("为什么训练更稳") == []
 

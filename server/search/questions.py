@@ -133,6 +133,9 @@ def subject_end(text: str) -> int | None:
 
 
 _ZH_COMPARING = re.compile(r"(?:之间)?(?:的)?(?:有什么|有啥|有何|是什么|是啥)?(?:区别|不同|差别|差异|异同)")
+# A和B有什么联系: how two things relate is asked of both, as how they differ is; of three or more (残差连接和层归一化
+# 跟dropout有什么关系) the notes may answer for some.
+_ZH_RELATING = re.compile(r"(?:之间)?(?:有什么|有啥|有何|是什么|是啥)(?:联系|关系|关联)")
 _EN_COMPARING = re.compile(r"\bdifferences?\s+between\s+(.+?)\s+and\s+(.+?)\s*(?:[?？.!,，]|$)"
                            r"|^\s*([^\s?]+(?:\s+[^\s?]+){0,2})\s+(?:vs\.?|versus)\s+([^\s?]+(?:\s+[^\s?]+){0,2})\s*[?？]?\s*$",
                            re.IGNORECASE)
@@ -152,6 +155,7 @@ def compared_spans(text: str) -> list[tuple[int, int]]:
         groups = [i for i in range(1, (english.re.groups or 0) + 1) if english.group(i) is not None]
         return [english.span(i) for i in groups]
     asking = _ZH_COMPARING.search(text)
+    relating = asking is None and (asking := _ZH_RELATING.search(text)) is not None
     if asking is None:
         return []
     clause_start = max((match.end() for match in _CLAUSE_END.finditer(text, 0, asking.start())), default=0)
@@ -161,7 +165,7 @@ def compared_spans(text: str) -> list[tuple[int, int]]:
         spans.append((start, separator.start()))
         start = separator.end()
     spans.append((start, asking.start()))
-    return spans if len(spans) > 1 else []
+    return spans if len(spans) == 2 or (len(spans) > 2 and not relating) else []
 
 
 # A question asking whether its subject serves another thing, yes or no (RoPE 能用在点云上吗, can RoPE be applied to

@@ -1698,6 +1698,18 @@ def test_speculative_decoding_finds_the_notes_on_tou_ji_cai_yang(tmp_path: Path)
         assert [hit.path for hit in searcher.search("speculative decoding").hits] == ["学习笔记/spec.md"]
 
 
+@pytest.mark.parametrize(("query", "note"), [
+    ("梯度消失", "# Vanishing gradients\n\nDeep nets without residuals suffer from vanishing gradients."),
+    ("教师强制", "# Teacher forcing\n\nThe decoder is fed the gold previous token."),
+    ("low-rank adaptation", "# 低秩适配\n\n只训练两个小矩阵。"),
+    ("个人身份信息 过滤", "# PII\n\nMask PII before training; 过滤 emails and phone numbers."),
+])
+def test_course_terms_are_found_in_the_other_language(tmp_path: Path, query: str, note: str) -> None:
+    notes = {"学习笔记/term.md": f"{note} {FILLER}\n", "学习笔记/other.md": f"# 其他\n\n别的内容。{FILLER}\n"}
+    for searcher in warm_searcher(root_with(tmp_path, notes)):
+        assert [hit.path for hit in searcher.search(query).hits][:1] == ["学习笔记/term.md"], query
+
+
 def test_two_english_keywords_of_one_name_follow_each_other_at_once(tmp_path: Path) -> None:
     notes = {
         "学习笔记/grpo.md": f"# GRPO\n\nThe loss combines the policy gradient and KL penalty terms. {FILLER}\n",

@@ -841,7 +841,7 @@ def rank(plan: QueryPlan, terms: TermSource, in_capitals: Written | None = None,
     if plan.question and (sides := compared_sides(plan, ranking.held_counts())):
         one_sided = ~np.logical_and.reduce([held[i] for i in sides])  # a comparison without each thing compared
         coverage[one_sided] = np.minimum(coverage[one_sided], MIN_COVERAGE - NAMELESS_MARGIN)
-    if plan.question and (sides := applied_sides(plan, ranking.held_counts())):
+    if plan.question and (sides := applied_sides(plan, ranking.held_counts())):  # counts only for a question
         coverage[~np.logical_and.reduce([held[i] for i in sides])] = 0.0  # says nothing of the two together
     if plan.phrases:
         _require_phrases(ranking, terms)
@@ -876,7 +876,7 @@ def applied_sides(plan: QueryPlan, df: Sequence[int]) -> list[int]:
     first. A section lacking either is no answer at all, not even a partial one: RoPE's own sections say nothing
     of anomaly detection. [] for any other question, or when the notes hold no word of one of the two."""
     sides = []
-    for start, end in applied_spans(plan.text):
+    for start, end in applied_spans(plan.text) if plan.question else []:
         own = [i for i, unit in enumerate(plan.units)
                if start <= unit.start and unit.end <= end and df[i] and unit.topical and not unit.framing]
         if not own:

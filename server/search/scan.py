@@ -180,7 +180,7 @@ class Scanner:
         least = QUESTION_MIN_COVERAGE if plan.question else MIN_COVERAGE
         named = names_held(plan, held)
         sides = compared_sides(plan, df)
-        applied = applied_sides(plan, df) if plan.question else []
+        applied = applied_sides(plan, df)
         found: list[tuple[float, SectionHit]] = []
         for file, row in zip(files, could, strict=True):
             if coverage(weights, row) >= least and passes(file.record, filters):

@@ -155,7 +155,9 @@ def compared_spans(text: str) -> list[tuple[int, int]]:
         groups = [i for i in range(1, (english.re.groups or 0) + 1) if english.group(i) is not None]
         return [english.span(i) for i in groups]
     asking = _ZH_COMPARING.search(text)
-    relating = asking is None and (asking := _ZH_RELATING.search(text)) is not None
+    relating = asking is None
+    if relating:
+        asking = _ZH_RELATING.search(text)
     if asking is None:
         return []
     clause_start = max((match.end() for match in _CLAUSE_END.finditer(text, 0, asking.start())), default=0)

@@ -633,11 +633,13 @@ def _damage_reported() -> Iterator[None]:
 
 
 # Where the index's files are read: Whoosh, and this project's readers of its segments.
-_WHOOSH_DIR = os.path.dirname(whoosh_index.__file__) + os.sep
-_INDEX_READERS = frozenset(os.path.join(os.path.dirname(__file__), name)
+# Compared case-folded where the file system folds case (Windows, `os.path.normcase`).
+_WHOOSH_DIR = os.path.normcase(os.path.dirname(whoosh_index.__file__) + os.sep)
+_INDEX_READERS = frozenset(os.path.normcase(os.path.join(os.path.dirname(__file__), name))
                            for name in ("whoosh_index.py", "whoosh_private.py", "postings.py"))
-_PROJECT_DIRS = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), package) + os.sep
-                      for package in ("server", "memory_schema"))
+_PROJECT_DIRS = tuple(
+    os.path.normcase(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), package) + os.sep)
+    for package in ("server", "memory_schema"))
 
 
 def _raised_reading_the_index(err: BaseException) -> bool:
@@ -647,7 +649,7 @@ def _raised_reading_the_index(err: BaseException) -> bool:
     frames = []
     traceback = err.__traceback__
     while traceback is not None:
-        frames.append(traceback.tb_frame.f_code.co_filename)
+        frames.append(os.path.normcase(traceback.tb_frame.f_code.co_filename))
         traceback = traceback.tb_next
     for filename in reversed(frames):
         if filename.startswith(_WHOOSH_DIR) or filename in _INDEX_READERS:

@@ -129,6 +129,13 @@ def test_a_glossary_word_is_not_found_inside_a_longer_english_word() -> None:
     assert all(e.matched != "attention" for e in Glossary.builtin().expand("FlashAttentionV2 kernels"))
 
 
+def test_a_glossary_term_across_the_persons_space_gives_way_to_the_words_they_wrote() -> None:
+    glossary = Glossary([["精度损失", "precision loss"], ["混合精度", "mixed precision"], ["损失缩放", "loss scaling"]])
+    assert [e.matched for e in glossary.expand("混合精度 损失缩放")] == ["混合精度", "损失缩放"]
+    assert [e.matched for e in glossary.expand("精度 损失")] == ["精度 损失"]  # alone, it is what they wrote
+    assert "精度损失" in [e.matched for e in glossary.expand("混合精度损失缩放")]  # no space: jieba's call
+
+
 def test_the_person_glossary_parses_list_lines_and_merges_with_builtin_groups() -> None:
     text = "# 术语表\n\n- 切词器 = 分词器\n* **显存** ＝ VRAM\n- 不是一组\n普通 = 行\n"
     groups = parse_glossary_markdown(text)

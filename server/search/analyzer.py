@@ -356,7 +356,7 @@ def _url_scheme(word: str, text: str, end: int) -> bool:
     return word in _URL_SCHEMES and text.startswith("://", end)
 
 
-def _is_han(char: str) -> bool:
+def is_han(char: str) -> bool:
     if char < "\u3007":
         return False
     return "\u4e00" <= char <= "\u9fff" or _HAS_HAN.match(char) is not None
@@ -428,7 +428,7 @@ def _terms(text: str, start_pos: int) -> tuple[list[Term], int, bool, bool]:
                 _segment_terms(out, segment, segment_pos)
                 segment = []
             stretch.append(word)
-        elif _is_han(word[0]) and _is_han(word[-1]):
+        elif is_han(word[0]) and is_han(word[-1]):
             if stretch:
                 _word_terms(out, "".join(stretch), at)
                 stretch = []
@@ -445,7 +445,7 @@ def _terms(text: str, start_pos: int) -> tuple[list[Term], int, bool, bool]:
             segment.append(word)
         elif _HAS_HAN.search(word):  # a dictionary word mixing scripts (卡拉OK): split it
             for piece in _SCRIPTS.findall(word):
-                if _is_han(piece[0]):
+                if is_han(piece[0]):
                     if stretch:
                         _word_terms(out, "".join(stretch), at)
                         stretch = []
@@ -523,12 +523,12 @@ WORD_STARTS_AFTER_A_BREAK = frozenset("上下")
 def _starts_word(word: str, following: str, previous: str) -> bool:
     """Whether a stop character `word` begins the word after it; `previous` is the word before it ("" at the
     start of a text or a Han run written after a space or punctuation)."""
-    if not following or not _is_han(following[0]) or following in STOP_WORDS_ZH:
+    if not following or not is_han(following[0]) or following in STOP_WORDS_ZH:
         return False
     if word in WORD_STARTS:
         return True
     return word in WORD_STARTS_AFTER_A_BREAK and (not previous or previous in STOP_WORDS_ZH
-                                                  or not (previous[-1].isalnum() or _is_han(previous[-1])))
+                                                  or not (previous[-1].isalnum() or is_han(previous[-1])))
 
 
 def _segments(words: list[tuple[int, str]], before: str) -> list[_Segment]:

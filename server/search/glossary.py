@@ -16,7 +16,9 @@ another group (built-in or not) is merged with it.
 A glossary term is found in a query by comparing `analyzer.match_keys`: Han characters one by one (so
 注意力 is found inside 多头注意力机制) and whole words (so `attention` is not found inside `flashattention`),
 case and width folded. When one match lies inside a longer one (注意力 inside 多头注意力), only the longer
-one counts. This module only finds the aliases; `server.search` decides how much they weigh.
+one counts. A term found across a space the query puts between two Han characters does not count where it
+overlaps a term found within the words as written: in 混合精度 损失缩放 the person wrote two words, and 精度损失
+(precision loss) is neither of them. This module only finds the aliases; `server.search` decides how much they weigh.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from server.search.analyzer import fold, match_keys
+from server.search.analyzer import fold, is_han, match_keys
 
 _LIST_ITEM = re.compile(r"^\s*[-*+]\s+(.+?)\s*$")
 _EQUALS = re.compile(r"\s*[=＝]\s*")
@@ -119,6 +121,7 @@ class Glossary:
                 if spellings and folded_query[keys[i][1] : keys[i + len(candidate) - 1][2]] not in spellings:
                     continue  # the word zero, not ZeRO
                 found.append((i, i + len(candidate), group))
+        found = [m for m in found if not _across_a_space(m, found, folded_query, keys)]
         found.sort(key=lambda m: (m[0] - m[1], m[0]))
         kept: list[tuple[int, int, int]] = []
         for first, end, group in found:
@@ -133,6 +136,20 @@ class Glossary:
             start, stop = keys[first][1], keys[end - 1][2]
             expansions.append(Expansion(folded_query[start:stop], start, stop, aliases))
         return expansions
+
+
+def _across_a_space(match: tuple[int, int, int], found: list[tuple[int, int, int]], query: str,
+                    keys: list[tuple[str, int, int]]) -> bool:
+    """Whether a match spans whitespace the query puts between two Han characters while overlapping a match
+    that does not: 精度损失 in 混合精度 损失缩放, where the person wrote 混合精度 and 损失缩放. Typed alone
+    (精度 损失) it still counts."""
+    def spaced(first: int, end: int) -> bool:
+        return any(is_han(keys[k][0]) and is_han(keys[k + 1][0]) and query[keys[k][2] : keys[k + 1][1]].isspace()
+                   for k in range(first, end - 1))
+
+    first, end, _ = match
+    return spaced(first, end) and any(other[0] < end and first < other[1] and not spaced(other[0], other[1])
+                                      for other in found)
 
 
 def _dedupe(terms: list[str]) -> list[str]:

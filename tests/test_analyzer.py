@@ -490,3 +490,11 @@ def test_which_asks_a_question_and_plus_joins_two_things() -> None:
 def test_what_a_name_corresponds_to_asks_what_it_means() -> None:
     units = {unit.text: unit for unit in plan_query("what does a Triton program_id correspond to").units}
     assert units["correspond"].framing and not units["program_id"].framing
+
+
+def test_a_word_jieba_cuts_across_a_glossary_terms_edge_is_cut_at_the_edge() -> None:
+    query = "为什么更推荐用脑浮点数"
+    start = query.index("脑浮点数")
+    assert "用脑" in [unit.text for unit in plan_query(query).units]  # jieba's own cut
+    units = [unit.text for unit in plan_query(query, terms=[(start, start + 4)]).units]
+    assert "用脑" not in units and "浮点数" in units

@@ -487,9 +487,12 @@ class _Segment(NamedTuple):
 class _Cuts:
     """jieba's words for a whole text, cut once (one call per run costs 5x more), handed out per Han run."""
 
-    def __init__(self, folded: str) -> None:
+    def __init__(self, folded: str, terms: Sequence[tuple[int, int]] = ()) -> None:
+        """`terms`: spans of glossary terms in `folded`; a word jieba cuts across a Han term's edge is cut there."""
         self.text = folded
         self.words: list[str] = JIEBA.cut(folded) if _HAS_HAN.search(folded) else []
+        if terms and self.words:
+            self.words = _cut_at_term_edges(self.words, folded, terms)
         self.ends = list(accumulate(map(len, self.words)))
 
     def within(self, start: int, end: int) -> list[tuple[int, str]]:
@@ -511,6 +514,23 @@ class _Cuts:
             if off + len(word) > end - start:
                 found[-1] = (off, word[: end - start - off])
         return found
+
+
+def _cut_at_term_edges(words: list[str], text: str, terms: Sequence[tuple[int, int]]) -> list[str]:
+    """`words` cut again where one crosses the edge of a glossary term written in Han characters: jieba's 用脑|浮点数
+    of 推荐用脑浮点数 hides the term 脑浮点数 (bfloat16), cut 用|脑|浮点数 its words are the term's."""
+    edges = {edge for start, end in terms if all(is_han(char) for char in text[start:end]) for edge in (start, end)}
+    if not edges:
+        return words
+    cut: list[str] = []
+    start = 0
+    for word in words:
+        end = start + len(word)
+        inside = sorted(edge for edge in edges if start < edge < end)
+        for lo, hi in zip([start, *inside], [*inside, end]):
+            cut.append(text[lo:hi])
+        start = end
+    return cut
 
 
 # Function characters that as often begin a word jieba does not know, cut off by it (向|量化 of 向量化, 过|拟合 of
@@ -852,7 +872,7 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
     plan.question = is_question(folded)
     seen: set[tuple[tuple[str, ...], ...]] = set()
     shouting = not any(char.islower() for char in cased) and not _HAS_HAN.search(cased)  # WHY IS GELU SLOW
-    cuts = _Cuts(without_requests(cased))
+    cuts = _Cuts(without_requests(cased), terms)
     previous: tuple[Unit, int] | None = None  # the last word unit and where its run ended
     for match in _RUNS.finditer(cuts.text):
         run = match.group()

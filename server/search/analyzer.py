@@ -33,7 +33,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from itertools import accumulate, product
+from itertools import accumulate, pairwise, product
 from typing import Any, NamedTuple
 
 from server.search.questions import A_NOT_A, QUESTION_WORDS_EN, QUESTION_WORDS_ZH, english_variants, is_question
@@ -527,7 +527,7 @@ def _cut_at_term_edges(words: list[str], text: str, terms: Sequence[tuple[int, i
     for word in words:
         end = start + len(word)
         inside = sorted(edge for edge in edges if start < edge < end)
-        for lo, hi in zip([start, *inside], [*inside, end]):
+        for lo, hi in pairwise([start, *inside, end]):
             cut.append(text[lo:hi])
         start = end
     return cut

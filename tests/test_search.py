@@ -1447,15 +1447,21 @@ def test_a_long_chinese_word_is_held_only_where_its_characters_are_written_toget
                     assert found == scan(query) == [] and results.absent, results
 
 
-def test_a_word_found_nowhere_one_slip_from_a_common_word_is_suggested_not_searched(tmp_path: Path) -> None:
+def test_a_word_found_nowhere_one_slip_from_a_common_word_is_searched_in_its_place_and_said(tmp_path: Path) -> None:
     notes = {f"学习笔记/bpe-{i}.md": f"# BPE {i}\n\nThe tokenizer merges pairs; data is collected first.\n"
              for i in range(4)}
     for searcher in warm_searcher(root_with(tmp_path, notes)):
-        results = searcher.search("tokenzier")  # two letters swapped
-        assert results.hits == [] and results.absent == ["tokenzier"], results
-        assert results.notice is not None and "Did you mean tokenizer (for tokenzier)?" in results.notice
+        results = searcher.search("tokenzier 的 merges")  # two letters swapped
+        assert {hit.path for hit in results.hits} == set(notes), results
+        assert results.absent == ["tokenzier"] and results.corrected == {"tokenzier": "tokenizer"}, results
+        assert results.notice is not None and "these results are for tokenizer (for tokenzier)" in results.notice
         results = searcher.search("collector")  # two letters from collected: another word, not a slip
-        assert results.hits == [] and results.notice is not None and "Did you mean" not in results.notice
+        assert results.hits == [] and results.corrected == {}, results
+        assert results.notice is not None and "collected" not in results.notice
+        # Meant, it would still have to be found with the rest of the query: a topic the notes lack stays so.
+        results = searcher.search("tokenzier 遗传算法")
+        assert results.hits == [] and results.corrected == {}, results
+        assert results.notice is not None and "Did you mean tokenizer (for tokenzier)?" in results.notice
 
 
 def test_a_comparison_with_a_thing_the_notes_lack_is_not_covered(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ matches and some query word occurs in no note, the results name it.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from itertools import islice, pairwise
@@ -133,23 +134,15 @@ class SearchEngine:
             common = "the query holds only very common words; add a topic word."
             return SearchResults(query=request.query, hits=[], aliases=[], index_state=self._index.state.value,
                                  notice=common)
-        found: list[SectionHit] | None = None
-        absent: list[str] = []
-        apart: list[str] = []
-        similar: list[tuple[str, str]] = []
-        for _attempt in range(3):  # another process's commit may replace the one being read: read the new one
-            try:
-                with self._index.reading() as terms:
-                    if terms is not None:
-                        slips = Slips(terms)  # a walk of the term list per word, shared by both asks
-                        found, absent, apart = self._from_index(terms, plan, filters, request, slips)
-                        similar = [] if found else _similar_words(terms, absent, slips)
-                break
-            except IndexOvertaken:
-                continue
-            except IndexUnavailable:
-                found = None
-                break
+        found, absent, apart, similar = self._read_index(plan, filters, request)
+        corrected: dict[str, str] = {}
+        if found == [] and similar:
+            # Every word but a slip of the keys is in the notes (chinchila): search the word it was meant to be,
+            # and say so. Only when nothing was found as typed, one word a query (see `_similar_words`).
+            fixed_plan = self.plan(_with_words_replaced(request.query, similar))
+            fixed, _, _, _ = self._read_index(fixed_plan, filters, request)
+            if fixed:
+                found, plan, corrected = fixed, fixed_plan, dict(similar)
         state = self._index.state
         waiting = self._index.pending
         notice: str | None = None
@@ -163,6 +156,9 @@ class SearchEngine:
         if not found and (absent or apart) and not scanned and waiting:
             notice = (f"nothing found, but {waiting} changed notes are not indexed yet and may hold it; search again "
                       "in a moment.")
+        elif corrected:
+            notice = "no note contains " + ", ".join(corrected) + "; these results are for " + ", ".join(
+                f"{word} (for {typed})" for typed, word in corrected.items()) + ", the word the notes hold."
         elif not found and absent:
             notice = (f"no note contains {'、'.join(absent)}; the notes may not cover this, or try other words "
                       "for it.")
@@ -177,7 +173,26 @@ class SearchEngine:
         hits = [_hit(item, plan) for item in found]
         shown = f"pending {waiting}" if state is IndexState.FRESH and waiting else state.value
         return SearchResults(query=request.query, hits=hits, aliases=aliases, index_state=shown, notice=notice,
-                             absent=absent, scanned=scanned)
+                             absent=absent, scanned=scanned, corrected=corrected)
+
+    def _read_index(
+        self, plan: QueryPlan, filters: Filters, request: SearchRequest
+    ) -> tuple[list[SectionHit] | None, list[str], list[str], list[tuple[str, str]]]:
+        """`_from_index` on the index as committed, and the slips of the keys to suggest when nothing was found.
+        The hits are None when the index cannot answer (the notes are then scanned)."""
+        for _attempt in range(3):  # another process's commit may replace the one being read: read the new one
+            try:
+                with self._index.reading() as terms:
+                    if terms is None:
+                        return None, [], [], []
+                    slips = Slips(terms)  # a walk of the term list per word, shared by both asks
+                    found, absent, apart = self._from_index(terms, plan, filters, request, slips)
+                    return found, absent, apart, [] if found else _similar_words(terms, absent, slips)
+            except IndexOvertaken:
+                continue
+            except IndexUnavailable:
+                return None, [], [], []
+        return None, [], [], []
 
     def plan(self, query: str) -> QueryPlan:
         glossary = self._glossary if self._glossary is not None else Glossary.builtin()
@@ -284,6 +299,14 @@ class SearchEngine:
 SIMILAR_MIN_LETTERS = 7  # shorter words are one letter from too many others (react, reach; flows, flops)
 SLIP_MIN_LETTERS = 4  # a shorter word is a slip from too many others to tell one (a, an, at)
 SIMILAR_COMMONER = 10  # a suggestion is held by this many times as many sections as the word typed, and by three
+
+
+def _with_words_replaced(query: str, replacements: Sequence[tuple[str, str]]) -> str:
+    """`query` with each typed word (whole, any case; an English word, so Han text may touch it) replaced by the
+    word meant."""
+    for typed, meant in replacements:  # meant is letters alone (`_slip_of`): no escapes in it
+        query = re.sub(rf"(?<![a-z0-9]){re.escape(typed)}(?![a-z0-9])", meant, query, flags=re.IGNORECASE)
+    return query
 
 
 def _similar_words(terms: IndexTerms, absent: Sequence[str], slips: Slips) -> list[tuple[str, str]]:

@@ -64,6 +64,9 @@ class SearchResults(BaseModel):
     notice: str | None = None
     absent: list[str] = Field(default_factory=list, description="query words that occur in no note")
     scanned: bool = False  # answered by reading the notes, not from the index
+    corrected: dict[str, str] = Field(
+        default_factory=dict,
+        description="a typed word no note holds, and the word one slip of the keys from it searched instead")
 
 
 class IndexStatus(BaseModel):

@@ -1448,9 +1448,12 @@ def test_a_long_chinese_word_is_held_only_where_its_characters_are_written_toget
 
 
 def test_a_word_found_nowhere_one_slip_from_a_common_word_is_searched_in_its_place_and_said(tmp_path: Path) -> None:
-    notes = {f"学习笔记/bpe-{i}.md": f"# BPE {i}\n\nThe tokenizer merges pairs; data is collected first.\n"
-             for i in range(4)}
+    notes = {f"学习笔记/bpe-{i}.md":
+             f"# BPE {i}\n\nThe tokenizer merges pairs; data is collected first, as recommended.\n" for i in range(4)}
     for searcher in warm_searcher(root_with(tmp_path, notes)):
+        results = searcher.search("recommender merges")  # another ending: another word (recommended), not a slip
+        assert results.hits == [] and results.corrected == {}, results
+        assert results.notice is not None and "Did you mean" not in results.notice
         results = searcher.search("tokenzier 的 merges")  # two letters swapped
         assert {hit.path for hit in results.hits} == set(notes), results
         assert results.absent == ["tokenzier"] and results.corrected == {"tokenzier": "tokenizer"}, results

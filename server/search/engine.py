@@ -346,12 +346,19 @@ def _slip_of(terms: IndexTerms, typed: str, held: int = 0) -> str | None:
         return None
     swapped = {typed[:i] + typed[i + 1] + typed[i] + typed[i + 2:] for i in range(len(typed) - 1)}
     near = {word: len(terms.postings(word).docs)  # the index's automaton counts a swap as two edits
-            for word in terms.spelled_like(typed, 1) | swapped if word.isalpha() and word != typed}
+            for word in terms.spelled_like(typed, 1) | swapped
+            if word.isalpha() and word != typed and not _another_ending(typed, word)}
     near = {word: count for word, count in near.items() if count}
     if not near:
         return None
     best = max(near, key=lambda word: (near[word], word))
     return best if near[best] >= max(3, SIMILAR_COMMONER * held) else None
+
+
+def _another_ending(typed: str, word: str) -> bool:
+    """Whether `word` is `typed` with one of its last two letters changed: another form of the word (recommender,
+    recommended; decoder, decoded), not a slip of the keys. The last two swapped (modle) is a slip."""
+    return len(word) == len(typed) and word[:-2] == typed[:-2] and word[-2:] != typed[:-3:-1]
 
 
 def _in_one_note(ranking: Ranking, terms: IndexTerms, members: Sequence[int], *, forms: bool = False) -> bool:

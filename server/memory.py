@@ -79,9 +79,11 @@ class ProjectMemory:
     # --- the index --------------------------------------------------------------------------------------
 
     def ensure_index(self, progress: Progressing | None = None) -> None:
-        """Open the search index and bring it up to date (building it if there is none)."""
-        self.engine.prepare()
+        """Open the search index and bring it up to date (building it if there is none). The index is claimed
+        before the dictionary loads: a search arriving meanwhile then finds a build under way and scans, where
+        finding the index unclaimed it would build it itself and wait the whole build."""
         self.index.ensure_ready(progress)
+        self.engine.prepare()
 
     def rebuild_index(self, progress: Progressing | None = None) -> None:
         self.engine.prepare()

@@ -103,6 +103,42 @@ def test_a_new_insight_is_searchable_as_soon_as_the_tool_returns(memory: Project
     assert hits and hits[0].path == WM
 
 
+def test_a_search_while_the_warm_up_builds_the_index_scans_rather_than_building_it_too(
+    memory: ProjectMemory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server's warm-up starts as it does, and its first slow step is held until the first search is over.
+    # The warm-up must have claimed the index first: the search then waits a moment and scans, saying so. Had
+    # the search found the index unclaimed, it would build it itself, its caller waiting the whole build
+    # (held here, so the search would not end).
+    from server.search import SearchEngine
+
+    searched, build_released = threading.Event(), threading.Event()
+    prepare, build = SearchEngine.prepare, IndexService._build
+
+    def slow_prepare(engine: SearchEngine) -> None:
+        searched.wait(30)
+        prepare(engine)
+
+    def held_build(service: IndexService, *args: object, **kwargs: object) -> None:
+        build_released.wait(30)
+        build(service, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SearchEngine, "prepare", slow_prepare)
+    monkeypatch.setattr(IndexService, "_build", held_build)
+    warm_up = threading.Thread(target=memory.ensure_index)
+    warm_up.start()
+    answers: list[object] = []
+    search = threading.Thread(target=lambda: answers.append(find(memory, "注意力")))
+    search.start()
+    search.join(20)
+    searched.set()
+    build_released.set()
+    warm_up.join(30)
+    search.join(30)
+    (results,) = answers
+    assert results.scanned and results.notice and "still being built" in results.notice, results  # type: ignore[attr-defined]
+
+
 def test_a_write_answers_before_the_index_commits_and_a_search_after_it_still_finds_it(
     memory: ProjectMemory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1757,6 +1757,8 @@ def test_a_question_whether_one_thing_applies_to_another_needs_both_in_one_secti
     for searcher in warm_searcher(root):
         for question, target in (("RoPE 能用在时间序列异常检测上吗？", "时间序列异常检测"),
                                  ("RoPE 能不能用于时间序列异常检测", "时间序列异常检测"),
+                                 ("RoPE 能不能直接拿来做时间序列异常检测", "时间序列异常检测"),
+                                 ("RoPE 对时间序列异常检测也适用吗", "时间序列异常检测"),
                                  ("can RoPE be applied to point clouds?", "point clouds")):
             results = by_index_and_scan(searcher, scan, question)  # RoPE's note says nothing of the other
             assert results.hits == [] and results.notice is not None, results
@@ -1768,6 +1770,10 @@ def test_a_question_whether_one_thing_applies_to_another_needs_both_in_one_secti
 @pytest.mark.parametrize(("question", "spans"), [
     ("旋转位置编码能用在时间序列异常检测上吗？", ["旋转位置编码", "时间序列异常检测"]),
     ("RoPE能不能用于点云", ["RoPE", "点云"]),
+    ("DPO 能不能用来训练扫地机器人？", ["DPO ", "训练扫地机器人"]),
+    ("奖励模型可以直接拿来给作文打分吗", ["奖励模型", "作文打分"]),
+    ("muP 对卷积网络的通道数也成立吗？", ["muP ", "卷积网络的通道数"]),  # what holds of it, for another thing
+    ("muP 对卷积网络为什么不成立", []),
     ("Does BPE tokenization work for DNA sequences?", ["Does BPE tokenization ", "DNA sequences"]),
     ("can RoPE be applied to point clouds?", ["can RoPE be ", "point clouds"]),
     ("用于训练的数据怎么清洗", []),  # the question is about what follows 用于

@@ -175,9 +175,14 @@ def compared_spans(text: str) -> list[tuple[int, int]]:
 # the question. Not a why or how question (GQA 为什么能用于长上下文, why is RoPE applied to queries): it says the
 # subject applies and asks something else of it.
 _ZH_APPLIED = re.compile(
-    r"(?P<applying>(?:能|可以|能否|能不能|可不可以|可否)(?:用在|用于|应用于|应用在|用到|适用于|拿来做|用来做))"
+    r"(?P<applying>(?:能|可以|能否|能不能|可不可以|可否)(?:直接)?"
+    r"(?:用在|用于|应用于|应用在|用到|适用于|拿来做|用来做|拿来给|用来给|拿来|用来))"
     r"(?P<target>[^，,。；;：:！!？?\n]+?)"
     r"(?:的?(?:上面|上|里面|里|中|当中|方面|领域))?(?:吗|么|嘛|呢|吧|可以吗|行吗|好吗|效果怎么样|效果如何)?\s*[？?]?\s*$")
+# … or whether what holds of its subject holds of another thing too (muP 对卷积网络也成立吗).
+_ZH_HOLDS_FOR = re.compile(
+    r"(?P<applying>对于|对)(?P<target>[^，,。；;：:！!？?\n]+?)(?:也|同样|还|都)?(?:成立|适用|有效|管用)"
+    r"(?:吗|么|嘛|呢)\s*[？?]?\s*$")
 _ZH_ASKING_ELSE = re.compile(r"为什么|为何|为啥|怎么|怎样|如何")
 _EN_APPLIED = re.compile(
     r"^\s*(?:can|could|does|do|is|are|would|will|should)\b.*?"
@@ -190,10 +195,10 @@ def applied_spans(text: str) -> list[tuple[int, int]]:
     of RoPE 能用在点云上吗; BPE tokenization|DNA sequences of "does BPE tokenization work for DNA sequences"):
     [subject, target] offsets, or [] for any other question. The subject is the rest of the clause: a section on
     it that never names the target says nothing of the two together."""
-    for pattern in (_ZH_APPLIED, _EN_APPLIED):
+    for pattern in (_ZH_APPLIED, _ZH_HOLDS_FOR, _EN_APPLIED):
         found = pattern.search(text)
         if found is None or _ZH_QUESTION.search(found.group("target")) or \
-                (pattern is _ZH_APPLIED and _ZH_ASKING_ELSE.search(text)):
+                (pattern is not _EN_APPLIED and _ZH_ASKING_ELSE.search(text)):
             continue  # 用于训练的数据怎么清洗: the question is about what follows, not whether it applies
         clause_start = max((match.end() for match in _CLAUSE_END.finditer(text, 0, found.start())), default=0)
         subject = (clause_start, found.start("applying"))

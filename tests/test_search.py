@@ -788,23 +788,6 @@ def test_a_plain_english_word_no_note_holds_does_not_outweigh_the_topic_a_questi
     assert scanned(root)(question)[:1] == ["学习笔记/ppl.md"]
 
 
-def test_one_plain_english_word_no_note_holds_is_capped_as_wording_but_two_are_a_topic() -> None:
-    from server.search.analyzer import plan_query
-    from server.search.ranking import Absence, _wording_capped
-
-    def capped(question: str, lacking: list[str]) -> list[float]:
-        plan = plan_query(question)
-        absent = {i for i, unit in enumerate(plan.units) if unit.text in lacking}
-        held = [i not in absent for i in range(len(plan.units))]
-        weights = [9.0 if i in absent else 5.0 for i in range(len(plan.units))]
-        return _wording_capped(plan, weights, Absence(absent, lacking, []), held)[0]
-
-    # misleading is the asker's wording: it weighs no more than the topic the notes hold (perplexity) …
-    assert max(capped("why is it misleading to compare perplexity across tokenizers", ["misleading"])) == 5.0
-    # … two plain words the notes lack (the notes of sparse autoencoders' interpretable features) are a topic.
-    assert max(capped("how do autoencoders extract interpretable features", ["autoencoders", "interpretable"])) == 9.0
-
-
 LONG_KEYWORD = {  # the words of a long keyword segment, never all in one section
     "学习笔记/attention.md": f"# 注意力\n\n注意力机制的缺陷是计算量随长度平方增长。{FILLER}\n",
     "学习笔记/pipeline.md": f"# 流水线\n\n流水线的障碍在于气泡。多卡之间的动态调度也不简单。{FILLER}\n",

@@ -688,8 +688,7 @@ def _wording_capped(plan: QueryPlan, weights: Sequence[float], absence: Absence,
     topic word the notes hold weighs. Such a word is as often the asker's wording as a name (English has no part of
     speech here to tell them apart, as jieba's does for Chinese), and alone it must not outweigh the topic the notes
     hold: "why is it misleading to compare the perplexity of models with different tokenizers". A word written as
-    a name (Kalman), a coined word, an acronym and a name of several words found only apart keep their weight, and
-    so do two or more such plain words: one may be wording, several are a topic."""
+    a name (Kalman), a coined word, an acronym and a name of several words found only apart keep their weight."""
     topic = [weights[i] for i in _naming(plan) if held[i] and i not in absence.units]
     if not plan.question or not topic or _defining(plan):
         return list(weights), absence  # a question asking what a term is has no wording of its own
@@ -700,10 +699,6 @@ def _wording_capped(plan: QueryPlan, weights: Sequence[float], absence: Absence,
     chinese = any(unit.han for unit in plan.units)
     capped = {i for i, unit in enumerate(plan.units)
               if _plain_english(unit) and i in absence.units and i not in in_names and (not chinese or i in slips)}
-    if len(capped - set(slips)) > 1:
-        # Two plain words the notes lack (sparse autoencoders … interpretable features) are a topic they lack,
-        # not one turn of phrase: they keep their weight (a slip of the keys is still capped).
-        capped &= set(slips)
     names = [group for group in absence.names if not group <= capped]
     return ([min(weight, ceiling) if i in capped else weight for i, weight in enumerate(weights)],
             absence._replace(names=names))

@@ -518,7 +518,7 @@ class _Cuts:
 
 def _cut_at_term_edges(words: list[str], text: str, terms: Sequence[tuple[int, int]]) -> list[str]:
     """`words` cut again where one crosses the edge of a glossary term written in Han characters: jieba's 用脑|浮点数
-    of 推荐用脑浮点数 hides the term 脑浮点数 (bfloat16), cut 用|脑|浮点数 its words are the term's."""
+    of 推荐用脑浮点数 hides the term 脑浮点数 (bfloat16); cut as 用|脑|浮点数, the term is made of whole words."""
     edges = {edge for start, end in terms if all(is_han(char) for char in text[start:end]) for edge in (start, end)}
     if not edges:
         return words

@@ -140,9 +140,10 @@ class SearchEngine:
             # Every word but a slip of the keys is in the notes (chinchila): search the word it was meant to be,
             # and say so. Only when nothing was found as typed, one word a query (see `_similar_words`).
             fixed_plan = self.plan(_with_words_replaced(request.query, similar))
-            fixed, _, _, _ = self._read_index(fixed_plan, filters, request)
+            fixed, still_absent, _, _ = self._read_index(fixed_plan, filters, request)
             if fixed:
                 found, plan, corrected = fixed, fixed_plan, dict(similar)
+                absent = list(dict.fromkeys([*corrected, *still_absent]))
         state = self._index.state
         waiting = self._index.pending
         notice: str | None = None
@@ -157,8 +158,11 @@ class SearchEngine:
             notice = (f"nothing found, but {waiting} changed notes are not indexed yet and may hold it; search again "
                       "in a moment.")
         elif corrected:
-            notice = "no note contains " + ", ".join(corrected) + "; these results are for " + ", ".join(
+            said = "no note contains " + ", ".join(corrected) + "; these results are for " + ", ".join(
                 f"{word} (for {typed})" for typed, word in corrected.items()) + ", the word the notes hold."
+            if others := [word for word in absent if word not in corrected]:
+                said += f" No note contains {'、'.join(others)} either: these results hold the query's other words."
+            notice = f"{said} {notice}" if notice else said
         elif not found and absent:
             notice = (f"no note contains {'、'.join(absent)}; the notes may not cover this, or try other words "
                       "for it.")

@@ -55,6 +55,7 @@ from server.search.ranking import (
     inflected,
     inflected_where_unwritten,
     joined_seams,
+    name_in_its_plural,
     names_found_nowhere,
     near_in_section,
     near_pairs,
@@ -235,6 +236,7 @@ class SearchEngine:
     ) -> tuple[list[SectionHit], list[str], list[str]]:
         """The hits, the query words no note holds, and the two that carry the query when they never meet."""
         plan = inflected_where_unwritten(plan, lambda term: len(terms.postings(term).docs) > 0)
+        plan = name_in_its_plural(plan, lambda term: len(terms.postings(term).docs) > 0)
         ranking = rank(plan, terms, _in_capitals(terms), lambda units, docs: _alias_near(terms, units, docs))
         plan = ranking.plan  # only the aliases some section holds
         held = [bool(unit.any()) for unit in ranking.units]

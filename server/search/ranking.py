@@ -453,6 +453,24 @@ def inflected_where_unwritten(plan: QueryPlan, written: Callable[[str], bool]) -
     return plan if units == plan.units else replace(plan, units=units)
 
 
+def name_in_its_plural(plan: QueryPlan, written: Callable[[str], bool]) -> QueryPlan:
+    """The plan, where a keyword query of two English words naming one thing (agent benchmark; `_english_name`)
+    also finds its last word in the plural the notes write (Agent Benchmarks): a name's plural is the same name,
+    and the two words must be written one after the other (`written_near`)."""
+    content = [i for i, unit in enumerate(plan.units) if not unit.framing]
+    if plan.question or len(content) != 2 or not _english_name(plan, content):
+        return plan
+    first, last = (plan.units[i] for i in content)
+    if not plan.text[first.end : last.start].isspace():
+        return plan  # Triton 写 kernel: two words, not written as one name
+    plural = [(form,) for form in inflected_forms(last.text)[:1] if (form,) not in last.options and written(form)]
+    if not plural or last.joined:
+        return plan
+    units = list(plan.units)
+    units[content[1]] = replace(last, options=last.options + tuple(plural))
+    return replace(plan, units=units)
+
+
 def written_as_one(plan: QueryPlan, left: int, right: int) -> bool:
     """Whether two words are one term wherever the notes hold them, with no positions to read: one glossary alias
     stands for both (投机解码 for speculative decoding; the plan holds only the aliases some note holds, see

@@ -44,6 +44,7 @@ from server.search.ranking import (
     compared_sides,
     inflected,
     inflected_where_unwritten,
+    name_in_its_plural,
     names_held,
     near_in_section,
     near_pairs,
@@ -133,6 +134,7 @@ class Scanner:
         with self._lock:
             files = [f for f in (self._file(path, layout) for path in self._store.iter_markdown()) if f is not None]
         plan = inflected_where_unwritten(plan, lambda term: any(term in f.text for f in files))
+        plan = name_in_its_plural(plan, lambda term: any(term in f.text for f in files))
         plan = _written_aliases(plan, files)
         could = [plan.satisfied(f.text) for f in files]
         _capitals_only(plan, files, could)

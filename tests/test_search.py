@@ -791,6 +791,25 @@ def test_a_plain_english_word_no_note_holds_does_not_outweigh_the_topic_a_questi
     assert scanned(root)(question)[:1] == ["学习笔记/ppl.md"]
 
 
+def test_a_keyword_compound_of_three_words_may_be_written_as_two_halves(tmp_path: Path) -> None:
+    notes = {
+        "学习笔记/serve.md": f"# 部署\n\n大模型部署时，推理加速靠 KV 缓存和批处理。{FILLER}\n",
+        "学习笔记/filter.md": f"# 数据\n\n网页里的有害内容，用分类器过滤。{FILLER}\n",
+        "学习笔记/rl.md": f"# 强化学习\n\n强化学习的智能体和环境交互；联合训练。{FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    scan = scanned(root)
+    for searcher in warm_searcher(root):
+        # 大模型 | 推理加速, each written as is in one section: the person's compound of two written names.
+        assert [hit.path for hit in searcher.search("大模型推理加速").hits][:1] == ["学习笔记/serve.md"]
+        # … but a half no note writes (联邦) keeps the compound a topic the notes lack.
+        results = searcher.search("联邦强化学习")
+        assert results.hits == [] and results.absent, results
+        # A half must be written as is: 有害内容 is, 过滤 is; 内容 and 过滤 apart do not make 内容过滤.
+        assert [hit.path for hit in searcher.search("有害内容过滤").hits][:1] == ["学习笔记/filter.md"]
+    assert scan("大模型推理加速")[:1] == ["学习笔记/serve.md"] and scan("联邦强化学习") == []
+
+
 LONG_KEYWORD = {  # the words of a long keyword segment, never all in one section
     "学习笔记/attention.md": f"# 注意力\n\n注意力机制的缺陷是计算量随长度平方增长。{FILLER}\n",
     "学习笔记/pipeline.md": f"# 流水线\n\n流水线的障碍在于气泡。多卡之间的动态调度也不简单。{FILLER}\n",

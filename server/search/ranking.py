@@ -1090,10 +1090,27 @@ def _words_in_order(unit: Unit, where: Mapping[str, Sequence[int] | None]) -> bo
     """Whether a section writes a compound's words one after another, each whole (its character pairs one position
     apart), the next beginning at most one character after the one before ends (的 in 混合精度的训练), or one more
     for each lone character of the query between them, which it may leave out (集 of 测试集污染 in 训练-测试污染). A
-    lone character at either end is written onto its neighbour (隐马 of 隐马尔可夫模型)."""
+    lone character at either end is written onto its neighbour (隐马 of 隐马尔可夫模型).
+    A compound of three words or more may also be written as two halves, each so written, anywhere in the section
+    (大模型|推理加速 in 大模型部署时，推理加速…): the person's compound of two names the notes write. A compound of
+    two words is not (对比学习 is no 对比 and 学习), nor a half that is a lone character (图|神经网络)."""
     found = {pair: set(where.get(pair) or ()) for pair in character_pairs(unit)}
     words = unit.words
+    if _written_in_order(words, found):
+        return True
+    if len(words) < 3:
+        return False
+    for cut in range(1, len(words)):
+        halves = (words[:cut], words[cut:])
+        if all(sum(map(len, half)) >= 2 and any(len(word) > 1 for word in half) for half in halves) \
+                and all(_written_in_order(half, found) for half in halves):
+            return True
+    return False
 
+
+def _written_in_order(words: Sequence[str], found: Mapping[str, set[int]]) -> bool:
+    """Whether `words` are written one after another (see `_words_in_order`), by the positions of their character
+    pairs (`found`)."""
     def starts(word: str) -> list[int]:
         pairs = [word[i : i + 2] for i in range(len(word) - 1)]
         return [pos for pos in found[pairs[0]] if all(pos + k in found[pair] for k, pair in enumerate(pairs))]
@@ -1106,14 +1123,14 @@ def _words_in_order(unit: Unit, where: Mapping[str, Sequence[int] | None]) -> bo
             continue
         here = starts(word)
         if not reached and k == 1:  # one lone character first: written onto this word
-            here = [pos for pos in here if pos - 1 in found[words[0] + word[0]]]
+            here = [pos for pos in here if pos - 1 in found.get(words[0] + word[0], ())]
         elif reached:
             here = [pos for pos in here if any(length <= pos - at <= length + 1 + lone for at in reached)]
         if not here:
             return False
         reached, length, lone = here, len(word), 0
-    if len(words[-1]) == 1 and len(words[-2]) > 1:  # one lone character last: written onto the word before it
-        return any(at + length - 1 in found[words[-2][-1] + words[-1]] for at in reached)
+    if len(words) > 1 and len(words[-1]) == 1 and len(words[-2]) > 1:  # one lone character last: onto the one before
+        return any(at + length - 1 in found.get(words[-2][-1] + words[-1], ()) for at in reached)
     return True
 
 

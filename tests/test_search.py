@@ -1480,6 +1480,8 @@ def test_a_word_found_nowhere_one_slip_from_a_common_word_is_searched_in_its_pla
         assert {hit.path for hit in results.hits} == set(notes), results
         assert results.absent == ["tokenzier"] and results.corrected == {"tokenzier": "tokenizer"}, results
         assert results.notice is not None and "these results are for tokenizer (for tokenzier)" in results.notice
+        results = searcher.search("tokenizer mergse")  # six letters are enough to tell a slip (rotray, prefil)
+        assert results.hits and results.corrected == {"mergse": "merges"}, results
         results = searcher.search("how does the tokenzier merge pairs so sloppily")  # and a word of the asker's
         assert results.hits and results.corrected == {"tokenzier": "tokenizer"}, results
         assert results.absent == ["tokenzier", "sloppily"] and results.notice is not None, results

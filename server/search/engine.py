@@ -302,7 +302,7 @@ class SearchEngine:
             )
 
 
-SIMILAR_MIN_LETTERS = 7  # shorter words are one letter from too many others (react, reach; flows, flops)
+SIMILAR_MIN_LETTERS = 6  # shorter words are one letter from too many others (react, reach; flop, flow)
 SLIP_MIN_LETTERS = 4  # a shorter word is a slip from too many others to tell one (a, an, at)
 SIMILAR_COMMONER = 10  # a suggestion is held by this many times as many sections as the word typed, and by three
 

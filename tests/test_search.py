@@ -354,10 +354,13 @@ def test_two_english_keywords_alone_are_a_name_written_one_after_another(tmp_pat
         "学习笔记/finetune.md": "# Fine-tuning\n\nTransfer learning reuses a pretrained model.\n",
         "学习笔记/ddp.md": "# DDP\n\n每个进程的 world size 决定模型怎么切。\n",
         "学习笔记/evals.md": "# Agent Benchmarks\n\nSWE-bench asks an agent to fix issues; each benchmark differs.\n",
+        "学习笔记/moe.md": "# MoE\n\nStandard top-k routing sends each token to k experts.\n",
     })
     for searcher in warm_searcher(root):
         # A name's plural is the same name: Agent Benchmarks is agent benchmark.
         assert [hit.path for hit in searcher.search("agent benchmark").hits][:1] == ["学习笔记/evals.md"]
+        # top-k takes a position for each part in a note, however it is searched: routing follows its last.
+        assert [hit.path for hit in searcher.search("top-k routing").hits][:1] == ["学习笔记/moe.md"]
         results = searcher.search("data mining")  # both words in one clause of dedup.md, never as the name
         assert results.hits == [] and results.absent == ["data mining"], results
         results = searcher.search("world model")  # world beside 模型, the alias of model: no way to write it

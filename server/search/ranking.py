@@ -58,6 +58,7 @@ from server.search.analyzer import (
     framed,
     lone_han,
     pair_end,
+    word_parts,
 )
 from server.search.questions import applied_spans, compared_spans, inflected_forms, listed, subject_end
 
@@ -413,8 +414,10 @@ def written_near(plan: QueryPlan, pair: Sequence[int], terms: tuple[str, str],
         if compound_seam(plan, pair[0], pair[1]) is not None:
             return seam_written(positions[0] or (), positions[1] or (), len(left.text))
         if _english_name(plan, pair):
-            # A word with parts (mixed-precision) takes a position for each: the next word may follow its last.
-            slop = PART_SLOP if any(len(option) > 1 for option in left.options) else NAME_SLOP
+            # A word with parts (mixed-precision, top-k) takes a position for each, even where it is searched whole
+            # (a letter of its own): the next word may follow its last.
+            slop = PART_SLOP if any(len(option) > 1 for option in left.options) or word_parts(left.text) \
+                else NAME_SLOP
             return _in_order([sorted(positions[0] or ()), sorted(positions[1] or ())], slop=slop)
     return near_in_section(*positions)
 

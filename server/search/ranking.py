@@ -466,11 +466,11 @@ def name_in_its_plural(plan: QueryPlan, written: Callable[[str], bool]) -> Query
     first, last = (plan.units[i] for i in content)
     if not plan.text[first.end : last.start].isspace():
         return plan  # Triton 写 kernel: two words, not written as one name
-    plural = [(form,) for form in inflected_forms(last.text)[:1] if (form,) not in last.options and written(form)]
-    if not plural or last.joined:
+    named = inflected(last, lambda form: not form.endswith("ing") and written(form))  # its plural, not its -ing
+    if named is last:
         return plan
     units = list(plan.units)
-    units[content[1]] = replace(last, options=last.options + tuple(plural))
+    units[content[1]] = named
     return replace(plan, units=units)
 
 
@@ -1105,8 +1105,7 @@ def _words_in_order(unit: Unit, where: Mapping[str, Sequence[int] | None]) -> bo
         return False
     for cut in range(1, len(words)):
         halves = (words[:cut], words[cut:])
-        if all(sum(map(len, half)) >= 2 and any(len(word) > 1 for word in half) for half in halves) \
-                and all(_written_in_order(half, found) for half in halves):
+        if all(any(len(word) > 1 for word in half) and _written_in_order(half, found) for half in halves):
             return True
     return False
 

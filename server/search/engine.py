@@ -235,8 +235,10 @@ class SearchEngine:
         self, terms: IndexTerms, plan: QueryPlan, filters: Filters, request: SearchRequest, slips: Slips
     ) -> tuple[list[SectionHit], list[str], list[str]]:
         """The hits, the query words no note holds, and the two that carry the query when they never meet."""
-        plan = inflected_where_unwritten(plan, lambda term: len(terms.postings(term).docs) > 0)
-        plan = name_in_its_plural(plan, lambda term: len(terms.postings(term).docs) > 0)
+        def written(term: str) -> bool:
+            return len(terms.postings(term).docs) > 0
+
+        plan = name_in_its_plural(inflected_where_unwritten(plan, written), written)
         ranking = rank(plan, terms, _in_capitals(terms), lambda units, docs: _alias_near(terms, units, docs))
         plan = ranking.plan  # only the aliases some section holds
         held = [bool(unit.any()) for unit in ranking.units]

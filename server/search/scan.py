@@ -133,8 +133,10 @@ class Scanner:
     ) -> list[SectionHit]:
         with self._lock:
             files = [f for f in (self._file(path, layout) for path in self._store.iter_markdown()) if f is not None]
-        plan = inflected_where_unwritten(plan, lambda term: any(term in f.text for f in files))
-        plan = name_in_its_plural(plan, lambda term: any(term in f.text for f in files))
+        def written(term: str) -> bool:
+            return any(term in f.text for f in files)
+
+        plan = name_in_its_plural(inflected_where_unwritten(plan, written), written)
         plan = _written_aliases(plan, files)
         could = [plan.satisfied(f.text) for f in files]
         _capitals_only(plan, files, could)

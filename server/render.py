@@ -23,7 +23,8 @@ def render_search(results: SearchResults) -> str:
         return "\n".join(lines)
     full = sum(1 for hit in results.hits if hit.match == "full")
     partial = len(results.hits) - full
-    counts = f"{full} matches" + (f" and {partial} partial matches (only some query words)" if partial else "")
+    counts = _count(full, "match") + (f" and {_count(partial, 'partial match')} (only some query words)"
+                                       if partial else "")
     lines.append(f"{counts} for {results.query!r}{also}:")
     lines.append("(each line starts with the handle to pass to read_memory)")
     for rank, hit in enumerate(results.hits, 1):
@@ -31,6 +32,10 @@ def render_search(results: SearchResults) -> str:
         lines.append(f"{rank}. {hit.handle} [{hit.kind}{lecture}{_how_matched(hit)}]")
         lines.append(f"   {hit.snippet}")
     return "\n".join(lines)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "es")
 
 
 def _how_matched(hit: SearchHit) -> str:

@@ -49,7 +49,10 @@ class SearchHit(BaseModel):
     kind: str
     lecture: str | None
     handle: str
-    match: Literal["full", "partial"] = "full"
+    match: Literal["full", "partial"] = Field(
+        default="full",
+        description="full: holds every word the search requires (a question's lesser words may still be listed in "
+                    "missing); partial: holds only some of the query, found after the full matches")
     matched: list[str] = Field(default_factory=list, description="the query words this section holds")
     missing: list[str] = Field(default_factory=list, description="the query's content words this section lacks")
     aliases: list[str] = Field(default_factory=list,

@@ -736,6 +736,18 @@ def test_words_the_notes_write_together_or_a_list_of_english_keywords_still_find
     assert [hit.path for hit in side_by_side.search(query).hits][:1] == [path], query
 
 
+def test_a_scan_of_many_matching_notes_reads_the_likeliest_ones_sections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A large folder has thousands of notes holding two common words; only the likeliest are cut into sections.
+    monkeypatch.setattr("server.search.scan.SCAN_ANALYZE_MOST", 3)
+    notes = {f"学习笔记/passing-{n}.md": f"# 杂记 {n}\n\n{'梯度 显存 ' * (n % 3 + 1)}{FILLER}\n" for n in range(8)}
+    notes["学习笔记/ckpt.md"] = f"# 梯度检查点省显存\n\n{'梯度检查点用重新计算换显存。' * 4}\n"
+    found = scanned(root_with(tmp_path, notes))("梯度 显存")
+    assert found[0] == "学习笔记/ckpt.md" and len(found) == 3, found
+    assert all(path in ("学习笔记/ckpt.md", "学习笔记/passing-2.md", "学习笔记/passing-5.md") for path in found)
+
+
 def test_a_scan_applies_the_side_by_side_rule_as_the_index_does(tmp_path: Path) -> None:
     scan = scanned(root_with(tmp_path, SIDE_BY_SIDE))
 

@@ -59,6 +59,11 @@ from server.search.ranking import (
 from server.search.results import SectionHit
 from server.store import FileStat, NoteStore, Snapshot
 
+# Sections are cut and analyzed only in this many of the notes that could match, the likeliest first
+# (`_likelihood`). Analyzing is the scan's cost: a 5,000-note folder has thousands of notes holding two common
+# words, and a search waited seconds for sections that rank below the tenth.
+SCAN_ANALYZE_MOST = 200
+
 
 class _Terms:
     """A text as a container of its index terms, told cheaply: an English term exactly (`word_terms`: raft is
@@ -186,8 +191,15 @@ class Scanner:
         sides = compared_sides(plan, df)
         applied = applied_sides(plan, df)
         found: list[tuple[float, SectionHit]] = []
-        for file, row in zip(files, could, strict=True):
-            if coverage(weights, row) >= least and passes(file.record, filters):
+        candidates = [(file, row) for file, row in zip(files, could, strict=True) if coverage(weights, row) >= least]
+        if len(candidates) > SCAN_ANALYZE_MOST:  # a large folder: read the likeliest notes' sections only
+            candidates.sort(key=lambda pair: -_likelihood(pair[0], plan, weights, pair[1]))
+        analyzed = 0
+        for file, _ in candidates:
+            if analyzed >= SCAN_ANALYZE_MOST:
+                break
+            if passes(file.record, filters):
+                analyzed += 1
                 found.extend(self._sections(file, plan, weights, least, named, sides, applied))
         # Full matches by score, then partial ones by how much of the query they hold.
         found.sort(key=lambda item: (item[1].partial, -item[0] if item[1].partial else 0.0, -item[1].score))
@@ -242,6 +254,21 @@ class Scanner:
         scanned = _ScannedFile(path, stat, snapshot, layout.kind_of(path).value)
         self._files[path] = scanned
         return scanned
+
+
+def _likelihood(file: _ScannedFile, plan: QueryPlan, weights: Sequence[float], row: Sequence[bool]) -> float:
+    """How likely a note is to hold a leading section, told without cutting it: each query word it holds, by its
+    weight and how often the note writes it or a glossary alias for it (counted in its folded text, a superset as
+    `_Terms` tests), more when its title line or path has it (a title weighs most in a section's score)."""
+    text = file.text.folded
+    title = f"{fold(file.path).lower()}\n{text[: text.find(chr(10)) + 1 or len(text)]}"
+    score = 0.0
+    for i, (unit, weight, held) in enumerate(zip(plan.units, weights, row, strict=True)):
+        if held:
+            terms = unit.terms.union(*(u.terms for alt in plan.alternatives if i in alt.covers for u in alt.units))
+            count = max((text.count(term) for term in terms), default=0)
+            score += weight * (math.log1p(count) + (ZONE_BOOSTS["title"] if any(t in title for t in terms) else 0))
+    return score
 
 
 def _capitals_only(plan: QueryPlan, files: list[_ScannedFile], could: list[list[bool]]) -> None:

@@ -825,6 +825,42 @@ def test_a_keyword_compound_of_three_words_may_be_written_as_two_halves(tmp_path
     assert scan("大模型推理加速")[:1] == ["学习笔记/serve.md"] and scan("联邦强化学习") == []
 
 
+DESCRIBED = {  # notes that name what a person may describe in their own words
+    "学习笔记/ckpt.md": f"# 激活检查点\n\n训练时只保存部分中间激活，反向传播时重新计算其余的激活，用计算换显存。"
+                       f"{FILLER}\n",
+    "学习笔记/wsd.md": f"# WSD schedule\n\nThe learning rate is held constant for most of training, then decays "
+                      f"quickly in a short final phase. {FILLER}\n",
+    "学习笔记/chinchilla.md": f"# Chinchilla\n\nChinchilla scaling 给出固定算力下参数量和数据量的分配。{FILLER}\n",
+    # The asker's everyday words, which a note holds for other reasons.
+    "学习笔记/loss.md": f"# Loss curves\n\nA run may end early: the loss stays flat on a plateau, and drops quickly "
+                       f"once the learning rate stays low. {FILLER}\n",
+}
+
+
+@pytest.mark.parametrize("description", [
+    "训练时不保存中间激活，反向传播时再重新算一遍",  # 再重新算一遍: the asker's wording, no name the notes lack
+    "the learning rate stays flat for most of training and then drops quickly at the end",
+])
+def test_a_topic_described_in_the_askers_own_words_is_read_as_a_question(tmp_path: Path, description: str) -> None:
+    root = root_with(tmp_path, DESCRIBED)
+    expected = "学习笔记/ckpt.md" if "激活" in description else "学习笔记/wsd.md"
+    for searcher in warm_searcher(root):
+        # Answered, not refused for the words only the asker uses (再重新算一遍; stays flat), the note it describes
+        # among the answers.
+        assert expected in [hit.path for hit in searcher.search(description).hits]
+        # Said, not asked, of a thing the notes never name, it is still whether the subject applies to that thing.
+        results = searcher.search("Chinchilla scaling 用在天气预报模型")
+        assert results.hits == [], results
+    assert expected in scanned(root)(description)
+
+
+def test_keywords_joined_by_a_possessive_stay_keywords(tmp_path: Path) -> None:
+    # 的 and 里 join names (爱因斯坦场方程里的张量): read as keywords, a name the notes lack still refuses the query.
+    root = root_with(tmp_path, {"学习笔记/tensor.md": f"# 张量\n\n张量的形状与步长。广义的张量运算。{FILLER}\n"})
+    for searcher in warm_searcher(root):
+        assert searcher.search("爱因斯坦场方程里的张量").hits == []
+
+
 LONG_KEYWORD = {  # the words of a long keyword segment, never all in one section
     "学习笔记/attention.md": f"# 注意力\n\n注意力机制的缺陷是计算量随长度平方增长。{FILLER}\n",
     "学习笔记/pipeline.md": f"# 流水线\n\n流水线的障碍在于气泡。多卡之间的动态调度也不简单。{FILLER}\n",

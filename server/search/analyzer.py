@@ -869,7 +869,7 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
         if len(phrase) > 1:
             plan.phrases.append(phrase)
             plan.phrase_texts.append(" ".join(inner.lower().split()))
-    plan.question = is_question(folded)
+    plan.question = is_question(folded) or _describes(cased)
     seen: set[tuple[tuple[str, ...], ...]] = set()
     shouting = not any(char.islower() for char in cased) and not _HAS_HAN.search(cased)  # WHY IS GELU SLOW
     cuts = _Cuts(without_requests(cased), terms)
@@ -928,6 +928,27 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
         plan.units = _classified(plan.units, folded)
     plan.sequence = _sequence(cased)
     return plan
+
+
+# Words that tell a description in the asker's own words (用更少的比特存权重让模型变小, 一块一块地算 softmax) from a
+# list of keywords: prepositions, particles, adverbs, measures. Two of them, or one and a clause break, and the query
+# is read as a question: its words are weighed, its wording may be missing from the notes, its partial matches follow.
+# Not 的, 里, 上 or 中, which join names into one (爱因斯坦场方程里的张量, a topic the notes lack, stays keywords).
+_DESCRIBING_ZH = _words("""把 被 让 给 用 在 地 得 了 着 过 再 就 才 又 也 都 还 不 没 只 很 太 更 从 按 往
+    个 条 张 已经 一起 一遍 一次 同时 直接 互相 之前 之后 以后 好几个 几个 每个 一部分 各 比 来""")
+_DESCRIBING_EN_WORDS = 7  # an English query this long with DESCRIBING_EN stop words in it is a sentence
+_DESCRIBING_EN = 3
+_CLAUSE_BREAK = re.compile(r"[\u4e00-\u9fff]\s*[，,；;]")
+
+
+def _describes(text: str) -> bool:
+    """Whether a query that asks no question describes its topic in a sentence instead of naming it."""
+    han = [word for run in re.findall(f"[{_HAN}]+", text) for word in JIEBA.cut(run)]
+    if han:
+        telling = sum(word in _DESCRIBING_ZH for word in han)
+        return telling >= 2 or (telling == 1 and _CLAUSE_BREAK.search(text) is not None)
+    words = re.findall(r"[A-Za-z][A-Za-z'-]*", text)
+    return len(words) >= _DESCRIBING_EN_WORDS and sum(w.lower() in STOP_WORDS_EN for w in words) >= _DESCRIBING_EN
 
 
 def writes_capitals(text: str, word: str) -> bool:

@@ -176,7 +176,9 @@ def compared_spans(text: str) -> list[tuple[int, int]]:
 # subject applies and asks something else of it.
 _ZH_APPLIED = re.compile(
     r"(?P<applying>(?:能|可以|能否|能不能|可不可以|可否)(?:直接)?"
-    r"(?:用在|用于|应用于|应用在|用到|适用于|拿来做|用来做|拿来给|用来给|拿来|用来))"
+    r"(?:用在|用于|应用于|应用在|用到|适用于|拿来做|用来做|拿来给|用来给|拿来|用来)"
+    # Said, not asked, of a description read as a question (Chinchilla scaling 用在天气预报模型): still whether it does.
+    r"|用在|应用于|应用在|用到)"
     r"(?P<target>[^，,。；;：:！!？?\n]+?)"
     r"(?:的?(?:上面|上|里面|里|中|当中|方面|领域))?(?:吗|么|嘛|呢|吧|可以吗|行吗|好吗|效果怎么样|效果如何)?\s*[？?]?\s*$")
 # … or whether what holds of its subject holds of another thing too (muP 对卷积网络也成立吗).

@@ -418,15 +418,15 @@ def test_an_english_query_finds_a_chinese_note_through_the_builtin_glossary(shar
 
 
 def test_the_person_glossary_adds_aliases_and_is_reloaded_when_it_changes(root: Path) -> None:
-    write(root, "glossary.md", "# 术语表\n\n- 切词器 = 分词器\n")
+    write(root, "glossary.md", "# 术语表\n\n- 断词器 = 分词器\n")
     with ProjectMemory(root) as memory:
         memory.ensure_index()
-        results = find(memory, "切词器")
+        results = find(memory, "断词器")
         assert "分词器" in results.aliases and "学习笔记/tokenizer.md" in [hit.path for hit in results.hits]
         write(root, "glossary.md", "# 术语表\n\n- 显卡内存 = 显存\n")
         memory.notes_changed(["glossary.md"], [])
         assert "显存" in find(memory, "显卡内存").aliases
-        assert "分词器" not in find(memory, "切词器").aliases
+        assert "分词器" not in find(memory, "断词器").aliases
 
 
 def test_an_explicit_glossary_replaces_the_builtin_one(root: Path) -> None:

@@ -854,6 +854,25 @@ def test_a_topic_described_in_the_askers_own_words_is_read_as_a_question(tmp_pat
     assert expected in scanned(root)(description)
 
 
+def test_an_adverb_or_a_number_of_things_in_a_question_names_nothing(tmp_path: Path) -> None:
+    notes = {
+        "学习笔记/batch.md": f"# 临界批大小\n\n超过临界 batch 以后，加大 batch 就没用了。{FILLER}\n",
+        "学习笔记/mtp.md": f"# 多 token 预测\n\nMTP 让模型一次预测后面几个 token。{FILLER}\n",
+        "学习笔记/misc.md": f"# 杂记\n\n过拟合的程度可以用验证集衡量。试了好几回。{FILLER}这几个例子。\n",
+        # The question's other words, common in the notes: 好几个, held only in parts far apart, weighs the most.
+        **{f"学习笔记/decode-{n}.md": f"# 解码 {n}\n\n每次同时预测后面一个 token。{FILLER}\n" for n in range(6)},
+    }
+    root = root_with(tmp_path, notes)
+    for searcher in warm_searcher(root):
+        # 再 is never inside a name: 程度 and 加大 are two words of the question, not a compound the notes lack.
+        found = searcher.search("batch 大到什么程度再加大就没用了").hits
+        assert [hit.path for hit in found][:1] == ["学习笔记/batch.md"]
+        # 好几个 is searched by its parts (好几, 几个) but names nothing: no note need write it whole, nor is it
+        # named as a word the notes lack.
+        results = searcher.search("一次同时预测后面好几个 token")
+        assert [hit.path for hit in results.hits][:1] == ["学习笔记/mtp.md"] and results.absent == [], results
+
+
 def test_keywords_joined_by_a_possessive_stay_keywords(tmp_path: Path) -> None:
     # 的 and 里 join names (爱因斯坦场方程里的张量): read as keywords, a name the notes lack still refuses the query.
     root = root_with(tmp_path, {"学习笔记/tensor.md": f"# 张量\n\n张量的形状与步长。广义的张量运算。{FILLER}\n"})

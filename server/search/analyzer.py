@@ -709,7 +709,8 @@ def _han_units(run: str, words: list[tuple[int, str]], base: int, before: str, *
                      for off, word in [*pieces, *seg.words])
         names_one_thing = (len(pieces) > 1 or joined) and len(pieces) <= COMPOUND_PIECES \
             and len(seg_text) <= COMPOUND_CHARS and not framed \
-            and (compounds or len(seg.words) <= QUESTION_COMPOUND_WORDS)
+            and (compounds or (len(seg.words) <= QUESTION_COMPOUND_WORDS
+                               and not any(never_in_a_name(word) for _, word in seg.words)))
         if names_one_thing and compounds:
             # A short segment names one thing (生成对抗网络, 混合精度训练): a section holds it only if it holds
             # every word of it, so a rare word in another sense (对抗) does not stand for the whole.
@@ -935,7 +936,17 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
 # is read as a question: its words are weighed, its wording may be missing from the notes, its partial matches follow.
 # Not 的, 里, 上 or 中, which join names into one (爱因斯坦场方程里的张量, a topic the notes lack, stays keywords).
 _DESCRIBING_ZH = _words("""把 被 让 给 用 在 地 得 了 着 过 再 就 才 又 也 都 还 不 没 只 很 太 更 从 按 往
-    个 条 张 已经 一起 一遍 一次 同时 直接 互相 之前 之后 以后 好几个 几个 每个 一部分 各 比 来""")
+    个 条 张 已经 一起 一遍 一次 同时 直接 互相 之前 之后 以后 好几个 几个 每个 一部分 各 比 来 有的 还是
+    越来越 逐渐 不断 一直 总是 经常 常常 往往 非常 特别 十分 相当 仍然 依然 突然""")
+# Of those, the adverbs and numbers of things never inside a name (`never_in_a_name`).
+_NEVER_IN_A_NAME = _words("再 才 不 没 只 太 一遍 一次 一起 同时 直接 互相 好几个 几个 每个 一部分 有的")
+
+
+def never_in_a_name(word: str) -> bool:
+    """An adverb or a number of things (再, 好几个): a stretch of a question holding one is the asker's sentence
+    (程度再加大), not a compound naming one thing, and the word itself names nothing the notes must write."""
+    return word in _NEVER_IN_A_NAME
+
 _DESCRIBING_EN_WORDS = 7  # an English query this long with DESCRIBING_EN stop words in it is a sentence
 _DESCRIBING_EN = 3
 _CLAUSE_BREAK = re.compile(r"[\u4e00-\u9fff]\s*[，,；;]")

@@ -57,6 +57,7 @@ from server.search.analyzer import (
     WordClass,
     framed,
     lone_han,
+    never_in_a_name,
     pair_end,
     word_parts,
 )
@@ -515,7 +516,8 @@ def absent_units(
     names: list[set[int]] = []
     aliased = plan.aliased
     for i, unit in enumerate(plan.units):
-        if spelled_in_parts(unit) and held[i] and i not in aliased and close is not None and not close(i):
+        if spelled_in_parts(unit) and held[i] and i not in aliased and close is not None \
+                and not never_in_a_name(unit.text) and not close(i):  # 好几个 (好几|几个) names nothing
             gone.add(i)
             names.append({i})
     for left, right in written_together(plan):

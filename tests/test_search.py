@@ -873,6 +873,20 @@ def test_an_adverb_or_a_number_of_things_in_a_question_names_nothing(tmp_path: P
         assert [hit.path for hit in results.hits][:1] == ["学习笔记/mtp.md"] and results.absent == [], results
 
 
+def test_a_verb_the_notes_lack_in_what_a_question_names_is_part_of_the_name(tmp_path: Path) -> None:
+    notes = {
+        "学习笔记/label.md": f"# 标注\n\n志愿者帮忙标注偏好数据。{FILLER}\n",
+        "学习笔记/quant.md": f"# 量化\n\n知识蒸馏和量化都能压缩模型：量化把权重存成低比特。{FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    for searcher in warm_searcher(root):
+        # 高考, tagged a verb and found nowhere, is part of 高考志愿, what the question asks about: not its wording.
+        results = searcher.search("高考志愿怎么填报")
+        assert results.hits == [] and results.absent[:1] == ["高考志愿"], results
+        # A verb the notes hold names what is asked (蒸馏 and 量化 of 蒸馏量化怎么压缩模型).
+        assert [hit.path for hit in searcher.search("蒸馏量化怎么压缩模型").hits][:1] == ["学习笔记/quant.md"]
+
+
 def test_keywords_joined_by_a_possessive_stay_keywords(tmp_path: Path) -> None:
     # 的 and 里 join names (爱因斯坦场方程里的张量): read as keywords, a name the notes lack still refuses the query.
     root = root_with(tmp_path, {"学习笔记/tensor.md": f"# 张量\n\n张量的形状与步长。广义的张量运算。{FILLER}\n"})

@@ -544,7 +544,7 @@ def absent_units(
         # jieba tags it and wherever the notes hold it (逆 of 逆强化学习是怎么做的, 锁 of 乐观锁和悲观锁的区别).
         subject = _in_naming_span(plan, span)
         content = [i for i in _before_predicate(plan, members)
-                   if _may_name(plan.units[i], held[i]) or (subject and lone_han(plan.units[i]))]
+                   if _may_name(plan.units[i], held[i]) or (subject and _in_a_subject_name(plan.units[i]))]
         if len(content) > 1 and (gone.intersection(content) or not together(content)):
             gone.update(members)
             names.append(set(members))
@@ -613,6 +613,16 @@ def _may_name(unit: Unit, held: bool) -> bool:
     if unit.topical:
         return True
     return held and (unit.word_class == WordClass.NEW or (unit.word_class == WordClass.ACT and not unit.framing))
+
+
+def _in_a_subject_name(unit: Unit) -> bool:
+    """Whether a word of the compound a question opens with or compares is part of the name, whatever jieba tags it
+    and wherever the notes hold it: a lone character (逆 of 逆强化学习), a word tagged a verb (高考 of 高考志愿怎么填报)
+    or an adverb (随机 of 随机舍入), but not an adverb that is never in a name (再) nor the asker's framing."""
+    if lone_han(unit):
+        return True
+    return unit.han and not unit.framing and not never_in_a_name(unit.text) \
+        and unit.word_class in (WordClass.ACT, WordClass.OTHER)
 
 
 def _subject_compound(plan: QueryPlan, left: int, right: int) -> bool:

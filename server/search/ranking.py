@@ -617,12 +617,11 @@ def _may_name(unit: Unit, held: bool) -> bool:
 
 def _in_a_subject_name(unit: Unit) -> bool:
     """Whether a word of the compound a question opens with or compares is part of the name, whatever jieba tags it
-    and wherever the notes hold it: a lone character (逆 of 逆强化学习), a word tagged a verb (高考 of 高考志愿怎么填报)
-    or an adverb (随机 of 随机舍入), but not an adverb that is never in a name (再) nor the asker's framing."""
+    and wherever the notes hold it: a lone character (逆 of 逆强化学习) or a word tagged a verb (高考 of 高考志愿怎么
+    填报), not the asker's framing. Not an adverb, numeral or word of time (之前 of 语言识别之前为什么…)."""
     if lone_han(unit):
         return True
-    return unit.han and not unit.framing and not never_in_a_name(unit.text) \
-        and unit.word_class in (WordClass.ACT, WordClass.OTHER)
+    return unit.han and not unit.framing and unit.word_class == WordClass.ACT
 
 
 def _subject_compound(plan: QueryPlan, left: int, right: int) -> bool:

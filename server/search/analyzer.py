@@ -947,13 +947,14 @@ def never_in_a_name(word: str) -> bool:
     (程度再加大), not a compound naming one thing, and the word itself names nothing the notes must write."""
     return word in _NEVER_IN_A_NAME
 
+
 _CLAUSE_BREAK = re.compile(r"[\u4e00-\u9fff]\s*[，,；;]")
 
 
 def _describes(text: str) -> bool:
-    """Whether a query that asks no question describes its topic in a Chinese sentence instead of naming it. Not an
-    English one: a sentence of plain words (seven or more, three of them stop words) read as a question let an absent
-    topic of an unseen query set through, for two covered descriptions of a tester's found."""
+    """Whether a query that asks no question describes its topic in a Chinese sentence instead of naming it. Not in
+    English: plain English words carry no part of speech to tell the asker's wording from a name, and a sentence of
+    them read as a question lets a topic the notes lack through on its common words."""
     telling = sum(word in _DESCRIBING_ZH for run in re.findall(f"[{_HAN}]+", text) for word in JIEBA.cut(run))
     return telling >= 2 or (telling == 1 and _CLAUSE_BREAK.search(text) is not None)
 

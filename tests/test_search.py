@@ -883,10 +883,10 @@ def test_only_a_chinese_description_is_read_as_a_question() -> None:
 
     assert plan_query("用更少的比特存权重让模型变小").question  # 用, 更, 让
     assert plan_query("一块一块地算 softmax，不用把整个注意力矩阵存下来").question
-    # Not an English sentence of plain words: read as a question, one let an absent topic through.
+    # Not an English sentence of plain words: they carry no part of speech to tell wording from names.
     sentence = "the learning rate stays flat for most of training and then drops quickly at the end"
     assert not plan_query(sentence).question
-    assert not plan_query("支持向量机的核函数").question  # 的 joins names
+    assert not plan_query("爱因斯坦场方程里的张量").question  # 的 and 里 join names
 
 
 def test_keywords_joined_by_a_possessive_stay_keywords(tmp_path: Path) -> None:

@@ -889,13 +889,6 @@ def test_only_a_chinese_description_is_read_as_a_question() -> None:
     assert not plan_query("爱因斯坦场方程里的张量").question  # 的 and 里 join names
 
 
-def test_keywords_joined_by_a_possessive_stay_keywords(tmp_path: Path) -> None:
-    # 的 and 里 join names (爱因斯坦场方程里的张量): read as keywords, a name the notes lack still refuses the query.
-    root = root_with(tmp_path, {"学习笔记/tensor.md": f"# 张量\n\n张量的形状与步长。广义的张量运算。{FILLER}\n"})
-    for searcher in warm_searcher(root):
-        assert searcher.search("爱因斯坦场方程里的张量").hits == []
-
-
 LONG_KEYWORD = {  # the words of a long keyword segment, never all in one section
     "学习笔记/attention.md": f"# 注意力\n\n注意力机制的缺陷是计算量随长度平方增长。{FILLER}\n",
     "学习笔记/pipeline.md": f"# 流水线\n\n流水线的障碍在于气泡。多卡之间的动态调度也不简单。{FILLER}\n",

@@ -845,6 +845,18 @@ def test_a_topic_described_in_the_askers_own_words_is_read_as_a_question(tmp_pat
     assert expected in scanned(root)(description)
 
 
+def test_a_description_holding_a_noun_no_note_holds_names_a_topic_the_notes_lack(tmp_path: Path) -> None:
+    notes = {"学习笔记/dist.md": f"# 分布式训练\n\n各个节点在本地训练模型，只上传参数和梯度，不共享数据。{FILLER}\n"}
+    root = root_with(tmp_path, notes)
+    for searcher in warm_searcher(root):
+        # Read as a question, but not asked: a description names its topic with its nouns (医院, 病人), all of them.
+        results = searcher.search("几家医院各自在本地训练模型，只上传参数，不共享病人数据")
+        assert results.hits == [] and {"医院", "病人"} <= set(results.absent), results
+        # Its wording may still be missing from the notes (先 … 训练好, 传上去), as a question's may.
+        found = searcher.search("各个节点先在本地把模型训练好，再只把参数传上去").hits
+        assert [hit.path for hit in found][:1] == ["学习笔记/dist.md"]
+
+
 def test_an_adverb_or_a_number_of_things_in_a_question_names_nothing(tmp_path: Path) -> None:
     notes = {
         "学习笔记/batch.md": f"# 临界批大小\n\n超过临界 batch 以后，加大 batch 就没用了。{FILLER}\n",

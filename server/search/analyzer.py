@@ -654,6 +654,7 @@ class QueryPlan:
     phrase_texts: list[str] = field(default_factory=list)
     sequence: Phrase = ()
     question: bool = False  # asked as a question: sections holding part of it are ranked too
+    described: bool = False  # a topic described in a sentence, not asked about: read as a question too
 
     @property
     def terms(self) -> set[str]:
@@ -870,7 +871,8 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
         if len(phrase) > 1:
             plan.phrases.append(phrase)
             plan.phrase_texts.append(" ".join(inner.lower().split()))
-    plan.question = is_question(folded) or _describes(cased)
+    plan.described = not is_question(folded) and _describes(cased)
+    plan.question = plan.described or is_question(folded)
     seen: set[tuple[tuple[str, ...], ...]] = set()
     shouting = not any(char.islower() for char in cased) and not _HAS_HAN.search(cased)  # WHY IS GELU SLOW
     cuts = _Cuts(without_requests(cased), terms)

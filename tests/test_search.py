@@ -857,6 +857,19 @@ def test_a_description_holding_a_noun_no_note_holds_names_a_topic_the_notes_lack
         assert [hit.path for hit in found][:1] == ["学习笔记/dist.md"]
 
 
+def test_a_descriptions_verbs_are_its_wording_not_part_of_a_name(tmp_path: Path) -> None:
+    notes = {
+        "学习笔记/bpe.md": f"# BPE\n\n不断把最常见的相邻字节对合并，加入词表。{FILLER}\n",
+        "学习笔记/vocab.md": f"# 词表\n\n遇到新词时，它会被切成新的子词。{FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    for searcher in warm_searcher(root):
+        # 合并成新词: 合并 is what the description says is done, not half of a name 新词 must be written beside, nor
+        # named as what the notes lack.
+        results = searcher.search("把最常见的相邻字节对不断合并成新词")
+        assert [hit.path for hit in results.hits][:1] == ["学习笔记/bpe.md"] and results.absent == [], results
+
+
 def test_an_adverb_or_a_number_of_things_in_a_question_names_nothing(tmp_path: Path) -> None:
     notes = {
         "学习笔记/batch.md": f"# 临界批大小\n\n超过临界 batch 以后，加大 batch 就没用了。{FILLER}\n",
@@ -895,6 +908,7 @@ def test_only_a_chinese_description_is_read_as_a_question() -> None:
 
     assert plan_query("用更少的比特存权重让模型变小").question  # 用, 更, 让
     assert plan_query("一块一块地算 softmax，不用把整个注意力矩阵存下来").question
+    assert plan_query("把优化器状态切开分到每张卡上").question  # 把 alone puts a thing before its verb
     # Not an English sentence of plain words: they carry no part of speech to tell wording from names.
     sentence = "the learning rate stays flat for most of training and then drops quickly at the end"
     assert not plan_query(sentence).question

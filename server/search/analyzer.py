@@ -940,6 +940,8 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
 _DESCRIBING_ZH = _words("""把 被 让 给 用 在 地 得 了 着 过 再 就 才 又 也 都 还 不 没 只 很 太 更 从 按 往
     个 条 张 已经 一起 一遍 一次 同时 直接 互相 之前 之后 以后 好几个 几个 每个 一部分 各 比 来 有的 还是
     越来越 逐渐 不断 一直 总是 经常 常常 往往 非常 特别 十分 相当 仍然 依然 突然""")
+# Of those, the ones that alone make a sentence: 把 and 被 put a thing before its verb, 让 makes one do something.
+_DESCRIBING_ALONE = _words("把 被 让")
 # Of those, the adverbs and numbers of things never inside a name (`never_in_a_name`).
 _NEVER_IN_A_NAME = _words("再 才 不 没 只 太 一遍 一次 一起 同时 直接 互相 好几个 几个 每个 一部分 有的")
 
@@ -957,7 +959,10 @@ def _describes(text: str) -> bool:
     """Whether a query that asks no question describes its topic in a Chinese sentence instead of naming it. Not in
     English: plain English words carry no part of speech to tell the asker's wording from a name, and a sentence of
     them read as a question lets a topic the notes lack through on its common words."""
-    telling = sum(word in _DESCRIBING_ZH for run in re.findall(f"[{_HAN}]+", text) for word in JIEBA.cut(run))
+    words = [word for run in re.findall(f"[{_HAN}]+", text) for word in JIEBA.cut(run)]
+    if any(word in _DESCRIBING_ALONE for word in words):
+        return True
+    telling = sum(word in _DESCRIBING_ZH for word in words)
     return telling >= 2 or (telling == 1 and _CLAUSE_BREAK.search(text) is not None)
 
 

@@ -544,7 +544,8 @@ def absent_units(
         # jieba tags it and wherever the notes hold it (逆 of 逆强化学习是怎么做的, 锁 of 乐观锁和悲观锁的区别).
         subject = _in_naming_span(plan, span)
         content = [i for i in _before_predicate(plan, members)
-                   if _may_name(plan.units[i], held[i]) or (subject and _in_a_subject_name(plan.units[i]))]
+                   if (_may_name(plan.units[i], held[i]) or (subject and _in_a_subject_name(plan.units[i])))
+                   and not (plan.described and plan.units[i].word_class == WordClass.ACT)]
         if len(content) > 1 and (gone.intersection(content) or not together(content)):
             gone.update(members)
             names.append(set(members))

@@ -871,11 +871,12 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
         if len(phrase) > 1:
             plan.phrases.append(phrase)
             plan.phrase_texts.append(" ".join(inner.lower().split()))
-    plan.described = not is_question(folded) and _describes(cased)
-    plan.question = plan.described or is_question(folded)
     seen: set[tuple[tuple[str, ...], ...]] = set()
     shouting = not any(char.islower() for char in cased) and not _HAS_HAN.search(cased)  # WHY IS GELU SLOW
     cuts = _Cuts(without_requests(cased), terms)
+    asked = is_question(folded)
+    plan.described = not asked and _describes(cuts.words, cased)
+    plan.question = asked or plan.described
     previous: tuple[Unit, int] | None = None  # the last word unit and where its run ended
     for match in _RUNS.finditer(cuts.text):
         run = match.group()
@@ -952,14 +953,14 @@ def never_in_a_name(word: str) -> bool:
     return word in _NEVER_IN_A_NAME
 
 
-_CLAUSE_BREAK = re.compile(r"[\u4e00-\u9fff]\s*[，,；;]")
+_CLAUSE_BREAK = re.compile(rf"[{_HAN}]\s*[，,；;]")
 
 
-def _describes(text: str) -> bool:
+def _describes(words: Sequence[str], text: str) -> bool:
     """Whether a query that asks no question describes its topic in a Chinese sentence instead of naming it. Not in
     English: plain English words carry no part of speech to tell the asker's wording from a name, and a sentence of
-    them read as a question lets a topic the notes lack through on its common words."""
-    words = [word for run in re.findall(f"[{_HAN}]+", text) for word in JIEBA.cut(run)]
+    them read as a question lets a topic the notes lack through on its common words. `words`: jieba's cut of `text`
+    (the words it lists are all Chinese)."""
     if any(word in _DESCRIBING_ALONE for word in words):
         return True
     telling = sum(word in _DESCRIBING_ZH for word in words)

@@ -261,7 +261,8 @@ def _likelihood(file: _ScannedFile, plan: QueryPlan, weights: Sequence[float], r
     weight and how often the note writes it or a glossary alias for it (counted in its folded text, a superset as
     `_Terms` tests), more when its title line or path has it (a title weighs most in a section's score)."""
     text = file.text.folded
-    title = f"{fold(file.path).lower()}\n{text[: text.find(chr(10)) + 1 or len(text)]}"
+    first_line = text.split("\n", 1)[0]
+    title = f"{fold(file.path).lower()}\n{first_line}"
     score = 0.0
     for i, (unit, weight, held) in enumerate(zip(plan.units, weights, row, strict=True)):
         if held:

@@ -41,6 +41,17 @@ def test_full_width_text_folds_to_ascii() -> None:
     assert fold("ＦｌａｓｈＡｔｔｅｎｔｉｏｎ") == "FlashAttention"
 
 
+def test_traditional_characters_fold_to_simplified_one_for_one() -> None:
+    assert fold("張量並行的記憶體") == "张量并行的记忆体"  # a character's form, not a region's word (内存)
+    assert terms("混合精度訓練") == terms("混合精度训练")
+    text = "這裡講ＫＶ快取與張量並行。"
+    assert len(fold(text)) == len(text)  # snippets and positions index the text as written
+
+
+def test_a_snippet_marks_traditional_characters_found_by_their_simplified_form() -> None:
+    assert "**張量並行**" in make_snippet("前文很长。" * 30 + "這一節講張量並行。", ["张量", "并行"])
+
+
 def test_identifiers_are_kept_whole_and_split_into_parts() -> None:
     assert terms("pin_memory") == ["pin_memory", "pin", "memory"]
     assert terms("FlashAttention") == ["flashattention", "flash", "attention"]

@@ -736,6 +736,23 @@ def test_words_the_notes_write_together_or_a_list_of_english_keywords_still_find
     assert [hit.path for hit in side_by_side.search(query).hits][:1] == [path], query
 
 
+TRADITIONAL = {
+    "学习笔记/繁體.md": "# 張量並行\n\n把每一層的權重矩陣按列切到多張顯卡上，再用 all-reduce 合併結果。\n",
+}
+
+
+def test_either_script_finds_notes_written_in_the_other(tmp_path: Path) -> None:
+    root = root_with(tmp_path, TRADITIONAL)
+    searcher = Searcher(root)
+    searcher.warm_up()
+    try:
+        scan = scanned(root)
+        assert "学习笔记/繁體.md" in [hit.path for hit in by_index_and_scan(searcher, scan, "张量并行 权重矩阵").hits]
+        assert by_index_and_scan(searcher, scan, "梯度累積").hits[0].path == "学习笔记/梯度累积.md"
+    finally:
+        searcher.close()
+
+
 def test_a_scan_of_many_matching_notes_reads_the_likeliest_ones_sections(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -36,6 +36,7 @@ from enum import StrEnum
 from itertools import accumulate, pairwise, product
 from typing import Any, NamedTuple
 
+from server.search.chinese_script import to_simplified
 from server.search.questions import A_NOT_A, QUESTION_WORDS_EN, QUESTION_WORDS_ZH, english_variants, is_question
 
 _HAN = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef\U00030000-\U0003134f"
@@ -127,7 +128,8 @@ _CPP = re.compile(r"(?<![\w+])([Cc])\+\+(?![\w+])")
 
 
 def fold(text: str) -> str:
-    """NFKC: full-width letters, digits and punctuation become their ASCII forms; case is kept; C++ is Cpp.
+    """NFKC: full-width letters, digits and punctuation become their ASCII forms; case is kept; C++ is Cpp;
+    a traditional Chinese character is its simplified form (`chinese_script`), one character for one.
 
     Line by line: CPython normalizes a whole string slowly once any character of it needs it (one `…`
     in a long note), and a newline never composes or reorders with its neighbours, so the lines fold
@@ -138,6 +140,7 @@ def fold(text: str) -> str:
             line if unicodedata.is_normalized("NFKC", line) else unicodedata.normalize("NFKC", line)
             for line in text.split("\n")
         )
+    text = to_simplified(text)
     return _CPP.sub(r"\1pp", text) if "++" in text else text
 
 

@@ -926,6 +926,10 @@ def test_only_a_chinese_description_is_read_as_a_question() -> None:
     assert plan_query("用更少的比特存权重让模型变小").question  # 用, 更, 让
     assert plan_query("一块一块地算 softmax，不用把整个注意力矩阵存下来").question
     assert plan_query("把优化器状态切开分到每张卡上").question  # 把 alone puts a thing before its verb
+    # A modal verb, a "when" or a sequence word says what is done, as an adverb does (能 … 时; 然后 … 最后).
+    assert plan_query("答案能用规则自动判对错时的强化学习奖励").question
+    assert plan_query("学习率先预热然后长时间保持不变最后快速降下来").question
+    assert not plan_query("推理时 显存 占用").question  # one such word in a list of names is no sentence
     # Not an English sentence of plain words: they carry no part of speech to tell wording from names.
     sentence = "the learning rate stays flat for most of training and then drops quickly at the end"
     assert not plan_query(sentence).question

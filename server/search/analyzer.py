@@ -938,12 +938,14 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
 
 
 # Words that tell a description in the asker's own words (用更少的比特存权重让模型变小, 一块一块地算 softmax) from a
-# list of keywords: prepositions, particles, adverbs, measures. Two of them, or one and a clause break, and the query
-# is read as a question: its words are weighed, its wording may be missing from the notes, its partial matches follow.
+# list of keywords: prepositions, particles, adverbs, measures, modal verbs (能, 会, 要), when (时) and sequence
+# words (然后, 最后). Two of them, or one and a clause break, and the query is read as a question: its words are
+# weighed, its wording may be missing from the notes, its partial matches follow.
 # Not 的, 里, 上 or 中, which join names into one (爱因斯坦场方程里的张量, a topic the notes lack, stays keywords).
 _DESCRIBING_ZH = _words("""把 被 让 给 用 在 地 得 了 着 过 再 就 才 又 也 都 还 不 没 只 很 太 更 从 按 往
     个 条 张 已经 一起 一遍 一次 同时 直接 互相 之前 之后 以后 好几个 几个 每个 一部分 各 比 来 有的 还是
-    越来越 逐渐 不断 一直 总是 经常 常常 往往 非常 特别 十分 相当 仍然 依然 突然""")
+    越来越 逐渐 不断 一直 总是 经常 常常 往往 非常 特别 十分 相当 仍然 依然 突然
+    时 能 会 要 可以 然后 最后 一边 大约 导致""")
 # Of those, the ones that alone make a sentence: 把 and 被 put a thing before its verb, 让 makes one do something.
 _DESCRIBING_ALONE = _words("把 被 让")
 # Of those, the adverbs and numbers of things never inside a name (`never_in_a_name`).

@@ -418,15 +418,15 @@ def test_an_english_query_finds_a_chinese_note_through_the_builtin_glossary(shar
 
 
 def test_the_person_glossary_adds_aliases_and_is_reloaded_when_it_changes(root: Path) -> None:
-    write(root, "glossary.md", "# 术语表\n\n- 断词器 = 分词器\n")
+    write(root, "glossary.md", "# 术语表\n\n- 拆字器 = 分词器\n")
     with ProjectMemory(root) as memory:
         memory.ensure_index()
-        results = find(memory, "断词器")
+        results = find(memory, "拆字器")
         assert "分词器" in results.aliases and "学习笔记/tokenizer.md" in [hit.path for hit in results.hits]
         write(root, "glossary.md", "# 术语表\n\n- 显卡内存 = 显存\n")
         memory.notes_changed(["glossary.md"], [])
         assert "显存" in find(memory, "显卡内存").aliases
-        assert "分词器" not in find(memory, "断词器").aliases
+        assert "分词器" not in find(memory, "拆字器").aliases
 
 
 def test_an_explicit_glossary_replaces_the_builtin_one(root: Path) -> None:
@@ -738,6 +738,7 @@ def test_words_the_notes_write_together_or_a_list_of_english_keywords_still_find
 
 TRADITIONAL = {
     "学习笔记/繁體.md": "# 張量並行\n\n把每一層的權重矩陣按列切到多張顯卡上，再用 all-reduce 合併結果。\n",
+    "学习笔记/带宽.md": f"# 内存带宽\n\n解码阶段受内存带宽限制。{FILLER}\n",
 }
 
 
@@ -749,6 +750,8 @@ def test_either_script_finds_notes_written_in_the_other(tmp_path: Path) -> None:
         scan = scanned(root)
         assert "学习笔记/繁體.md" in [hit.path for hit in by_index_and_scan(searcher, scan, "张量并行 权重矩阵").hits]
         assert by_index_and_scan(searcher, scan, "梯度累積").hits[0].path == "学习笔记/梯度累积.md"
+        # A region's own word is a different word, not a different script: the glossary knows 記憶體 and 頻寬.
+        assert searcher.search("記憶體 頻寬").hits[0].path == "学习笔记/带宽.md"
     finally:
         searcher.close()
 

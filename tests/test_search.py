@@ -877,6 +877,35 @@ def test_a_description_holding_a_noun_no_note_holds_names_a_topic_the_notes_lack
         assert [hit.path for hit in found][:1] == ["学习笔记/dist.md"]
 
 
+def test_a_question_naming_a_compound_the_notes_hold_only_apart_finds_nothing(tmp_path: Path) -> None:
+    notes = {
+        "学习笔记/tree.md": f"# 分类\n\n决策树按特征切分样本。{FILLER}\n",
+        "学习笔记/arena.md": f"# 竞技场\n\n用户给两个匿名回答投票，再按投票算排名。{FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    scan = scanned(root)
+    named = "用很多棵决策树投票，每棵树只看随机一部分特征"  # random forests: 决策树 and 投票, never side by side
+    wording = "用户把回答投票以后怎么算出排名"  # a stretch opening with a verb (把回答投票) is the asker's wording
+    for searcher in warm_searcher(root):
+        results = searcher.search(named)
+        assert results.hits == [] and "决策树投票" in results.absent, results
+        assert [hit.path for hit in searcher.search(wording).hits][:1] == ["学习笔记/arena.md"]
+    assert scan(named) == [] and scan(wording)[:1] == ["学习笔记/arena.md"]
+
+
+def test_a_compound_ending_in_a_nameless_noun_names_its_other_words() -> None:
+    from server.search.analyzer import plan_query
+    from server.search.ranking import Absence, names_a_missing_compound
+
+    def apart(query: str, words: tuple[str, str]) -> bool:
+        plan = plan_query(query)
+        group = {i for i, unit in enumerate(plan.units) if unit.text in words}
+        return names_a_missing_compound(plan, Absence(group, [], [group]))
+
+    assert apart("用很多棵决策树投票，每棵树只看随机一部分特征", ("决策树", "投票"))
+    assert not apart("训练集和测试集重叠有什么检测办法", ("检测", "办法"))  # 办法 names no thing
+
+
 def test_a_descriptions_verbs_are_its_wording_not_part_of_a_name(tmp_path: Path) -> None:
     notes = {
         "学习笔记/bpe.md": f"# BPE\n\n不断把最常见的相邻字节对合并，加入词表。{FILLER}\n",

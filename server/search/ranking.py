@@ -707,6 +707,27 @@ def not_covered(
     return bool(subject) and absent_share(plan, weights, absence, sections, among=subject) >= ABSENT_SHARE
 
 
+# Nouns that name no thing of their own: a compound ending in one (检测办法, 训练情况) asks about its other words.
+_NAMELESS_HEADS = frozenset({"办法", "做法", "方法", "方式", "手段", "情况", "东西", "时候",
+                             "结果", "原因", "问题", "效果", "过程"})
+
+
+def names_a_missing_compound(plan: QueryPlan, absence: Absence) -> bool:
+    """Whether a question names a thing the notes hold only in parts: Chinese words it writes side by side, opening
+    with a noun, that no section writes together (雅思口语, 决策树投票, 协同过滤). The caller asks this only when
+    no section matches the whole question: its partial matches then hold the question's other words, and what it
+    names is not in the notes. A stretch opening with a verb (发出命令, 去掉导航栏) is as often the asker's own
+    wording; English words carry no part of speech to tell a name (operating system) from wording (queued
+    kernels), so they are left to the other rules."""
+    def named(group: set[int]) -> bool:
+        units = [plan.units[i] for i in sorted(group)]
+        return len(units) > 1 and units[0].word_class in (WordClass.THING, WordClass.NEW) \
+            and units[-1].text not in _NAMELESS_HEADS \
+            and all(unit.han and unit.word_class != WordClass.OTHER for unit in units)
+
+    return plan.question and any(named(group) for group in absence.names)
+
+
 def _subject_head(plan: QueryPlan, subject: list[int]) -> list[int]:
     """The words of a question's subject after its last 的 (核技巧 of SVM的核技巧是什么): what it asks about, the
     words before it only saying whose; [] when the subject has no 的 or nothing topical follows it."""

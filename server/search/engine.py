@@ -146,6 +146,10 @@ class SearchEngine:
             if fixed:
                 found, plan, corrected = fixed, fixed_plan, dict(similar)
                 absent = list(dict.fromkeys([*corrected, *still_absent]))
+        # Named as the person typed them (FA-2, 張量平行), not as they were searched (fa-2, 张量并行).
+        absent = [word if word in corrected else typed for word, typed in zip(absent, _as_typed(request.query, absent),
+                                                                             strict=True)]
+        apart = _as_typed(request.query, apart)
         state = self._index.state
         waiting = self._index.pending
         notice: str | None = None
@@ -543,6 +547,15 @@ def partial_rule(ranking: Ranking) -> np.ndarray:
 def _chain(first: list[int], rest: Iterator[int]) -> Iterator[int]:
     yield from first
     yield from rest
+
+
+def _as_typed(query: str, words: list[str]) -> list[str]:
+    """Each of the query's words as it is written in `query`: a word is searched in its folded, lower-cased form,
+    found here at the same offsets when folding kept the query's length (it does unless NFKC splits a character)."""
+    folded = fold(query).lower()
+    if len(folded) != len(query):
+        return words
+    return [query[at : at + len(word)] if (at := folded.find(word)) >= 0 else word for word in words]
 
 
 def _scan_notice(state: IndexState) -> str:

@@ -894,14 +894,31 @@ def test_a_question_naming_a_compound_the_notes_hold_only_apart_finds_nothing(tm
     assert scan(named) == [] and scan(wording)[:1] == ["学习笔记/arena.md"]
 
 
+def test_a_question_naming_nothing_the_notes_hold_beside_a_word_no_note_holds_finds_nothing(tmp_path: Path) -> None:
+    notes = {
+        "学习笔记/home.md": f"# Setup\n\nMake a venv at home before the lab.{FILLER}\n",
+        "学习笔记/break.md": f"# Break\n\nCoffee after the lab.{FILLER}\n",
+        "学习笔记/gelu.md": f"# GELU\n\nA GELU written by hand is slow without kernel fusion.{FILLER}\n",
+    }
+    root = root_with(tmp_path, notes)
+    scan = scanned(root)
+    for searcher in warm_searcher(root):
+        results = searcher.search("how to make cold coffee at home")  # the notes hold make, coffee, home; not cold
+        assert results.hits == [] and "cold" in results.absent, results
+        # A question naming what the notes hold (GELU) keeps its partial matches: sluggish is the asker's word.
+        assert [hit.path for hit in searcher.search("why does GELU feel sluggish").hits][:1] == ["学习笔记/gelu.md"]
+    assert scan("how to make cold coffee at home") == [] and scan("why does GELU feel sluggish")[:1] == [
+        "学习笔记/gelu.md"]
+
+
 def test_a_compound_ending_in_a_nameless_noun_names_its_other_words() -> None:
     from server.search.analyzer import plan_query
-    from server.search.ranking import Absence, names_a_missing_compound
+    from server.search.ranking import Absence, partial_matches_miss_the_topic
 
     def apart(query: str, words: tuple[str, str]) -> bool:
         plan = plan_query(query)
         group = {i for i, unit in enumerate(plan.units) if unit.text in words}
-        return names_a_missing_compound(plan, Absence(group, [], [group]))
+        return partial_matches_miss_the_topic(plan, Absence(group, [], [group]), [True] * len(plan.units))
 
     assert apart("用很多棵决策树投票，每棵树只看随机一部分特征", ("决策树", "投票"))
     assert not apart("训练集和测试集重叠有什么检测办法", ("检测", "办法"))  # 办法 names no thing

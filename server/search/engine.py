@@ -56,11 +56,11 @@ from server.search.ranking import (
     inflected_where_unwritten,
     joined_seams,
     name_in_its_plural,
-    names_a_missing_compound,
     names_found_nowhere,
     near_in_section,
     near_pairs,
     not_covered,
+    partial_matches_miss_the_topic,
     rank,
     rescore,
     spellings,
@@ -276,8 +276,8 @@ class SearchEngine:
             partial = ranking.partial(partial_rule(ranking), allowed)
             hits += islice(self._hits(terms, ranking, (int(d) for d in partial), per_file, seen, partial=True),
                            request.limit - len(hits))
-        if hits and all(hit.partial for hit in hits) and names_a_missing_compound(plan, absence):
-            return [], absent, []  # 用很多棵决策树投票…: only the question's other words are in the notes
+        if hits and all(hit.partial for hit in hits) and partial_matches_miss_the_topic(plan, absence, held):
+            return [], absent, []  # 决策树投票, cold brew: the partial matches hold only the question's other words
         if not hits and plan.question and (sides := applied_sides(plan, ranking.held_counts())) \
                 and not together(sides):
             return [], absent, applied_names(plan)  # RoPE and 时间序列异常检测: each in the notes, never together

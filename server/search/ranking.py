@@ -712,20 +712,34 @@ _NAMELESS_HEADS = frozenset({"办法", "做法", "方法", "方式", "手段", "
                              "结果", "原因", "问题", "效果", "过程"})
 
 
-def names_a_missing_compound(plan: QueryPlan, absence: Absence) -> bool:
-    """Whether a question names a thing the notes hold only in parts: Chinese words it writes side by side, opening
-    with a noun, that no section writes together (雅思口语, 决策树投票, 协同过滤). The caller asks this only when
-    no section matches the whole question: its partial matches then hold the question's other words, and what it
-    names is not in the notes. A stretch opening with a verb (发出命令, 去掉导航栏) is as often the asker's own
-    wording; English words carry no part of speech to tell a name (operating system) from wording (queued
-    kernels), so they are left to the other rules."""
+def partial_matches_miss_the_topic(plan: QueryPlan, absence: Absence, held: Sequence[bool]) -> bool:
+    """Whether a question that no section matches whole asks about something its partial matches lack, which
+    then hold only its other words (asked only when every match is partial):
+    - a name the notes hold only in parts: Chinese words written side by side, opening with a noun, that no
+      section writes together (雅思口语, 决策树投票, 协同过滤). A stretch opening with a verb (发出命令, 去掉导航栏)
+      is as often the asker's wording, and a compound ending in a noun that names nothing (检测办法) asks about
+      its other words;
+    - an English word no note holds, when the question names nothing the notes hold: no name, acronym, coined
+      word or glossary term (cold brew in "how to make cold brew at home", whose make and home the notes hold).
+      A question naming what it asks about (GELU, critical batch size) keeps its partial matches: its word found
+      nowhere is as often the asker's wording (hand-written, diminish)."""
+    if not plan.question:
+        return False
+
     def named(group: set[int]) -> bool:
         units = [plan.units[i] for i in sorted(group)]
         return len(units) > 1 and units[0].word_class in (WordClass.THING, WordClass.NEW) \
             and units[-1].text not in _NAMELESS_HEADS \
             and all(unit.han and unit.word_class != WordClass.OTHER for unit in units)
 
-    return plan.question and any(named(group) for group in absence.names)
+    if any(named(group) for group in absence.names):
+        return True
+    unknown = any(not held[i] and not unit.han and unit.topical and i in absence.units
+                  for i, unit in enumerate(plan.units))
+    aliased = plan.aliased
+    return unknown and not any(
+        held[i] and i not in absence.units and (unit.named or unit.acronym or unit.coined or i in aliased)
+        for i, unit in enumerate(plan.units))
 
 
 def _subject_head(plan: QueryPlan, subject: list[int]) -> list[int]:

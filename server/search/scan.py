@@ -45,11 +45,11 @@ from server.search.ranking import (
     inflected,
     inflected_where_unwritten,
     name_in_its_plural,
-    names_a_missing_compound,
     names_held,
     near_in_section,
     near_pairs,
     not_covered,
+    partial_matches_miss_the_topic,
     spelled_in_parts,
     spellings,
     unit_weight,
@@ -204,7 +204,7 @@ class Scanner:
                 found.extend(self._sections(file, plan, weights, least, named, sides, applied))
         # Full matches by score, then partial ones by how much of the query they hold.
         found.sort(key=lambda item: (item[1].partial, -item[0] if item[1].partial else 0.0, -item[1].score))
-        if found and all(hit.partial for _, hit in found) and names_a_missing_compound(plan, absence):
+        if found and all(hit.partial for _, hit in found) and partial_matches_miss_the_topic(plan, absence, held):
             return []  # as the index reads it (`engine._from_index`)
         return _best([hit for _, hit in found], limit, per_file)
 

@@ -588,15 +588,18 @@ def module_searcher(notes: dict[str, str]) -> Callable[[pytest.TempPathFactory],
 
 
 def scanned(root: Path) -> Callable[[str], list[str]]:
-    """The paths the index-less scan returns for a query over `root`, one best section per file."""
-    from server.search.analyzer import plan_query
+    """The paths the index-less scan returns for a query over `root`, one best section per file, the query planned
+    as the engine plans it (with the built-in glossary)."""
+    from server.search.engine import expanded_plan
     from server.search.filters import Filters
     from server.search.scan import Scanner
 
     scanner = Scanner(NoteStore(root))
+    glossary = Glossary.builtin()
 
     def scan(query: str) -> list[str]:
-        found = scanner.search(plan_query(query), Filters(), PRESETS["cs336-zh"], limit=10, per_file=True)
+        found = scanner.search(expanded_plan(query, glossary), Filters(), PRESETS["cs336-zh"], limit=10,
+                               per_file=True)
         return [hit.path for hit in found]
 
     return scan

@@ -205,36 +205,7 @@ class SearchEngine:
         return None, [], [], []
 
     def plan(self, query: str) -> QueryPlan:
-        glossary = self._glossary if self._glossary is not None else Glossary.builtin()
-        expansions = list(glossary.expand(query))
-        terms = [(e.start, e.end) for e in expansions]
-        plan = plan_query(query, terms=terms)
-        if any(_defines(e.start, e.end, unit.start, unit.end) and not _after_word_start(plan, e.start, unit)
-               for e in expansions for unit in plan.units):
-            # A glossary term making up most of a compound (交叉熵 in 交叉熵损失) says what it is about: its words
-            # are searched apart so the term's aliases apply; a generic one (模型 in 隐马尔可夫模型) does not.
-            plan = plan_query(query, compounds=False, terms=terms)
-        for expansion in expansions:
-            for i, unit in enumerate(plan.units):
-                if expansion.start <= unit.start and unit.end <= expansion.end:
-                    # A term of the glossary is a name, whatever the dictionary tags it or its words (冒泡排序 as an
-                    # idiom, the 快速 of 快速排序 as an adverb, 技巧 of 核技巧 a framing word; a lone character stays
-                    # as it is, as in any compound).
-                    plan.units[i] = replace(unit, word_class=WordClass.THING, term=unit.term or len(unit.text) > 1)
-            covers = tuple(
-                i for i, unit in enumerate(plan.units) if expansion.start <= unit.start and unit.end <= expansion.end
-            )
-            if not covers:
-                continue
-            for alias in expansion.aliases:
-                units = tuple(plan_query(alias).units)
-                if units:
-                    plan.alternatives.append(Alternative(alias, units, covers))
-        for i, unit in enumerate(plan.units):
-            if plan.question and unit.word_class == WordClass.ACT:
-                for verb in same_verbs(unit.text):
-                    plan.alternatives.append(Alternative(verb, tuple(plan_query(verb).units), (i,)))
-        return plan
+        return expanded_plan(query, self._glossary if self._glossary is not None else Glossary.builtin())
 
     def _from_index(
         self, terms: IndexTerms, plan: QueryPlan, filters: Filters, request: SearchRequest, slips: Slips
@@ -547,6 +518,40 @@ def partial_rule(ranking: Ranking) -> np.ndarray:
 def _chain(first: list[int], rest: Iterator[int]) -> Iterator[int]:
     yield from first
     yield from rest
+
+
+def expanded_plan(query: str, glossary: Glossary) -> QueryPlan:
+    """The query's plan with its glossary terms' aliases (and, in a question, its verbs' other forms) as
+    alternatives: what the index and the scan search."""
+    expansions = list(glossary.expand(query))
+    terms = [(e.start, e.end) for e in expansions]
+    plan = plan_query(query, terms=terms)
+    if any(_defines(e.start, e.end, unit.start, unit.end) and not _after_word_start(plan, e.start, unit)
+           for e in expansions for unit in plan.units):
+        # A glossary term making up most of a compound (交叉熵 in 交叉熵损失) says what it is about: its words
+        # are searched apart so the term's aliases apply; a generic one (模型 in 隐马尔可夫模型) does not.
+        plan = plan_query(query, compounds=False, terms=terms)
+    for expansion in expansions:
+        for i, unit in enumerate(plan.units):
+            if expansion.start <= unit.start and unit.end <= expansion.end:
+                # A term of the glossary is a name, whatever the dictionary tags it or its words (冒泡排序 as an
+                # idiom, the 快速 of 快速排序 as an adverb, 技巧 of 核技巧 a framing word; a lone character stays
+                # as it is, as in any compound).
+                plan.units[i] = replace(unit, word_class=WordClass.THING, term=unit.term or len(unit.text) > 1)
+        covers = tuple(
+            i for i, unit in enumerate(plan.units) if expansion.start <= unit.start and unit.end <= expansion.end
+        )
+        if not covers:
+            continue
+        for alias in expansion.aliases:
+            units = tuple(plan_query(alias).units)
+            if units:
+                plan.alternatives.append(Alternative(alias, units, covers))
+    for i, unit in enumerate(plan.units):
+        if plan.question and unit.word_class == WordClass.ACT:
+            for verb in same_verbs(unit.text):
+                plan.alternatives.append(Alternative(verb, tuple(plan_query(verb).units), (i,)))
+    return plan
 
 
 def _as_typed(query: str, words: list[str]) -> list[str]:

@@ -721,8 +721,8 @@ def partial_matches_miss_the_topic(plan: QueryPlan, absence: Absence, held: Sequ
       its other words;
     - an English word no note holds, when the question names nothing the notes hold: no name, acronym, coined
       word or glossary term (cold brew in "how to make cold brew at home", whose make and home the notes hold).
-      A question naming what it asks about (GELU, critical batch size) keeps its partial matches: its word found
-      nowhere is as often the asker's wording (hand-written, diminish)."""
+      A question naming what it asks about (GELU, perplexity, critical batch size) keeps its partial matches: its
+      word found nowhere is as often the asker's wording (misleading, hand-written, diminish)."""
     if not plan.question:
         return False
 
@@ -738,7 +738,7 @@ def partial_matches_miss_the_topic(plan: QueryPlan, absence: Absence, held: Sequ
                   for i, unit in enumerate(plan.units))
     aliased = plan.aliased
     return unknown and not any(
-        held[i] and i not in absence.units and (unit.named or unit.acronym or unit.coined or i in aliased)
+        held[i] and i not in absence.units and (unit.named or unit.acronym or unit.coined or unit.term or i in aliased)
         for i, unit in enumerate(plan.units))
 
 

@@ -925,6 +925,8 @@ def test_a_compound_ending_in_a_nameless_noun_names_its_other_words() -> None:
 
     assert apart("用很多棵决策树投票，每棵树只看随机一部分特征", ("决策树", "投票"))
     assert not apart("训练集和测试集重叠有什么检测办法", ("检测", "办法"))  # 办法 names no thing
+    assert apart("雅思口语 part2 怎么准备", ("雅思", "口语"))  # the subject, before the question word
+    assert not apart("怎么理解决策树投票", ("决策树", "投票"))  # after it: as often the asker's phrasing
 
 
 def test_a_descriptions_verbs_are_its_wording_not_part_of_a_name(tmp_path: Path) -> None:

@@ -716,9 +716,11 @@ def partial_matches_miss_the_topic(plan: QueryPlan, absence: Absence, held: Sequ
     """Whether a question that no section matches whole asks about something its partial matches lack, which
     then hold only its other words (asked only when every match is partial):
     - a name the notes hold only in parts: Chinese words written side by side, opening with a noun, that no
-      section writes together (雅思口语, 决策树投票, 协同过滤). A stretch opening with a verb (发出命令, 去掉导航栏)
-      is as often the asker's wording, and a compound ending in a noun that names nothing (检测办法) asks about
-      its other words;
+      section writes together, in what the query is about: a question's subject, before its question word
+      (雅思口语 of 雅思口语 part2 怎么准备), or anywhere in a description (决策树投票 of 用很多棵决策树投票…).
+      After the question word such a stretch is as often the asker's own phrasing of what they want to know;
+      so is a stretch opening with a verb (发出命令, 去掉导航栏), and a compound ending in a noun that names
+      nothing (检测办法) asks about its other words;
     - an English word no note holds, when the question names nothing the notes hold: no name, acronym, coined
       word or glossary term (cold brew in "how to make cold brew at home", whose make and home the notes hold).
       A question naming what it asks about (GELU, perplexity, critical batch size) keeps its partial matches: its
@@ -726,9 +728,12 @@ def partial_matches_miss_the_topic(plan: QueryPlan, absence: Absence, held: Sequ
     if not plan.question:
         return False
 
+    subject = None if plan.described else subject_end(plan.text)
+
     def named(group: set[int]) -> bool:
         units = [plan.units[i] for i in sorted(group)]
-        return len(units) > 1 and units[0].word_class in (WordClass.THING, WordClass.NEW) \
+        asked_about = plan.described or (subject is not None and units[-1].end <= subject)
+        return asked_about and len(units) > 1 and units[0].word_class in (WordClass.THING, WordClass.NEW) \
             and units[-1].text not in _NAMELESS_HEADS \
             and all(unit.han and unit.word_class != WordClass.OTHER for unit in units)
 

@@ -48,6 +48,30 @@ def test_traditional_characters_fold_to_simplified_one_for_one() -> None:
     assert len(fold(text)) == len(text)  # snippets and positions index the text as written
 
 
+def test_the_table_of_traditional_characters_is_built_once_however_many_threads_ask(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from server.search import chinese_script
+
+    builds: list[int] = []
+    build = chinese_script._build
+
+    def counted() -> object:
+        builds.append(1)
+        return build()
+
+    monkeypatch.setattr(chinese_script, "_built", None)
+    monkeypatch.setattr(chinese_script, "_build", counted)
+    threads = [threading.Thread(target=chinese_script.to_simplified, args=("張量",)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(builds) == 1
+
+
 def test_a_snippet_marks_traditional_characters_found_by_their_simplified_form() -> None:
     assert "**張量並行**" in make_snippet("前文很长。" * 30 + "這一節講張量並行。", ["张量", "并行"])
 

@@ -113,6 +113,26 @@ def test_an_index_without_its_table_of_contents_is_rebuilt(engine: Searcher, ind
     assert_scans_then_recovers(engine)
 
 
+def test_an_index_folded_with_another_table_of_traditional_characters_is_rebuilt(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = open_engine(root)
+    first.warm_up()
+    first.close()
+    monkeypatch.setattr(index_module, "table_digest", lambda: "another")  # another OpenCC release's table
+    with pytest.raises(index_module.IndexUnavailable, match="another version"):
+        index_module.WhooshIndex(first.store.cache).open()
+    engine = open_engine(root)
+    engine.warm_up()  # rebuilds it
+    reopened = index_module.WhooshIndex(engine.store.cache)
+    try:
+        reopened.open()  # written with the table searches now fold with
+        assert engine.search("混合专家").hits[0].path == "学习笔记/moe.md"
+    finally:
+        reopened.close()
+        engine.close()
+
+
 @pytest.mark.parametrize("pattern", ["*", "*.trm", "*.pst"])
 def test_an_index_with_garbage_in_its_files_is_rebuilt(engine: Searcher, index_dir: Path, pattern: str) -> None:
     for part in index_dir.glob(pattern):

@@ -590,8 +590,8 @@ def module_searcher(notes: dict[str, str]) -> Callable[[pytest.TempPathFactory],
 def scanned(root: Path) -> Callable[[str], list[str]]:
     """The paths the index-less scan returns for a query over `root`, one best section per file, the query planned
     as the engine plans it (with the built-in glossary)."""
-    from server.search.engine import expanded_plan
     from server.search.filters import Filters
+    from server.search.planning import expanded_plan
     from server.search.scan import Scanner
 
     scanner = Scanner(NoteStore(root))
@@ -747,17 +747,13 @@ TRADITIONAL = {
 
 def test_either_script_finds_notes_written_in_the_other(tmp_path: Path) -> None:
     root = root_with(tmp_path, TRADITIONAL)
-    searcher = Searcher(root)
-    searcher.warm_up()
-    try:
-        scan = scanned(root)
+    scan = scanned(root)
+    for searcher in warm_searcher(root):
         assert "学习笔记/繁體.md" in [hit.path for hit in by_index_and_scan(searcher, scan, "张量并行 权重矩阵").hits]
         assert by_index_and_scan(searcher, scan, "梯度累積").hits[0].path == "学习笔记/梯度累积.md"
         # A region's own word is a different word, not a different script: the glossary knows 記憶體 and 頻寬.
         assert searcher.search("記憶體 頻寬").hits[0].path == "学习笔记/带宽.md"
         assert searcher.search("區塊鏈").absent == ["區塊鏈"]  # named as typed, not as searched (区块链)
-    finally:
-        searcher.close()
 
 
 def test_a_scan_of_many_matching_notes_reads_the_likeliest_ones_sections(
@@ -914,6 +910,14 @@ def test_a_question_naming_nothing_the_notes_hold_beside_a_word_no_note_holds_fi
         "学习笔记/gelu.md"]
 
 
+def test_a_word_no_note_holds_is_named_where_and_as_the_query_writes_it() -> None:
+    from server.search.engine import _as_typed
+
+    assert _as_typed("Recap: CAP theorem", ["cap"]) == {"cap": "CAP"}  # a word's own letters, not recap's
+    assert _as_typed("區塊鏈是什麼……", ["区块链"]) == {"区块链": "區塊鏈"}  # …… folds to six dots: offsets move
+    assert _as_typed("FlashAttenion 的分块", ["flashattenion"]) == {"flashattenion": "FlashAttenion"}
+
+
 def test_a_compound_ending_in_a_nameless_noun_names_its_other_words() -> None:
     from server.search.analyzer import plan_query
     from server.search.ranking import Absence, partial_matches_miss_the_topic
@@ -985,6 +989,8 @@ def test_only_a_chinese_description_is_read_as_a_question() -> None:
     assert plan_query("答案能用规则自动判对错时的强化学习奖励").question
     assert plan_query("学习率先预热然后长时间保持不变最后快速降下来").question
     assert not plan_query("推理时 显存 占用").question  # one such word in a list of names is no sentence
+    # nor are two, when one is a character jieba cuts off a listed word (时 of 训练时; 过 of 过拟合)
+    assert not plan_query("过拟合 要 早停").question and not plan_query("训练时 过拟合").question
     # Not an English sentence of plain words: they carry no part of speech to tell wording from names.
     sentence = "the learning rate stays flat for most of training and then drops quickly at the end"
     assert not plan_query(sentence).question

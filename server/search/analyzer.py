@@ -938,14 +938,16 @@ def plan_query(query: str, *, compounds: bool = True, terms: Sequence[tuple[int,
 
 
 # Words that tell a description in the asker's own words (用更少的比特存权重让模型变小, 一块一块地算 softmax) from a
-# list of keywords: prepositions, particles, adverbs, measures, modal verbs (能, 会, 要), when (时) and sequence
+# list of keywords: prepositions, particles, adverbs, measures, modal verbs (能, 会, 要, 可以), when (时) and sequence
 # words (然后, 最后). Two of them, or one and a clause break, and the query is read as a question: its words are
 # weighed, its wording may be missing from the notes, its partial matches follow.
 # Not 的, 里, 上 or 中, which join names into one (爱因斯坦场方程里的张量, a topic the notes lack, stays keywords).
 _DESCRIBING_ZH = _words("""把 被 让 给 用 在 地 得 了 着 过 再 就 才 又 也 都 还 不 没 只 很 太 更 从 按 往
     个 条 张 已经 一起 一遍 一次 同时 直接 互相 之前 之后 以后 好几个 几个 每个 一部分 各 比 来 有的 还是
-    越来越 逐渐 不断 一直 总是 经常 常常 往往 非常 特别 十分 相当 仍然 依然 突然
-    时 能 会 要 可以 然后 最后 一边 大约 导致""")
+    越来越 逐渐 不断 一直 总是 经常 常常 往往 非常 特别 十分 相当 仍然 依然 突然 可以 然后 最后 一边 大约 导致""")
+# Of those words, the one-character ones that tell a sentence only where the query writes one, its Chinese not
+# spaced into a list: jieba cuts 训练时 and 模型能 in two, and 过拟合 要 早停 lists three names.
+_DESCRIBING_UNSPACED = _words("时 能 会 要")
 # Of those, the ones that alone make a sentence: 把 and 被 put a thing before its verb, 让 makes one do something.
 _DESCRIBING_ALONE = _words("把 被 让")
 # Of those, the adverbs and numbers of things never inside a name (`never_in_a_name`).
@@ -959,6 +961,7 @@ def never_in_a_name(word: str) -> bool:
 
 
 _CLAUSE_BREAK = re.compile(rf"[{_HAN}]\s*[，,；;]")
+_SPACED_HAN = re.compile(rf"[{_HAN}]\s+[{_HAN}]")
 
 
 def _describes(words: Sequence[str], text: str) -> bool:
@@ -969,6 +972,8 @@ def _describes(words: Sequence[str], text: str) -> bool:
     if any(word in _DESCRIBING_ALONE for word in words):
         return True
     telling = sum(word in _DESCRIBING_ZH for word in words)
+    if _SPACED_HAN.search(text) is None:
+        telling += sum(word in _DESCRIBING_UNSPACED for word in words)
     return telling >= 2 or (telling == 1 and _CLAUSE_BREAK.search(text) is not None)
 
 

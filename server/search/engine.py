@@ -22,21 +22,17 @@ from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import Layout
 from memory_schema.lectures import lecture_label
 from server.search.analyzer import (
-    WORD_STARTS,
-    WORD_STARTS_AFTER_A_BREAK,
-    Alternative,
     QueryPlan,
     Unit,
-    WordClass,
     fold,
     load_segmenter,
-    plan_query,
     writes_capitals,
 )
+from server.search.chinese_script import load_table
 from server.search.filters import Filters, filters_for
 from server.search.glossary import Glossary, parse_glossary_markdown
+from server.search.planning import expanded_plan
 from server.search.postings import IndexTerms
-from server.search.questions import same_verbs
 from server.search.ranking import (
     NEAR_CHECK_TOP,
     PARTIAL_MIN_COVERAGE,
@@ -73,7 +69,7 @@ from server.search.request import SearchRequest
 from server.search.results import IndexState, SearchHit, SearchResults, SectionHit
 from server.search.scan import Scanner
 from server.search.service import IndexService
-from server.search.snippets import make_snippet
+from server.search.snippets import folded_with_origins, make_snippet
 from server.search.whoosh_index import IndexOvertaken, IndexUnavailable
 from server.store import NoteStore
 
@@ -92,8 +88,10 @@ class SearchEngine:
         self._glossary: Glossary | None = glossary
 
     def prepare(self) -> None:
-        """Load the segmenter and the glossary now rather than at the first query."""
+        """Load the segmenter, the table of traditional characters and the glossary now rather than at the first
+        query."""
         load_segmenter()
+        load_table()
         self.reload_glossary()
 
     def reload_glossary(self) -> None:
@@ -147,9 +145,10 @@ class SearchEngine:
                 found, plan, corrected = fixed, fixed_plan, dict(similar)
                 absent = list(dict.fromkeys([*corrected, *still_absent]))
         # Named as the person typed them (FA-2, 張量平行), not as they were searched (fa-2, 张量并行).
-        absent = [word if word in corrected else typed for word, typed in zip(absent, _as_typed(request.query, absent),
-                                                                             strict=True)]
-        apart = _as_typed(request.query, apart)
+        typed = _as_typed(request.query, [*absent, *apart, *corrected])
+        absent = [typed.get(word, word) for word in absent]
+        apart = [typed.get(word, word) for word in apart]
+        corrected = {typed.get(word, word): meant for word, meant in corrected.items()}
         state = self._index.state
         waiting = self._index.pending
         notice: str | None = None
@@ -483,20 +482,6 @@ def _two_together(ranking: Ranking) -> bool:
     return bool(np.any((ranking.coverage >= PARTIAL_MIN_COVERAGE - 1e-6) & (count >= 2)))
 
 
-def _after_word_start(plan: QueryPlan, term_start: int, unit: Unit) -> bool:
-    """Whether a glossary term follows the character its compound begins with, one that begins a word jieba cut
-    apart (量化 in 向量化: a longer word, not the term with a modifier)."""
-    return term_start == unit.start + 1 and plan.text[unit.start] in WORD_STARTS | WORD_STARTS_AFTER_A_BREAK
-
-
-def _defines(term_start: int, term_end: int, start: int, end: int) -> bool:
-    """Whether a glossary term lies inside a compound [start, end) without being all of it, and makes up at
-    least half of it."""
-    inside = max(term_start, start) < min(term_end, end) and (term_start, term_end) != (start, end)
-    overlap = min(term_end, end) - max(term_start, start)
-    return inside and overlap * 2 >= end - start
-
-
 def partial_rule(ranking: Ranking) -> np.ndarray:
     """Which sections may follow the full matches: for a question, those holding QUESTION_MIN_COVERAGE of it;
     for keywords, PARTIAL_MIN_COVERAGE and one of the rarest query words the notes hold (weighing at least
@@ -520,47 +505,26 @@ def _chain(first: list[int], rest: Iterator[int]) -> Iterator[int]:
     yield from rest
 
 
-def expanded_plan(query: str, glossary: Glossary) -> QueryPlan:
-    """The query's plan with its glossary terms' aliases (and, in a question, its verbs' other forms) as
-    alternatives: what the index and the scan search."""
-    expansions = list(glossary.expand(query))
-    terms = [(e.start, e.end) for e in expansions]
-    plan = plan_query(query, terms=terms)
-    if any(_defines(e.start, e.end, unit.start, unit.end) and not _after_word_start(plan, e.start, unit)
-           for e in expansions for unit in plan.units):
-        # A glossary term making up most of a compound (交叉熵 in 交叉熵损失) says what it is about: its words
-        # are searched apart so the term's aliases apply; a generic one (模型 in 隐马尔可夫模型) does not.
-        plan = plan_query(query, compounds=False, terms=terms)
-    for expansion in expansions:
-        for i, unit in enumerate(plan.units):
-            if expansion.start <= unit.start and unit.end <= expansion.end:
-                # A term of the glossary is a name, whatever the dictionary tags it or its words (冒泡排序 as an
-                # idiom, the 快速 of 快速排序 as an adverb, 技巧 of 核技巧 a framing word; a lone character stays
-                # as it is, as in any compound).
-                plan.units[i] = replace(unit, word_class=WordClass.THING, term=unit.term or len(unit.text) > 1)
-        covers = tuple(
-            i for i, unit in enumerate(plan.units) if expansion.start <= unit.start and unit.end <= expansion.end
-        )
-        if not covers:
-            continue
-        for alias in expansion.aliases:
-            units = tuple(plan_query(alias).units)
-            if units:
-                plan.alternatives.append(Alternative(alias, units, covers))
-    for i, unit in enumerate(plan.units):
-        if plan.question and unit.word_class == WordClass.ACT:
-            for verb in same_verbs(unit.text):
-                plan.alternatives.append(Alternative(verb, tuple(plan_query(verb).units), (i,)))
-    return plan
+def _as_typed(query: str, words: Sequence[str]) -> dict[str, str]:
+    """Each of `words` (searched folded and lower-cased: fa-2, 张量并行) as `query` writes it (FA-2, 張量平行): found
+    in the folded query at a word's edges (the CAP of "Recap: CAP theorem", not its recap), and mapped back through
+    where each folded character came from. A word not found so is left as it is."""
+    folded, origins = folded_with_origins(query)
+    typed: dict[str, str] = {}
+    for word in dict.fromkeys(words):
+        for match in re.finditer(re.escape(word), folded):
+            start, end = match.span()
+            if _inside_a_word(folded, start) or _inside_a_word(folded, end):
+                continue
+            first, last = (origins[start], origins[end - 1] + 1) if origins is not None else (start, end)
+            typed[word] = query[first:last]
+            break
+    return typed
 
 
-def _as_typed(query: str, words: list[str]) -> list[str]:
-    """Each of the query's words as it is written in `query`: a word is searched in its folded, lower-cased form,
-    found here at the same offsets when folding kept the query's length (it does unless NFKC splits a character)."""
-    folded = fold(query).lower()
-    if len(folded) != len(query):
-        return words
-    return [query[at : at + len(word)] if (at := folded.find(word)) >= 0 else word for word in words]
+def _inside_a_word(text: str, at: int) -> bool:
+    """Whether offset `at` of `text` falls between two letters or digits of one English word."""
+    return 0 < at < len(text) and all(char.isascii() and char.isalnum() for char in text[at - 1 : at + 1])
 
 
 def _scan_notice(state: IndexState) -> str:

@@ -217,3 +217,13 @@ def listed(text: str, start: int, end: int) -> bool:
     """Whether the word at [start, end) is one of several things the question lists (dropout of 残差连接和层归一化
     跟dropout有什么关系), a list word right before or after it."""
     return _LISTED_BEFORE.search(text, 0, start) is not None or _LISTED_AFTER.match(text, end) is not None
+
+
+# Nouns that name no thing of their own: a compound ending in one (检测办法, 训练情况) asks about its other words.
+_NAMELESS_HEADS = _words("办法 做法 方法 方式 手段 情况 东西 时候 结果 原因 问题 效果 过程")
+
+
+def names_nothing(word: str) -> bool:
+    """Whether `word` is a noun naming no thing of its own (办法, 情况), the head of a compound about its other
+    words."""
+    return word in _NAMELESS_HEADS

@@ -61,7 +61,7 @@ from server.search.analyzer import (
     pair_end,
     word_parts,
 )
-from server.search.questions import applied_spans, compared_spans, inflected_forms, listed, subject_end
+from server.search.questions import applied_spans, compared_spans, inflected_forms, listed, names_nothing, subject_end
 
 MIN_COVERAGE = 0.65
 PARTIAL_MIN_COVERAGE = 0.4  # a partial match of keywords holds this share of the query's weight, and its rarest
@@ -707,11 +707,6 @@ def not_covered(
     return bool(subject) and absent_share(plan, weights, absence, sections, among=subject) >= ABSENT_SHARE
 
 
-# Nouns that name no thing of their own: a compound ending in one (检测办法, 训练情况) asks about its other words.
-_NAMELESS_HEADS = frozenset({"办法", "做法", "方法", "方式", "手段", "情况", "东西", "时候",
-                             "结果", "原因", "问题", "效果", "过程"})
-
-
 def partial_matches_miss_the_topic(plan: QueryPlan, absence: Absence, held: Sequence[bool]) -> bool:
     """Whether a question that no section matches whole asks about something its partial matches lack, which
     then hold only its other words (asked only when every match is partial):
@@ -734,16 +729,15 @@ def partial_matches_miss_the_topic(plan: QueryPlan, absence: Absence, held: Sequ
         units = [plan.units[i] for i in sorted(group)]
         asked_about = plan.described or (subject is not None and units[-1].end <= subject)
         return asked_about and len(units) > 1 and units[0].word_class in (WordClass.THING, WordClass.NEW) \
-            and units[-1].text not in _NAMELESS_HEADS \
+            and not names_nothing(units[-1].text) \
             and all(unit.han and unit.word_class != WordClass.OTHER for unit in units)
 
     if any(named(group) for group in absence.names):
         return True
     unknown = any(not held[i] and not unit.han and unit.topical and i in absence.units
                   for i, unit in enumerate(plan.units))
-    aliased = plan.aliased
     return unknown and not any(
-        held[i] and i not in absence.units and (unit.named or unit.acronym or unit.coined or unit.term or i in aliased)
+        held[i] and i not in absence.units and (unit.named or unit.acronym or unit.coined or unit.term)
         for i, unit in enumerate(plan.units))
 
 

@@ -34,7 +34,7 @@ class _FoldedChars(dict[int, str]):
 _FOLDED = _FoldedChars()
 
 
-def _folded_with_origins(text: str) -> tuple[str, list[int] | None]:
+def folded_with_origins(text: str) -> tuple[str, list[int] | None]:
     """The folded, lower-cased text, and where each of its characters came from when lengths differ
     (then each character is folded on its own, so that every piece has one origin)."""
     folded = fold(text).lower()
@@ -68,7 +68,7 @@ def find_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int, str]]:
     """Where the terms occur in `text`: merged (start, end, terms) spans in the original text's offsets. The
     terms are looked for longest first, in a fixed order: past _MAX_SPANS the later ones are not looked for, and
     the same query must show the same snippet whatever order its terms came in (a set's differs by process)."""
-    folded, origins = _folded_with_origins(text)
+    folded, origins = folded_with_origins(text)
     found: list[tuple[int, int, str]] = []
     for term in sorted(set(terms), key=lambda term: (-len(term), term)):
         if not term:

@@ -53,6 +53,7 @@ from memory_schema.errors import ProjectMemoryError
 from server import locks
 from server.cache import RootCache
 from server.search.analyzer import BODY, CODE, HEADING, TITLE, section_terms
+from server.search.chinese_script import table_digest
 from server.search.documents import FileRecord, SectionRecord
 from server.search.manifest import ManifestEntry
 from server.search.postings import LENGTH_COLUMN, WORDS, IndexTerms, SegmentTerms, SegmentVanished, forget_columns
@@ -62,6 +63,12 @@ from server.search.whoosh_private import MergeSource, segment_sizes
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "22"  # and the analyzer's: a change of stop words or terms means a rebuild
+
+
+def schema_version() -> str:
+    """The schema's version and the digest of the traditional characters' table the analyzer folds with: an index
+    written with another table (another OpenCC release) reads some characters otherwise, so it is rebuilt."""
+    return f"{SCHEMA_VERSION}.{table_digest()}"
 WRITER_TIMEOUT_SECONDS = 5.0
 REBUILD_LOCK_SECONDS = 600.0
 LOCK_NAME = "index.lock"
@@ -328,7 +335,7 @@ class WhooshIndex:
                 ix = whoosh_index.open_dir(str(self.directory))
                 searcher = ix.searcher()
                 meta = searcher.document(key="meta")
-                if not meta or meta.get("schema_version") != SCHEMA_VERSION:
+                if not meta or meta.get("schema_version") != schema_version():
                     searcher.close()
                     raise IndexUnavailable("missing", "the search index was written by another version")
                 self._ix = ix
@@ -561,7 +568,7 @@ class WhooshIndex:
                 ix = whoosh_index.create_in(str(self.directory), build_schema())
             writer = ix.writer(timeout=WRITER_TIMEOUT_SECONDS, compound=False, limitmb=256, codec=_codec())
             try:
-                writer.add_document(key="meta", doctype="meta", schema_version=SCHEMA_VERSION, wlen=0.0)
+                writer.add_document(key="meta", doctype="meta", schema_version=schema_version(), wlen=0.0)
                 for note in notes:
                     for _key, _digest, document in note.sections:
                         writer.add_document(**document)

@@ -13,6 +13,7 @@ module that imports `opencc`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
@@ -63,6 +64,7 @@ def load_table() -> None:
     _table()
 
 
+@functools.cache  # the table never changes once built: read at every index open and rebuild
 def table_digest() -> str:
     """A digest of the characters folded and their forms: an index built with another table (another OpenCC
     release) reads some characters otherwise than queries now do, so it is rebuilt."""

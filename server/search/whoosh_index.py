@@ -63,17 +63,17 @@ from server.search.whoosh_private import MergeSource, segment_sizes
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "22"  # and the analyzer's: a change of stop words or terms means a rebuild
+WRITER_TIMEOUT_SECONDS = 5.0
+REBUILD_LOCK_SECONDS = 600.0
+LOCK_NAME = "index.lock"
+TIER_DOCS = 200  # the size of the smallest merge tier (a save's segment holds a few sections)
+MERGE_AT = 8  # segments of one tier that make a merge worth its cost
 
 
 def schema_version() -> str:
     """The schema's version and the digest of the traditional characters' table the analyzer folds with: an index
     written with another table (another OpenCC release) reads some characters otherwise, so it is rebuilt."""
     return f"{SCHEMA_VERSION}.{table_digest()}"
-WRITER_TIMEOUT_SECONDS = 5.0
-REBUILD_LOCK_SECONDS = 600.0
-LOCK_NAME = "index.lock"
-TIER_DOCS = 200  # the size of the smallest merge tier (a save's segment holds a few sections)
-MERGE_AT = 8  # segments of one tier that make a merge worth its cost
 
 
 class IndexUnavailable(ProjectMemoryError):

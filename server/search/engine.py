@@ -509,6 +509,8 @@ def _as_typed(query: str, words: Sequence[str]) -> dict[str, str]:
     """Each of `words` (searched folded and lower-cased: fa-2, 张量并行) as `query` writes it (FA-2, 張量平行): found
     in the folded query at a word's edges (the CAP of "Recap: CAP theorem", not its recap), and mapped back through
     where each folded character came from. A word not found so is left as it is."""
+    if not words:
+        return {}  # most searches: every word found
     folded, origins = folded_with_origins(query)
     typed: dict[str, str] = {}
     for word in dict.fromkeys(words):

@@ -294,6 +294,46 @@ def test_a_word_with_a_letter_of_its_own_is_found_only_as_written_or_joined(tmp_
     assert scanned(root)("t-test") == [] and scanned(root)("k-NN") == ["学习笔记/rl.md"]
 
 
+def _lecture(sections: int, headings: dict[int, str], bodies: dict[int, str]) -> str:
+    """A long note of `sections` sections, those numbered in `headings` and `bodies` holding the given text, the
+    rest filler."""
+    parts = [f"## 第{number}节 {headings.get(number, '其他')}\n\n{bodies.get(number, '')}{FILLER}\n"
+             for number in range(1, sections + 1)]
+    return "# 第十二讲 评估\n\n" + "\n".join(parts)
+
+
+def test_a_note_returning_to_the_topic_section_after_section_ranks_above_one_naming_it_once(tmp_path: Path) -> None:
+    root = root_with(tmp_path, {
+        # Devoted to perplexity: every section speaks of it, in its body only.
+        "学习笔记/ppl.md": "# 指标\n\n" + "\n".join(
+            f"## {heading}\n\n{body}困惑度{FILLER}\n" for heading, body in
+            [("定义", "定义："), ("计算", "计算方法："), ("局限", "它的局限："), ("例子", "一个例子："),
+             ("小结", "小结："), ("误区", "常见误区："), ("对比", "对比：")]),
+        # A long lecture whose one section names it in its heading, and one more in passing.
+        "学习笔记/lecture.md": _lecture(20, {3: "困惑度"}, {3: "困惑度。", 9: "顺带一提困惑度。"}),
+    })
+    for searcher in warm_searcher(root):
+        assert [hit.path for hit in searcher.search("困惑度").hits] == ["学习笔记/ppl.md", "学习笔记/lecture.md"]
+    assert scanned(root)("困惑度") == ["学习笔记/ppl.md", "学习笔记/lecture.md"]
+
+
+def test_note_evidence_counts_the_other_sections_of_a_note_by_the_share_of_it_they_make() -> None:
+    import numpy as np
+
+    from server.search.ranking import NOTE_EVIDENCE, with_note_evidence
+
+    score = np.array([2.0, 1.0, 1.0, 4.0, 1.0], dtype=np.float32)
+    held = np.array([1.0, 1.0, 0.5, 1.0, 1.0], dtype=np.float32)
+    note = np.array([7, 7, 7, 9, 9], dtype=np.int32)  # three sections of note 7, two of note 9
+    size = np.array([3, 3, 3, 20, 20], dtype=np.int32)  # note 7 is all about it; note 9 has 18 more sections
+    raised = with_note_evidence(score, held, note, size)
+    expected = [2.0 + NOTE_EVIDENCE * (1.0 + 0.5), 1.0 + NOTE_EVIDENCE * (2.0 + 0.5), 1.0 + NOTE_EVIDENCE * 3.0,
+                4.0 + NOTE_EVIDENCE * 1.0 * 2 / 20, 1.0 + NOTE_EVIDENCE * 4.0 * 2 / 20]
+    assert np.allclose(raised, expected), raised
+    lone = with_note_evidence(np.array([3.0], np.float32), np.array([1.0], np.float32),
+                              np.array([1], np.int32), np.array([5], np.int32))
+    assert np.allclose(lone, [3.0])  # nothing else in its note: its own score
+
 GENERAL_TERMS = {  # notes written in Chinese, asked about in English keywords
     "学习笔记/rope.md": "# 位置\n\n把旋转矩阵作用在查询和键上。\n",
     "学习笔记/tying.md": "# 嵌入\n\n输入嵌入和输出层权重共享，省下一份参数。\n",
@@ -516,6 +556,33 @@ def test_postings_read_block_by_block_equal_whooshs_own_over_segments_with_delet
                     matcher.next()
             assert list(ours.docs) == theirs_docs, term
             assert list(ours.weights) == pytest.approx(theirs_weights), term
+
+
+def test_each_section_knows_its_note_and_how_many_live_sections_it_has_over_segments_with_deletions(
+    engine: Searcher, root: Path
+) -> None:
+    """The note evidence of ranking counts a note's sections as they are now: an edit leaves changed sections
+    deleted in an older segment, never counted, and the unchanged ones where they were, so one note's sections
+    may sit in several segments under one id."""
+    for sections in (4, 2, 3):
+        write(root, "学习笔记/tokenizer.md", "# 分词器笔记\n\n" + "".join(f"## 第{n}节\n\n分词器。\n\n"
+                                                                  for n in range(sections)))
+        engine.update(["学习笔记/tokenizer.md"])
+    with engine.reading() as terms:
+        assert terms is not None
+        note, size = terms.notes()
+        live = [doc for doc in range(terms.size) if terms.lengths[doc] > 0]
+        by_path: dict[str, set[int]] = {}
+        for doc in live:
+            by_path.setdefault(terms.path(doc), set()).add(int(note[doc]))
+        assert all(len(ids) == 1 for ids in by_path.values())  # one id a note, never shared
+        assert len({next(iter(ids)) for ids in by_path.values()}) == len(by_path)
+        for doc in live:
+            assert size[doc] == sum(terms.path(other) == terms.path(doc) for other in live)
+        tokenizer = [doc for doc in range(terms.size) if terms.path(doc) == "学习笔记/tokenizer.md"]
+        kept = [doc for doc in tokenizer if terms.lengths[doc] > 0]
+        assert len(kept) < len(tokenizer)  # the older versions' sections are there, deleted
+        assert {int(size[doc]) for doc in kept} == {len(kept)}
 
 
 def test_ranking_scores_are_bm25f_over_the_weighted_parts(engine: Searcher, root: Path) -> None:

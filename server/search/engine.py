@@ -42,6 +42,7 @@ from server.search.ranking import (
     Ranking,
     Written,
     absent_units,
+    add_note_evidence,
     anchors,
     apart_pair,
     applied_names,
@@ -236,6 +237,7 @@ class SearchEngine:
         full = ranking.full(allowed)
         leading = [int(doc) for doc in full[: max(RESCORE_TOP, request.limit * 5)]]
         rescore(ranking, terms, leading)
+        add_note_evidence(ranking, *terms.notes())
         ordered = sorted(leading, key=lambda doc: (-float(ranking.score[doc]), doc))
         rest = (int(doc) for doc in full[len(leading):])
         per_file = not request.all_sections

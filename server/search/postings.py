@@ -18,6 +18,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,16 @@ class SegmentTerms:
         if path is not None:
             _save_columns(path, self.lengths, self.columns)
 
+    @cached_property
+    def note_keys(self) -> tuple[list[str], IntArray]:
+        """The notes this segment holds sections of, and per document the place of its note among them (read
+        once: a segment never changes; two threads asking at once compute the same answer)."""
+        found: dict[str, int] = {}
+        paths = self.columns["path"]
+        local = np.fromiter((found.setdefault(str(path), len(found)) for path in paths), dtype=np.int32,
+                            count=len(paths))
+        return list(found), local
+
     def raw(self, reader: Any, term: str) -> tuple[IntArray, FloatArray]:
         with self._lock:
             found = self._lists.get(term)
@@ -121,6 +132,23 @@ class IndexTerms:
         self.sections = int(np.count_nonzero(self.lengths))
         self.average_length = float(self.lengths.sum()) / self.sections if self.sections else 1.0
         self._cache: dict[str, Postings] = {}
+        self._notes: tuple[IntArray, IntArray] | None = None
+
+    def notes(self) -> tuple[IntArray, IntArray]:
+        """Per document, an id of the note it is a section of, and how many live sections that note has (worked
+        out at the first search of this commit, from each segment's `note_keys`)."""
+        if self._notes is None:
+            ids: dict[str, int] = {}
+            parts: list[IntArray] = []
+            for _reader, _offset, terms, _deleted in self._leaves:
+                names, local = terms.note_keys
+                mapped = np.fromiter((ids.setdefault(name, len(ids)) for name in names), dtype=np.int32,
+                                     count=len(names))
+                parts.append(mapped[local] if len(local) else local)
+            note = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+            sizes = np.bincount(note[self.lengths > 0], minlength=len(ids)).astype(np.int32)
+            self._notes = (note, sizes[note])
+        return self._notes
 
     def postings(self, term: str) -> Postings:
         found = self._cache.get(term)

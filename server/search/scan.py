@@ -50,6 +50,7 @@ from server.search.ranking import (
     near_pairs,
     not_covered,
     partial_matches_miss_the_topic,
+    raised_by_note,
     spelled_in_parts,
     spellings,
     unit_weight,
@@ -196,12 +197,15 @@ class Scanner:
         if len(candidates) > SCAN_ANALYZE_MOST:  # a large folder: read the likeliest notes' sections only
             candidates.sort(key=lambda pair: -_likelihood(pair[0], plan, weights, pair[1]))
         analyzed = 0
+        sections: dict[str, int] = {}
         for file, _ in candidates:
             if analyzed >= SCAN_ANALYZE_MOST:
                 break
             if passes(file.record, filters):
                 analyzed += 1
+                sections[file.record.path] = len(file.record.sections)
                 found.extend(self._sections(file, plan, weights, least, named, sides, applied))
+        found = _with_note_evidence(found, sections)
         # Full matches by score, then partial ones by how much of the query they hold.
         found.sort(key=lambda item: (item[1].partial, -item[0] if item[1].partial else 0.0, -item[1].score))
         if found and all(hit.partial for _, hit in found) and partial_matches_miss_the_topic(plan, absence, held):
@@ -392,6 +396,15 @@ def _parts(record: FileRecord) -> Iterator[str]:
     yield record.title
     for section in record.sections:
         yield from (section.headings, section.body, section.code)
+
+
+def _with_note_evidence(
+    found: list[tuple[float, SectionHit]], sections: dict[str, int]
+) -> list[tuple[float, SectionHit]]:
+    """The hits with their scores raised as the index raises them (`ranking.raised_by_note`; `sections`: how
+    many sections each note has)."""
+    raised = raised_by_note([(hit.score, held, hit.path) for held, hit in found], sections)
+    return [(held, replace(hit, score=score)) for (held, hit), score in zip(found, raised, strict=True)]
 
 
 def _best(found: list[SectionHit], limit: int, per_file: bool) -> list[SectionHit]:

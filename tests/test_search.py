@@ -302,6 +302,23 @@ def _lecture(sections: int, headings: dict[int, str], bodies: dict[int, str]) ->
     return "# 第十二讲 评估\n\n" + "\n".join(parts)
 
 
+def test_keywords_partly_matched_rank_by_how_many_they_hold_before_the_rarest_one_alone(tmp_path: Path) -> None:
+    common = {f"学习笔记/gpu{n}.md": f"# GPU {n}\n\n{word}。{FILLER}\n"
+              for n, word in enumerate(["矩阵乘法", "分块", "共享内存"] * 8)}
+    root = root_with(tmp_path, {
+        **common,
+        # All but the rarest keyword: held to no rarity, three of four is a partial match.
+        "学习笔记/tiling.md": "# 计算\n\n矩阵乘法按块算：分块以后，每块放进共享内存。\n",
+        # The rarest keyword alone, for another reason.
+        "学习笔记/epochs.md": "# 多轮训练\n\n数据复用：同一份语料训练好几轮。\n",
+    })
+    for searcher in warm_searcher(root):
+        results = searcher.search("矩阵乘法 分块 共享内存 数据复用")
+        assert [hit.path for hit in results.hits][:2] == ["学习笔记/tiling.md", "学习笔记/epochs.md"], results
+        assert {hit.match for hit in results.hits} == {"partial"}
+        assert results.hits[0].missing == ["数据复用"]
+
+
 def test_a_note_returning_to_the_topic_section_after_section_ranks_above_one_naming_it_once(tmp_path: Path) -> None:
     root = root_with(tmp_path, {
         # Devoted to perplexity: every section speaks of it, in its body only.

@@ -162,7 +162,9 @@ class Ranking:
     def partial(self, rule: npt.NDArray[np.bool_], allowed: npt.NDArray[np.bool_] | None = None) -> IntArray:
         """The sections `rule` admits that are not full matches, best first: those holding one of the query's
         names (`names_held`) before the others, then by score for a question (its rare words may be the asker's
-        phrasing), else by the share of the query held, then score."""
+        phrasing), else by how many of the keywords they hold, then score. Not by the share of the query's weight
+        held: that puts any section holding the rarest word first (数据复用 of 矩阵乘法 分块 共享内存 数据复用, held
+        in passing by notes on data reuse across epochs) before those holding the rest."""
         chosen = rule & (self.coverage < MIN_COVERAGE - 1e-6) & (self.score > 0)
         if allowed is not None:
             chosen &= allowed
@@ -171,8 +173,16 @@ class Ranking:
         if self.plan.question:
             order = np.lexsort((-self.score[docs], nameless))
         else:
-            order = np.lexsort((-self.score[docs], -self.coverage[docs], nameless))
+            order = np.lexsort((-self.score[docs], -self.words_held()[docs], nameless))
         return docs[order].astype(np.int32)
+
+    def words_held(self) -> IntArray:
+        """Per document: how many of the query's content words (weighing something) it holds."""
+        held = np.zeros(len(self.score), dtype=np.int32)
+        for unit, weight, holding in zip(self.plan.units, self.weights, self.units, strict=True):
+            if weight > 0 and not unit.framing:
+                held += holding
+        return held
 
     def held_counts(self) -> list[int]:
         """How many sections hold each query unit."""

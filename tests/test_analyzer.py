@@ -31,6 +31,19 @@ def test_function_words_are_dropped_and_split_the_bigrams() -> None:
     assert "计算" in found
 
 
+@pytest.mark.parametrize(("text", "word"), [
+    ("每次会话开始时", "会话"), ("端到端训练", "端到端"), ("跳过这一步", "跳过"),
+    ("序列时长", "时长"), ("专家亲和度", "亲和度"), ("加速比很高", "加速比"),
+])
+def test_a_word_the_dictionary_lacks_keeps_its_function_character(text: str, word: str) -> None:
+    assert word in terms(text)  # not 话 alone, 端 twice, 跳, 长, 亲 and 度, 加速
+    assert [unit.text for unit in plan_query(word).units] == [word]
+
+
+def test_a_function_character_beside_such_a_word_is_still_dropped() -> None:
+    assert terms("他会说话") == ["说话"]  # 会 as a modal verb: a dictionary word follows, not a lone character
+
+
 def test_kv_cache_keeps_kv_whole_beside_chinese_and_english() -> None:
     assert terms("KV缓存") == ["kv", "缓存"]
     assert terms("KV Cache") == ["kv", "cache"]

@@ -302,6 +302,14 @@ def _lecture(sections: int, headings: dict[int, str], bodies: dict[int, str]) ->
     return "# 第十二讲 评估\n\n" + "\n".join(parts)
 
 
+def test_a_session_is_found_by_its_word(tmp_path: Path) -> None:
+    root = root_with(tmp_path, {"学习笔记/流程.md": "# 工作流程\n\n每次会话开始时先读工作记忆，会话结束前写回进度。\n"})
+    for searcher in warm_searcher(root):
+        for query in ("会话", "会话开始", "会话 进度"):
+            assert [hit.path for hit in searcher.search(query).hits] == ["学习笔记/流程.md"], query
+    assert scanned(root)("会话") == ["学习笔记/流程.md"]
+
+
 def test_keywords_partly_matched_rank_by_how_many_they_hold_before_the_rarest_one_alone(tmp_path: Path) -> None:
     common = {f"学习笔记/gpu{n}.md": f"# GPU {n}\n\n{word}。{FILLER}\n"
               for n, word in enumerate(["矩阵乘法", "分块", "共享内存"] * 8)}

@@ -62,7 +62,7 @@ from server.search.whoosh_private import MergeSource, segment_sizes
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "22"  # and the analyzer's: a change of stop words or terms means a rebuild
+SCHEMA_VERSION = "23"  # and the analyzer's: a change of stop words or terms means a rebuild
 WRITER_TIMEOUT_SECONDS = 5.0
 REBUILD_LOCK_SECONDS = 600.0
 LOCK_NAME = "index.lock"

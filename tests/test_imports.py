@@ -15,7 +15,8 @@ PACKAGES = ("server", "memory_schema")
 # is the array type the ranking pipeline passes between its stages; mcp and anyio are the MCP edge's framework.
 SHARED_LIBRARIES = {
     "pydantic": None,
-    "numpy": {"server.search.engine", "server.search.postings", "server.search.ranking"},
+    "numpy": {"server.search.engine", "server.search.note_evidence", "server.search.postings",
+              "server.search.ranking"},
     "mcp": {"server.app", "server.tools", "server.prompts"},
     "anyio": {"server.app", "server.tools"},
 }

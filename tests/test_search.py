@@ -327,37 +327,80 @@ def test_keywords_partly_matched_rank_by_how_many_they_hold_before_the_rarest_on
         assert results.hits[0].missing == ["数据复用"]
 
 
+def test_two_common_keywords_of_three_are_no_partial_match(tmp_path: Path) -> None:
+    notes = {f"学习笔记/杂{n:02d}.md": f"# 杂记{n}\n\n模型训练时要注意显存。{FILLER}\n" for n in range(30)}
+    notes.update({f"学习笔记/别{n:02d}.md": f"# 别的{n}\n\n{FILLER}\n" for n in range(30)})
+    notes["学习笔记/distill.md"] = ("# 知识蒸馏\n\n## 做法\n\n蒸馏：让学生网络模仿教师网络的输出分布。\n\n"
+                                  "## 背景\n\n大模型太贵。\n")
+    for searcher in warm_searcher(root_with(tmp_path, notes)):
+        assert [hit.path for hit in searcher.search("模型 训练 蒸馏").hits] == ["学习笔记/distill.md"]
+
+
+_DEVOTED = "# 指标\n\n" + "\n".join(  # a note on perplexity: every section speaks of it, in its body only
+    f"## {heading}\n\n{body}困惑度{FILLER}\n" for heading, body in
+    [("定义", "定义："), ("计算", "计算方法："), ("局限", "它的局限："), ("例子", "一个例子："),
+     ("小结", "小结："), ("误区", "常见误区："), ("对比", "对比：")])
+
+
 def test_a_note_returning_to_the_topic_section_after_section_ranks_above_one_naming_it_once(tmp_path: Path) -> None:
     root = root_with(tmp_path, {
-        # Devoted to perplexity: every section speaks of it, in its body only.
-        "学习笔记/ppl.md": "# 指标\n\n" + "\n".join(
-            f"## {heading}\n\n{body}困惑度{FILLER}\n" for heading, body in
-            [("定义", "定义："), ("计算", "计算方法："), ("局限", "它的局限："), ("例子", "一个例子："),
-             ("小结", "小结："), ("误区", "常见误区："), ("对比", "对比：")]),
-        # A long lecture whose one section names it in its heading, and one more in passing.
-        "学习笔记/lecture.md": _lecture(20, {3: "困惑度"}, {3: "困惑度。", 9: "顺带一提困惑度。"}),
+        "学习笔记/metrics.md": _DEVOTED,
+        # A long lecture whose one section names it three times, and one more in passing.
+        "学习笔记/lecture.md": _lecture(20, {}, {3: "困惑度，困惑度，还是困惑度。", 9: "顺带一提困惑度。"}),
     })
     for searcher in warm_searcher(root):
-        assert [hit.path for hit in searcher.search("困惑度").hits] == ["学习笔记/ppl.md", "学习笔记/lecture.md"]
-    assert scanned(root)("困惑度") == ["学习笔记/ppl.md", "学习笔记/lecture.md"]
+        assert [hit.path for hit in searcher.search("困惑度").hits] == ["学习笔记/metrics.md", "学习笔记/lecture.md"]
+    assert scanned(root)("困惑度") == ["学习笔记/metrics.md", "学习笔记/lecture.md"]
+
+
+def test_a_note_lifted_by_its_other_sections_is_found_whatever_the_limit(tmp_path: Path) -> None:
+    """Its evidence counts before the leading sections are chosen: the first ten are the first ten of fifty."""
+    notes = {f"学习笔记/杂记{n:02d}.md": f"# 杂记\n\n困惑度和困惑度。{FILLER}\n" for n in range(60)}
+    root = root_with(tmp_path, {**notes, "学习笔记/metrics.md": _DEVOTED})
+    for searcher in warm_searcher(root):
+        first_ten = [hit.path for hit in searcher.search("困惑度", limit=10).hits]
+        assert first_ten[0] == "学习笔记/metrics.md"
+        assert [hit.path for hit in searcher.search("困惑度", limit=50).hits][:10] == first_ten
+
+
+@pytest.mark.parametrize("sections", [10, 30])
+def test_a_long_note_whose_title_names_the_topic_gains_a_bounded_evidence(
+    tmp_path: Path, sections: int
+) -> None:
+    """A title is part of every section: all sections of the long lecture match through it, and uncapped their
+    evidence grew with their number (EVIDENCE_CAP)."""
+    root = root_with(tmp_path, {
+        "学习笔记/devoted.md": "# 困惑度\n\n" + "\n".join(
+            f"## {heading}\n\n{body}困惑度{FILLER}\n" for heading, body in
+            [("定义", "定义："), ("计算", "计算方法："), ("局限", "它的局限：")]),
+        "学习笔记/lecture.md": "# 评估指标：困惑度、BLEU等\n\n" + "\n".join(
+            f"## 第{n}节 其他\n\n{'困惑度。' if n == 3 else ''}{FILLER}\n" for n in range(1, sections + 1)),
+    })
+    for searcher in warm_searcher(root):
+        assert [hit.path for hit in searcher.search("困惑度").hits][:1] == ["学习笔记/devoted.md"]
 
 
 def test_note_evidence_counts_the_other_sections_of_a_note_by_the_share_of_it_they_make() -> None:
     import numpy as np
 
-    from server.search.ranking import NOTE_EVIDENCE, with_note_evidence
+    from server.search.note_evidence import EVIDENCE_CAP, NOTE_EVIDENCE, raise_scores
 
     score = np.array([2.0, 1.0, 1.0, 4.0, 1.0], dtype=np.float32)
     held = np.array([1.0, 1.0, 0.5, 1.0, 1.0], dtype=np.float32)
-    note = np.array([7, 7, 7, 9, 9], dtype=np.int32)  # three sections of note 7, two of note 9
-    size = np.array([3, 3, 3, 20, 20], dtype=np.int32)  # note 7 is all about it; note 9 has 18 more sections
-    raised = with_note_evidence(score, held, note, size)
-    expected = [2.0 + NOTE_EVIDENCE * (1.0 + 0.5), 1.0 + NOTE_EVIDENCE * (2.0 + 0.5), 1.0 + NOTE_EVIDENCE * 3.0,
-                4.0 + NOTE_EVIDENCE * 1.0 * 2 / 20, 1.0 + NOTE_EVIDENCE * 4.0 * 2 / 20]
-    assert np.allclose(raised, expected), raised
-    lone = with_note_evidence(np.array([3.0], np.float32), np.array([1.0], np.float32),
-                              np.array([1], np.int32), np.array([5], np.int32))
+    note = np.array([0, 0, 0, 1, 1], dtype=np.int32)  # three sections of note 0, two of note 1
+    size = np.array([3, 3, 3, 20, 20], dtype=np.int32)  # note 0 is all about it; note 1 has 18 more sections
+    raised = raise_scores(score, held, note, size)
+    evidence = [NOTE_EVIDENCE * (1.0 + 0.5), NOTE_EVIDENCE * (2.0 + 0.5), NOTE_EVIDENCE * 3.0,
+                NOTE_EVIDENCE * 1.0 * 2 / 20, NOTE_EVIDENCE * 4.0 * 2 / 20]
+    capped = [own + min(gain, EVIDENCE_CAP * own) for own, gain in zip(score, evidence, strict=True)]
+    assert np.allclose(raised, capped), raised
+    few = raise_scores(np.array([1.0] * 8, np.float32), np.ones(8, np.float32), np.zeros(8, np.int32),
+                       np.full(8, 8, np.int32))
+    assert np.allclose(few, [1.0 + EVIDENCE_CAP]), few  # seven others: 5.6 capped
+    lone = raise_scores(np.array([3.0], np.float32), np.array([1.0], np.float32), np.array([0], np.int32),
+                        np.array([5], np.int32))
     assert np.allclose(lone, [3.0])  # nothing else in its note: its own score
+
 
 GENERAL_TERMS = {  # notes written in Chinese, asked about in English keywords
     "学习笔记/rope.md": "# 位置\n\n把旋转矩阵作用在查询和键上。\n",

@@ -31,6 +31,7 @@ from server.search.analyzer import (
 from server.search.chinese_script import load_table
 from server.search.filters import Filters, filters_for
 from server.search.glossary import Glossary, parse_glossary_markdown
+from server.search.note_evidence import raise_ranking
 from server.search.planning import expanded_plan
 from server.search.postings import IndexTerms
 from server.search.ranking import (
@@ -42,7 +43,6 @@ from server.search.ranking import (
     Ranking,
     Written,
     absent_units,
-    add_note_evidence,
     anchors,
     apart_pair,
     applied_names,
@@ -234,10 +234,12 @@ class SearchEngine:
                                two_together=lambda: _two_together(ranking))) is not None:
             return [], absent, [plan.units[i].text for i in pair]
         allowed = terms.allowed(filters)
+        admitted = partial_rule(ranking)
+        # Before the leading sections are chosen: a note the evidence lifts is among them, whatever the limit.
+        raise_ranking(ranking, *terms.notes(), among=admitted | ranking.fully_matched())
         full = ranking.full(allowed)
         leading = [int(doc) for doc in full[: max(RESCORE_TOP, request.limit * 5)]]
         rescore(ranking, terms, leading)
-        add_note_evidence(ranking, *terms.notes())
         ordered = sorted(leading, key=lambda doc: (-float(ranking.score[doc]), doc))
         rest = (int(doc) for doc in full[len(leading):])
         per_file = not request.all_sections
@@ -245,7 +247,7 @@ class SearchEngine:
                            request.limit))
         if len(hits) < request.limit:
             seen = {hit.path for hit in hits}
-            partial = ranking.partial(partial_rule(ranking), allowed)
+            partial = ranking.partial(admitted, allowed)
             hits += islice(self._hits(terms, ranking, (int(d) for d in partial), per_file, seen, partial=True),
                            request.limit - len(hits))
         if hits and all(hit.partial for hit in hits) and partial_matches_miss_the_topic(plan, absence, held):
@@ -487,9 +489,9 @@ def _two_together(ranking: Ranking) -> bool:
 def partial_rule(ranking: Ranking) -> np.ndarray:
     """Which sections may follow the full matches: for a question, those holding QUESTION_MIN_COVERAGE of it;
     for keywords, PARTIAL_MIN_COVERAGE and one of the rarest query words the notes hold (weighing at least
-    half the rarest: of two equally rare words, a section may hold either), or all but one of three or more
-    words the notes hold (矩阵乘法, 分块 and 共享内存 of 矩阵乘法 分块 共享内存 数据复用, whose rarest word is the one
-    the tiling note lacks)."""
+    half the rarest: of two equally rare words, a section may hold either) or all but one of three or more words
+    the notes hold (矩阵乘法, 分块 and 共享内存 of 矩阵乘法 分块 共享内存 数据复用, whose rarest word is the one the
+    tiling note lacks)."""
     if ranking.plan.question:
         return ranking.coverage >= QUESTION_MIN_COVERAGE
     present = [(weight, i) for i, (weight, held) in enumerate(zip(ranking.weights, ranking.units, strict=True))
@@ -503,8 +505,8 @@ def partial_rule(ranking: Ranking) -> np.ndarray:
     # The keywords' name is what they are about, however common (RoPE beside mistakes, implementing).
     admitted = (rule & rare) | ranking.holding_a_name()
     content = sum(not ranking.plan.units[i].framing for _, i in present)  # as `Ranking.words_held` counts them
-    if content >= 3:
-        admitted |= ranking.words_held() >= content - 1
+    if content >= 3:  # still PARTIAL_MIN_COVERAGE: the two commonest of 模型 训练 蒸馏 are noise
+        admitted |= rule & (ranking.words_held() >= content - 1)
     return admitted
 
 

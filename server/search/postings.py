@@ -83,14 +83,18 @@ class SegmentTerms:
             _save_columns(path, self.lengths, self.columns)
 
     @cached_property
-    def note_keys(self) -> tuple[list[str], IntArray]:
-        """The notes this segment holds sections of, and per document the place of its note among them (read
-        once: a segment never changes; two threads asking at once compute the same answer)."""
-        found: dict[str, int] = {}
+    def notes(self) -> tuple[list[str], IntArray]:
+        """The paths of the notes this segment holds sections of, and per document the place of its note's path
+        among them, worked out once (a segment never changes). A note's sections are written one after another,
+        so a path is taken once per run of documents; a path met in two runs (a merged segment) is listed twice,
+        and `IndexTerms.notes` gives both places one id."""
         paths = self.columns["path"]
-        local = np.fromiter((found.setdefault(str(path), len(found)) for path in paths), dtype=np.int32,
-                            count=len(paths))
-        return list(found), local
+        if not len(paths):
+            return [], np.zeros(0, np.int32)
+        starts = np.flatnonzero(np.concatenate(([True], paths[1:] != paths[:-1])))
+        places = np.zeros(len(paths), dtype=np.int32)
+        places[starts[1:]] = 1
+        return [str(path) for path in paths[starts]], np.cumsum(places, dtype=np.int32)
 
     def raw(self, reader: Any, term: str) -> tuple[IntArray, FloatArray]:
         with self._lock:
@@ -136,15 +140,16 @@ class IndexTerms:
 
     def notes(self) -> tuple[IntArray, IntArray]:
         """Per document, an id of the note it is a section of, and how many live sections that note has (worked
-        out at the first search of this commit, from each segment's `note_keys`)."""
+        out at the first search of this commit, from each segment's `SegmentTerms.notes`: an edit leaves a note's
+        unchanged sections in an older segment, under the same id)."""
         if self._notes is None:
             ids: dict[str, int] = {}
             parts: list[IntArray] = []
             for _reader, _offset, terms, _deleted in self._leaves:
-                names, local = terms.note_keys
-                mapped = np.fromiter((ids.setdefault(name, len(ids)) for name in names), dtype=np.int32,
-                                     count=len(names))
-                parts.append(mapped[local] if len(local) else local)
+                paths, places = terms.notes
+                mapped = np.fromiter((ids.setdefault(path, len(ids)) for path in paths), dtype=np.int32,
+                                     count=len(paths))
+                parts.append(mapped[places] if len(places) else places)
             note = np.concatenate(parts) if parts else np.zeros(0, np.int32)
             sizes = np.bincount(note[self.lengths > 0], minlength=len(ids)).astype(np.int32)
             self._notes = (note, sizes[note])

@@ -16,14 +16,16 @@ for keywords of one script, within one clause (进程调度, graph attention), a
 parts that no section writes together (对抗样本训练, DP-SGD). The index and the scan apply these rules alike.
 
 Partial matches (`partial_rule`) are sections below that share that still hold the query's most
-distinctive present words; the caller shows them after the full ones, marked.
+distinctive present words, or all but one of three or more keywords; the caller shows them after the full ones,
+marked.
 
 How matching sections rank: BM25F. All parts of a section are one field whose occurrences weigh their part's
 boost (title > headings > body > code, ZONE_BOOSTS), so a term's weight in a section is
 saturated once, against the section's weighted length. Glossary aliases count at ALIAS_BOOST, framing words
 at FRAMING_BOOST, then the leading sections get a bonus where neighbouring query words occur close together in
 the body (NEAR_SLOP positions) or the whole query occurs there as written. A quoted phrase must occur as
-written in the title, a heading or the body.
+written in the title, a heading or the body. What the other sections of a section's note hold of the query
+raises its score too (`note_evidence`).
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ from server.search.questions import applied_spans, compared_spans, inflected_for
 
 MIN_COVERAGE = 0.65
 PARTIAL_MIN_COVERAGE = 0.4  # a partial match of keywords holds this share of the query's weight, and its rarest
-# word found anywhere: a section holding only common words is noise (a question's: QUESTION_MIN_COVERAGE)
+# word found anywhere or all but one of its words: a section holding only common words is noise (a question's:
+# QUESTION_MIN_COVERAGE)
 QUESTION_MIN_COVERAGE = 0.25  # a question's extra words are expected to be missing: a partial match holds this
 ABSENT_SHARE = 0.5  # query words found in no note carrying this share of its weight: the topic is not covered
 ZONE_BOOSTS = {TITLE: 4.0, HEADING: 2.5, BODY: 1.0, CODE: 0.3}
@@ -80,7 +83,6 @@ NAME_SLOP = 1  # two English words of one name follow each other at once: gradie
 PART_SLOP = 2  # a word's parts written apart follow each other this closely: Flash Attention, KV (key) cache
 EXACT_BOOST = 1.5
 FRAMING_BOOST = 0.5
-NOTE_EVIDENCE = 0.8  # how much a note's other sections holding the query add to each of its sections' score
 RESCORE_TOP = 25  # proximity needs positions, the costly part of a query: only the leading sections get it
 NEAR_CHECK_TOP = 400  # index: words found together in more sections than this are taken as related without
 # reading positions (a bound on the cost of the side-by-side rule; the scan, used only without an index, reads all)
@@ -157,7 +159,12 @@ class Ranking:
 
     def full(self, allowed: npt.NDArray[np.bool_] | None = None) -> IntArray:
         """The full matches, best first."""
-        return self._ordered(self.coverage >= MIN_COVERAGE - 1e-6, allowed)
+        return self._ordered(self.fully_matched(), allowed)
+
+    def fully_matched(self) -> npt.NDArray[np.bool_]:
+        """Per document: whether it is a full match."""
+        matched: npt.NDArray[np.bool_] = self.coverage >= MIN_COVERAGE - 1e-6
+        return matched
 
     def partial(self, rule: npt.NDArray[np.bool_], allowed: npt.NDArray[np.bool_] | None = None) -> IntArray:
         """The sections `rule` admits that are not full matches, best first: those holding one of the query's
@@ -1004,46 +1011,6 @@ def rescore(ranking: Ranking, terms: TermSource, leading: Sequence[int]) -> None
         if exact and _has_sequence([(_body(where[text].get(doc)), offset) for text, offset in exact]):
             bonus += sum(scores[text].get(doc, 0.0) for text, _ in exact) * EXACT_BOOST
         ranking.score[doc] += bonus
-
-
-def with_note_evidence(score: FloatArray, held: FloatArray, note: IntArray, size: IntArray) -> FloatArray:
-    """Sections' scores (`score`, each holding the share `held` of the query), each raised by what the other
-    sections of its note (`note`: an id per section; `size`: how many sections that note has) hold of the query.
-    A note that returns to the topic section after section is about it, where one that names it in passing is
-    not: a section ranking alone cannot see this (困惑度 交叉熵 found first in notes naming both once, before the
-    evaluation chapter that explains perplexity throughout). The evidence is scaled by the share of the note's
-    sections that hold the query, so a long lecture touching the topic in a few of its sixty sections does not
-    outrank the note devoted to it."""
-    if not len(score):
-        return score
-    weighted = score.astype(np.float64) * held
-    _, which = np.unique(note, return_inverse=True)
-    total = np.bincount(which, weights=weighted)
-    count = np.bincount(which).astype(np.float64)
-    share = count[which] / np.maximum(size.astype(np.float64), count[which])
-    raised: FloatArray = (score + NOTE_EVIDENCE * (total[which] - weighted) * share).astype(np.float32)
-    return raised
-
-
-def raised_by_note(sections: Sequence[tuple[float, float, str]], sizes: Mapping[str, int]) -> list[float]:
-    """`with_note_evidence` for sections given as (score, share of the query held, note), the scan's hits
-    (`sizes`: how many sections each note has)."""
-    if not sections:
-        return []
-    notes = {path: number for number, path in enumerate(sizes)}
-    raised = with_note_evidence(
-        np.array([score for score, _, _ in sections], dtype=np.float32),
-        np.array([held for _, held, _ in sections], dtype=np.float32),
-        np.array([notes[path] for _, _, path in sections], dtype=np.int32),
-        np.array([sizes[path] for _, _, path in sections], dtype=np.int32),
-    )
-    return [float(score) for score in raised]
-
-
-def add_note_evidence(ranking: Ranking, note: IntArray, size: IntArray) -> None:
-    """`with_note_evidence` over every section holding some of the query (in place)."""
-    docs = np.flatnonzero(ranking.score > 0)
-    ranking.score[docs] = with_note_evidence(ranking.score[docs], ranking.coverage[docs], note[docs], size[docs])
 
 
 def _bm25(terms: TermSource, postings: PostingsLike) -> FloatArray:

@@ -31,6 +31,7 @@ from server.search.analyzer import (
 )
 from server.search.documents import FileRecord, file_record
 from server.search.filters import Filters, passes
+from server.search.note_evidence import raise_hits
 from server.search.ranking import (
     CAPITALS_CHECK_TOP,
     MIN_COVERAGE,
@@ -50,7 +51,6 @@ from server.search.ranking import (
     near_pairs,
     not_covered,
     partial_matches_miss_the_topic,
-    raised_by_note,
     spelled_in_parts,
     spellings,
     unit_weight,
@@ -205,7 +205,7 @@ class Scanner:
                 analyzed += 1
                 sections[file.record.path] = len(file.record.sections)
                 found.extend(self._sections(file, plan, weights, least, named, sides, applied))
-        found = _with_note_evidence(found, sections)
+        found = _raised_by_notes(found, sections)
         # Full matches by score, then partial ones by how much of the query they hold.
         found.sort(key=lambda item: (item[1].partial, -item[0] if item[1].partial else 0.0, -item[1].score))
         if found and all(hit.partial for _, hit in found) and partial_matches_miss_the_topic(plan, absence, held):
@@ -398,12 +398,13 @@ def _parts(record: FileRecord) -> Iterator[str]:
         yield from (section.headings, section.body, section.code)
 
 
-def _with_note_evidence(
+def _raised_by_notes(
     found: list[tuple[float, SectionHit]], sections: dict[str, int]
 ) -> list[tuple[float, SectionHit]]:
-    """The hits with their scores raised as the index raises them (`ranking.raised_by_note`; `sections`: how
-    many sections each note has)."""
-    raised = raised_by_note([(hit.score, held, hit.path) for held, hit in found], sections)
+    """The matches with their scores raised as the index raises its admitted sections' (`note_evidence`;
+    `sections`: how many sections each note has). The scan admits no partial match of keywords, so their
+    evidence is their note's full matches alone."""
+    raised = raise_hits([(hit.score, held, hit.path) for held, hit in found], sections)
     return [(held, replace(hit, score=score)) for (held, hit), score in zip(found, raised, strict=True)]
 
 

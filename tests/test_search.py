@@ -327,6 +327,24 @@ def test_keywords_partly_matched_rank_by_how_many_they_hold_before_the_rarest_on
         assert results.hits[0].missing == ["数据复用"]
 
 
+def test_the_scan_returns_keywords_partial_matches_as_the_index_does(tmp_path: Path) -> None:
+    """While an index is built, the scan answers: keywords no section holds whole still find their partial
+    matches, ordered by how many of the keywords they hold."""
+    common = {f"学习笔记/gpu{n}.md": f"# GPU {n}\n\n{word}。{FILLER}\n"
+              for n, word in enumerate(["矩阵乘法", "分块", "共享内存"] * 3)}
+    root = root_with(tmp_path, {
+        **common,
+        "学习笔记/tiling.md": "# 计算\n\n矩阵乘法按块算：分块以后，每块放进共享内存。\n",
+        "学习笔记/epochs.md": "# 多轮训练\n\n数据复用：同一份语料训练好几轮。\n",
+        "学习笔记/reuse.md": "# 复用\n\n分块之后数据复用更好。\n",
+    })
+    query = "矩阵乘法 分块 共享内存 数据复用"
+    for searcher in warm_searcher(root):
+        indexed = [hit.path for hit in searcher.search(query).hits]
+    assert indexed == ["学习笔记/tiling.md", "学习笔记/reuse.md"]  # three keywords, then two with the rarest
+    assert scanned(root)(query)[:2] == indexed  # the scan weighs words by notes, not sections: it may add one
+
+
 def test_two_common_keywords_of_three_are_no_partial_match(tmp_path: Path) -> None:
     notes = {f"学习笔记/杂{n:02d}.md": f"# 杂记{n}\n\n模型训练时要注意显存。{FILLER}\n" for n in range(30)}
     notes.update({f"学习笔记/别{n:02d}.md": f"# 别的{n}\n\n{FILLER}\n" for n in range(30)})
@@ -334,6 +352,7 @@ def test_two_common_keywords_of_three_are_no_partial_match(tmp_path: Path) -> No
                                   "## 背景\n\n大模型太贵。\n")
     for searcher in warm_searcher(root_with(tmp_path, notes)):
         assert [hit.path for hit in searcher.search("模型 训练 蒸馏").hits] == ["学习笔记/distill.md"]
+    assert scanned(root_with(tmp_path / "scan", notes))("模型 训练 蒸馏") == ["学习笔记/distill.md"]
 
 
 _DEVOTED = "# 指标\n\n" + "\n".join(  # a note on perplexity: every section speaks of it, in its body only

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from itertools import pairwise
 
@@ -188,14 +188,17 @@ class Scanner:
             plan, weights, held, in_one_note, two_together=two_together
         ):
             return []
-        least = QUESTION_MIN_COVERAGE if plan.question else MIN_COVERAGE
+        least = QUESTION_MIN_COVERAGE if plan.question else PARTIAL_MIN_COVERAGE
         named = names_held(plan, held)
+        admitted = None if plan.question else _keywords_partly_matched(plan, weights, held, named)
         sides = compared_sides(plan, df)
         applied = applied_sides(plan, df)
         found: list[tuple[float, SectionHit]] = []
         candidates = [(file, row) for file, row in zip(files, could, strict=True) if coverage(weights, row) >= least]
-        if len(candidates) > SCAN_ANALYZE_MOST:  # a large folder: read the likeliest notes' sections only
-            candidates.sort(key=lambda pair: -_likelihood(pair[0], plan, weights, pair[1]))
+        if len(candidates) > SCAN_ANALYZE_MOST:  # a large folder: read the likeliest notes' sections only, those
+            # that may match in full first (a keyword query's candidates include notes holding part of it)
+            candidates.sort(key=lambda pair: (coverage(weights, pair[1]) < MIN_COVERAGE,
+                                              -_likelihood(pair[0], plan, weights, pair[1])))
         analyzed = 0
         sections: dict[str, int] = {}
         for file, _ in candidates:
@@ -204,10 +207,18 @@ class Scanner:
             if passes(file.record, filters):
                 analyzed += 1
                 sections[file.record.path] = len(file.record.sections)
-                found.extend(self._sections(file, plan, weights, least, named, sides, applied))
+                found.extend(hit for hit in self._sections(file, plan, weights, least, named, sides, applied)
+                             if admitted is None or not hit[1].partial or admitted(hit[1].words))
         found = _raised_by_notes(found, sections)
-        # Full matches by score, then partial ones by how much of the query they hold.
-        found.sort(key=lambda item: (item[1].partial, -item[0] if item[1].partial else 0.0, -item[1].score))
+        # Full matches by score, then partial ones as the index orders them (`ranking.Ranking.partial`): a
+        # question's by how much of it they hold, keywords' by how many of them they hold; then by score.
+        content = {unit.text for unit in plan.units if not unit.framing}
+        found.sort(key=lambda item: (
+            item[1].partial,
+            (-item[0] if plan.question else -sum(word in content for word in item[1].words)) if item[1].partial
+            else 0.0,
+            -item[1].score,
+        ))
         if found and all(hit.partial for _, hit in found) and partial_matches_miss_the_topic(plan, absence, held):
             return []  # as the index reads it (`engine._from_index`)
         return _best([hit for _, hit in found], limit, per_file)
@@ -396,6 +407,25 @@ def _parts(record: FileRecord) -> Iterator[str]:
     yield record.title
     for section in record.sections:
         yield from (section.headings, section.body, section.code)
+
+
+def _keywords_partly_matched(
+    plan: QueryPlan, weights: Sequence[float], held: Sequence[bool], named: Sequence[int]
+) -> Callable[[Sequence[str]], bool]:
+    """Whether a section holding PARTIAL_MIN_COVERAGE of a keyword query, and these of its words, is a partial
+    match, as the index reads it (`engine.partial_rule`): it holds one of the rarest words the notes hold, all but
+    one of three or more, or one of the query's names."""
+    present = [i for i, weight in enumerate(weights) if weight and held[i]]
+    heaviest = max((weights[i] for i in present), default=0.0)
+    rare = {plan.units[i].text for i in present if weights[i] >= heaviest / 2}
+    names = {plan.units[i].text for i in named}
+    content = {plan.units[i].text for i in present if not plan.units[i].framing}
+
+    def admitted(words: Sequence[str]) -> bool:
+        holding = set(words)
+        return bool(holding & (rare | names)) or (len(content) >= 3 and len(holding & content) >= len(content) - 1)
+
+    return admitted
 
 
 def _raised_by_notes(

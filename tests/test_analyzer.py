@@ -40,6 +40,49 @@ def test_a_word_the_dictionary_lacks_keeps_its_function_character(text: str, wor
     assert [unit.text for unit in plan_query(word).units] == [word]
 
 
+def test_the_segmenter_takes_its_words_before_any_thread_cuts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rjieba refuses to add a word while another thread cuts ("Already borrowed"): the first searches of a
+    server, on several threads, raced the loading."""
+    import threading
+
+    import rjieba
+
+    from server.search.analyzer import SEGMENTER_WORDS, _Jieba
+
+    adding, release = threading.Event(), threading.Event()
+    inside: list[str] = []
+    calls: list[str] = []
+    real_add, real_cut = rjieba.add_word, rjieba.cut
+
+    def add_word(word: str, freq: int | None, tag: str | None) -> int:
+        inside.append(word)
+        calls.append("add")
+        adding.set()
+        if len(calls) == 1:
+            release.wait(5)  # the first word takes long: another thread asks for a cut meanwhile
+        inside.remove(word)
+        return int(real_add(word, freq, tag))
+
+    def cut(text: str, hmm: bool = True) -> list[str]:
+        calls.append("cut while adding" if inside else "cut")
+        return list(real_cut(text, hmm))
+
+    monkeypatch.setattr(rjieba, "add_word", add_word)
+    monkeypatch.setattr(rjieba, "cut", cut)
+    segmenter = _Jieba()
+    first = threading.Thread(target=segmenter.load)
+    first.start()
+    assert adding.wait(5)
+    second = threading.Thread(target=segmenter.cut, args=("会话记忆",))
+    second.start()
+    second.join(0.3)  # it waits for the loading thread, not for the words
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert "cut while adding" not in calls
+    assert calls.count("add") == len(SEGMENTER_WORDS)  # loaded once
+
+
 def test_a_function_character_beside_such_a_word_is_still_dropped() -> None:
     assert terms("他会说话") == ["说话"]  # 会 as a modal verb: a dictionary word follows, not a lone character
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
@@ -161,9 +162,16 @@ class _Jieba:
         self._cut: Any = None
         self._has_word: Any = None
         self._tag: Any = None
+        # Adding words changes the dictionary, which must not happen while another thread cuts ("Already borrowed"
+        # from rjieba): one thread loads, and the functions are published only once the words are in.
+        self._loading = threading.Lock()
 
     def load(self) -> None:
-        if self._cut is None:
+        if self._cut is not None:
+            return
+        with self._loading:
+            if self._cut is not None:
+                return
             import rjieba
 
             for word, tag in SEGMENTER_WORDS.items():
@@ -172,7 +180,7 @@ class _Jieba:
             rjieba.tag("变分", True)  # the tagger of guessed words loads on the first one (20-30 ms): not in a search
             self._has_word = rjieba.has_word
             self._tag = rjieba.tag
-            self._cut = rjieba.cut
+            self._cut = rjieba.cut  # last: `cut` loads nothing once it is set
 
     def cut(self, run: str) -> list[str]:
         if self._cut is None:

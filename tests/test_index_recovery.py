@@ -113,13 +113,15 @@ def test_an_index_without_its_table_of_contents_is_rebuilt(engine: Searcher, ind
     assert_scans_then_recovers(engine)
 
 
-def test_an_index_folded_with_another_table_of_traditional_characters_is_rebuilt(
-    root: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("digest", ["table_digest", "segmenter_digest"])  # another OpenCC release's table; other
+# words added to the segmenter
+def test_an_index_folded_with_another_table_or_cut_with_other_words_is_rebuilt(
+    root: Path, monkeypatch: pytest.MonkeyPatch, digest: str
 ) -> None:
     first = open_engine(root)
     first.warm_up()
     first.close()
-    monkeypatch.setattr(index_module, "table_digest", lambda: "another")  # another OpenCC release's table
+    monkeypatch.setattr(index_module, digest, lambda: "another")
     with pytest.raises(index_module.IndexUnavailable, match="another version"):
         index_module.WhooshIndex(first.store.cache).open()
     engine = open_engine(root)

@@ -345,6 +345,20 @@ def test_the_scan_returns_keywords_partial_matches_as_the_index_does(tmp_path: P
     assert scanned(root)(query)[:2] == indexed  # the scan weighs words by notes, not sections: it may add one
 
 
+def test_the_scan_puts_partial_matches_holding_the_name_first_as_the_index_does(tmp_path: Path) -> None:
+    """The keywords' name is what they are about: a section holding it is a partial match however little else it
+    holds, before one holding the other words without it, in the index and the scan alike."""
+    notes = {f"学习笔记/rope{n:02d}.md": f"# 笔记{n}\n\nRoPE 是一种位置编码。{FILLER}\n" for n in range(12)}
+    notes.update({f"学习笔记/other{n:02d}.md": f"# 其他{n}\n\n{FILLER}\n" for n in range(12)})
+    notes["学习笔记/ext.md"] = "# 长度外推\n\nRoPE 外推时用插值。\n"
+    notes["学习笔记/interp.md"] = "# 插值\n\n位置插值与外推。\n"
+    root = root_with(tmp_path, notes)
+    for searcher in warm_searcher(root):
+        indexed = [hit.path for hit in searcher.search("RoPE 外推 插值").hits]
+    assert indexed[:2] == ["学习笔记/ext.md", "学习笔记/rope00.md"] and "学习笔记/interp.md" not in indexed
+    assert scanned(root)("RoPE 外推 插值") == indexed
+
+
 def test_two_common_keywords_of_three_are_no_partial_match(tmp_path: Path) -> None:
     notes = {f"学习笔记/杂{n:02d}.md": f"# 杂记{n}\n\n模型训练时要注意显存。{FILLER}\n" for n in range(30)}
     notes.update({f"学习笔记/别{n:02d}.md": f"# 别的{n}\n\n{FILLER}\n" for n in range(30)})

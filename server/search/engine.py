@@ -40,6 +40,7 @@ from server.search.ranking import (
     QUESTION_MIN_COVERAGE,
     RESCORE_TOP,
     IntArray,
+    KeywordPartials,
     Ranking,
     Written,
     absent_units,
@@ -488,26 +489,11 @@ def _two_together(ranking: Ranking) -> bool:
 
 def partial_rule(ranking: Ranking) -> np.ndarray:
     """Which sections may follow the full matches: for a question, those holding QUESTION_MIN_COVERAGE of it;
-    for keywords, PARTIAL_MIN_COVERAGE and one of the rarest query words the notes hold (weighing at least
-    half the rarest: of two equally rare words, a section may hold either) or all but one of three or more words
-    the notes hold (矩阵乘法, 分块 and 共享内存 of 矩阵乘法 分块 共享内存 数据复用, whose rarest word is the one the
-    tiling note lacks)."""
+    for keywords, those `KeywordPartials` admits."""
     if ranking.plan.question:
         return ranking.coverage >= QUESTION_MIN_COVERAGE
-    present = [(weight, i) for i, (weight, held) in enumerate(zip(ranking.weights, ranking.units, strict=True))
-               if weight and held.any()]
-    rule = ranking.coverage >= PARTIAL_MIN_COVERAGE
-    if not present:
-        return rule & False
-    heaviest = max(weight for weight, _ in present)
-    rare: npt.NDArray[np.bool_] = np.logical_or.reduce([ranking.units[i] for weight, i in present
-                                                        if weight >= heaviest / 2])
-    # The keywords' name is what they are about, however common (RoPE beside mistakes, implementing).
-    admitted = (rule & rare) | ranking.holding_a_name()
-    content = sum(not ranking.plan.units[i].framing for _, i in present)  # as `Ranking.words_held` counts them
-    if content >= 3:  # still PARTIAL_MIN_COVERAGE: the two commonest of 模型 训练 蒸馏 are noise
-        admitted |= rule & (ranking.words_held() >= content - 1)
-    return admitted
+    held = [bool(holding.any()) for holding in ranking.units]
+    return KeywordPartials.of(ranking.plan, ranking.weights, held, ranking.names).admitted(ranking)
 
 
 def _chain(first: list[int], rest: Iterator[int]) -> Iterator[int]:

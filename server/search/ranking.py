@@ -145,6 +145,50 @@ def unit_weight(df: int, total: int, *, question: bool = False, named: bool = Fa
     return idf**2
 
 
+@dataclass(frozen=True)
+class KeywordPartials:
+    """Which sections may follow the full matches of keywords: those holding one of the query's names, however
+    little else (RoPE beside mistakes, implementing: the keywords' name is what they are about); else those
+    holding PARTIAL_MIN_COVERAGE of the query's weight and one of its rarest words the notes hold (weighing at
+    least half the rarest: of two equally rare words, a section may hold either) or all but one of three or more
+    words the notes hold (矩阵乘法, 分块 and 共享内存 of 矩阵乘法 分块 共享内存 数据复用, whose rarest word is the one
+    the tiling note lacks; the two commonest of 模型 训练 蒸馏 hold too little). The index reads it over every
+    section at once (`admitted`), the scan section by section (`admits`)."""
+
+    rare: frozenset[int]
+    names: frozenset[int]
+    content: frozenset[int]  # the content words the notes hold, as `Ranking.words_held` counts them
+
+    @classmethod
+    def of(cls, plan: QueryPlan, weights: Sequence[float], held: Sequence[bool], names: Collection[int]
+           ) -> KeywordPartials:
+        present = [i for i, weight in enumerate(weights) if weight and held[i]]
+        heaviest = max((weights[i] for i in present), default=0.0)
+        return cls(frozenset(i for i in present if weights[i] >= heaviest / 2), frozenset(names),
+                   frozenset(i for i in present if not plan.units[i].framing))
+
+    def admits(self, share: float, holding: Collection[int]) -> bool:
+        """Whether a section holding `share` of the query's weight and the query words `holding` may follow."""
+        held = set(holding)
+        if held & self.names:
+            return True
+        return share >= PARTIAL_MIN_COVERAGE and (bool(held & self.rare) or self._all_but_one(len(held & self.content)))
+
+    def admitted(self, ranking: Ranking) -> npt.NDArray[np.bool_]:
+        """`admits` for every section of the index."""
+        rule = ranking.coverage >= PARTIAL_MIN_COVERAGE
+        if not self.rare:
+            return rule & False
+        rare: npt.NDArray[np.bool_] = np.logical_or.reduce([ranking.units[i] for i in self.rare])
+        admitted = (rule & rare) | ranking.holding_a_name()
+        if len(self.content) >= 3:
+            admitted |= rule & (ranking.words_held() >= len(self.content) - 1)
+        return admitted
+
+    def _all_but_one(self, count: int) -> bool:
+        return len(self.content) >= 3 and count >= len(self.content) - 1
+
+
 @dataclass
 class Ranking:
     """Every section holding some of the query, with how much of it and how well."""

@@ -39,6 +39,7 @@ from server.search.ranking import (
     PARTIAL_MIN_COVERAGE,
     QUESTION_MIN_COVERAGE,
     ZONE_BOOSTS,
+    KeywordPartials,
     absent_units,
     apart_pair,
     applied_sides,
@@ -188,47 +189,44 @@ class Scanner:
             plan, weights, held, in_one_note, two_together=two_together
         ):
             return []
-        least = QUESTION_MIN_COVERAGE if plan.question else PARTIAL_MIN_COVERAGE
         named = names_held(plan, held)
-        admitted = None if plan.question else _keywords_partly_matched(plan, weights, held, named)
+        keep = _admission(plan, weights, held, named)
         sides = compared_sides(plan, df)
         applied = applied_sides(plan, df)
         found: list[tuple[float, SectionHit]] = []
-        candidates = [(file, row) for file, row in zip(files, could, strict=True) if coverage(weights, row) >= least]
-        if len(candidates) > SCAN_ANALYZE_MOST:  # a large folder: read the likeliest notes' sections only, those
-            # that may match in full first (a keyword query's candidates include notes holding part of it)
-            candidates.sort(key=lambda pair: (coverage(weights, pair[1]) < MIN_COVERAGE,
-                                              -_likelihood(pair[0], plan, weights, pair[1])))
+        candidates = [(file, row) for file, row in zip(files, could, strict=True)
+                      if keep(coverage(weights, row), row)]
+        # Those that may match in full first (a keyword query's candidates include notes holding part of it), and
+        # in a large folder the likeliest notes' sections only.
+        large = len(candidates) > SCAN_ANALYZE_MOST
+        candidates.sort(key=lambda pair: (coverage(weights, pair[1]) < MIN_COVERAGE,
+                                          -_likelihood(pair[0], plan, weights, pair[1]) if large else 0.0))
         analyzed = 0
         sections: dict[str, int] = {}
-        for file, _ in candidates:
-            if analyzed >= SCAN_ANALYZE_MOST:
-                break
+        matched_whole: set[str] = set()
+        for file, row in candidates:
+            if analyzed >= SCAN_ANALYZE_MOST or (len(matched_whole) >= limit
+                                                 and coverage(weights, row) < MIN_COVERAGE):
+                break  # partial matches would follow `limit` notes matched in full: never shown
             if passes(file.record, filters):
                 analyzed += 1
                 sections[file.record.path] = len(file.record.sections)
-                found.extend(hit for hit in self._sections(file, plan, weights, least, named, sides, applied)
-                             if admitted is None or not hit[1].partial or admitted(hit[1].words))
+                for held_share, hit in self._sections(file, plan, weights, keep, named, sides, applied):
+                    found.append((held_share, hit))
+                    if not hit.partial:
+                        matched_whole.add(hit.path)
         found = _raised_by_notes(found, sections)
-        # Full matches by score, then partial ones as the index orders them (`ranking.Ranking.partial`): a
-        # question's by how much of it they hold, keywords' by how many of them they hold; then by score.
-        content = {unit.text for unit in plan.units if not unit.framing}
-        found.sort(key=lambda item: (
-            item[1].partial,
-            (-item[0] if plan.question else -sum(word in content for word in item[1].words)) if item[1].partial
-            else 0.0,
-            -item[1].score,
-        ))
+        found.sort(key=_index_order(plan, weights, named))
         if found and all(hit.partial for _, hit in found) and partial_matches_miss_the_topic(plan, absence, held):
             return []  # as the index reads it (`engine._from_index`)
         return _best([hit for _, hit in found], limit, per_file)
 
     @staticmethod
     def _sections(
-        file: _ScannedFile, plan: QueryPlan, weights: list[float], least: float, named: Sequence[int],
+        file: _ScannedFile, plan: QueryPlan, weights: list[float], keep: Admission, named: Sequence[int],
         sides: Sequence[int], applied: Sequence[int],
     ) -> Iterator[tuple[float, SectionHit]]:
-        """The file's sections holding at least `least` of the query, each with the share it holds (below a full
+        """The file's sections `keep` admits, each with the share of the query it holds (below a full
         match's when it holds none of the query's `named` words, or the word naming one of the things compared
         (`sides`), as `ranking.rank` reads the index; none lacking the subject or the target of a question asking
         whether one applies to the other, `applied`)."""
@@ -242,7 +240,7 @@ class Scanner:
             if (named and not any(satisfied[i] for i in named)) or \
                     not all(satisfied[i] for i in sides):
                 held = min(held, MIN_COVERAGE - NAMELESS_MARGIN)
-            if held < least:
+            if not keep(held, satisfied):
                 continue
             if plan.phrase_texts and not plan.phrases_in(f"{record.title}\n{section.headings}\n{section.body}"):
                 continue
@@ -409,31 +407,48 @@ def _parts(record: FileRecord) -> Iterator[str]:
         yield from (section.headings, section.body, section.code)
 
 
-def _keywords_partly_matched(
-    plan: QueryPlan, weights: Sequence[float], held: Sequence[bool], named: Sequence[int]
-) -> Callable[[Sequence[str]], bool]:
-    """Whether a section holding PARTIAL_MIN_COVERAGE of a keyword query, and these of its words, is a partial
-    match, as the index reads it (`engine.partial_rule`): it holds one of the rarest words the notes hold, all but
-    one of three or more, or one of the query's names."""
-    present = [i for i, weight in enumerate(weights) if weight and held[i]]
-    heaviest = max((weights[i] for i in present), default=0.0)
-    rare = {plan.units[i].text for i in present if weights[i] >= heaviest / 2}
+Admission = Callable[[float, Sequence[bool]], bool]  # whether a section (or a note) holding this share of the
+# query, and these of its words, may be a match
+
+
+def _admission(plan: QueryPlan, weights: Sequence[float], held: Sequence[bool], named: Sequence[int]) -> Admission:
+    """The matches the index admits (`engine.partial_rule`): full ones, and partial ones holding
+    QUESTION_MIN_COVERAGE of a question or that `KeywordPartials` admits for keywords."""
+    if plan.question:
+        return lambda share, holding: share >= QUESTION_MIN_COVERAGE
+    partials = KeywordPartials.of(plan, weights, held, named)
+    return lambda share, holding: share >= MIN_COVERAGE or (
+        share > 0 and partials.admits(share, [i for i, ok in enumerate(holding) if ok]))
+
+
+def _index_order(
+    plan: QueryPlan, weights: Sequence[float], named: Sequence[int]
+) -> Callable[[tuple[float, SectionHit]], tuple[bool, bool, float, float]]:
+    """Full matches by score, then partial ones. Keywords' as the index orders them (`ranking.Ranking.partial`):
+    those holding one of the query's names first, then by how many of the keywords they hold, then by score. A
+    question's by the share of it they hold, then score: the scan weighs words by notes, not sections, so where it
+    draws the line between full and partial differs from the index, and a question's partial match holding most of
+    it is the likelier answer (pin memory of 为什么 pin memory 能让训练更快, which the index matches in full)."""
     names = {plan.units[i].text for i in named}
-    content = {plan.units[i].text for i in present if not plan.units[i].framing}
+    content = {unit.text for unit, weight in zip(plan.units, weights, strict=True) if weight > 0 and not unit.framing}
 
-    def admitted(words: Sequence[str]) -> bool:
-        holding = set(words)
-        return bool(holding & (rare | names)) or (len(content) >= 3 and len(holding & content) >= len(content) - 1)
+    def order(item: tuple[float, SectionHit]) -> tuple[bool, bool, float, float]:
+        share, hit = item
+        if not hit.partial:
+            return False, False, 0.0, -hit.score
+        if plan.question:
+            return True, False, -share, -hit.score
+        words = set(hit.words)
+        return True, not words & names, -float(len(words & content)), -hit.score
 
-    return admitted
+    return order
 
 
 def _raised_by_notes(
     found: list[tuple[float, SectionHit]], sections: dict[str, int]
 ) -> list[tuple[float, SectionHit]]:
     """The matches with their scores raised as the index raises its admitted sections' (`note_evidence`;
-    `sections`: how many sections each note has). The scan admits no partial match of keywords, so their
-    evidence is their note's full matches alone."""
+    `sections`: how many sections each note has)."""
     raised = raise_hits([(hit.score, held, hit.path) for held, hit in found], sections)
     return [(held, replace(hit, score=score)) for (held, hit), score in zip(found, raised, strict=True)]
 

@@ -52,7 +52,7 @@ from whoosh.writing import CLEAR, NO_MERGE
 from memory_schema.errors import ProjectMemoryError
 from server import locks
 from server.cache import RootCache
-from server.search.analyzer import BODY, CODE, HEADING, TITLE, section_terms
+from server.search.analyzer import BODY, CODE, HEADING, TITLE, section_terms, segmenter_digest
 from server.search.chinese_script import table_digest
 from server.search.documents import FileRecord, SectionRecord
 from server.search.manifest import ManifestEntry
@@ -71,9 +71,10 @@ MERGE_AT = 8  # segments of one tier that make a merge worth its cost
 
 
 def schema_version() -> str:
-    """The schema's version and the digest of the traditional characters' table the analyzer folds with: an index
-    written with another table (another OpenCC release) reads some characters otherwise, so it is rebuilt."""
-    return f"{SCHEMA_VERSION}.{table_digest()}"
+    """The schema's version, the digest of the traditional characters' table the analyzer folds with and that of
+    the words it adds to the segmenter: an index written with another table (another OpenCC release) or other
+    words reads some text otherwise, so it is rebuilt."""
+    return f"{SCHEMA_VERSION}.{table_digest()}.{segmenter_digest()}"
 
 
 class IndexUnavailable(ProjectMemoryError):

@@ -554,7 +554,7 @@ def test_a_cased_glossary_term_is_found_only_as_written() -> None:
 def test_an_adjective_after_a_word_of_degree_ends_no_name_but_a_name_beginning_so_stays() -> None:
     # 太慢 is said of 分词器训练; 最优化 (optimization), like 更新 and 超参数, begins with a character of degree
     # and is a name.
-    from server.search.ranking import _before_predicate
+    from server.search.absence import _before_predicate
 
     for question, kept in [("分词器训练太慢怎么办", ["分词器", "训练"]), ("模型最优化是什么", ["模型", "最优化"])]:
         plan = plan_query(question)

@@ -1087,8 +1087,8 @@ def test_a_word_no_note_holds_is_named_where_and_as_the_query_writes_it() -> Non
 
 
 def test_a_compound_ending_in_a_nameless_noun_names_its_other_words() -> None:
+    from server.search.absence import Absence, partial_matches_miss_the_topic
     from server.search.analyzer import plan_query
-    from server.search.ranking import Absence, partial_matches_miss_the_topic
 
     def apart(query: str, words: tuple[str, str]) -> bool:
         plan = plan_query(query)
@@ -1463,8 +1463,8 @@ def test_a_section_without_the_name_a_question_asks_about_is_no_full_match(tmp_p
 ])
 def test_only_a_verb_ending_its_clause_after_ba_is_the_askers_sentence(question: str, pair: tuple[str, str] | None
                                                                       ) -> None:
+    from server.search.absence import written_together
     from server.search.analyzer import plan_query
-    from server.search.ranking import written_together
 
     plan = plan_query(question)
     pairs = {(plan.units[left].text, plan.units[right].text) for left, right in written_together(plan)}

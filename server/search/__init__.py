@@ -1,8 +1,9 @@
 """Search over the notes: Chinese, English and mixed, ranked by section, kept current with the files.
 
 The query side answers a `SearchRequest` (`engine.SearchEngine`: `analyzer` turns text into terms and a
-query into a plan, `glossary` adds aliases, `ranking` decides what matches and how it ranks, `snippets` cuts
-what the model reads, `filters` narrows by scope, lecture, tags and date, `scan` answers without an index).
+query into a plan, `glossary` adds aliases, `absence` decides whether the notes cover it at all, `ranking`
+what matches and how it ranks, with `note_evidence` for what a section's note adds, `snippets` cuts what the model
+reads, `filters` narrows by scope, lecture, tags and date, `scan` answers without an index).
 `service.IndexService` alone owns the index: its state (`results.IndexState`), readiness, the Whoosh index
 (`whoosh_index`, with `whoosh_private` and `postings`: the only modules importing whoosh), the maintenance
 thread and reconciliation with the notes (`manifest`, `documents`, `build_workers`). The rest of the server

@@ -97,7 +97,7 @@ FRAMING_WORDS = _words(
 # Framing words that as often are part of a name, written onto a word of it: a head after it (高斯过程, 对偶问题,
 # 生存分析) or a first word before it (概念漂移, 对比解码, 关系抽取). Such a pair is still framed, but it names one
 # thing where the notes write its words within one clause, and nothing where they never do (see
-# `ranking.written_together`).
+# `absence.written_together`).
 NAME_HEADS = _words("过程 问题 分析")
 NAME_LEADS = _words("对比 概念 影响 关系")
 
@@ -1020,7 +1020,7 @@ def _as_a_word(word: str) -> re.Pattern[str]:
 def _classified(units: list[Unit], text: str) -> list[Unit]:
     """A question's Chinese words with their word class. Characters the dictionary leaves alone side by side may
     be a word it does not know: NEW when jieba's new-word guesser joins them into a noun (变分 in 变分自编码器,
-    not 多大 or 没啥), part of a name where the notes hold them (see `ranking.absent_units`)."""
+    not 多大 or 没啥), part of a name where the notes hold them (see `absence.absent_units`)."""
     classes = [JIEBA.word_class(unit.text) if unit.han else WordClass.THING for unit in units]
     for first, end in _lone_character_runs(units):
         start = units[first].start

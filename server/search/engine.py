@@ -21,6 +21,22 @@ import numpy.typing as npt
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import Layout
 from memory_schema.lectures import lecture_label
+from server.search.absence import (
+    absent_units,
+    anchors,
+    apart_pair,
+    compound_seam,
+    inflected,
+    inflected_where_unwritten,
+    name_in_its_plural,
+    names_found_nowhere,
+    near_pairs,
+    not_covered,
+    partial_matches_miss_the_topic,
+    spellings,
+    written_as_one,
+    written_near,
+)
 from server.search.analyzer import (
     QueryPlan,
     Unit,
@@ -43,28 +59,14 @@ from server.search.ranking import (
     KeywordPartials,
     Ranking,
     Written,
-    absent_units,
-    anchors,
-    apart_pair,
     applied_names,
     applied_sides,
     character_pairs,
-    compound_seam,
-    inflected,
-    inflected_where_unwritten,
     joined_seams,
-    name_in_its_plural,
-    names_found_nowhere,
     near_in_section,
-    near_pairs,
-    not_covered,
-    partial_matches_miss_the_topic,
     rank,
     rescore,
-    spellings,
     whole_terms,
-    written_as_one,
-    written_near,
     written_whole,
 )
 from server.search.request import SearchRequest
@@ -368,7 +370,7 @@ def _in_one_note(ranking: Ranking, terms: IndexTerms, members: Sequence[int], *,
 
 
 def _with_forms(terms: IndexTerms, unit: Unit, holding: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-    """The sections holding `unit` (`holding`) or its plural or -ing form (`ranking.inflected`)."""
+    """The sections holding `unit` (`holding`) or its plural or -ing form (`absence.inflected`)."""
     wider = holding.copy()
     for option in inflected(unit).options[len(unit.options):]:
         wider[terms.postings(option[0]).docs] = True

@@ -18,6 +18,19 @@ from itertools import pairwise
 
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import Layout
+from server.search.absence import (
+    absent_units,
+    apart_pair,
+    inflected,
+    inflected_where_unwritten,
+    name_in_its_plural,
+    near_pairs,
+    not_covered,
+    partial_matches_miss_the_topic,
+    spellings,
+    written_as_one,
+    written_near,
+)
 from server.search.analyzer import (
     QueryPlan,
     Unit,
@@ -40,23 +53,12 @@ from server.search.ranking import (
     QUESTION_MIN_COVERAGE,
     ZONE_BOOSTS,
     KeywordPartials,
-    absent_units,
-    apart_pair,
     applied_sides,
     compared_sides,
-    inflected,
-    inflected_where_unwritten,
-    name_in_its_plural,
     names_held,
     near_in_section,
-    near_pairs,
-    not_covered,
-    partial_matches_miss_the_topic,
     spelled_in_parts,
-    spellings,
     unit_weight,
-    written_as_one,
-    written_near,
     written_whole,
 )
 from server.search.results import SectionHit

@@ -96,6 +96,16 @@ class SegmentTerms:
         places[starts[1:]] = 1
         return [str(path) for path in paths[starts]], np.cumsum(places, dtype=np.int32)
 
+    @cached_property
+    def note_runs(self) -> tuple[dict[str, int], IntArray]:
+        """Each note's first place in `notes`, and per place the first place of its note: the largest segment's
+        own numbering of its notes, kept across commits (`IndexTerms.notes`)."""
+        paths, _places = self.notes
+        first: dict[str, int] = {}
+        same = np.fromiter((first.setdefault(path, place) for place, path in enumerate(paths)), dtype=np.int32,
+                           count=len(paths))
+        return first, same
+
     def raw(self, reader: Any, term: str) -> tuple[IntArray, FloatArray]:
         with self._lock:
             found = self._lists.get(term)
@@ -141,17 +151,29 @@ class IndexTerms:
     def notes(self) -> tuple[IntArray, IntArray]:
         """Per document, an id of the note it is a section of, and how many live sections that note has (worked
         out at the first search of this commit, from each segment's `SegmentTerms.notes`: an edit leaves a note's
-        unchanged sections in an older segment, under the same id)."""
+        unchanged sections in an older segment, under the same id). The largest segment's notes keep its own
+        numbering (`SegmentTerms.note_runs`), so a commit after a save looks up only the smaller segments' notes,
+        not all of them again."""
         if self._notes is None:
-            ids: dict[str, int] = {}
+            segments = [terms for _reader, _offset, terms, _deleted in self._leaves]
+            if not segments:
+                self._notes = (np.zeros(0, np.int32), np.zeros(0, np.int32))
+                return self._notes
+            largest = max(segments, key=lambda terms: len(terms.lengths))
+            first, same = largest.note_runs
+            others: dict[str, int] = {}
             parts: list[IntArray] = []
-            for _reader, _offset, terms, _deleted in self._leaves:
+            for terms in segments:
                 paths, places = terms.notes
-                mapped = np.fromiter((ids.setdefault(path, len(ids)) for path in paths), dtype=np.int32,
-                                     count=len(paths))
+                if terms is largest:
+                    mapped = same
+                else:
+                    mapped = np.fromiter(
+                        (first[path] if path in first else others.setdefault(path, len(same) + len(others))
+                         for path in paths), dtype=np.int32, count=len(paths))
                 parts.append(mapped[places] if len(places) else places)
-            note = np.concatenate(parts) if parts else np.zeros(0, np.int32)
-            sizes = np.bincount(note[self.lengths > 0], minlength=len(ids)).astype(np.int32)
+            note = np.concatenate(parts)
+            sizes = np.bincount(note[self.lengths > 0], minlength=len(same) + len(others)).astype(np.int32)
             self._notes = (note, sizes[note])
         return self._notes
 

@@ -196,19 +196,18 @@ class Scanner:
         sides = compared_sides(plan, df)
         applied = applied_sides(plan, df)
         found: list[tuple[float, SectionHit]] = []
-        candidates = [(file, row) for file, row in zip(files, could, strict=True)
-                      if keep(coverage(weights, row), row)]
+        shares = [(file, row, coverage(weights, row)) for file, row in zip(files, could, strict=True)]
+        candidates = [(file, row, share) for file, row, share in shares if keep(share, row)]
         # Those that may match in full first (a keyword query's candidates include notes holding part of it), and
         # in a large folder the likeliest notes' sections only.
         large = len(candidates) > SCAN_ANALYZE_MOST
-        candidates.sort(key=lambda pair: (coverage(weights, pair[1]) < MIN_COVERAGE,
-                                          -_likelihood(pair[0], plan, weights, pair[1]) if large else 0.0))
+        candidates.sort(key=lambda found: (found[2] < MIN_COVERAGE,
+                                           -_likelihood(found[0], plan, weights, found[1]) if large else 0.0))
         analyzed = 0
         sections: dict[str, int] = {}
         matched_whole: set[str] = set()
-        for file, row in candidates:
-            if analyzed >= SCAN_ANALYZE_MOST or (len(matched_whole) >= limit
-                                                 and coverage(weights, row) < MIN_COVERAGE):
+        for file, _row, share in candidates:
+            if analyzed >= SCAN_ANALYZE_MOST or (len(matched_whole) >= limit and share < MIN_COVERAGE):
                 break  # partial matches would follow `limit` notes matched in full: never shown
             if passes(file.record, filters):
                 analyzed += 1

@@ -994,6 +994,27 @@ def test_a_plain_english_word_no_note_holds_does_not_outweigh_the_topic_a_questi
     assert scanned(root)(question)[:1] == ["学习笔记/ppl.md"]
 
 
+KEYWORD_DESCRIBED = {
+    "学习笔记/bert.md": (f"# BERT\n\nBERT 的编码器读整句，每个位置的注意力都是双向的；"
+                        f"预训练任务是掩码语言模型。{FILLER}\n"),
+    "学习笔记/gpt.md": f"# GPT\n\nGPT 从左到右生成，预训练任务是预测下一个词。{FILLER}\n",
+}
+
+
+def test_a_keyword_describing_what_the_other_keywords_name_is_no_absent_topic(tmp_path: Path) -> None:
+    """双向编码 is written nowhere whole, but a section holding BERT and 掩码语言模型 holds 双向 and 编码: the
+    keyword describes the topic the others name. Alone, or with a keyword whose sections lack its words, it still
+    names something the notes lack."""
+    root = root_with(tmp_path, KEYWORD_DESCRIBED)
+    scan = scanned(root)
+    for searcher in warm_searcher(root):
+        results = by_index_and_scan(searcher, scan, "BERT 双向编码 掩码语言模型")
+        assert [hit.path for hit in results.hits] == ["学习笔记/bert.md"] and results.absent == [], results
+        for query in ("双向编码", "GPT 双向编码"):
+            results = by_index_and_scan(searcher, scan, query)
+            assert results.hits == [] and results.absent == ["双向编码"], results
+
+
 def test_a_keyword_compound_of_three_words_may_be_written_as_two_halves(tmp_path: Path) -> None:
     notes = {
         "学习笔记/serve.md": f"# 部署\n\n大模型部署时，推理加速靠 KV 缓存和批处理。{FILLER}\n",

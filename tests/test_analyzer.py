@@ -447,6 +447,23 @@ def test_a_question_opening_with_the_one_thing_it_asks_about_has_a_subject(quest
     assert (question[:end].strip() if end is not None else None) == subject
 
 
+@pytest.mark.parametrize(("question", "opening"), [
+    ("what does the operating system save during a context switch", "operating system"),
+    ("How do sparse autoencoders extract features?", "sparse autoencoders"),
+    ("Does curriculum learning help LLM pretraining?", "curriculum learning"),
+    ("why is a hand-written GELU slow", "hand-written GELU"),
+    ("why is it misleading to compare perplexities", None),  # a pronoun: what it asks about comes later
+    ("how do I fix a deadlock", None),
+    ("how to implement top-p", None),  # no auxiliary: "how to" asks for a way, not of a subject
+    ("explain attention", None),
+])
+def test_an_english_question_names_the_words_its_subject_opens_with(question: str, opening: str | None) -> None:
+    from server.search.questions import english_subject
+
+    span = english_subject(question)
+    assert (question[span[0]:span[1]] if span is not None else None) == opening
+
+
 def test_a_snippet_does_not_depend_on_the_order_its_terms_come_in() -> None:
     # Past the span cap, terms looked for later were dropped: the order of a set (which differs between
     # processes) chose the snippet.

@@ -1015,6 +1015,35 @@ def test_a_keyword_describing_what_the_other_keywords_name_is_no_absent_topic(tm
             assert results.hits == [] and results.absent == ["双向编码"], results
 
 
+ENGLISH_SUBJECTS = {  # the words of two names the questions ask about, each held for another reason
+    "学习笔记/switch.md": "# Checkpoints\n\nA training system can save and restore its state; processes reload it.\n",
+    "学习笔记/roofline.md": "# Roofline\n\nThe operating point sits under the roofline; switch to a fused kernel.\n",
+    "学习笔记/cluster.md": "# Cluster\n\nThe system has eight GPUs per node.\n",
+    "学习笔记/moe.md": "# MoE\n\nSparse experts: each token visits two of them.\n",
+    "学习笔记/stream.md": "# Residual\n\nThe residual stream of a Transformer carries each layer's output.\n",
+    "学习笔记/gqa.md": "# GQA\n\nGQA lets query heads share key and value heads, so the KV cache gets smaller.\n",
+    "学习笔记/gelu.md": "# GELU\n\nA GELU written in PyTorch by hand runs slower than the fused one.\n",
+}
+
+
+@pytest.mark.parametrize(("question", "found"), [
+    ("what does the operating system save and restore at each switch between processes", None),
+    ("how do sparse autoencoders read the residual stream of a Transformer", None),
+    ("why does GQA shrink the KV cache", "学习笔记/gqa.md"),  # the name held, then the asker's verb
+    ("why is a hand-written GELU in PyTorch slower", "学习笔记/gelu.md"),  # the asker's word before the name
+    ("why do hand-rolled experts visit two tokens", "学习笔记/moe.md"),  # before a word the notes hold
+])
+def test_an_english_question_whose_subject_the_notes_lack_finds_nothing_though_its_other_words_match(
+    tmp_path: Path, question: str, found: str | None
+) -> None:
+    root = root_with(tmp_path, ENGLISH_SUBJECTS)
+    scan = scanned(root)
+    for searcher in warm_searcher(root):
+        results = by_index_and_scan(searcher, scan, question)
+        assert [hit.path for hit in results.hits][:1] == ([found] if found else []), results
+        assert results.absent, results
+
+
 def test_a_keyword_compound_of_three_words_may_be_written_as_two_halves(tmp_path: Path) -> None:
     notes = {
         "学习笔记/serve.md": f"# 部署\n\n大模型部署时，推理加速靠 KV 缓存和批处理。{FILLER}\n",

@@ -33,7 +33,15 @@ from server.search.analyzer import (
     pair_end,
     word_parts,
 )
-from server.search.questions import applied_spans, compared_spans, inflected_forms, listed, names_nothing, subject_end
+from server.search.questions import (
+    applied_spans,
+    compared_spans,
+    english_subject,
+    inflected_forms,
+    listed,
+    names_nothing,
+    subject_end,
+)
 from server.search.ranking import (
     ABSENT_SHARE,
     NAME_SLOP,
@@ -552,6 +560,8 @@ def not_covered(
         return True  # python asyncio event loop 怎么理解: the notes lack asyncio, whatever else they hold
     if _defining(plan) and any(i in absence.units for i in naming):
         return True  # what is Gaussian elimination: a term the notes hold only part of is a term they lack
+    if _english_subject_lacking(plan, absence, held, slips):
+        return True  # what does the operating system save: the notes hold saving, not what the question asks of
     targets = applied_spans(plan.text)[1:] if plan.question else []  # the thing RoPE 能用在 … 上吗 asks of
     for start, end in [*compared_spans(plan.text), *targets] if plan.question else []:
         # Two things compared, one of which the notes lack (git rebase和merge的区别): nothing says how they differ;
@@ -598,6 +608,26 @@ def partial_matches_miss_the_topic(plan: QueryPlan, absence: Absence, held: Sequ
     return unknown and not any(
         held[i] and i not in absence.units and (unit.named or unit.acronym or unit.coined or unit.term)
         for i, unit in enumerate(plan.units))
+
+
+def _english_subject_lacking(
+    plan: QueryPlan, absence: Absence, held: Sequence[bool], slips: Collection[int]
+) -> bool:
+    """Whether an English question's subject opens with a word or name no note holds, or holds only apart (the
+    operating system, sparse autoencoders, a support vector machine), with no name the notes hold beside it: what
+    the question is about is then what the notes lack, whatever else they hold. A name held beside it is the
+    subject's head, and the word found nowhere the asker's description of it (a hand-written GELU) or the verb
+    after it (why does GQA shrink …); a slip of the keys (speculatve) is a word the notes hold."""
+    if not plan.question or plan.described or any(unit.han for unit in plan.units) \
+            or (span := english_subject(plan.text)) is None:
+        return False
+    opening = [i for i, unit in enumerate(plan.units) if span[0] <= unit.start < span[1]]
+    # The opening's last word is the subject's head or part of its name (autoencoders, system); absent before a
+    # word the notes hold, a word is as often the asker's (hand-rolled kernels).
+    return bool(opening) and opening[-1] in absence.units \
+        and any(i in absence.units and i not in slips and plan.units[i].topical for i in opening) \
+        and not any(held[i] and (plan.units[i].named or plan.units[i].acronym or plan.units[i].coined)
+                    for i in opening)
 
 
 def _subject_head(plan: QueryPlan, subject: list[int]) -> list[int]:

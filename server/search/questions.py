@@ -132,6 +132,27 @@ def subject_end(text: str) -> int | None:
     return None if _CLAUSE_END.search(opening) or _LIST.search(opening) else asking.start()
 
 
+# How an English question opens before its subject: "how does a …", "what do the …", "does …", "why is my …".
+_EN_SUBJECT_OPENING = re.compile(
+    r"^\s*(?:(?:why|how|what|when|where|which)\s+)?(?:do|does|did|is|are|was|were|can|could|would|should|will)\s+"
+    r"(?:(?:a|an|the|my|our|your|this|these|those)\s+)?", re.IGNORECASE)
+_EN_PRONOUNS = frozenset(["i", "we", "you", "they", "he", "she", "it", "there", "one", "someone", "people"])
+EN_SUBJECT_WORDS = 2  # the subject's first words: its head or the words before it (sparse autoencoders)
+
+
+def english_subject(text: str) -> tuple[int, int] | None:
+    """Where an English question's subject opens: the offsets of its first EN_SUBJECT_WORDS words after the
+    question and auxiliary words (the operating system of "what does the operating system save …", sparse
+    autoencoders of "how do sparse autoencoders extract …"), or None for a question opening otherwise."""
+    opening = _EN_SUBJECT_OPENING.match(text)
+    if opening is None:
+        return None
+    words = list(re.finditer(r"[^\s?,.;:!]+", text[opening.end():]))[:EN_SUBJECT_WORDS]
+    if not words or words[0].group().lower() in _EN_PRONOUNS:
+        return None  # why is it misleading to …, how do I fix …: what it asks about comes later, if at all
+    return opening.end() + words[0].start(), opening.end() + words[-1].end()
+
+
 _ZH_COMPARING = re.compile(r"(?:之间)?(?:的)?(?:有什么|有啥|有何|是什么|是啥)?(?:区别|不同|差别|差异|异同)")
 # A和B有什么联系: how two things relate is asked of both, as how they differ is; of three or more (残差连接和层归一化
 # 跟dropout有什么关系) the notes may answer for some.

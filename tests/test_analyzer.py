@@ -452,6 +452,7 @@ def test_a_question_opening_with_the_one_thing_it_asks_about_has_a_subject(quest
     ("How do sparse autoencoders extract features?", "sparse autoencoders"),
     ("Does curriculum learning help LLM pretraining?", "curriculum learning"),
     ("why is a hand-written GELU slow", "hand-written GELU"),
+    ("why do slightly oversized matrix shapes run slower", "oversized matrix"),  # an adverb names nothing
     ("why is it misleading to compare perplexities", None),  # a pronoun: what it asks about comes later
     ("how do I fix a deadlock", None),
     ("how to implement top-p", None),  # no auxiliary: "how to" asks for a way, not of a subject

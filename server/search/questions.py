@@ -147,7 +147,8 @@ def english_subject(text: str) -> tuple[int, int] | None:
     opening = _EN_SUBJECT_OPENING.match(text)
     if opening is None:
         return None
-    words = list(re.finditer(r"[^\s?,.;:!]+", text[opening.end():]))[:EN_SUBJECT_WORDS]
+    words = [word for word in re.finditer(r"[^\s?,.;:!]+", text[opening.end():])
+             if not word.group().lower().endswith("ly")][:EN_SUBJECT_WORDS]  # not slightly of slightly oversized
     if not words or words[0].group().lower() in _EN_PRONOUNS:
         return None  # why is it misleading to …, how do I fix …: what it asks about comes later, if at all
     return opening.end() + words[0].start(), opening.end() + words[-1].end()

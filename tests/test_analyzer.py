@@ -455,13 +455,15 @@ def test_a_question_opening_with_the_one_thing_it_asks_about_has_a_subject(quest
     ("why do slightly oversized matrix shapes run slower", "oversized matrix"),  # an adverb names nothing
     ("why is it misleading to compare perplexities", None),  # a pronoun: what it asks about comes later
     ("how do I fix a deadlock", None),
+    ("why doesn't the operating system save it", "operating system"),
+    ("how does early stopping work", "early stopping"),
     ("how to implement top-p", None),  # no auxiliary: "how to" asks for a way, not of a subject
     ("explain attention", None),
 ])
 def test_an_english_question_names_the_words_its_subject_opens_with(question: str, opening: str | None) -> None:
-    from server.search.questions import english_subject
+    from server.search.questions import subject_opening
 
-    span = english_subject(question)
+    span = subject_opening(question)
     assert (question[span[0]:span[1]] if span is not None else None) == opening
 
 

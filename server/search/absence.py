@@ -5,10 +5,9 @@ apply them alike, each with its own way of asking whether words meet in a sectio
 
 A compound of a question (联邦学习, 垃圾回收) names one thing, absent as a whole when one of its words occurs nowhere or
 its content words never meet in a section (`absent_units`); a topic is not covered when what is absent carries
-ABSENT_SHARE of the query's weight, or names what it asks about (`not_covered`); a keyword's compound whose words
-meet every other keyword in a section describes their topic rather than naming another (`_keyword_descriptions`);
-the two words that carry a keyword query, held by no note together, are two topics, not one (`apart_pair`);
-partial matches alone are no answer when they lack what the question names (`partial_matches_miss_the_topic`).
+ABSENT_SHARE of the query's weight, or names what it asks about (`not_covered`); the two words that carry a keyword
+query, held by no note together, are two topics, not one (`apart_pair`); partial matches alone are no answer when
+they lack what the question names (`partial_matches_miss_the_topic`).
 """
 
 from __future__ import annotations
@@ -36,11 +35,11 @@ from server.search.analyzer import (
 from server.search.questions import (
     applied_spans,
     compared_spans,
-    english_subject,
     inflected_forms,
     listed,
     names_nothing,
     subject_end,
+    subject_opening,
 )
 from server.search.ranking import (
     ABSENT_SHARE,
@@ -386,9 +385,6 @@ def absent_units(
             if not any(named.get(i) for i in members):  # else a pair inside it names what is missing (协同过滤)
                 named[members[0]] = plan.text[plan.units[content[0]].start : pair_end(plan.units[content[-1]])]
             named.update({i: "" for i in members if i not in named})
-    if (described := _keyword_descriptions(plan, held, gone, names, together)):
-        gone -= described
-        names = [group for group in names if not group & described]
     # A lone character found nowhere is as often the asker's wording (喂 进): named only when the notes hold no
     # word naming the topic (see `not_covered`). A new word found nowhere (协程, 锚框) is a name they lack.
     naming = _naming(plan)
@@ -397,43 +393,6 @@ def absent_units(
              if (i in gone and (i in named or not unit.framing or unit.word_class == WordClass.NEW))
              or (not topic_held and i in naming and not held[i])]
     return Absence(gone, list(dict.fromkeys(word for word in words if word)), names)
-
-
-_KEYWORD_SEPARATOR = re.compile(r"[\s,，、;；]+")
-
-
-def _keyword_span(text: str, position: int) -> tuple[int, int]:
-    """The keyword of a keyword query (text between separators) that holds `position`."""
-    start = max((match.end() for match in _KEYWORD_SEPARATOR.finditer(text, 0, position)), default=0)
-    after = _KEYWORD_SEPARATOR.search(text, position)
-    return start, after.start() if after else len(text)
-
-
-def _keyword_descriptions(
-    plan: QueryPlan, held: Sequence[bool], gone: set[int], names: list[set[int]], together: Together
-) -> set[int]:
-    """The words of a keyword query's Chinese compounds found only apart that describe, rather than name, what
-    the other keywords name: every word of the compound and every other keyword the notes hold meet in one
-    section (网页 and 过滤 of 语种识别 网页过滤, where a note writes 对网页文本进行过滤; 双向 and 编码 of BERT
-    双向编码). A compound that names something the notes lack meets the other keywords nowhere (图神经网络
-    消息传递), or is the only keyword (图神经网络), or holds a word found nowhere. Not for a question, whose
-    compounds are judged by what it asks about (`not_covered`)."""
-    if plan.question:
-        return set()
-    by_keyword: dict[tuple[int, int], set[int]] = {}
-    blocked: set[tuple[int, int]] = set()
-    for group in names:
-        spans = {_keyword_span(plan.text, plan.units[i].start) for i in group}
-        eligible = len(spans) == 1 and all(held[i] and plan.units[i].han for i in group)
-        for span in spans:
-            (by_keyword.setdefault(span, set()).update(group) if eligible else blocked.add(span))
-    described: set[int] = set()
-    for span, members in by_keyword.items():
-        others = [i for i, unit in enumerate(plan.units) if unit.topical and held[i] and i not in gone
-                  and not span[0] <= unit.start < span[1]]
-        if span not in blocked and others and together(sorted({*others, *members})):
-            described |= members
-    return described
 
 
 # 推出来, 放进去, 算到, 切分出去: a verb's direction or result, written after it
@@ -560,7 +519,7 @@ def not_covered(
         return True  # python asyncio event loop 怎么理解: the notes lack asyncio, whatever else they hold
     if _defining(plan) and any(i in absence.units for i in naming):
         return True  # what is Gaussian elimination: a term the notes hold only part of is a term they lack
-    if _english_subject_lacking(plan, absence, held, slips):
+    if _english_subject_lacking(plan, absence, held):
         return True  # what does the operating system save: the notes hold saving, not what the question asks of
     targets = applied_spans(plan.text)[1:] if plan.question else []  # the thing RoPE 能用在 … 上吗 asks of
     for start, end in [*compared_spans(plan.text), *targets] if plan.question else []:
@@ -610,22 +569,17 @@ def partial_matches_miss_the_topic(plan: QueryPlan, absence: Absence, held: Sequ
         for i, unit in enumerate(plan.units))
 
 
-def _english_subject_lacking(
-    plan: QueryPlan, absence: Absence, held: Sequence[bool], slips: Collection[int]
-) -> bool:
-    """Whether an English question's subject opens with a word or name no note holds, or holds only apart (the
-    operating system, sparse autoencoders, a support vector machine), with no name the notes hold beside it: what
-    the question is about is then what the notes lack, whatever else they hold. A name held beside it is the
-    subject's head, and the word found nowhere the asker's description of it (a hand-written GELU) or the verb
-    after it (why does GQA shrink …); a slip of the keys (speculatve) is a word the notes hold."""
+def _english_subject_lacking(plan: QueryPlan, absence: Absence, held: Sequence[bool]) -> bool:
+    """Whether an English question's subject opens with a name of several words that no note holds together
+    (the operating system, a support vector machine, text-to-image diffusion models), with no name the notes hold
+    beside it: what the question is about is then what the notes lack, whatever else they hold. Not a word
+    found nowhere: in the opening two words it is as often the verb after a one-word subject (why does warmup
+    stabilise training), the asker's description (a hand-written GELU) or a slip of the keys."""
     if not plan.question or plan.described or any(unit.han for unit in plan.units) \
-            or (span := english_subject(plan.text)) is None:
+            or (span := subject_opening(plan.text)) is None:
         return False
     opening = [i for i, unit in enumerate(plan.units) if span[0] <= unit.start < span[1]]
-    # The opening's last word is the subject's head or part of its name (autoencoders, system); absent before a
-    # word the notes hold, a word is as often the asker's (hand-rolled kernels).
-    return bool(opening) and opening[-1] in absence.units \
-        and any(i in absence.units and i not in slips and plan.units[i].topical for i in opening) \
+    return bool(opening) and any(opening[-1] in group and len(group) > 1 for group in absence.names) \
         and not any(held[i] and (plan.units[i].named or plan.units[i].acronym or plan.units[i].coined)
                     for i in opening)
 

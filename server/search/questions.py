@@ -132,25 +132,33 @@ def subject_end(text: str) -> int | None:
     return None if _CLAUSE_END.search(opening) or _LIST.search(opening) else asking.start()
 
 
-# How an English question opens before its subject: "how does a …", "what do the …", "does …", "why is my …".
+# How an English question opens before its subject: "how does a …", "what do the …", "why doesn't the …", "has
+# the …". "what is X" opens so too; a question defining a term is judged as such first (`absence._defining`).
 _EN_SUBJECT_OPENING = re.compile(
-    r"^\s*(?:(?:why|how|what|when|where|which)\s+)?(?:do|does|did|is|are|was|were|can|could|would|should|will)\s+"
-    r"(?:(?:a|an|the|my|our|your|this|these|those)\s+)?", re.IGNORECASE)
-_EN_PRONOUNS = frozenset(["i", "we", "you", "they", "he", "she", "it", "there", "one", "someone", "people"])
-EN_SUBJECT_WORDS = 2  # the subject's first words: its head or the words before it (sparse autoencoders)
+    r"^\s*(?:(?:why|how|what|when|where|which)\s+)?"
+    r"(?:do|does|did|is|are|was|were|has|have|had|can|could|would|should|will)(?:n['’]?t)?\s+"
+    r"(?:(?:a|an|the|my|our|your|its|their|this|that|these|those|each|every|any|some)\s+)?", re.IGNORECASE)
+_EN_PRONOUNS = frozenset(["i", "we", "you", "they", "he", "she", "it", "there", "one", "someone", "anyone",
+                          "everyone", "people", "me", "us", "them"])
+_EN_ADVERBS = frozenset(["slightly", "really", "actually", "usually", "typically", "generally", "basically",
+                         "very", "quite", "fairly", "rather", "just", "even", "still", "always", "often",
+                         "sometimes", "suddenly", "mostly", "largely", "so", "too"])
+_SUBJECT_OPENING_WORDS = 2  # the subject's first words: its head, or the words of a name it opens with
 
 
-def english_subject(text: str) -> tuple[int, int] | None:
-    """Where an English question's subject opens: the offsets of its first EN_SUBJECT_WORDS words after the
-    question and auxiliary words (the operating system of "what does the operating system save …", sparse
-    autoencoders of "how do sparse autoencoders extract …"), or None for a question opening otherwise."""
+def subject_opening(text: str) -> tuple[int, int] | None:
+    """Where an English question's subject opens: the offsets of its first two words after the question and
+    auxiliary words and a determiner, adverbs passed over (operating system of "what does the operating system
+    save …", oversized matrix of "why do slightly oversized matrix shapes …"). Two words, not the whole subject:
+    with no parts of speech, where the subject ends is unknown ("how does torch.compile fuse" gives torch.compile
+    fuse). None for a question opening otherwise, or with a pronoun (why is it misleading to …, how do I …)."""
     opening = _EN_SUBJECT_OPENING.match(text)
     if opening is None:
         return None
     words = [word for word in re.finditer(r"[^\s?,.;:!]+", text[opening.end():])
-             if not word.group().lower().endswith("ly")][:EN_SUBJECT_WORDS]  # not slightly of slightly oversized
+             if word.group().lower() not in _EN_ADVERBS][:_SUBJECT_OPENING_WORDS]
     if not words or words[0].group().lower() in _EN_PRONOUNS:
-        return None  # why is it misleading to …, how do I fix …: what it asks about comes later, if at all
+        return None
     return opening.end() + words[0].start(), opening.end() + words[-1].end()
 
 

@@ -38,8 +38,11 @@ class DocumentChanged(ProjectMemoryError):
 
 
 class UnreadableDocument(ProjectMemoryError):
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path} cannot be read as a Markdown note ({reason}); it is skipped.")
+    """A file the memory cannot read as a note. Whoever reads many notes skips it and says so; a call naming it
+    fails with this message."""
+
+    def __init__(self, path: str, reason: str, advice: str = "") -> None:
+        super().__init__(f"{path} cannot be read as a Markdown note ({reason})." + (f" {advice}" if advice else ""))
 
 
 class DocumentBusy(ProjectMemoryError):

@@ -16,26 +16,30 @@ it has not seen everything. The estimate comes from `server.tokens`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
 from memory_schema.discussion import one_line_summary
-from memory_schema.errors import ProjectMemoryError
+from memory_schema.errors import ProjectMemoryError, UnreadableDocument
 from memory_schema.layout import DocumentKind
 from memory_schema.markdown import parse_markdown
 from memory_schema.progress import LectureProgress, Progress
 from memory_schema.rules import digest_rules
 from memory_schema.vocabulary import SECTIONS, names
 from memory_schema.working_memory import WorkingMemory
+from server.outcomes import DiscussionList
 from server.search import MAX_QUERY_CHARS
 from server.search.request import search_request
 from server.tokens import estimate_tokens
 
 if TYPE_CHECKING:
     from server.memory import ProjectMemory
+
+T = TypeVar("T")
 
 STALE_AFTER_DAYS = 7
 MIN_TOKENS = 200
@@ -96,22 +100,27 @@ def build_session_context(memory: ProjectMemory, max_tokens: int = 2000, focus: 
     if focus is not None and len(focus) > MAX_QUERY_CHARS:
         raise ProjectMemoryError(f"focus is {len(focus)} characters; keep it under {MAX_QUERY_CHARS}.")
     layout = memory.layout
-    working = memory.working_memory()
-    progress = memory.progress()
-    flags = _flags(memory, working, progress)
+    unreadable: dict[str, str] = {}  # a role document the memory cannot read, and why: said, not fatal
+    working = readable(memory.working_memory, layout.working_memory, unreadable)
+    progress = readable(memory.progress, layout.progress, unreadable)
+    todos = readable(memory.research_todos, layout.research_todo, unreadable) or []
+    discussions = memory.list_discussions(limit=1000)
+    flags = [*_flags(memory, working, progress),
+             *(f"left out: {reason}" for reason in [*unreadable.values(), *discussions.skipped])]
     wm = layout.working_memory
-    offered: list[_Item] = [*_lead(memory, working, progress), *(_Item("flag", f"⚠ {flag}") for flag in flags)]
+    lead = _lead(memory, working, progress, wm_unreadable=wm in unreadable)
+    offered: list[_Item] = [*lead, *(_Item("flag", f"⚠ {flag}") for flag in flags)]
     steps = [f"- {step}" for group in (working.next_steps if working else []) for step in group.items]
     offered += [_Item("step", step) for step in steps[:1]]
     offered += _rules(memory)
     if working:
         offered += [_Item("insight", f"- {i.title}: {_first_line(i.body)}") for i in reversed(working.insights)]
-    offered += _discussions(memory)
+    offered += _discussions(discussions)
     if focus and focus.strip():
         offered += _focus(memory, focus.strip())
     offered += [_Item("step", step) for step in steps[1:]]
     offered += [_Item("todo", f"- [ ] {t.text}" + (f" ({t.topic})" if t.topic else ""))
-                for t in memory.research_todos() if not t.done]
+                for t in todos if not t.done]
     if working:
         offered += [_Item("goal", f"- {goal}") for goal in working.goals]
         offered += [_Item("takeaway", f"- {takeaway}") for takeaway in working.takeaways]
@@ -207,7 +216,8 @@ def _render(chosen: list[_Item], left: dict[str, int], reading: dict[str, str]) 
     return "\n".join(lines)
 
 
-def _lead(memory: ProjectMemory, working: WorkingMemory | None, progress: Progress | None) -> list[_Item]:
+def _lead(memory: ProjectMemory, working: WorkingMemory | None, progress: Progress | None, *,
+          wm_unreadable: bool = False) -> list[_Item]:
     name = (working.overview.get("项目名称") or working.overview.get("Project") or working.title) if working else None
     updated = f"; memory updated {working.updated}" if working and working.updated else ""
     items = [_Item("title", f"# {name or 'Project memory'} (today {memory.today().isoformat()}{updated})")]
@@ -236,7 +246,7 @@ def _lead(memory: ProjectMemory, working: WorkingMemory | None, progress: Progre
             items.append(_Item("progress", line))
         elif progress.done == progress.total:
             items.append(_Item("progress", "Every lecture is done."))
-    elif not working:
+    elif not working and not wm_unreadable:
         items.append(_Item("progress", f"No {memory.layout.working_memory} yet: `project-memory init` creates it."))
     if working and working.insights:  # its body follows under "Newest insights" where the budget allows
         count = len(working.insights)
@@ -245,7 +255,10 @@ def _lead(memory: ProjectMemory, working: WorkingMemory | None, progress: Progre
 
 
 def _rules(memory: ProjectMemory) -> list[_Item]:
-    snapshot = memory.read_optional(memory.layout.working_memory)
+    try:
+        snapshot = memory.read_optional(memory.layout.working_memory)
+    except UnreadableDocument:  # said among the flags
+        return []
     if snapshot is None:
         return []
     items = []
@@ -254,8 +267,17 @@ def _rules(memory: ProjectMemory) -> list[_Item]:
     return items
 
 
-def _discussions(memory: ProjectMemory) -> list[_Item]:
-    listing = memory.list_discussions(limit=1000)
+def readable(read: Callable[[], T], path: str, unreadable: dict[str, str]) -> T | None:
+    """`read()`, or None when its document cannot be read as a note (saved as GBK, say), the reason kept in
+    `unreadable`: the briefing is made of everything else, and says what it left out."""
+    try:
+        return read()
+    except UnreadableDocument as err:
+        unreadable[path] = str(err)
+        return None
+
+
+def _discussions(listing: DiscussionList) -> list[_Item]:
     return [_Item("discussion", f"- {d.title} ({d.last_round or 'undated'}): "
                                 f"{one_line_summary(d.summary, 60)} → {d.path}")
             for d in listing.discussions]

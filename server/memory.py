@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from memory_schema.discussion import Discussion, DiscussionParts, parse_discussion
-from memory_schema.errors import DocumentNotFound, InvalidInput, ProjectMemoryError
+from memory_schema.errors import DocumentNotFound, InvalidInput, ProjectMemoryError, UnreadableDocument
 from memory_schema.layout import CONFIG_FILE, PRESETS, DocumentKind, Layout, detect_layout, read_walk_settings
 from memory_schema.markdown import parse_markdown
 from memory_schema.plan import Plan, parse_plan
@@ -181,11 +181,18 @@ class ProjectMemory:
         snapshot = self.read_optional(self.layout.research_todo)
         return parse_research_todo(snapshot.text) if snapshot else []
 
-    def discussions(self) -> list[Discussion]:
+    def discussions(self, skipped: list[str] | None = None) -> list[Discussion]:
+        """Every discussion the memory can read. One it cannot (saved as GBK, binary) is left out, and its reason
+        added to `skipped`: one bad file must not hide all the others."""
         found = []
         for path in self.store.iter_markdown():
             if self.layout.kind_of(path) is DocumentKind.DISCUSSION:
-                snapshot = self.read_optional(path)
+                try:
+                    snapshot = self.read_optional(path)
+                except UnreadableDocument as err:
+                    if skipped is not None:
+                        skipped.append(str(err))
+                    continue
                 if snapshot is not None:
                     found.append(parse_discussion(path, snapshot.text))
         return found

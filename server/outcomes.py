@@ -40,3 +40,4 @@ class DiscussionList(BaseModel):
     offset: int
     next_offset: int | None
     discussions: list[DiscussionEntry]
+    skipped: list[str] = Field(default_factory=list, description="discussion files that cannot be read, and why")

@@ -193,7 +193,8 @@ def find_discussion(memory: ProjectMemory, topic: str) -> str | None:
 def list_discussions(
     memory: ProjectMemory, *, offset: int, limit: int, lecture: int | None, text: str | None
 ) -> DiscussionList:
-    found = [(d, d.last_round) for d in memory.discussions()]
+    skipped: list[str] = []
+    found = [(d, d.last_round) for d in memory.discussions(skipped)]
     if lecture is not None:
         found = [(d, last) for d, last in found if d.lecture == lecture]
     if text and text.strip():
@@ -209,4 +210,4 @@ def list_discussions(
     ]
     more = offset + limit < len(found)
     return DiscussionList(total=len(found), offset=offset, next_offset=offset + limit if more else None,
-                          discussions=entries)
+                          discussions=entries, skipped=skipped)

@@ -51,8 +51,9 @@ def _how_matched(hit: SearchHit) -> str:
 
 
 def render_discussions(listing: DiscussionList) -> str:
+    left_out = [f"Left out: {reason}" for reason in listing.skipped]
     if not listing.discussions:
-        return "No discussions match." if listing.total else "No discussions recorded yet."
+        return "\n".join(["No discussions match." if listing.total else "No discussions recorded yet.", *left_out])
     lines = [f"{listing.total} discussions, newest first (handles for read_memory):"]
     for entry in listing.discussions:
         when = f" {entry.last_round}" if entry.last_round else ""
@@ -61,7 +62,7 @@ def render_discussions(listing: DiscussionList) -> str:
         lines.append(f"- {entry.path} [{when.strip()}{lecture}{rounds}] {entry.summary}")
     if listing.next_offset is not None:
         lines.append(f"(more from offset {listing.next_offset})")
-    return "\n".join(lines)
+    return "\n".join([*lines, *left_out])
 
 
 def render_page(page: Page) -> str:

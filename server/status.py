@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from memory_schema.progress import LectureProgress
+from server.briefing import readable
 
 if TYPE_CHECKING:  # only for the annotation: the report and the page need none of the memory's machinery
     from server.memory import ProjectMemory
@@ -56,8 +57,10 @@ class StatusReport(BaseModel):
 def build_status(memory: ProjectMemory) -> StatusReport:
     today = memory.today()
     week_start = today - timedelta(days=6)
-    working = memory.working_memory()
-    progress = memory.progress()
+    unreadable: dict[str, str] = {}  # the status shows what the memory can read; the briefing says the rest
+    working = readable(memory.working_memory, memory.layout.working_memory, unreadable)
+    progress = readable(memory.progress, memory.layout.progress, unreadable)
+    todos = readable(memory.research_todos, memory.layout.research_todo, unreadable) or []
     discussions = memory.discussions()
     timeline: list[DatedEvent] = []
     for insight in working.insights if working else []:
@@ -92,7 +95,7 @@ def build_status(memory: ProjectMemory) -> StatusReport:
         insights_this_week=sum(1 for e in timeline if e.kind == "insight" and e.day >= week_start),
         discussions_total=len(discussions),
         discussions_this_week=sum(1 for e in timeline if e.kind == "discussion" and e.day >= week_start),
-        open_todos=[item.text for item in memory.research_todos() if not item.done],
+        open_todos=[item.text for item in todos if not item.done],
         next_steps=first_steps,
         index_state=status.state,
         index_files=status.files,

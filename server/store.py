@@ -521,7 +521,8 @@ def _decode(rel: str, data: bytes) -> str:
         # Plain "utf-8" keeps a BOM as U+FEFF and newlines as written, so encoding gives the same bytes.
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise UnreadableDocument(rel, f"it is not valid UTF-8 at byte {err.start}") from err
+        raise UnreadableDocument(rel, f"it is not valid UTF-8 at byte {err.start}",
+                                 "Re-save it as UTF-8 (an editor's encoding menu, or iconv -f GBK -t UTF-8).") from err
 
 
 def _encode(rel: str, text: str) -> bytes:

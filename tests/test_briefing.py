@@ -70,3 +70,21 @@ def test_a_focus_adds_matching_notes(memory: ProjectMemory) -> None:
     briefing = build_session_context(memory, 3000, focus="pin_memory")
     assert "focus" in briefing.included
     assert "数据加载器优化详解" in briefing.text
+
+
+def test_a_document_saved_in_another_encoding_is_left_out_and_named_not_fatal(memory: ProjectMemory) -> None:
+    """A Chinese editor on Windows may save a note as GBK: the briefing and the discussion list are made of every
+    other document, and say which one they left out and how to mend it."""
+    gbk = "# 量化技术深度讨论\n\n## 原始问题\n\nINT8\n".encode("gbk")
+    (memory.root / "深度讨论" / "量化技术深度讨论.md").write_bytes(gbk)
+    todo = memory.root / "深度探索TODO.md"
+    todo.write_bytes(todo.read_text(encoding="utf-8").encode("gbk"))
+    briefing = build_session_context(memory, 3000)
+    assert "2/17" in briefing.text and "Lecture 03" in briefing.text
+    for name in ("深度讨论/量化技术深度讨论.md", "深度探索TODO.md"):
+        assert any(name in flag and "not valid UTF-8" in flag and "Re-save it as UTF-8" in flag
+                   for flag in briefing.flags), briefing.flags
+        assert name in briefing.text
+    listing = memory.list_discussions()
+    assert listing.discussions and "深度讨论/量化技术深度讨论.md" not in [entry.path for entry in listing.discussions]
+    assert [reason.split(" ")[0] for reason in listing.skipped] == ["深度讨论/量化技术深度讨论.md"]

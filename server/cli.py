@@ -146,12 +146,17 @@ def serve(ctx: click.Context, root: str | None, sandbox: bool, no_watch: bool) -
         path = Path(folder)
         if sandbox:
             path = path / source.name
-            shutil.copytree(source, path, ignore=shutil.ignore_patterns(".project-memory"))
+            # Symlinks stay symlinks: one leading out of the root is refused in the copy as in the root, where a
+            # followed one would bring the file it points to inside. Tool folders are no part of a memory.
+            shutil.copytree(source, path, symlinks=True, ignore=shutil.ignore_patterns(*SANDBOX_LEAVES_OUT))
             _refresh_example_dates(path)
             click.echo(f"project-memory: serving a copy of {source} at {path}", err=True)
         memory = ProjectMemory(path, freshness=Freshness())
         click.echo(f"project-memory: serving {memory.root} ({where}), layout {memory.layout.preset}", err=True)
         create_server(memory, watch=not no_watch).run("stdio")
+
+
+SANDBOX_LEAVES_OUT = (".project-memory", ".git", ".venv", "node_modules", "__pycache__")
 
 
 def _refresh_example_dates(root: Path) -> None:

@@ -14,6 +14,7 @@ from memory_schema.progress import LectureStatus, parse_progress
 from memory_schema.working_memory import parse_working_memory
 from server.memory import ProjectMemory
 from server.search import IndexService
+from server.search.request import search_request
 from support import SEED, TODAY, copy_example, find, snapshot_tree
 
 WM = "AI助手工作记忆.md"
@@ -245,6 +246,17 @@ def test_update_section_replaces_one_section_and_refuses_a_stale_version(memory:
     assert after.split("### 短期目标（本周）")[0] == before.split("### 短期目标（本周）")[0]
     with pytest.raises(DocumentChanged):
         memory.update_section(f"{WM}#下一步计划/短期目标（本周）", "x", page.version)
+
+
+def test_a_note_whose_name_holds_a_hash_is_read_by_the_handle_search_gives(memory: ProjectMemory) -> None:
+    note = memory.root / "深度讨论" / "C#并发深度讨论.md"
+    note.write_text("# C#并发深度讨论\n\n## 原始问题\n\nasync await 的线程模型\n\n## 思维过程\n\n细节\n",
+                    encoding="utf-8")
+    hits = memory.search(search_request("async await 线程模型")).hits
+    assert hits and hits[0].path == "深度讨论/C#并发深度讨论.md", hits
+    assert "async await" in memory.read_page(hits[0].handle).text
+    assert memory.read_page("深度讨论/C#并发深度讨论.md").text.startswith("# C#并发深度讨论")
+    assert memory.read_page("深度讨论/C#并发深度讨论.md#原始问题").text.lstrip().startswith("## 原始问题")
 
 
 def test_read_page_serves_sections_by_handle_and_long_documents_in_pages(memory: ProjectMemory) -> None:

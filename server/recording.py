@@ -148,8 +148,10 @@ def record_discussion(
         outcome = "listed"
     memory.indexed(path, memory.layout.working_memory)
     rounds = parse_discussion(path, snapshot.text).rounds
+    related = related_discussions(memory, topic, path) if outcome == "created" else []
+    also = f"; related: {', '.join(related[:3])} (record with its topic to add a round there)" if related else ""
     message = {
-        "created": f"created {path}",
+        "created": f"created {path}{also}",
         "appended": f"round {rounds} appended to {path}",
         "unchanged": f"these five parts are already recorded in {path}; nothing changed",
         "listed": f"these five parts are already recorded in {path}; now listed in {memory.layout.working_memory}",
@@ -181,13 +183,22 @@ def _follow_up(memory: ProjectMemory, change: object) -> str:
 
 
 def find_discussion(memory: ProjectMemory, topic: str) -> str | None:
-    """The existing discussion file for `topic`, named with or without the 深度讨论 suffix, compared case-
-    and width-insensitively (so the person's `KV缓存内存计算精确分析.md` is continued, not duplicated)."""
+    """The existing discussion file for `topic`: one named after it, with or without the 深度讨论 suffix (so the
+    person's `KV缓存内存计算精确分析.md` is continued, not duplicated), else one whose front matter's topic or whose
+    title is it (topic: 7B模型训练内存计算 in 7B模型内存计算分析.md); compared case- and width-insensitively."""
     wanted = topic_key(topic)
     for path in memory.store.iter_markdown(memory.layout.discussions_dir, lambda name: topic_key(name) == wanted):
         if memory.layout.kind_of(path) is DocumentKind.DISCUSSION:
             return path
-    return None
+    return next((d.path for d in memory.discussions() if wanted in (topic_key(d.topic), topic_key(d.title))), None)
+
+
+def related_discussions(memory: ProjectMemory, topic: str, path: str) -> list[str]:
+    """Other discussions whose topic holds `topic` or is held in it (KV缓存内存计算精确分析 for KV缓存): a new file
+    beside them may be a round of one of them, so the model is told."""
+    wanted = topic_key(topic)
+    return [d.path for d in memory.discussions() if d.path != path
+            and any(wanted in key or key in wanted for key in (topic_key(d.topic), topic_key(d.title)) if len(key) > 1)]
 
 
 def list_discussions(

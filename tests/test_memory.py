@@ -184,6 +184,20 @@ def test_recording_an_existing_topic_appends_a_dated_round(memory: ProjectMemory
     assert listed.count("FlashAttention深度讨论.md") == 1
 
 
+def test_a_topic_named_in_a_discussions_front_matter_continues_it_and_a_new_one_names_its_relatives(
+    memory: ProjectMemory,
+) -> None:
+    """7B模型内存计算分析.md says topic: 7B模型训练内存计算; recording that topic adds a round there, not a new file.
+    A new topic held in an existing one (KV缓存 in KV缓存内存计算精确分析) is a new file, and the answer names it."""
+    before = sorted(path.name for path in (memory.root / "深度讨论").iterdir())
+    result = memory.record_discussion("7B模型训练内存计算", parts(question="第二轮：ZeRO 之后还要多少显存"))
+    assert result.path == "深度讨论/7B模型内存计算分析.md" and result.message.startswith("round 2 appended")
+    assert sorted(path.name for path in (memory.root / "深度讨论").iterdir()) == before
+    created = memory.record_discussion("KV缓存", parts())
+    assert created.message.startswith("created 深度讨论/KV缓存深度讨论.md")
+    assert "related: 深度讨论/KV缓存内存计算精确分析.md" in created.message, created.message
+
+
 def test_a_discussion_missing_a_part_is_refused(memory: ProjectMemory) -> None:
     before = snapshot_tree(memory.root)
     with pytest.raises(InvalidInput, match="methodology"):

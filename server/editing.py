@@ -14,8 +14,9 @@ from memory_schema.errors import InvalidInput, ProjectMemoryError
 from memory_schema.lectures import lecture_number, parse_lecture
 from memory_schema.markdown import normalize_heading, parse_markdown, replace_section_body
 from memory_schema.notes import lecture_folder, part_file, phase_folder
+from memory_schema.progress import parse_progress
 from memory_schema.validation import MAX_NOTE_CHARS, check_body
-from memory_schema.working_memory import set_updated
+from memory_schema.working_memory import parse_working_memory, set_updated
 from server.handles import parse_handle
 from server.journal import FileChange, WriteRecord, digest, write_group
 from server.outcomes import WriteResult
@@ -86,13 +87,35 @@ def update_section(memory: ProjectMemory, handle: str, content: str, expected_ve
         return set_updated(updated, today) if updated != text else text
 
     with write_group("update_section") as write_id:
-        before = memory.store.read(parsed.path).version
+        before = memory.store.read(parsed.path)
         snapshot = memory.store.edit(parsed.path, change, expected_version=expected_version, redo=True)
     memory.indexed(parsed.path)
-    changed = snapshot.version != before
+    changed = snapshot.version != before.version
+    lost = _structure_lost(memory, parsed.path, before.text, snapshot.text) if changed else ""
     return WriteResult(path=parsed.path, version=snapshot.version, handle=str(parsed), changed=changed,
-                       message=f"replaced {parsed}" if changed else f"{parsed} already reads so; nothing changed",
+                       message=(f"replaced {parsed}{lost}" if changed
+                                else f"{parsed} already reads so; nothing changed"),
                        write_id=write_id if changed else None)
+
+
+def _structure_lost(memory: ProjectMemory, path: str, before: str, after: str) -> str:
+    """What the tools and the briefing read from a role document that a section's new text took away (the
+    progress table replaced by a sentence: update_progress then knows no lecture), said in the answer with how
+    to take it back. The person may mean it; the model must not be surprised later."""
+    layout = memory.layout
+    lost = []
+    if path == layout.progress:
+        had, has = len(parse_progress(before).lectures), len(parse_progress(after).lectures)
+        if has < had:
+            lost.append(f"{path} now lists {has} of its {had} lectures, which update_progress and the briefing read")
+    elif path == layout.working_memory:
+        old, new = parse_working_memory(before), parse_working_memory(after)
+        for label, had, has in (("insights", len(old.insights), len(new.insights)),
+                                ("next steps", sum(len(g.items) for g in old.next_steps),
+                                 sum(len(g.items) for g in new.next_steps))):
+            if has < had:
+                lost.append(f"{path} now holds {has} of its {had} {label}")
+    return f"; note: {'; '.join(lost)} (undo_last_write takes it back)" if lost else ""
 
 
 def _without_own_heading(content: str, title: str) -> str:

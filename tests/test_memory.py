@@ -238,6 +238,19 @@ def test_save_lecture_note_files_a_new_lecture_under_its_phase(memory: ProjectMe
     assert result.path == "学习笔记/01-基础建立/03-Lecture03-TransformerArchitecture/01-理论概念.md"
 
 
+def test_a_section_update_that_takes_away_what_the_tools_read_says_so_and_can_be_undone(
+    memory: ProjectMemory,
+) -> None:
+    version = memory.read_text("学习进度.md").version
+    result = memory.update_section("学习进度.md#讲座进度", "表格暂时删掉，回头再补", version)
+    assert "now lists 0 of its 17 lectures" in result.message and "undo_last_write" in result.message, result.message
+    memory.undo(result.write_id)
+    assert len(parse_progress(memory.read_text("学习进度.md").text).lectures) == 17
+    wm = memory.read_text(WM)
+    quiet = memory.update_section(f"{WM}#学习目标", "- 读懂每一讲", wm.version)
+    assert "note:" not in quiet.message, quiet.message
+
+
 def test_replacing_a_note_needs_the_version_the_model_read(memory: ProjectMemory) -> None:
     path = "学习笔记/01-基础建立/01-Lecture01-IntroductionTokenization/01-理论概念.md"
     with pytest.raises(InvalidInput, match="expected_version"):

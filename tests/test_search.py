@@ -1027,6 +1027,29 @@ def test_an_english_question_whose_subject_opens_with_a_name_no_note_holds_finds
         assert results.absent, results
 
 
+DESCRIBED_KEYWORDS = {
+    "学习笔记/gelu-kernel.md": ("# 手写 GeLU\n\n## 下标\n\n用 CUDA 手写 GeLU kernel：每个线程由 blockIdx 和 threadIdx "
+                               f"算出自己负责的元素位置。{FILLER}\n"),
+    "学习笔记/cuda.md": f"# CUDA\n\nCUDA kernel 的启动开销。{FILLER}\n",
+}
+
+
+@pytest.mark.parametrize(("query", "found", "absent"), [
+    ("CUDA GeLU kernel blockIdx threadIdx 计算全局下标", "学习笔记/gelu-kernel.md", "计算全局下标"),
+    ("CUDA GeLU kernel 计算全局下标", None, "计算全局下标"),  # three keywords name too little to tell
+    ("CUDA GeLU kernel blockIdx threadIdx warpsize", None, "warpsize"),  # an English word found nowhere: a name
+])
+def test_four_keywords_met_in_one_section_name_the_topic_a_word_found_nowhere_describes(
+    tmp_path: Path, query: str, found: str | None, absent: str
+) -> None:
+    root = root_with(tmp_path, DESCRIBED_KEYWORDS)
+    scan = scanned(root)
+    for searcher in warm_searcher(root):
+        results = by_index_and_scan(searcher, scan, query)
+        assert [hit.path for hit in results.hits][:1] == ([found] if found else []), results
+        assert results.absent == [absent] and results.notice and absent in results.notice, results
+
+
 def test_a_keyword_compound_of_three_words_may_be_written_as_two_halves(tmp_path: Path) -> None:
     notes = {
         "学习笔记/serve.md": f"# 部署\n\n大模型部署时，推理加速靠 KV 缓存和批处理。{FILLER}\n",

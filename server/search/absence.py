@@ -392,7 +392,28 @@ def absent_units(
     words = [named.get(i, _shown(unit)) for i, unit in enumerate(plan.units)
              if (i in gone and (i in named or not unit.framing or unit.word_class == WordClass.NEW))
              or (not topic_held and i in naming and not held[i])]
-    return Absence(gone, list(dict.fromkeys(word for word in words if word)), names)
+    shown = list(dict.fromkeys(word for word in words if word))
+    if _described_by_the_rest(plan, held, gone, together):
+        return Absence(set(), shown, [])  # still named in the notice: the results lack them
+    return Absence(gone, shown, names)
+
+
+KEYWORDS_THAT_NAME = 4  # keywords the notes hold, all in one section: what they name is what the query is about
+
+
+def _described_by_the_rest(plan: QueryPlan, held: Sequence[bool], gone: set[int], together: Together) -> bool:
+    """Whether a keyword query's words the notes lack only describe what its other keywords name: at least
+    KEYWORDS_THAT_NAME others the notes hold, more of them than words lacked, all in one section (手写 CUDA GeLU
+    kernel blockIdx threadIdx beside 计算全局下标; z-loss 输出层 softmax log Z 稳定训练 beside 归一化项, which no
+    note writes). Fewer keywords
+    name too little to tell (图神经网络 消息传递; GPU 挖矿 算力 收益, where a section holds GPU, 算力 and 收益); an
+    English word found nowhere is a name the notes lack, however many keywords stand beside it (Horovod of
+    Horovod 分布式 训练 ring allreduce). Not for a question, whose words are weighed by what it asks about."""
+    if plan.question or not gone or any(not held[i] and not plan.units[i].han for i in gone):
+        return False
+    named = [i for i, unit in enumerate(plan.units) if unit.topical and not unit.framing and held[i] and i not in gone]
+    lacked = [i for i in gone if plan.units[i].topical]
+    return len(named) >= KEYWORDS_THAT_NAME and len(named) > len(lacked) and together(named)
 
 
 # 推出来, 放进去, 算到, 切分出去: a verb's direction or result, written after it

@@ -46,6 +46,14 @@ go; at the end, update 下一步计划. Edits take the version read_memory gave.
 
 class MemoryServer(MCPServer[None]):
     refusal: ProjectMemoryError | None = None  # set when the root is not a memory: every tool says so
+    _parameter_names: dict[str, frozenset[str]] | None = None  # per tool, read once from the registered tools
+
+    async def _parameters(self, tool: str) -> frozenset[str] | None:
+        """The argument names `tool` takes, or None for a tool that does not exist (the SDK says so itself)."""
+        if self._parameter_names is None:
+            self._parameter_names = {listed.name: frozenset(listed.input_schema.get("properties", {}))
+                                     for listed in await super().list_tools()}
+        return self._parameter_names.get(tool)
 
     async def list_tools(self) -> list[MCPTool]:
         return [tool.model_copy(update={"input_schema": tidy_schema(tool.input_schema),
@@ -76,6 +84,12 @@ class MemoryServer(MCPServer[None]):
             if name == "get_session_context":
                 return CallToolResult(content=[TextContent(type="text", text=str(self.refusal))])
             raise ToolError(str(self.refusal))
+        accepted = await self._parameters(name)
+        if accepted is not None and (unknown := sorted(set(arguments or {}) - accepted)):
+            # Ignored, a misspelt argument (max_token) would run the tool on its default, and the model never know.
+            takes = ", ".join(sorted(accepted)) or "no arguments"
+            raise ToolError(f"{name} was not run: {', '.join(unknown)} is not one of its arguments "
+                            f"(it takes {takes}).")
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as err:

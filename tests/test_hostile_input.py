@@ -336,6 +336,9 @@ SEARCH_CASES = [  # search arguments
          max_tokens=10),
     case("max-tokens-too-big", "get_session_context", r"max_tokens must be a whole number from 200 to 20000",
          max_tokens=10**9),
+    case("argument-misspelt", "get_session_context", r"max_token is not one of its arguments \(it takes focus, "
+         r"max_tokens\)", max_token=500),
+    case("argument-unknown", "search_discussions", r"bogus is not one of its arguments", query="KV缓存", bogus=1),
 ]
 QUERY_RESULTS_FREE_OF_OUTSIDE = {"query-outside-content", "query-field-syntax"}
 

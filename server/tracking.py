@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from memory_schema.errors import DocumentNotFound, InvalidInput
 from memory_schema.lectures import lecture_label, lecture_number
 from memory_schema.progress import Progress, add_log_line, parse_progress, set_lecture_status, status_from_word
-from memory_schema.research_todo import add_todo, complete_todo, has_done_todo, has_todo
+from memory_schema.research_todo import add_todo, complete_todo, has_done_todo, has_todo, parse_research_todo
 from memory_schema.validation import check_body, check_title
 from memory_schema.vocabulary import OTHER
 from memory_schema.working_memory import parse_working_memory, set_progress, set_updated
@@ -132,16 +132,21 @@ def complete_research_todo(memory: ProjectMemory, item: str) -> WriteResult:
     today = memory.today().isoformat()
     path = memory.layout.research_todo
     already = False
+    ticked = item
 
     def change(text: str) -> str:
-        nonlocal already
+        nonlocal already, ticked
         updated = complete_todo(text, item, today)
         already = updated == text and has_done_todo(text, item)
+        # The item as the list writes it: `item` need only be enough of its text (bytes/token).
+        was_done = {todo.text for todo in parse_research_todo(text) if todo.done}
+        ticked = next((todo.text for todo in parse_research_todo(updated) if todo.done and todo.text not in was_done),
+                      item)
         return updated
 
     with write_group("complete_research_todo") as write_id:
         snapshot = memory.store.edit(path, change, guard=memory.role_guard(path), redo=True)
     memory.indexed(path)
     return WriteResult(path=path, version=snapshot.version, handle=path, changed=not already,
-                       message=f"already done: {item}; nothing changed" if already else f"done: {item}",
+                       message=f"already done: {item}; nothing changed" if already else f"done: {ticked}",
                        write_id=None if already else write_id)

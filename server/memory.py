@@ -17,7 +17,13 @@ from datetime import date
 from pathlib import Path
 
 from memory_schema.discussion import Discussion, DiscussionParts, parse_discussion
-from memory_schema.errors import DocumentNotFound, InvalidInput, ProjectMemoryError, UnreadableDocument
+from memory_schema.errors import (
+    DocumentNotFound,
+    InvalidInput,
+    PathOutsideMemory,
+    ProjectMemoryError,
+    UnreadableDocument,
+)
 from memory_schema.layout import CONFIG_FILE, PRESETS, DocumentKind, Layout, detect_layout, read_walk_settings
 from memory_schema.markdown import parse_markdown
 from memory_schema.plan import Plan, parse_plan
@@ -182,14 +188,15 @@ class ProjectMemory:
         return parse_research_todo(snapshot.text) if snapshot else []
 
     def discussions(self, skipped: list[str] | None = None) -> list[Discussion]:
-        """Every discussion the memory can read. One it cannot (saved as GBK, binary) is left out, and its reason
-        added to `skipped`: one bad file must not hide all the others."""
+        """Every discussion the memory can read. One it cannot (saved as GBK, binary, or behind a folder a sync
+        client just swapped for a symlink) is left out, and its reason added to `skipped`: one bad file must not
+        hide all the others, nor fail a write that only looks for its topic among them."""
         found = []
         for path in self.store.iter_markdown():
             if self.layout.kind_of(path) is DocumentKind.DISCUSSION:
                 try:
                     snapshot = self.read_optional(path)
-                except UnreadableDocument as err:
+                except (UnreadableDocument, PathOutsideMemory) as err:
                     if skipped is not None:
                         skipped.append(str(err))
                     continue

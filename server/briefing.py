@@ -105,8 +105,7 @@ def build_session_context(memory: ProjectMemory, max_tokens: int = 2000, focus: 
     progress = readable(memory.progress, layout.progress, unreadable)
     todos = readable(memory.research_todos, layout.research_todo, unreadable) or []
     discussions = memory.list_discussions(limit=1000)
-    flags = [*_flags(memory, working, progress),
-             *(f"left out: {reason}" for reason in [*unreadable.values(), *discussions.skipped])]
+    flags = [*_flags(memory, working, progress), *_left_out([*unreadable.values(), *discussions.skipped])]
     wm = layout.working_memory
     lead = _lead(memory, working, progress, wm_unreadable=wm in unreadable)
     offered: list[_Item] = [*lead, *(_Item("flag", f"⚠ {flag}") for flag in flags)]
@@ -168,12 +167,15 @@ def _fit(offered: list[_Item], budget: int, reading: dict[str, str]) -> tuple[li
             used += cost
         else:
             left[item.kind] += 1
-    # The lead always stays; if even it passes a tiny budget, shorten its longest lines.
+    # The lead always stays; if even it passes a tiny budget, shorten its longest lines, while that still shortens.
     while estimate_tokens(_render(chosen, left, reading)) > budget:
         longest = max((i for i in chosen if _PARTS[i.kind].lead), key=lambda i: len(i.text), default=None)
-        if longest is None or len(longest.text) < 40:
+        if longest is None:
             break
-        longest.text = longest.text[: max(40, len(longest.text) * 3 // 4)].rstrip() + "…"
+        shorter = longest.text[: max(SHORTEST_LEAD_LINE, len(longest.text) * 3 // 4)].rstrip() + "…"
+        if len(shorter) >= len(longest.text):
+            break
+        longest.text = shorter
     return chosen, {kind: count for kind, count in left.items() if count}
 
 
@@ -265,6 +267,21 @@ def _rules(memory: ProjectMemory) -> list[_Item]:
     for rule in digest_rules(parse_markdown(snapshot.text)):
         items += [_Item("rule", point, group=rule.title) for point in rule.points]
     return items
+
+
+SHORTEST_LEAD_LINE = 24  # characters a lead line keeps when even the lead passes a tiny budget
+LEFT_OUT_NAMED = 3  # files named in the one line saying what the briefing could not read
+
+
+def _left_out(reasons: list[str]) -> list[str]:
+    """One flag for the files the briefing could not read, however many: each flag is part of the lead, which
+    always stays, so a folder of files saved as GBK must not fill the budget. The first reason says how to mend
+    them."""
+    if len(reasons) <= 1:
+        return [f"left out: {reason}" for reason in reasons]
+    names = [reason.split(" ", 1)[0].strip("'") for reason in reasons]
+    more = f" and {len(names) - LEFT_OUT_NAMED} more" if len(names) > LEFT_OUT_NAMED else ""
+    return [f"left out {len(names)} files ({', '.join(names[:LEFT_OUT_NAMED])}{more}); the first: {reasons[0]}"]
 
 
 def readable(read: Callable[[], T], path: str, unreadable: dict[str, str]) -> T | None:

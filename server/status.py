@@ -49,6 +49,7 @@ class StatusReport(BaseModel):
     open_todos: list[str]
     next_steps: list[str]
     index_state: str
+    left_out: list[str] = []  # files the status could not read, and why: its figures leave them out
     index_files: int
     timeline: list[DatedEvent]
     weekly_activity: list[WeekActivity]
@@ -61,7 +62,8 @@ def build_status(memory: ProjectMemory) -> StatusReport:
     working = readable(memory.working_memory, memory.layout.working_memory, unreadable)
     progress = readable(memory.progress, memory.layout.progress, unreadable)
     todos = readable(memory.research_todos, memory.layout.research_todo, unreadable) or []
-    discussions = memory.discussions()
+    skipped: list[str] = []
+    discussions = memory.discussions(skipped)
     timeline: list[DatedEvent] = []
     for insight in working.insights if working else []:
         found = _DATE.findall(insight.body)
@@ -101,6 +103,7 @@ def build_status(memory: ProjectMemory) -> StatusReport:
         index_files=status.files,
         timeline=timeline,
         weekly_activity=count_weekly_activity(timeline, today),
+        left_out=[*unreadable.values(), *skipped],
     )
 
 

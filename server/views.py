@@ -54,6 +54,8 @@ def print_status(report: StatusReport) -> None:
         for step in report.next_steps:
             _out.print(f"  • {step}", highlight=False)
     _out.print(f"Index     {report.index_state} ({report.index_files} files)")
+    for reason in report.left_out:
+        _out.print(f"[yellow]Left out[/yellow]  {reason}", highlight=False)
 
 
 @contextmanager

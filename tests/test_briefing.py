@@ -88,3 +88,19 @@ def test_a_document_saved_in_another_encoding_is_left_out_and_named_not_fatal(me
     listing = memory.list_discussions()
     assert listing.discussions and "深度讨论/量化技术深度讨论.md" not in [entry.path for entry in listing.discussions]
     assert [reason.split(" ")[0] for reason in listing.skipped] == ["深度讨论/量化技术深度讨论.md"]
+    from server.status import build_status
+
+    left_out = [reason.split(" ")[0] for reason in build_status(memory).left_out]
+    assert sorted(left_out) == ["深度探索TODO.md", "深度讨论/量化技术深度讨论.md"], left_out
+
+
+@pytest.mark.parametrize("budget", [200, 500, 2000])
+def test_many_unreadable_files_make_one_line_and_the_briefing_stays_in_budget(
+    memory: ProjectMemory, budget: int
+) -> None:
+    for number in range(120):
+        (memory.root / "深度讨论" / f"旧讨论{number}.md").write_bytes("# 旧\n\n## 原始问题\n\n内容\n".encode("gbk"))
+    briefing = build_session_context(memory, budget)
+    assert briefing.estimated_tokens <= budget and "2/17" in briefing.text
+    left_out = [flag for flag in briefing.flags if flag.startswith("left out")]
+    assert len(left_out) == 1 and left_out[0].startswith("left out 120 files"), left_out

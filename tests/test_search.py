@@ -1030,13 +1030,15 @@ def test_an_english_question_whose_subject_opens_with_a_name_no_note_holds_finds
 DESCRIBED_KEYWORDS = {
     "学习笔记/gelu-kernel.md": ("# 手写 GeLU\n\n## 下标\n\n用 CUDA 手写 GeLU kernel：每个线程由 blockIdx 和 threadIdx "
                                f"算出自己负责的元素位置。{FILLER}\n"),
-    "学习笔记/cuda.md": f"# CUDA\n\nCUDA kernel 的启动开销。{FILLER}\n",
+    **{f"学习笔记/cuda{n:02d}.md": f"# CUDA {n}\n\nCUDA kernel 的启动开销，GeLU 也是一个 kernel。{FILLER}\n"
+       for n in range(60)},  # the common words of a course on kernels
 }
 
 
 @pytest.mark.parametrize(("query", "found", "absent"), [
     ("CUDA GeLU kernel blockIdx threadIdx 计算全局下标", "学习笔记/gelu-kernel.md", "计算全局下标"),
     ("CUDA GeLU kernel 计算全局下标", None, "计算全局下标"),  # three keywords name too little to tell
+    ("CUDA GeLU kernel 启动 计算全局下标", None, "计算全局下标"),  # four common words name nothing
     ("CUDA GeLU kernel blockIdx threadIdx warpsize", None, "warpsize"),  # an English word found nowhere: a name
 ])
 def test_four_keywords_met_in_one_section_name_the_topic_a_word_found_nowhere_describes(

@@ -328,6 +328,7 @@ class Absence(NamedTuple):
 def absent_units(
     plan: QueryPlan, held: Sequence[bool], together: Together, near: Together | None = None,
     close: Callable[[int], bool] | None = None, in_one_note: Together | None = None,
+    specific: Callable[[int], bool] | None = None,
 ) -> Absence:
     """What of the query is not in the notes (`held`: per unit, whether any note holds it). A compound of a
     question (联邦学习, 垃圾回收) names one thing: it is absent as a whole when one of its words occurs nowhere,
@@ -393,27 +394,33 @@ def absent_units(
              if (i in gone and (i in named or not unit.framing or unit.word_class == WordClass.NEW))
              or (not topic_held and i in naming and not held[i])]
     shown = list(dict.fromkeys(word for word in words if word))
-    if _described_by_the_rest(plan, held, gone, together):
+    if specific is not None and _described_by_the_rest(plan, held, gone, together, specific):
         return Absence(set(), shown, [])  # still named in the notice: the results lack them
     return Absence(gone, shown, names)
 
 
 KEYWORDS_THAT_NAME = 4  # keywords the notes hold, all in one section: what they name is what the query is about
+SPECIFIC_KEYWORDS = 2  # of them, held by few sections (`specific`): common course words name no topic
+SPECIFIC_SHARE = 0.02  # a keyword held by at most this share of the sections (or notes, for the scan) is specific
 
 
-def _described_by_the_rest(plan: QueryPlan, held: Sequence[bool], gone: set[int], together: Together) -> bool:
+def _described_by_the_rest(
+    plan: QueryPlan, held: Sequence[bool], gone: set[int], together: Together, specific: Callable[[int], bool]
+) -> bool:
     """Whether a keyword query's words the notes lack only describe what its other keywords name: at least
     KEYWORDS_THAT_NAME others the notes hold, more of them than words lacked, all in one section (手写 CUDA GeLU
     kernel blockIdx threadIdx beside 计算全局下标; z-loss 输出层 softmax log Z 稳定训练 beside 归一化项, which no
-    note writes). Fewer keywords
-    name too little to tell (图神经网络 消息传递; GPU 挖矿 算力 收益, where a section holds GPU, 算力 and 收益); an
+    note writes), SPECIFIC_KEYWORDS of them held by few sections. Common course words meet everywhere and name
+    nothing (训练 模型 数据 GPU 区块链), and fewer keywords name too little to tell (图神经网络 消息传递; GPU 挖矿 算力
+    收益, where a section holds GPU, 算力 and 收益); an
     English word found nowhere is a name the notes lack, however many keywords stand beside it (Horovod of
     Horovod 分布式 训练 ring allreduce). Not for a question, whose words are weighed by what it asks about."""
     if plan.question or not gone or any(not held[i] and not plan.units[i].han for i in gone):
         return False
     named = [i for i, unit in enumerate(plan.units) if unit.topical and not unit.framing and held[i] and i not in gone]
     lacked = [i for i in gone if plan.units[i].topical]
-    return len(named) >= KEYWORDS_THAT_NAME and len(named) > len(lacked) and together(named)
+    return len(named) >= KEYWORDS_THAT_NAME and len(named) > len(lacked) \
+        and sum(specific(i) for i in named) >= SPECIFIC_KEYWORDS and together(named)
 
 
 # 推出来, 放进去, 算到, 切分出去: a verb's direction or result, written after it

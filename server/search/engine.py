@@ -22,6 +22,7 @@ from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import Layout
 from memory_schema.lectures import lecture_label
 from server.search.absence import (
+    SPECIFIC_SHARE,
     absent_units,
     anchors,
     apart_pair,
@@ -227,7 +228,8 @@ class SearchEngine:
 
         absence = absent_units(plan, held, together, lambda pair: _near_somewhere(ranking, terms, pair),
                                lambda index: _close_somewhere(ranking, terms, index),
-                               lambda members: _in_one_note(ranking, terms, members, forms=True))
+                               lambda members: _in_one_note(ranking, terms, members, forms=True),
+                               lambda index: ranking.units[index].sum() <= SPECIFIC_SHARE * terms.sections)
         absent = absence.words
         typos = [i for i in names_found_nowhere(plan, ranking.weights, absence, held)
                  if slips.of(plan.units[i].text) is not None]

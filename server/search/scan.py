@@ -19,6 +19,7 @@ from itertools import pairwise
 from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import Layout
 from server.search.absence import (
+    SPECIFIC_SHARE,
     absent_units,
     apart_pair,
     inflected,
@@ -184,7 +185,8 @@ class Scanner:
         def close(index: int) -> bool:
             return _close(files, could, plan, index)
 
-        absence = absent_units(plan, held, together, near, close, in_one_note_inflected)
+        absence = absent_units(plan, held, together, near, close, in_one_note_inflected,
+                               lambda index: df[index] <= SPECIFIC_SHARE * total)
         # No term list to find a slip of the keys in (`engine._slip_of`): a typo found nowhere (the cahce of KV cahce
         # 显存占用怎么算) counts as a name the notes lack until the index is there.
         if not_covered(plan, weights, absence, total, held) or apart_pair(

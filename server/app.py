@@ -10,6 +10,7 @@ both.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import logging
 import threading
@@ -85,10 +86,11 @@ class MemoryServer(MCPServer[None]):
                 return CallToolResult(content=[TextContent(type="text", text=str(self.refusal))])
             raise ToolError(str(self.refusal))
         accepted = await self._parameters(name)
-        if accepted is not None and (unknown := sorted(set(arguments or {}) - accepted)):
+        if accepted is not None and (misspelt := _misspelt(set(arguments or {}) - accepted, accepted)):
             # Ignored, a misspelt argument (max_token) would run the tool on its default, and the model never know.
+            # Other keys pass, as the SDK lets them: some clients add their own (n8n's toolCallId).
             takes = ", ".join(sorted(accepted)) or "no arguments"
-            raise ToolError(f"{name} was not run: {', '.join(unknown)} is not one of its arguments "
+            raise ToolError(f"{name} was not run: {', '.join(misspelt)} is not one of its arguments "
                             f"(it takes {takes}).")
         try:
             return await super().call_tool(name, arguments, context)
@@ -96,6 +98,16 @@ class MemoryServer(MCPServer[None]):
             if isinstance(err.__cause__, ValidationError):
                 raise ToolError(explain_invalid_arguments(name, err.__cause__)) from err.__cause__
             raise
+
+
+def _misspelt(unknown: set[str], accepted: frozenset[str]) -> list[str]:
+    """The unknown argument names that look like one the tool takes (max_token, Query, lectures): a slip, not a
+    key a client adds for itself."""
+    def key(name: str) -> str:
+        return name.lower().replace("_", "").replace("-", "").rstrip("s")
+    return sorted(name for name in unknown
+                  if any(key(name) == key(known) or difflib.SequenceMatcher(None, key(name), key(known)).ratio() >= 0.8
+                         for known in accepted))
 
 
 def create_server(

@@ -338,7 +338,8 @@ SEARCH_CASES = [  # search arguments
          max_tokens=10**9),
     case("argument-misspelt", "get_session_context", r"max_token is not one of its arguments \(it takes focus, "
          r"max_tokens\)", max_token=500),
-    case("argument-unknown", "search_discussions", r"bogus is not one of its arguments", query="KV缓存", bogus=1),
+    case("argument-misspelt-case", "search_discussions", r"Query is not one of its arguments", Query="KV缓存"),
+    case("argument-a-client-adds", "read_memory", None, handle="学习进度.md", toolCallId="call_1"),
 ]
 QUERY_RESULTS_FREE_OF_OUTSIDE = {"query-outside-content", "query-field-syntax"}
 

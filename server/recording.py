@@ -148,8 +148,12 @@ def record_discussion(
         outcome = "listed"
     memory.indexed(path, memory.layout.working_memory)
     rounds = parse_discussion(path, snapshot.text).rounds
-    related = related_discussions(memory, topic, path) if outcome == "created" else []
-    also = f"; related: {', '.join(related[:3])} (record with its topic to add a round there)" if related else ""
+    try:  # the record is saved: a failure to list its relatives must not turn it into an error
+        related = related_discussions(memory, topic, path) if outcome == "created" else []
+    except ProjectMemoryError:
+        related = []
+    also = (f"; related: {', '.join(related[:3])} (if this continues one of them, undo_last_write and record "
+            "with its topic)") if related else ""
     message = {
         "created": f"created {path}{also}",
         "appended": f"round {rounds} appended to {path}",

@@ -100,8 +100,9 @@ def update_section(memory: ProjectMemory, handle: str, content: str, expected_ve
 
 def _structure_lost(memory: ProjectMemory, path: str, before: str, after: str) -> str:
     """What the tools and the briefing read from a role document that a section's new text took away (the
-    progress table replaced by a sentence: update_progress then knows no lecture), said in the answer with how
-    to take it back. The person may mean it; the model must not be surprised later."""
+    progress table replaced by a sentence: update_progress then knows no lecture; every insight or next step
+    gone), said in the answer with how to take it back. The person may mean it; the model must not be surprised
+    later. Dropping one finished next step is the routine, and says nothing."""
     layout = memory.layout
     lost = []
     if path == layout.progress:
@@ -113,8 +114,8 @@ def _structure_lost(memory: ProjectMemory, path: str, before: str, after: str) -
         for label, had, has in (("insights", len(old.insights), len(new.insights)),
                                 ("next steps", sum(len(g.items) for g in old.next_steps),
                                  sum(len(g.items) for g in new.next_steps))):
-            if has < had:
-                lost.append(f"{path} now holds {has} of its {had} {label}")
+            if had and not has:  # pruning a done step is the routine; emptying the list is not
+                lost.append(f"{path} now holds none of its {had} {label}")
     return f"; note: {'; '.join(lost)} (undo_last_write takes it back)" if lost else ""
 
 

@@ -7,6 +7,7 @@ set from it; when it disagreed before the change, the result says what was corre
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from memory_schema.errors import DocumentNotFound, InvalidInput
@@ -127,6 +128,9 @@ def add_research_todo(memory: ProjectMemory, item: str, topic: str | None) -> Wr
                        write_id=None if already else write_id)
 
 
+_DONE_STAMP = re.compile(r"\s*✅\s*\d{4}-\d{2}-\d{2}\s*$")  # what complete_todo writes after a ticked item
+
+
 def complete_research_todo(memory: ProjectMemory, item: str) -> WriteResult:
     item = check_title(item, "item")
     today = memory.today().isoformat()
@@ -138,10 +142,10 @@ def complete_research_todo(memory: ProjectMemory, item: str) -> WriteResult:
         nonlocal already, ticked
         updated = complete_todo(text, item, today)
         already = updated == text and has_done_todo(text, item)
-        # The item as the list writes it: `item` need only be enough of its text (bytes/token).
-        was_done = {todo.text for todo in parse_research_todo(text) if todo.done}
-        ticked = next((todo.text for todo in parse_research_todo(updated) if todo.done and todo.text not in was_done),
-                      item)
+        # The item as the list writes it, without the date it was ticked: `item` need only be enough of its text.
+        before, after = parse_research_todo(text), parse_research_todo(updated)
+        ticked = next((_DONE_STAMP.sub("", now.text) for was, now in zip(before, after, strict=False)
+                       if now.done and not was.done), item)
         return updated
 
     with write_group("complete_research_todo") as write_id:

@@ -231,7 +231,7 @@ def test_research_todos_are_added_once_and_completed(memory: ProjectMemory) -> N
     assert len(items) == 1 and not items[0].done
     done = memory.complete_research_todo("GQA 与 MQA")
     assert [t.done for t in memory.research_todos() if "MQA" in t.text] == [True]
-    assert done.message.startswith("done: 比较 GQA 与 MQA 的 KV 缓存"), done.message  # the item, not the words typed
+    assert done.message == "done: 比较 GQA 与 MQA 的 KV 缓存", done.message  # the item, not the words typed
 
 
 def test_save_lecture_note_files_a_new_lecture_under_its_phase(memory: ProjectMemory) -> None:

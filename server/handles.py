@@ -7,7 +7,7 @@ from memory_schema.errors import InvalidInput
 
 # The document is the shortest leading part ending in .md followed by # or the end: a note's own name may hold
 # a # (C#并发.md), and a handle built on it must still name it.
-_DOCUMENT_THEN_SECTION = re.compile(r"(.+?\.md)(?:#(.*))?", re.IGNORECASE | re.DOTALL)
+_DOCUMENT_THEN_SECTION = re.compile(r"(.+?\.md)(?:#(.*))?", re.DOTALL)
 
 
 @dataclass(frozen=True)

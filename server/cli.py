@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -146,9 +147,7 @@ def serve(ctx: click.Context, root: str | None, sandbox: bool, no_watch: bool) -
         path = Path(folder)
         if sandbox:
             path = path / source.name
-            # Symlinks stay symlinks: one leading out of the root is refused in the copy as in the root, where a
-            # followed one would bring the file it points to inside. Tool folders are no part of a memory.
-            shutil.copytree(source, path, symlinks=True, ignore=shutil.ignore_patterns(*SANDBOX_LEAVES_OUT))
+            shutil.copytree(source, path, ignore=_sandbox_leaves_out(source))
             _refresh_example_dates(path)
             click.echo(f"project-memory: serving a copy of {source} at {path}", err=True)
         memory = ProjectMemory(path, freshness=Freshness())
@@ -156,7 +155,24 @@ def serve(ctx: click.Context, root: str | None, sandbox: bool, no_watch: bool) -
         create_server(memory, watch=not no_watch).run("stdio")
 
 
-SANDBOX_LEAVES_OUT = (".project-memory", ".git", ".venv", "node_modules", "__pycache__")
+SANDBOX_LEAVES_OUT = frozenset([".project-memory", ".git", ".venv", "node_modules", "__pycache__"])
+
+
+def _sandbox_leaves_out(source: Path) -> Callable[[str, list[str]], set[str]]:
+    """What a sandbox copy leaves out: tool folders, which are no part of a memory, and symlinks leading out of
+    the root, which the server refuses in the root and which a copy would otherwise bring inside. A symlink to a
+    note inside the root is copied as the note it points to: no symlink is made (Windows needs a privilege)."""
+    root = source.resolve()
+
+    def leaves_out(folder: str, names: list[str]) -> set[str]:
+        left = {name for name in names if name in SANDBOX_LEAVES_OUT}
+        for name in names:
+            entry = Path(folder) / name
+            if entry.is_symlink() and not entry.resolve().is_relative_to(root):
+                left.add(name)
+        return left
+
+    return leaves_out
 
 
 def _refresh_example_dates(root: Path) -> None:

@@ -74,13 +74,14 @@ async def test_sandbox_serves_a_copy_and_leaves_the_root_untouched(tmp_path: Pat
     assert not (root / ".project-memory").exists()
 
 
-async def test_a_sandbox_copies_a_symlink_out_of_the_root_as_a_link_and_refuses_it_as_the_root_does(
-    tmp_path: Path,
-) -> None:
+async def test_a_sandbox_leaves_out_a_symlink_out_of_the_root_and_keeps_one_inside_it(tmp_path: Path) -> None:
     root = copy_example(tmp_path)
     outside = tmp_path / "outside.md"
     outside.write_text("# 外部\n\nOUTSIDESECRET 不属于这份记忆。\n", encoding="utf-8")
     (root / "深度讨论" / "外链.md").symlink_to(outside)
+    inside = root / "学习笔记" / "真身.md"
+    inside.write_text("# 真身\n\nINSIDEWORD 在根里。\n", encoding="utf-8")
+    (root / "深度讨论" / "内链.md").symlink_to(inside.resolve())  # an absolute link to a note inside the root
     (root / ".git").mkdir()
     (root / ".git" / "notes.md").write_text("# git\n\nGITONLYWORD\n", encoding="utf-8")
     async with Client(server_params(root, "--sandbox")) as client:
@@ -89,3 +90,5 @@ async def test_a_sandbox_copies_a_symlink_out_of_the_root_as_a_link_and_refuses_
             assert not result.is_error and hit_paths(result) == [], (word, result)
         known = await client.call_tool("search_discussions", {"query": "KV缓存"})
         assert hit_paths(known)
+        inside_hits = hit_paths(await client.call_tool("search_discussions", {"query": "INSIDEWORD"}))
+        assert "深度讨论/内链.md" in inside_hits, inside_hits

@@ -5,9 +5,11 @@ apply them alike, each with its own way of asking whether words meet in a sectio
 
 A compound of a question (联邦学习, 垃圾回收) names one thing, absent as a whole when one of its words occurs nowhere or
 its content words never meet in a section (`absent_units`); a topic is not covered when what is absent carries
-ABSENT_SHARE of the query's weight, or names what it asks about (`not_covered`); the two words that carry a keyword
-query, held by no note together, are two topics, not one (`apart_pair`); partial matches alone are no answer when
-they lack what the question names (`partial_matches_miss_the_topic`).
+ABSENT_SHARE of the query's weight, or names what it asks about (`not_covered`), as an English question's subject
+does when it opens with a name no note holds together (`_english_subject_lacking`); four keywords or more that meet
+in one section name the topic a word found nowhere only describes (`_described_by_the_rest`); the two words that
+carry a keyword query, held by no note together, are two topics, not one (`apart_pair`); partial matches alone are
+no answer when they lack what the question names (`partial_matches_miss_the_topic`).
 """
 
 from __future__ import annotations
@@ -412,9 +414,9 @@ def _described_by_the_rest(
     kernel blockIdx threadIdx beside 计算全局下标; z-loss 输出层 softmax log Z 稳定训练 beside 归一化项, which no
     note writes), SPECIFIC_KEYWORDS of them held by few sections. Common course words meet everywhere and name
     nothing (训练 模型 数据 GPU 区块链), and fewer keywords name too little to tell (图神经网络 消息传递; GPU 挖矿 算力
-    收益, where a section holds GPU, 算力 and 收益); an
-    English word found nowhere is a name the notes lack, however many keywords stand beside it (Horovod of
-    Horovod 分布式 训练 ring allreduce). Not for a question, whose words are weighed by what it asks about."""
+    收益, where a section holds GPU, 算力 and 收益). An English word found nowhere is a name the notes lack, however
+    many keywords stand beside it (Horovod of Horovod 分布式 训练 ring allreduce). Not for a question, whose words
+    are weighed by what it asks about."""
     if plan.question or not gone or any(not held[i] and not plan.units[i].han for i in gone):
         return False
     named = [i for i, unit in enumerate(plan.units) if unit.topical and not unit.framing and held[i] and i not in gone]

@@ -159,10 +159,13 @@ def undo(memory: ProjectMemory, write_id: str | None) -> WriteResult:
                 old_text = journal.object(change.old).decode("utf-8")
                 memory.store.write(change.path, old_text, expected_version=new_version, create=new_version is None)
     memory.indexed(*(change.path for change in changes))
-    paths = ", ".join(change.path for change in changes)
-    first = changes[0].path
+    restored = [change.path for change in changes if change.old is not None]
+    removed = [change.path for change in changes if change.old is None]  # the write had created them
+    done = [f"restored {', '.join(restored)}"] if restored else []
+    done += [f"removed {', '.join(removed)}, which it had created"] if removed else []
+    first = (restored or removed)[0]
     return WriteResult(path=first, version=_version_now(memory, first), handle=first, changed=True,
-                       message=f"undid write {target.id} ({target.tool}): restored {paths}", write_id=undo_id)
+                       message=f"undid write {target.id} ({target.tool}): {'; '.join(done)}", write_id=undo_id)
 
 
 def _target(records: list[WriteRecord], write_id: str | None) -> WriteRecord:

@@ -72,4 +72,6 @@ def render_page(page: Page) -> str:
 
 def render_write(result: WriteResult) -> str:
     undo = f"; undo: {result.write_id}" if result.write_id else ""
+    if not result.version:  # an undo removed the file its write had created
+        return f"{result.message} ({result.path} no longer exists{undo})"
     return f"{result.message} ({result.path}, version {result.version}{undo})"

@@ -226,6 +226,21 @@ def test_an_undo_is_itself_listed_and_can_be_taken_back(tmp_path: Path) -> None:
     assert snapshot_tree(root) == after
 
 
+def test_undoing_a_write_that_created_a_note_says_it_removed_the_note(tmp_path: Path) -> None:
+    from server.render import render_write
+
+    root = copy_example(tmp_path)
+    with ProjectMemory(root) as memory:
+        created = memory.record_discussion("撤销测试", DiscussionParts(**PARTS))  # and lists it in the memory
+        both = render_write(memory.undo(created.write_id))
+        note = memory.save_lecture_note("3", "理论概念", "# 第三讲\n\n内容")  # a new file, and nothing else
+        alone = render_write(memory.undo(note.write_id))
+    assert not (root / created.path).exists() and not (root / note.path).exists()
+    assert f"restored AI助手工作记忆.md; removed {created.path}, which it had created" in both, both
+    assert f"removed {note.path}, which it had created ({note.path} no longer exists;" in alone, alone
+    assert "version ;" not in both + alone, (both, alone)
+
+
 _HOLD_LOCK = """
 import fcntl, sys, time
 with open(sys.argv[1], "a") as lock:

@@ -15,6 +15,7 @@ class InvalidInput(ProjectMemoryError):
 
 class PathOutsideMemory(InvalidInput):
     def __init__(self, path: str, reason: str) -> None:
+        self.path = path
         super().__init__(
             f"{path!r} is not a path inside the memory root ({reason}); "
             "use a path relative to the root, such as '深度讨论/KV缓存深度讨论.md'."
@@ -42,6 +43,7 @@ class UnreadableDocument(ProjectMemoryError):
     fails with this message."""
 
     def __init__(self, path: str, reason: str, advice: str = "") -> None:
+        self.path = path
         super().__init__(f"{path} cannot be read as a Markdown note ({reason})." + (f" {advice}" if advice else ""))
 
 

@@ -16,21 +16,21 @@ it has not seen everything. The estimate comes from `server.tokens`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from memory_schema.discussion import one_line_summary
-from memory_schema.errors import ProjectMemoryError, UnreadableDocument
+from memory_schema.errors import ProjectMemoryError
 from memory_schema.layout import DocumentKind
 from memory_schema.markdown import parse_markdown
 from memory_schema.progress import LectureProgress, Progress
 from memory_schema.rules import digest_rules
 from memory_schema.vocabulary import SECTIONS, names
 from memory_schema.working_memory import WorkingMemory
+from server.memory import readable
 from server.outcomes import DiscussionList
 from server.search import MAX_QUERY_CHARS
 from server.search.request import search_request
@@ -39,7 +39,6 @@ from server.tokens import estimate_tokens
 if TYPE_CHECKING:
     from server.memory import ProjectMemory
 
-T = TypeVar("T")
 
 STALE_AFTER_DAYS = 7
 MIN_TOKENS = 200
@@ -100,14 +99,15 @@ def build_session_context(memory: ProjectMemory, max_tokens: int = 2000, focus: 
     if focus is not None and len(focus) > MAX_QUERY_CHARS:
         raise ProjectMemoryError(f"focus is {len(focus)} characters; keep it under {MAX_QUERY_CHARS}.")
     layout = memory.layout
-    unreadable: dict[str, str] = {}  # a role document the memory cannot read, and why: said, not fatal
+    unreadable: dict[str, str] = {}  # a document the memory cannot read, and why: said, not fatal
     working = readable(memory.working_memory, layout.working_memory, unreadable)
     progress = readable(memory.progress, layout.progress, unreadable)
     todos = readable(memory.research_todos, layout.research_todo, unreadable) or []
-    discussions = memory.list_discussions(limit=1000)
-    flags = [*_flags(memory, working, progress), *_left_out([*unreadable.values(), *discussions.skipped])]
+    wm_unreadable = layout.working_memory in unreadable
+    discussions = memory.list_discussions(limit=1000, skipped=unreadable)
+    flags = [*_flags(memory, working, progress), *_left_out(unreadable)]
     wm = layout.working_memory
-    lead = _lead(memory, working, progress, wm_unreadable=wm in unreadable)
+    lead = _lead(memory, working, progress, wm_unreadable=wm_unreadable)
     offered: list[_Item] = [*lead, *(_Item("flag", f"⚠ {flag}") for flag in flags)]
     steps = [f"- {step}" for group in (working.next_steps if working else []) for step in group.items]
     offered += [_Item("step", step) for step in steps[:1]]
@@ -257,10 +257,7 @@ def _lead(memory: ProjectMemory, working: WorkingMemory | None, progress: Progre
 
 
 def _rules(memory: ProjectMemory) -> list[_Item]:
-    try:
-        snapshot = memory.read_optional(memory.layout.working_memory)
-    except UnreadableDocument:  # said among the flags
-        return []
+    snapshot = readable(lambda: memory.read_optional(memory.layout.working_memory), "", None)  # said in the flags
     if snapshot is None:
         return []
     items = []
@@ -273,25 +270,16 @@ SHORTEST_LEAD_LINE = 24  # characters a lead line keeps when even the lead passe
 LEFT_OUT_NAMED = 3  # files named in the one line saying what the briefing could not read
 
 
-def _left_out(reasons: list[str]) -> list[str]:
-    """One flag for the files the briefing could not read, however many: each flag is part of the lead, which
-    always stays, so a folder of files saved as GBK must not fill the budget. The first reason says how to mend
-    them."""
+def _left_out(unreadable: dict[str, str]) -> list[str]:
+    """One flag for the files the briefing could not read (path → reason), however many: each flag is part of
+    the lead, which always stays, so a folder of files saved as GBK must not fill the budget. The first reason
+    says how to mend them."""
+    reasons = list(unreadable.values())
     if len(reasons) <= 1:
         return [f"left out: {reason}" for reason in reasons]
-    names = [reason.split(" ", 1)[0].strip("'") for reason in reasons]
+    names = list(unreadable)
     more = f" and {len(names) - LEFT_OUT_NAMED} more" if len(names) > LEFT_OUT_NAMED else ""
     return [f"left out {len(names)} files ({', '.join(names[:LEFT_OUT_NAMED])}{more}); the first: {reasons[0]}"]
-
-
-def readable(read: Callable[[], T], path: str, unreadable: dict[str, str]) -> T | None:
-    """`read()`, or None when its document cannot be read as a note (saved as GBK, say), the reason kept in
-    `unreadable`: the briefing is made of everything else, and says what it left out."""
-    try:
-        return read()
-    except UnreadableDocument as err:
-        unreadable[path] = str(err)
-        return None
 
 
 def _discussions(listing: DiscussionList) -> list[_Item]:

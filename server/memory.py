@@ -10,11 +10,13 @@ live in `server.recording` (insights, discussions), `server.tracking` (progress,
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 from memory_schema.discussion import Discussion, DiscussionParts, parse_discussion
 from memory_schema.errors import (
@@ -45,6 +47,21 @@ logger = logging.getLogger(__name__)
 PAGE_CHARS = 4000  # about 4-5k tokens of Chinese: well under Claude Code's 25k-token result cap
 GUARD_PATIENCE_SECONDS = 1.0  # a role document short of its last good shape this long is the person's own edit
 Progressing = Callable[[int, int], None]
+
+
+T = TypeVar("T")
+
+
+def readable(read: Callable[[], T], path: str, skipped: dict[str, str] | None) -> T | None:
+    """`read()`, or None when its document cannot be read as a note (saved as GBK, binary, behind a folder swapped
+    for a symlink), its reason kept in `skipped` under `path`: whoever reads many documents (the briefing, the
+    status, the discussion list) is made of the others, and says what it left out."""
+    try:
+        return read()
+    except (UnreadableDocument, PathOutsideMemory) as err:
+        if skipped is not None:
+            skipped[path] = str(err)
+        return None
 
 
 class ProjectMemory:
@@ -187,26 +204,22 @@ class ProjectMemory:
         snapshot = self.read_optional(self.layout.research_todo)
         return parse_research_todo(snapshot.text) if snapshot else []
 
-    def discussions(self, skipped: list[str] | None = None) -> list[Discussion]:
+    def discussions(self, skipped: dict[str, str] | None = None) -> list[Discussion]:
         """Every discussion the memory can read. One it cannot (saved as GBK, binary, or behind a folder a sync
-        client just swapped for a symlink) is left out, and its reason added to `skipped`: one bad file must not
-        hide all the others, nor fail a write that only looks for its topic among them."""
+        client just swapped for a symlink) is left out, its path and reason added to `skipped`: one bad file must
+        not hide all the others, nor fail a write that only looks for its topic among them."""
         found = []
         for path in self.store.iter_markdown():
             if self.layout.kind_of(path) is DocumentKind.DISCUSSION:
-                try:
-                    snapshot = self.read_optional(path)
-                except (UnreadableDocument, PathOutsideMemory) as err:
-                    if skipped is not None:
-                        skipped.append(str(err))
-                    continue
+                snapshot = readable(functools.partial(self.read_optional, path), path, skipped)
                 if snapshot is not None:
                     found.append(parse_discussion(path, snapshot.text))
         return found
 
     def list_discussions(self, *, offset: int = 0, limit: int = 20, lecture: int | None = None,
-                         text: str | None = None) -> DiscussionList:
-        return recording.list_discussions(self, offset=offset, limit=limit, lecture=lecture, text=text)
+                         text: str | None = None, skipped: dict[str, str] | None = None) -> DiscussionList:
+        return recording.list_discussions(self, offset=offset, limit=limit, lecture=lecture, text=text,
+                                          skipped=skipped)
 
     def documents(self) -> list[str]:
         return list(self.store.iter_markdown())

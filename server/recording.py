@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from memory_schema.discussion import (
+    Discussion,
     DiscussionParts,
     has_round,
     one_line_summary,
@@ -113,7 +114,7 @@ def record_discussion(
     label = optional_lecture_label(lecture)
     line = check_title(summary, "summary") if summary else one_line_summary(checked.question)
     today = memory.today()
-    existing = find_discussion(memory, topic)
+    existing, known = find_discussion(memory, topic)
     path = existing or memory.layout.discussion_path(topic)
     outcome = "unchanged"
 
@@ -148,10 +149,7 @@ def record_discussion(
         outcome = "listed"
     memory.indexed(path, memory.layout.working_memory)
     rounds = parse_discussion(path, snapshot.text).rounds
-    try:  # the record is saved: a failure to list its relatives must not turn it into an error
-        related = related_discussions(memory, topic, path) if outcome == "created" else []
-    except ProjectMemoryError:
-        related = []
+    related = related_discussions(known, topic) if outcome == "created" else []  # read before the write
     also = (f"; related: {', '.join(related[:3])} (if this continues one of them, undo_last_write and record "
             "with its topic)") if related else ""
     message = {
@@ -186,29 +184,34 @@ def _follow_up(memory: ProjectMemory, change: object) -> str:
     return ""
 
 
-def find_discussion(memory: ProjectMemory, topic: str) -> str | None:
+def find_discussion(memory: ProjectMemory, topic: str) -> tuple[str | None, list[Discussion]]:
     """The existing discussion file for `topic`: one named after it, with or without the 深度讨论 suffix (so the
     person's `KV缓存内存计算精确分析.md` is continued, not duplicated), else one whose front matter's topic or whose
-    title is it (topic: 7B模型训练内存计算 in 7B模型内存计算分析.md); compared case- and width-insensitively."""
+    title is it (topic: 7B模型训练内存计算 in 7B模型内存计算分析.md); compared case- and width-insensitively. Also the
+    discussions read to find it, none when a file name matched: read once, for `related_discussions` too."""
     wanted = topic_key(topic)
     for path in memory.store.iter_markdown(memory.layout.discussions_dir, lambda name: topic_key(name) == wanted):
         if memory.layout.kind_of(path) is DocumentKind.DISCUSSION:
-            return path
-    return next((d.path for d in memory.discussions() if wanted in (topic_key(d.topic), topic_key(d.title))), None)
+            return path, []
+    known = memory.discussions()
+    return next((d.path for d in known if wanted in (topic_key(d.topic), topic_key(d.title))), None), known
 
 
-def related_discussions(memory: ProjectMemory, topic: str, path: str) -> list[str]:
-    """Other discussions whose topic holds `topic` or is held in it (KV缓存内存计算精确分析 for KV缓存): a new file
+def related_discussions(known: list[Discussion], topic: str) -> list[str]:
+    """The discussions whose topic holds `topic` or is held in it (KV缓存内存计算精确分析 for KV缓存): a new file
     beside them may be a round of one of them, so the model is told."""
     wanted = topic_key(topic)
-    return [d.path for d in memory.discussions() if d.path != path
-            and any(wanted in key or key in wanted for key in (topic_key(d.topic), topic_key(d.title)) if len(key) > 1)]
+    return [d.path for d in known
+            if any(wanted in key or key in wanted for key in (topic_key(d.topic), topic_key(d.title)) if len(key) > 1)]
 
 
 def list_discussions(
-    memory: ProjectMemory, *, offset: int, limit: int, lecture: int | None, text: str | None
+    memory: ProjectMemory, *, offset: int, limit: int, lecture: int | None, text: str | None,
+    skipped: dict[str, str] | None = None,
 ) -> DiscussionList:
-    skipped: list[str] = []
+    """A page of the discussions; the ones that cannot be read are named in the list (and, by path, in
+    `skipped` when given)."""
+    skipped = {} if skipped is None else skipped
     found = [(d, d.last_round) for d in memory.discussions(skipped)]
     if lecture is not None:
         found = [(d, last) for d, last in found if d.lecture == lecture]
@@ -225,4 +228,4 @@ def list_discussions(
     ]
     more = offset + limit < len(found)
     return DiscussionList(total=len(found), offset=offset, next_offset=offset + limit if more else None,
-                          discussions=entries, skipped=skipped)
+                          discussions=entries, skipped=list(skipped.values()))

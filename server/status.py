@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from memory_schema.progress import LectureProgress
-from server.briefing import readable
+from server.memory import readable
 
 if TYPE_CHECKING:  # only for the annotation: the report and the page need none of the memory's machinery
     from server.memory import ProjectMemory
@@ -62,8 +62,7 @@ def build_status(memory: ProjectMemory) -> StatusReport:
     working = readable(memory.working_memory, memory.layout.working_memory, unreadable)
     progress = readable(memory.progress, memory.layout.progress, unreadable)
     todos = readable(memory.research_todos, memory.layout.research_todo, unreadable) or []
-    skipped: list[str] = []
-    discussions = memory.discussions(skipped)
+    discussions = memory.discussions(unreadable)
     timeline: list[DatedEvent] = []
     for insight in working.insights if working else []:
         found = _DATE.findall(insight.body)
@@ -103,7 +102,7 @@ def build_status(memory: ProjectMemory) -> StatusReport:
         index_files=status.files,
         timeline=timeline,
         weekly_activity=count_weekly_activity(timeline, today),
-        left_out=[*unreadable.values(), *skipped],
+        left_out=list(unreadable.values()),
     )
 
 

@@ -98,9 +98,11 @@ def test_a_document_saved_in_another_encoding_is_left_out_and_named_not_fatal(me
 def test_many_unreadable_files_make_one_line_and_the_briefing_stays_in_budget(
     memory: ProjectMemory, budget: int
 ) -> None:
+    gbk = "# 旧\n\n## 原始问题\n\n内容\n".encode("gbk")
     for number in range(120):
-        (memory.root / "深度讨论" / f"旧讨论{number}.md").write_bytes("# 旧\n\n## 原始问题\n\n内容\n".encode("gbk"))
+        (memory.root / "深度讨论" / f"旧 讨论{number:03d}.md").write_bytes(gbk)
     briefing = build_session_context(memory, budget)
     assert briefing.estimated_tokens <= budget and "2/17" in briefing.text
     left_out = [flag for flag in briefing.flags if flag.startswith("left out")]
     assert len(left_out) == 1 and left_out[0].startswith("left out 120 files"), left_out
+    assert "深度讨论/旧 讨论" in left_out[0], left_out  # named by path, spaces and all

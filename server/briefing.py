@@ -29,7 +29,7 @@ from memory_schema.markdown import parse_markdown
 from memory_schema.progress import LectureProgress, Progress
 from memory_schema.rules import digest_rules
 from memory_schema.vocabulary import SECTIONS, names
-from memory_schema.working_memory import WorkingMemory
+from memory_schema.working_memory import StepGroup, WorkingMemory
 from server.memory import readable
 from server.outcomes import DiscussionList
 from server.search import MAX_QUERY_CHARS
@@ -109,7 +109,7 @@ def build_session_context(memory: ProjectMemory, max_tokens: int = 2000, focus: 
     wm = layout.working_memory
     lead = _lead(memory, working, progress, wm_unreadable=wm_unreadable)
     offered: list[_Item] = [*lead, *(_Item("flag", f"⚠ {flag}") for flag in flags)]
-    steps = [f"- {step}" for group in (working.next_steps if working else []) for step in group.items]
+    steps = _steps(working.next_steps if working else [])
     offered += [_Item("step", step) for step in steps[:1]]
     offered += _rules(memory)
     if working:
@@ -308,6 +308,13 @@ def _title(working: WorkingMemory | None, role: str) -> str:
     wanted = set(names(SECTIONS, role))
     found = [path.rsplit("/", 1)[-1] for path in (working.sections if working else [])]
     return next((title for title in found if title in wanted), names(SECTIONS, role)[0])
+
+
+def _steps(groups: list[StepGroup]) -> list[str]:
+    """The next steps as lines: the first group's (the nearest: 短期目标（本周）) as they are, a later group's with
+    its title (中期目标（本月）: …), so a month's or the course's goals are not read as the next session's steps."""
+    return [f"- {step}" if number == 0 or not group.title else f"- {group.title}: {step}"
+            for number, group in enumerate(groups) for step in group.items]
 
 
 def next_steps_title(working: WorkingMemory) -> str:

@@ -53,6 +53,16 @@ def test_at_500_tokens_it_keeps_progress_phase_and_next_step_and_lists_what_it_l
     assert estimate_tokens(briefing.text) <= 500
 
 
+def test_later_plan_horizons_are_named_not_merged_into_the_next_steps(memory: ProjectMemory) -> None:
+    """The plan's 短期目标（本周） are the next steps; its 中期/长期 goals say which they are."""
+    text = build_session_context(memory, 4000).text
+    steps = text.split("## Next steps\n", 1)[1].split("\n## ", 1)[0].splitlines()
+    assert steps[0] == "- 开始Lecture 03: Transformer Architecture，重点看pre-norm、RoPE与SwiGLU"
+    later = [step for step in steps if "第2阶段" in step or "复现一个小型语言模型" in step]
+    assert later and all(step.startswith(("- 中期目标（本月）: ", "- 长期目标（课程结束）: ")) for step in later), later
+    assert not any(step.startswith("- 短期目标") for step in steps)
+
+
 def test_the_briefing_flags_a_working_memory_that_disagrees_with_progress(memory: ProjectMemory) -> None:
     path = memory.root / "学习进度.md"
     path.write_text(path.read_text(encoding="utf-8").replace("| ⬜ 未开始 |", "| ✅ 已完成 |", 1), encoding="utf-8")

@@ -141,7 +141,8 @@ def shown_and_total(memory: ProjectMemory, text: str) -> dict[str, tuple[int, in
         "open TODOs": [f"- [ ] {todo.text}" for todo in memory.research_todos() if not todo.done],
         "goals": [f"- {goal}" for goal in working.goals],
         "takeaways": [f"- {takeaway}" for takeaway in working.takeaways],
-        "next steps": [f"- {step}" for group in working.next_steps for step in group.items],
+        "next steps": [f"- {step}" if number == 0 else f"- {group.title}: {step}"  # a later horizon is named
+                       for number, group in enumerate(working.next_steps) for step in group.items],
     }
     return {kind: (sum(1 for marker in markers if marker in text), len(markers)) for kind, markers in kinds.items()}
 

@@ -38,7 +38,7 @@ class Discussion(BaseModel):
     tags: list[str]
     created: str | None
     parts_present: list[str]  # which of the five parts the record has
-    summary: str  # the first line of the question, for listings
+    summary: str  # for listings: the front matter's summary, else the first line of the question
     rounds: int
     last_round: str | None  # the date of the newest dated round, else of the record
 
@@ -72,10 +72,16 @@ def parse_discussion(path: str, text: str) -> Discussion:
         tags=[str(tag) for tag in tags] if isinstance(tags, list) else [],
         created=created,
         parts_present=present,
-        summary=_first_line(question) or _first_line(document.own_text(document.preamble)),
+        summary=_summary(meta.get("summary")) or _first_line(question)
+        or _first_line(document.own_text(document.preamble)),
         rounds=rounds,
         last_round=max(dates) if dates else (created[:10] if created else None),
     )
+
+
+def _summary(value: object) -> str:
+    """The front matter's one-line summary, if it holds one as text (a person may write a list or a date there)."""
+    return _first_line(value) if isinstance(value, str) else ""
 
 
 def _is_round_heading(title: str) -> bool:
@@ -107,8 +113,11 @@ def render_discussion(
     tags: list[str],
     today: date,
     language: Language,
+    summary: str | None = None,
 ) -> str:
     meta: dict[str, object] = {"topic": topic}
+    if summary:
+        meta["summary"] = summary  # what listings show; else the question's first line
     if lecture:
         meta["lecture"] = lecture
     if tags:

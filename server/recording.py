@@ -123,7 +123,7 @@ def record_discussion(
         if not text.strip():
             outcome = "created"
             return render_discussion(topic, checked, lecture=label, tags=tag_list, today=today,
-                                     language=memory.language)
+                                     language=memory.language, summary=line if summary else None)
         if has_round(text, checked):
             outcome = "unchanged"
             return text

@@ -165,7 +165,7 @@ def register(server: MCPServer[None], memory: ProjectMemory) -> None:
         practice: Annotated[str, Field(description="实践指导")],
         tags: Tags = None,
         lecture: Lecture = None,
-        summary: Annotated[str | None, Field(description="one line")] = None,
+        summary: Annotated[str | None, Field(description="one line for listings")] = None,
     ) -> Written:
         """Archive a deep discussion (深度讨论)."""
         parts = DiscussionParts(question=question, thinking=thinking, details=details, methodology=methodology,

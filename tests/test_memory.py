@@ -173,6 +173,16 @@ def test_record_discussion_creates_the_five_part_record_and_lists_it(memory: Pro
     assert listed[-1] == "FlashAttention深度讨论.md" and len(listed) == 7
 
 
+def test_the_summary_given_is_what_list_discussions_shows(memory: ProjectMemory) -> None:
+    """Kept in the new record's front matter; without one, the question's first line stands in."""
+    memory.record_discussion("FlashAttention", parts(), summary="分块+在线softmax为何省显存")
+    memory.record_discussion("RoPE", parts(question="旋转位置编码为什么能外推？\n后面还有"))
+    shown = {entry.path: entry.summary for entry in memory.list_discussions().discussions}
+    assert shown["深度讨论/FlashAttention深度讨论.md"] == "分块+在线softmax为何省显存"
+    assert shown["深度讨论/RoPE深度讨论.md"] == "旋转位置编码为什么能外推？"
+    assert "summary: 分块+在线softmax为何省显存" in memory.read_text("深度讨论/FlashAttention深度讨论.md").text
+
+
 def test_recording_an_existing_topic_appends_a_dated_round(memory: ProjectMemory) -> None:
     first = memory.record_discussion("FlashAttention", parts())
     original = memory.read_text(first.path).text

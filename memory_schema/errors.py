@@ -17,8 +17,8 @@ class PathOutsideMemory(InvalidInput):
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
         super().__init__(
-            f"{path!r} is not a path inside the memory root ({reason}); "
-            "use a path relative to the root, such as '深度讨论/KV缓存深度讨论.md'."
+            f"{path!r} is not a path inside the memory root ({reason}); use a path relative to the root, "
+            "as list_discussions and search_discussions give them (深度讨论/<topic>深度讨论.md)."
         )
 
 

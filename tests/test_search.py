@@ -174,6 +174,22 @@ def test_tags_filter_keeps_notes_with_any_of_the_tags(shared: Searcher) -> None:
     assert paths(shared, "显存", tags=["unused"]) == []
 
 
+def test_a_filter_that_empties_the_results_is_named_with_what_matches_without_it(shared: Searcher) -> None:
+    """No note is of Lecture 99, and no discussion of Lecture 03 holds KV缓存: the answer says the filters, not
+    the notes, found nothing, and how many notes match without them. An absent topic stays absent."""
+    for options, named, dropped in (({"lecture": 99}, "in Lecture 99", "without lecture"),
+                                    ({"scope": "discussions", "lecture": 3}, "in the discussions of Lecture 03",
+                                     "without scope and lecture"),
+                                    ({"tags": ["unused"]}, "tagged unused", "without tags")):
+        results = shared.search("KV缓存", **options)
+        assert results.hits == [] and results.notice, options
+        assert f"nothing {named} matches" in results.notice and dropped in results.notice, results.notice
+        unfiltered = len(shared.search("KV缓存").hits)
+        assert f"{unfiltered} notes match" in results.notice, results.notice
+    absent = shared.search("区块链共识算法", lecture=99)
+    assert absent.hits == [] and absent.notice and "区块链" in absent.notice and "filters" not in absent.notice
+
+
 def test_since_keeps_notes_modified_on_or_after_the_date(root: Path) -> None:
     old = (datetime.now() - timedelta(days=30)).timestamp()
     os.utime(root / "深度讨论/KV缓存深度讨论.md", (old, old))

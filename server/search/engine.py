@@ -113,6 +113,21 @@ class SearchEngine:
         self._scanner.clear()
 
     def search(self, request: SearchRequest) -> SearchResults:
+        results = self._search_quoted(request)
+        if results.hits or not (filtered := _filters_named(request)):
+            return results
+        # Nothing within the filters: say whether the filters, not the words, are what found nothing (a lecture
+        # no note is of, a tag never given), so the model does not conclude the notes lack the topic.
+        everywhere = self._search_quoted(request.model_copy(update=UNFILTERED))
+        if not everywhere.hits:
+            return results
+        found = f"{len(everywhere.hits)}{'+' if len(everywhere.hits) == request.limit else ''}"
+        what = "sections" if request.all_sections else "notes"
+        said = (f"nothing {filtered} matches; without the filters, {found} {what} match: search again without "
+                f"{_filter_names(request)} to see them.")
+        return results.model_copy(update={"notice": said})
+
+    def _search_quoted(self, request: SearchRequest) -> SearchResults:
         plan = self.plan(request.query)
         results = self._search(request, plan)
         if results.hits or not plan.phrases:
@@ -288,6 +303,28 @@ class SearchEngine:
                 missing=tuple(ranking.plan.units[i].text for i in ranking.missing_units(doc)),
                 aliases=tuple(ranking.aliases_used(doc)),
             )
+
+
+UNFILTERED = {"scope": "all", "lecture": None, "tags": (), "since": None}
+
+
+def _filters_named(request: SearchRequest) -> str:
+    """The request's filters as words (`in the discussions of Lecture 99 tagged rope`), or "" when it has none."""
+    said = []
+    if request.scope != "all":
+        said.append(f"in the {request.scope}")
+    if request.lecture is not None:
+        said.append(f"{'of' if said else 'in'} Lecture {request.lecture:02d}")
+    if request.tags:
+        said.append(f"tagged {' or '.join(request.tags)}")
+    if request.since is not None:
+        said.append(f"changed since {request.since.isoformat()}")
+    return " ".join(said)
+
+
+def _filter_names(request: SearchRequest) -> str:
+    names = [name for name, unset in UNFILTERED.items() if getattr(request, name) != unset]
+    return " and ".join(names)
 
 
 SIMILAR_MIN_LETTERS = 6  # shorter words are one letter from too many others (react, reach; flop, flow)

@@ -67,6 +67,9 @@ def run_doctor(memory: ProjectMemory) -> DoctorReport:
         if layout.kind_of(path) is DocumentKind.DISCUSSION:
             problems += _check_discussion(path, texts[path])
     problems += _check_consistency(memory, texts)
+    problems += [Problem(path=link, line=None, severity="warning",
+                         message=_unfollowed(link, target, (memory.root / link).exists()))
+                 for link, target in memory.store.unfollowed_links()]
     memory.ensure_index()
     status = memory.index_status()
     where = status.location or "the search index"
@@ -83,6 +86,18 @@ def run_doctor(memory: ProjectMemory) -> DoctorReport:
                                         "folder); remove it with 'project-memory clean-legacy --yes'"))
     return DoctorReport(root=str(memory.root), preset=layout.preset, documents=len(paths),
                         index_state=status.state, index_location=status.location, problems=problems)
+
+
+def _unfollowed(link: str, target: str, leads_somewhere: bool) -> str:
+    """Why the notes behind a symlink are not read, and what to do: links are not followed, so that a link
+    planted in a synced folder cannot make the server read or write elsewhere."""
+    if not leads_somewhere:
+        return f"a symbolic link to {target}, which does not exist"
+    if link.endswith(".md"):
+        return (f"a symbolic link to {target}, outside the memory root or not a note, so it is not read; "
+                "copy the note into the root instead")
+    return (f"a symbolic link to the folder {target}; links to folders are not followed, so no note in it is "
+            "read or searched; move the folder into the memory root instead")
 
 
 def _without_path(message: str, path: str) -> str:

@@ -180,6 +180,39 @@ class NoteStore:
         """`iter_markdown` with each note's modified time and size, taken during the same walk."""
         found: list[tuple[str, FileStat]] = []
         rules = self.rules
+        for entry, rel in self._walk(under):
+            if is_note_name(entry.name) and (named is None or named(entry.name)) and rules.is_note(rel):
+                listed = self._listed_stat(entry, rel)
+                if listed is not None:
+                    found.append(listed)
+                    if len(found) > rules.max_notes:
+                        raise TooManyNotes(self.root, rules.max_notes)
+        yield from sorted(found)
+
+    def unfollowed_links(self) -> list[tuple[str, str]]:
+        """The symlinks the walk meets and does not read through, each with where it leads (its target as the
+        link writes it): a link to a folder (never entered) and a link to a note outside the root (never read).
+        Sorted by path. For `doctor`, which names them: otherwise their notes are simply not there."""
+        links: list[tuple[str, str]] = []
+        for entry, rel in self._walk(""):
+            if not entry.is_symlink():
+                continue
+            try:
+                target = os.readlink(entry.path)
+            except OSError:
+                continue
+            if Path(entry.path).is_dir():
+                unread = self.rules.is_note(rel, folder=True)
+            else:
+                unread = is_note_name(entry.name) and self.rules.is_note(rel) and self._listed_stat(entry, rel) is None
+            if unread:
+                links.append((rel, target))
+        return sorted(links)
+
+    def _walk(self, under: str) -> Iterator[tuple[os.DirEntry[str], str]]:
+        """Every entry of the folders the walk of `under` enters (the rules' folders, never a symlinked one),
+        with its relative path; folders are entered after they are yielded."""
+        rules = self.rules
         start = self._walk_start(under)
         pending = [start] if start is not None else []
         while pending:
@@ -190,16 +223,9 @@ class NoteStore:
                 continue
             for entry in entries:
                 rel = prefix + entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    if rules.enters(Path(entry.path), rel):
-                        pending.append((Path(entry.path), rel + "/"))
-                elif is_note_name(entry.name) and (named is None or named(entry.name)) and rules.is_note(rel):
-                    listed = self._listed_stat(entry, rel)
-                    if listed is not None:
-                        found.append(listed)
-                        if len(found) > rules.max_notes:
-                            raise TooManyNotes(self.root, rules.max_notes)
-        yield from sorted(found)
+                yield entry, rel
+                if entry.is_dir(follow_symlinks=False) and rules.enters(Path(entry.path), rel):
+                    pending.append((Path(entry.path), rel + "/"))
 
     def _walk_start(self, under: str) -> tuple[Path, str] | None:
         """Where a walk of the folder `under` starts, or None when the walk of the whole root would not enter

@@ -40,6 +40,27 @@ def test_doctor_reports_a_broken_document_with_its_file(tmp_path: Path) -> None:
     assert code == 1 and "学习笔记/坏文件.md" in out
 
 
+def test_doctor_names_each_link_whose_notes_are_not_read(tmp_path: Path) -> None:
+    """A symlinked discussions folder made every listed discussion 'not in 深度讨论/' with no word of why."""
+    root = copy_example(tmp_path)
+    outside = tmp_path / "elsewhere"
+    shutil.move(root / "深度讨论", outside)
+    try:
+        (root / "深度讨论").symlink_to(outside, target_is_directory=True)
+    except OSError:
+        pytest.skip("this system does not let the test make symlinks")
+    (root / "学习笔记" / "outside.md").symlink_to(outside / "KV缓存内存计算精确分析.md")
+    (root / "学习笔记" / "dangling.md").symlink_to("nowhere.md")
+    (root / "学习笔记" / "inside.md").symlink_to(root / "学习进度.md")  # read where it lives: nothing to say
+    code, out, _ = run("doctor", "--root", str(root), "--json")
+    warned = {problem["path"]: problem["message"] for problem in json.loads(out)["problems"]}
+    assert "links to folders are not followed" in warned["深度讨论"] and str(outside) in warned["深度讨论"]
+    assert "outside the memory root" in warned["学习笔记/outside.md"]
+    assert "does not exist" in warned["学习笔记/dangling.md"]
+    assert "学习笔记/inside.md" not in warned
+    assert code == 1  # any problem, warnings included
+
+
 def test_search_json_lists_hits_with_paths_relative_to_the_root(tmp_path: Path) -> None:
     root = copy_example(tmp_path)
     code, out, _ = run("search", "KV缓存", "--root", str(root), "--json", "--limit", "3")

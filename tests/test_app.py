@@ -10,6 +10,7 @@ from mcp import Client, MCPError
 from server.app import create_server
 from server.memory import ProjectMemory
 from server.tokens import estimate_tokens
+from server.uris import uri_for
 from support import TODAY, copy_example, snapshot_tree
 
 pytestmark = pytest.mark.anyio
@@ -147,6 +148,26 @@ async def test_resources_list_and_read(tmp_path: Path, mode: str) -> None:
         note = await client.read_resource(
             "memory://notes/学习笔记/01-基础建立/01-Lecture01-IntroductionTokenization/README.md")
         assert note.contents[0].text
+
+
+async def test_a_changed_notes_uri_reads_it_back_whatever_its_name_holds(tmp_path: Path) -> None:
+    """The URI a change notification gives is what a client reads next: a # (a fragment to a client), a %, a
+    space or a ? in a note's name is percent-encoded, so the URI names that note and no other."""
+    root = copy_example(tmp_path)
+    source = (root / "深度讨论" / "KV缓存内存计算精确分析.md").read_text(encoding="utf-8")
+    names = ["C#并发", "50% 显存", "为什么?"]  # a name with an escape (50%25.md) is no note: never listed
+    for number, name in enumerate(names):
+        (root / "深度讨论" / f"{name}.md").write_text(source.replace("KV缓存", f"第{number}号"), encoding="utf-8")
+    (root / "学习笔记" / "F# 笔记.md").write_text("# F#\n\n函数式\n", encoding="utf-8")
+    memory = ProjectMemory(root, today=lambda: TODAY)
+    async with Client(create_server(memory, watch=False)) as client:
+        for number, name in enumerate(names):
+            uri = uri_for(memory.layout, f"深度讨论/{name}.md")
+            assert "#" not in uri and " " not in uri and "?" not in uri, uri
+            read = await client.read_resource(uri)
+            assert f"第{number}号" in read.contents[0].text, (uri, read.contents[0].text[:60])
+        note = await client.read_resource(uri_for(memory.layout, "学习笔记/F# 笔记.md"))
+        assert "函数式" in note.contents[0].text
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -150,6 +150,18 @@ def test_a_query_word_found_in_no_note_is_named_in_the_notice(shared: Searcher) 
     assert results.notice and "optimzation" in results.notice
 
 
+def test_a_refused_keyword_query_suggests_the_keywords_the_notes_hold(shared: Searcher) -> None:
+    """Nothing is returned for what no note holds, but the search of the other keywords is suggested when it
+    finds something, so the model retries with them instead of concluding the notes lack the rest."""
+    refused = shared.search("KV缓存 区块链")
+    found = len(shared.search("KV缓存").hits)
+    assert refused.hits == [] and refused.notice, refused
+    assert refused.notice.endswith(f"Searched without it, 'KV缓存' finds {found} notes."), refused.notice
+    for query in ("区块链 共识算法", "KV缓存 和 区块链 有什么区别", "区块链"):  # nothing left; a question; one word
+        results = shared.search(query)
+        assert results.hits == [] and "Searched without" not in (results.notice or ""), (query, results.notice)
+
+
 def test_the_limit_caps_the_hits(shared: Searcher) -> None:
     assert len(shared.search("学习", limit=1).hits) <= 1
 

@@ -114,6 +114,9 @@ class SearchEngine:
 
     def search(self, request: SearchRequest) -> SearchResults:
         results = self._search_quoted(request)
+        if not results.hits and (rest := _without_lacking(request.query, results.absent)) is not None \
+                and not self.plan(request.query).question:  # a question's words are weighed, not listed
+            return self._with_the_rest_suggested(request, results, rest)
         if results.hits or not (filtered := _filters_named(request)):
             return results
         # Nothing within the filters: say whether the filters, not the words, are what found nothing (a lecture
@@ -126,6 +129,18 @@ class SearchEngine:
         said = (f"nothing {filtered} matches; without the filters, {found} {what} match: search again without "
                 f"{_filter_names(request)} to see them.")
         return results.model_copy(update={"notice": said})
+
+    def _with_the_rest_suggested(self, request: SearchRequest, results: SearchResults, rest: str) -> SearchResults:
+        """`results` (nothing found; some keywords held by no note) with the search of the other keywords
+        suggested when it finds something: the model then retries with what the notes hold (梯度裁剪 L2 范数 for
+        梯度裁剪 L2 范数 最大阈值) instead of concluding the topic was never written about. Only suggested:
+        what the query names as a whole may still be absent (GPU 挖矿 算力 收益), so nothing is returned."""
+        found = self._search_quoted(request.model_copy(update={"query": rest})).hits
+        if not found:
+            return results
+        count = f"{len(found)}{'+' if len(found) == request.limit else ''}"
+        said = f"Searched without {'it' if len(results.absent) == 1 else 'them'}, '{rest}' finds {count} notes."
+        return results.model_copy(update={"notice": f"{results.notice} {said}" if results.notice else said})
 
     def _search_quoted(self, request: SearchRequest) -> SearchResults:
         plan = self.plan(request.query)
@@ -303,6 +318,20 @@ class SearchEngine:
                 missing=tuple(ranking.plan.units[i].text for i in ranking.missing_units(doc)),
                 aliases=tuple(ranking.aliases_used(doc)),
             )
+
+
+def _without_lacking(query: str, absent: Sequence[str]) -> str | None:
+    """The keyword query without each of its space-separated keywords holding a word no note holds (梯度裁剪 L2
+    范数 for 梯度裁剪 L2 范数 最大阈值; 参数初始化 截断正态 for 参数初始化 除以根号输入维度 截断正态), or None: one
+    keyword, or nothing left."""
+    keywords = query.split()
+    if not absent or len(keywords) < 2:
+        return None
+    lacking = [word.casefold() for word in absent]
+    kept = [keyword for keyword in keywords if not any(word in keyword.casefold() for word in lacking)]
+    if not kept or len(kept) == len(keywords):
+        return None
+    return " ".join(kept)
 
 
 UNFILTERED = {"scope": "all", "lecture": None, "tags": (), "since": None}

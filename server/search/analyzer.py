@@ -90,7 +90,9 @@ FRAMING_WORDS = _words(
     梳理 科普 来龙去脉 展开 做到 说明 出来 出去 进来 进去 下来 下去 上来 上去 回来 回去 过来 过去 开来
     搞不懂 不懂 没懂 看不懂 弄不懂 不明白 搞不明白 搞混 分不清 老是 知道 判断出
     放不下 装不下 存不下 塞不下 跑不动 训不动 跑不起来 训不起来 放得下 装得下 跑得动
-    两个 三个 四个 几个 两种 三种 四种 几种 两类 三类 两步 三步 两次 两层 两者 三者"""
+    两个 三个 四个 几个 两种 三种 四种 几种 两类 三类 两步 三步 两次 两层 两者 三者
+    suddenly sharply quickly slowly rapidly gradually significantly dramatically roughly nearly almost exactly
+    simply directly automatically usually typically generally basically actually really slightly mostly largely"""
 ) | frozenset(degree + quality for degree in DEGREE for quality in "慢快大小多少长短高低难贵重轻深浅宽窄")
 # 太慢, 很大: what the asker says of the topic (分词器训练太慢怎么办), never part of its name
 

@@ -138,10 +138,10 @@ class KeywordPartials:
     """Which sections may follow the full matches of keywords: those holding one of the query's names, however
     little else (RoPE beside mistakes, implementing: the keywords' name is what they are about); else those
     holding PARTIAL_MIN_COVERAGE of the query's weight and one of its rarest words the notes hold (weighing at
-    least half the rarest: of two equally rare words, a section may hold either) or all but one of three or more
-    words the notes hold (矩阵乘法, 分块 and 共享内存 of 矩阵乘法 分块 共享内存 数据复用, whose rarest word is the one
-    the tiling note lacks; the two commonest of 模型 训练 蒸馏 hold too little). The index reads it over every
-    section at once (`admitted`), the scan section by section (`admits`)."""
+    least half the rarest: of two equally rare words, a section may hold either) or all but a few of three or more
+    words the notes hold (`_lacking`: 矩阵乘法, 分块 and 共享内存 of 矩阵乘法 分块 共享内存 数据复用, whose rarest word
+    is the one the tiling note lacks; the two commonest of 模型 训练 蒸馏 hold too little). The index reads it over
+    every section at once (`admitted`), the scan section by section (`admits`)."""
 
     rare: frozenset[int]
     names: frozenset[int]
@@ -160,7 +160,8 @@ class KeywordPartials:
         held = set(holding)
         if held & self.names:
             return True
-        return share >= PARTIAL_MIN_COVERAGE and (bool(held & self.rare) or self._all_but_one(len(held & self.content)))
+        return share >= PARTIAL_MIN_COVERAGE and (
+            bool(held & self.rare) or self._all_but_a_few(len(held & self.content)))
 
     def admitted(self, ranking: Ranking) -> npt.NDArray[np.bool_]:
         """`admits` for every section of the index."""
@@ -170,11 +171,16 @@ class KeywordPartials:
         rare: npt.NDArray[np.bool_] = np.logical_or.reduce([ranking.units[i] for i in self.rare])
         admitted = (rule & rare) | ranking.holding_a_name()
         if len(self.content) >= 3:
-            admitted |= rule & (ranking.words_held() >= len(self.content) - 1)
+            admitted |= rule & (ranking.words_held() >= len(self.content) - self._lacking())
         return admitted
 
-    def _all_but_one(self, count: int) -> bool:
-        return len(self.content) >= 3 and count >= len(self.content) - 1
+    def _all_but_a_few(self, count: int) -> bool:
+        return len(self.content) >= 3 and count >= len(self.content) - self._lacking()
+
+    def _lacking(self) -> int:
+        """How many of the keywords a partial match may lack: one of three to five, a third of more (two of
+        tiled matrix multiplication shared memory data reuse, whose tiling notes never write data reuse)."""
+        return max(1, len(self.content) // 3)
 
 
 @dataclass

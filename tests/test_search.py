@@ -382,6 +382,23 @@ def test_six_keywords_admit_a_partial_match_lacking_two_in_the_index_and_the_sca
     assert scanned(root)(query)[0] == "notes/tiling.md"
 
 
+def test_keywords_lacking_a_name_are_not_answered_by_one_keyword_in_passing() -> None:
+    """SQL query optimizer join order, where the notes hold optimizer and join only apart: partial matches each
+    holding one keyword (SQL in passing) answer nothing of the rest; one holding two keywords may. Questions
+    are weighed otherwise (`partial_matches_miss_the_topic`)."""
+    from server.search.absence import Absence, one_keyword_beside_a_lacked_name
+    from server.search.glossary import Glossary
+    from server.search.planning import expanded_plan
+
+    plan = expanded_plan("SQL query optimizer join order", Glossary.builtin())
+    lacked = Absence({2, 3}, ["optimizer join"], [{2, 3}])
+    assert one_keyword_beside_a_lacked_name(plan, lacked, [("sql",), ("sql",)])
+    assert not one_keyword_beside_a_lacked_name(plan, lacked, [("sql",), ("join", "order")])
+    assert not one_keyword_beside_a_lacked_name(plan, Absence(set(), [], []), [("sql",)])  # nothing lacked
+    question = expanded_plan("how does the SQL query optimizer pick a join order", Glossary.builtin())
+    assert not one_keyword_beside_a_lacked_name(question, lacked, [("sql",)])
+
+
 def test_the_scan_returns_keywords_partial_matches_as_the_index_does(tmp_path: Path) -> None:
     """While an index is built, the scan answers: keywords no section holds whole still find their partial
     matches, ordered by how many of the keywords they hold."""

@@ -9,7 +9,8 @@ ABSENT_SHARE of the query's weight, or names what it asks about (`not_covered`),
 does when it opens with a name no note holds together (`_english_subject_lacking`); four keywords or more that meet
 in one section name the topic a word found nowhere only describes (`_described_by_the_rest`); the two words that
 carry a keyword query, held by no note together, are two topics, not one (`apart_pair`); partial matches alone are
-no answer when they lack what the question names (`partial_matches_miss_the_topic`).
+no answer when they lack what the question names (`partial_matches_miss_the_topic`), nor when each holds one
+keyword beside a name held only apart (`one_keyword_beside_a_lacked_name`).
 """
 
 from __future__ import annotations
@@ -597,6 +598,14 @@ def partial_matches_miss_the_topic(plan: QueryPlan, absence: Absence, held: Sequ
     return unknown and not any(
         held[i] and i not in absence.units and (unit.named or unit.acronym or unit.coined or unit.term)
         for i, unit in enumerate(plan.units))
+
+
+def one_keyword_beside_a_lacked_name(plan: QueryPlan, absence: Absence, held_by: Sequence[Sequence[str]]) -> bool:
+    """Whether keywords naming something the notes hold only apart (optimizer join of SQL query optimizer join
+    order) found only partial matches holding one keyword each (`held_by`: per match, the query words it holds;
+    asked only when every match is partial): SQL mentioned in passing answers nothing of the rest."""
+    return not plan.question and bool(absence.names) and len(plan.units) >= 3 \
+        and all(len(set(words)) <= 1 for words in held_by)
 
 
 def _english_subject_lacking(plan: QueryPlan, absence: Absence, held: Sequence[bool]) -> bool:

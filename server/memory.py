@@ -84,8 +84,9 @@ class ProjectMemory:
         self._today = today
         # role document -> (level-2 sections, has a footer, length) at its last good read; and a text short of
         # that, with when it was first seen, while it may still be a save under way
-        self._shapes: dict[str, tuple[int, bool, int]] = {}
+        self._shapes: dict[str, Shape] = {}
         self._suspect: dict[str, tuple[int, float]] = {}
+        self._role_paths = frozenset(self.layout.role_paths().values())
 
     def _detect_layout(self, config_text: str | None) -> Layout:
         """The layout from the documents at the top of the root (no walk: a wrong root costs nothing)."""
@@ -155,18 +156,28 @@ class ProjectMemory:
         return self.engine.search(request)
 
     def read_text(self, relpath: str) -> Snapshot:
-        return self.store.read(relpath)
+        return self._observed(self.store.read(relpath))
 
     def read_optional(self, relpath: str) -> Snapshot | None:
         try:
-            return self.store.read(relpath)
+            return self._observed(self.store.read(relpath))
         except DocumentNotFound:
             return None
+
+    def _observed(self, snapshot: Snapshot) -> Snapshot:
+        """`snapshot`, its shape remembered for `role_guard` when it is a role document read whole: the first
+        write of a session then knows the document it expects, and waits for a save caught half-way."""
+        if snapshot.path in self._role_paths:
+            shape = _shape(snapshot.text)
+            known = self._shapes.get(snapshot.path)
+            if known is None or _shape_problem(shape, known) is None:
+                self._shapes[snapshot.path] = shape
+        return snapshot
 
     def read_page(self, handle: str, offset: int = 0, page_chars: int = PAGE_CHARS) -> Page:
         """A document or one section, `page_chars` at a time, cut at a line break."""
         parsed = parse_handle(handle)
-        snapshot = self.store.read(parsed.path)
+        snapshot = self._observed(self.store.read(parsed.path))
         text = snapshot.text
         if parsed.section:
             document = parse_markdown(text)
@@ -237,15 +248,8 @@ class ProjectMemory:
                 return "it is missing"
             if not text.strip():
                 return "it is empty"
-            document = parse_markdown(text)
-            shape = (sum(1 for s in document.headings() if s.level == 2), document.footer is not None, len(text))
-            sections, footer, length = self._shapes.get(path, (0, False, 0))
-            problem = None
-            if len(text) < length:  # a save under way writes the text from its start: it reads shorter
-                if shape[0] < sections:
-                    problem = f"it has {shape[0]} '##' sections, where it had {sections}"
-                elif footer and not shape[1]:
-                    problem = "its closing footer is gone"
+            shape = _shape(text)
+            problem = _shape_problem(shape, self._shapes.get(path, (0, False, 0)))
             if problem is not None:
                 seen = self._suspect.setdefault(path, (hash(text), time.monotonic()))
                 if seen[0] != hash(text):
@@ -294,3 +298,23 @@ class ProjectMemory:
 
 
 __all__ = ["DiscussionList", "Page", "ProjectMemory", "WriteResult"]
+
+
+Shape = tuple[int, bool, int]  # a role document's `##` sections, whether it has its footer, its length
+
+
+def _shape(text: str) -> Shape:
+    document = parse_markdown(text)
+    return sum(1 for s in document.headings() if s.level == 2), document.footer is not None, len(text)
+
+
+def _shape_problem(shape: Shape, known: Shape) -> str | None:
+    """Why a text of `shape` reads as a save under way, against the last good shape `known`, or None."""
+    sections, footer, length = known
+    if shape[2] >= length:  # a save under way writes the text from its start: it reads shorter
+        return None
+    if shape[0] < sections:
+        return f"it has {shape[0]} '##' sections, where it had {sections}"
+    if footer and not shape[1]:
+        return "its closing footer is gone"
+    return None

@@ -396,7 +396,12 @@ class NoteStore:
         current = folder.read(name, MAX_DOCUMENT_BYTES + 1)
         keep_open = False
         try:
-            text = _decode(rel, _limited(rel, current.data)) if current is not None else None
+            try:
+                text = _decode(rel, _limited(rel, current.data)) if current is not None else None
+            except UnreadableDocument:
+                if current is not None and _ends_inside_a_character(current.data):
+                    raise _Flux("it ends inside a character: a save is under way", missing=False) from None
+                raise
             if guard is not None and (reason := guard(text)):
                 raise _Flux(reason, missing=current is None)
             if current is None and not create:
@@ -549,6 +554,16 @@ def _decode(rel: str, data: bytes) -> str:
     except UnicodeDecodeError as err:
         raise UnreadableDocument(rel, f"it is not valid UTF-8 at byte {err.start}",
                                  "Re-save it as UTF-8 (an editor's encoding menu, or iconv -f GBK -t UTF-8).") from err
+
+
+def _ends_inside_a_character(data: bytes) -> bool:
+    """Whether `data` is UTF-8 cut inside its last character, as an editor's save under way leaves it (a file
+    saved in another encoding fails earlier)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return err.reason == "unexpected end of data" and err.end == len(data)
+    return False
 
 
 def _encode(rel: str, text: str) -> bytes:

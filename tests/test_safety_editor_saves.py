@@ -21,6 +21,7 @@ import pytest
 from test_safety_editor_races import ANCHOR, SEED, SETTLE, WORKING_MEMORY, problems, race_in_process
 
 from memory_schema.errors import ProjectMemoryError
+from server.afterwrite import AFTER_WRITE_SECONDS
 from server.memory import ProjectMemory
 from support import copy_example
 
@@ -202,6 +203,152 @@ def test_a_save_that_stalls_midway_never_leaves_the_note_torn(
         assert insights < final.index(f"### {title}\n") < after, f"{title} is outside the insights section"
     for title in refused:
         assert f"### {title}\n" not in final
+
+
+def _orphaned(handle: int) -> bool:
+    return os.fstat(handle).st_nlink == 0
+
+
+def _sections(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("## ")]
+
+
+@pytest.mark.slow
+def test_a_save_merged_back_stays_when_the_editor_saves_again_over_the_text_it_reopened(tmp_path: Path) -> None:
+    """The editor saves LINE_A into the file a tool write replaced and reopens the note at once, before the
+    watch merged LINE_A back (it reads the tool's text, without LINE_A); then it saves LINE_B over that, into
+    the file the merge replaced. The merge of that second save must not take the editor's text whole: LINE_A,
+    which the person never removed from anything they saw, stays. (If the reopen comes after the merge, the
+    editor's text holds LINE_A already: the oracle is the same.)"""
+    root = copy_example(tmp_path)
+    note = root / WORKING_MEMORY
+    with ProjectMemory(root) as memory:
+        with open(note, "r+b") as first:
+            before = first.read()
+            memory.append_insight("洞察A", "- 甲")
+            first.seek(0)
+            first.write(_with_editor_line(before, "- 先保存的一行 LINE-A"))
+            first.truncate()
+        with open(note, "r+b") as second:
+            reopened = second.read()
+            deadline = time.monotonic() + AFTER_WRITE_SECONDS
+            while not _orphaned(second.fileno()) and time.monotonic() < deadline:
+                time.sleep(0.01)  # the watch merges LINE_A into the note, replacing the file `second` holds
+            second.seek(0)
+            second.write(_with_editor_line(reopened, "- 后保存的一行 LINE-B"))
+            second.truncate()
+        time.sleep(SETTLE)
+    final = note.read_text(encoding="utf-8")
+    assert final.count("- 先保存的一行 LINE-A\n") == 1, "the first save, merged back, was lost"
+    assert final.count("- 后保存的一行 LINE-B\n") == 1 and final.count("### 洞察A\n") == 1
+
+
+@pytest.mark.slow
+def test_a_late_in_place_save_merged_keeps_what_the_person_appended_between_two_tool_writes(tmp_path: Path) -> None:
+    """An editor holding the note saves into the file the first tool write replaced; meanwhile the person
+    appended a line to the note (`echo >>`) and a second tool write landed on it. Replaying the tool writes on
+    the editor's text would drop the appended line: the note came not from the tool writes alone."""
+    root = copy_example(tmp_path)
+    note = root / WORKING_MEMORY
+    with ProjectMemory(root) as memory:
+        with open(note, "r+b") as editor:
+            before = editor.read()
+            memory.append_insight("洞察1", "- 一")
+            with open(note, "ab") as shell:
+                shell.write("- 追加的一行 LINE-B\n".encode())
+            memory.append_insight("洞察2", "- 二")
+            editor.seek(0)
+            editor.write(_with_editor_line(before, "- 编辑器的一行 LINE-A"))
+            editor.truncate()
+        time.sleep(SETTLE)
+    final = note.read_text(encoding="utf-8")
+    for line in ("- 编辑器的一行 LINE-A\n", "- 追加的一行 LINE-B\n", "### 洞察1\n", "### 洞察2\n"):
+        assert final.count(line) == 1, (line, final[-400:])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("parts", "pause"), [(3, 0.3), (5, 0.6)], ids=["within the watch", "past the watch"])
+def test_a_slow_save_into_the_replaced_file_is_merged_whole_never_half(
+    tmp_path: Path, parts: int, pause: float
+) -> None:
+    """The editor read the note, a tool write replaced it, and the editor's save into the old file comes in
+    parts with pauses, within the two-second watch or past it. No half of it is ever merged into the note (its
+    sections torn away), and when it is done it is merged whole: every section, the footer, the editor's line
+    and the insight."""
+    root = copy_example(tmp_path)
+    note = root / WORKING_MEMORY
+    torn: list[int] = []
+    stop = threading.Event()
+    with ProjectMemory(root) as memory:
+        headings = _sections(note.read_text(encoding="utf-8"))
+
+        def watch_the_note() -> None:
+            while not stop.is_set():
+                try:
+                    text = note.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    continue
+                if text and _sections(text) != headings:
+                    torn.append(len(text))
+                time.sleep(0.01)
+
+        poller = threading.Thread(target=watch_the_note)
+        with open(note, "r+b") as editor:
+            data = _with_editor_line(editor.read(), "- 慢速保存的一行 SLOW-LINE")
+            memory.append_insight("洞察S", "- 慢")
+            poller.start()
+            editor.seek(0)
+            editor.truncate()
+            part = -(-len(data) // parts)
+            for start in range(0, len(data), part):
+                editor.write(data[start : start + part])
+                editor.flush()
+                time.sleep(pause)
+        time.sleep(SETTLE)
+        stop.set()
+        poller.join()
+    final = note.read_text(encoding="utf-8")
+    assert torn == [], "a half-saved text was merged into the note"
+    assert _sections(final) == headings and final.count("**最后更新**") == 1
+    assert final.count("- 慢速保存的一行 SLOW-LINE\n") == 1 and final.count("### 洞察S\n") == 1
+
+
+@pytest.mark.slow
+def test_a_save_stalled_past_the_watch_while_a_first_write_waits_ends_whole(tmp_path: Path) -> None:
+    """The model read the note; then the editor truncates it, writes half and stalls 2.5 s while the first
+    tool write of the session arrives. The write waits on the half text (its shape is known from the read),
+    then lands on it; the rest of the save goes into the file it replaced, after the usual two-second watch,
+    and is merged whole."""
+    root = copy_example(tmp_path)
+    note = root / WORKING_MEMORY
+    acknowledged: list[str] = []
+    with ProjectMemory(root) as memory:
+        memory.read_text(WORKING_MEMORY)
+        data = _with_editor_line(note.read_bytes(), "- 停顿后保存的一行 STALLED")
+        at = data.index(STALL_CUTS["in the middle of a line"].encode()) + 2  # after the line's "**"
+
+        def write() -> None:
+            try:
+                memory.append_insight("洞察T", "- 停顿时写入")
+                acknowledged.append("洞察T")
+            except ProjectMemoryError:
+                pass  # refused while the note reads half-saved: nothing to find
+
+        writer = threading.Thread(target=write)
+        fd = os.open(note, os.O_WRONLY | os.O_TRUNC)
+        try:
+            os.write(fd, data[:at])
+            writer.start()
+            time.sleep(2.5)
+            os.write(fd, data[at:])
+        finally:
+            os.close(fd)
+        writer.join(timeout=30)
+        time.sleep(SETTLE)
+    final = note.read_text(encoding="utf-8")
+    assert _sections(final) == _sections(data.decode("utf-8")) and final.count("**最后更新**") == 1
+    assert final.count("- 停顿后保存的一行 STALLED\n") == 1
+    assert final.count("### 洞察T\n") == len(acknowledged) == 1, acknowledged  # it waited, then landed
 
 
 @pytest.mark.slow

@@ -116,15 +116,25 @@ def _scan(text: str, lo: int, hi: int) -> tuple[list[Head], list[Span], int | No
 
 
 def _footer(tokens: list[Any], offset: Callable[[int], int]) -> int | None:
-    """Where the document footer starts: a last top-level thematic break followed only by a paragraph of
-    bold `**key**: value` lines; None when the text does not end so."""
-    last = tokens[-4:]
-    if [t.type for t in last] != ["hr", "paragraph_open", "inline", "paragraph_close"] or last[0].level != 0:
+    """Where the document footer starts: a last top-level thematic break after the last heading, followed by a
+    paragraph opening with bold `**key**: value` lines; None when the text does not end so. What the person
+    added after those lines (`echo … >>` appends below the footer) is part of it, not of the last section: a
+    section update must not take it away."""
+    for at in range(len(tokens) - 1, -1, -1):
+        token = tokens[at]
+        if token.type == "heading_open":
+            return None
+        if token.type == "hr" and token.level == 0:
+            break
+    else:
         return None
-    lines = [line for line in last[2].content.splitlines() if line.strip()]
-    if not lines or not all(_FOOTER_LINE.match(line) for line in lines) or not last[0].map:
+    following = tokens[at + 1 : at + 4]
+    if [t.type for t in following] != ["paragraph_open", "inline", "paragraph_close"] or not token.map:
         return None
-    return offset(last[0].map[0])
+    lines = [line for line in following[1].content.splitlines() if line.strip()]
+    if not lines or not _FOOTER_LINE.match(lines[0]):
+        return None
+    return offset(token.map[0])
 
 
 def _reparse(old: Outline, text: str, body_offset: int) -> Outline | None:

@@ -92,6 +92,22 @@ def test_a_footer_like_block_in_the_sections_own_text_stays_as_written_and_the_r
     assert FOOTER.search(text) is not None
 
 
+def test_lines_appended_below_the_footer_survive_an_update_of_the_last_section(tmp_path: Path) -> None:
+    """`echo 备注 >> AI助手工作记忆.md` puts a line below the footer. The footer then no longer ended the file,
+    the last section ran to the end, and updating it took away the footer and the person's line."""
+    root = copy_example(tmp_path)
+    with open(root / WORKING_MEMORY, "a", encoding="utf-8") as shell:
+        shell.write("我在文件末尾追加的备注 APPENDED\n")
+    with _memory(root) as memory:
+        page = memory.read_page(NEXT_STEPS)
+        assert "APPENDED" not in page.text and "**最后更新**" not in page.text, "the section stops at the footer"
+        memory.update_section(NEXT_STEPS, "### 本周\n- 读FlashAttention论文", page.version)
+    text = _text(root)
+    assert text.endswith("**版本**: v1.0\n我在文件末尾追加的备注 APPENDED\n"), text[-200:]
+    assert text.count("**最后更新**") == 1 and f"**最后更新**: {TODAY.isoformat()}" in text
+    assert text.index("- 读FlashAttention论文") < text.index("\n---\n")
+
+
 def test_a_working_memory_without_a_footer_gets_no_date_written_anywhere(tmp_path: Path) -> None:
     root = copy_example(tmp_path)
     note = root / WORKING_MEMORY

@@ -17,6 +17,7 @@ from memory_schema.notes import lecture_folder, part_file, phase_folder
 from memory_schema.progress import parse_progress
 from memory_schema.validation import MAX_NOTE_CHARS, check_body
 from memory_schema.working_memory import parse_working_memory, set_updated
+from server.afterwrite import MERGE_TOOL
 from server.handles import parse_handle
 from server.journal import FileChange, WriteRecord, digest, write_group
 from server.outcomes import WriteResult
@@ -134,10 +135,13 @@ def history(memory: ProjectMemory, path: str | None, limit: int) -> list[WriteRe
     return list(reversed(records))[:limit]
 
 
-def undo(memory: ProjectMemory, write_id: str | None) -> WriteResult:
-    """Restore what a write replaced (default: the newest write not yet undone and not itself an undo)."""
-    records = memory.store.journal.writes()
-    target = _target(records, write_id)
+def undo(memory: ProjectMemory, write_id: str | None, *, own: bool = False) -> WriteResult:
+    """Restore what a write replaced (default: the newest write not yet undone, not itself an undo and not a
+    merge of someone's save; with `own`, the newest of this process's writes: a session's model takes back
+    its own write, never another session's or the person's)."""
+    journal = memory.store.journal
+    records = journal.writes()
+    target = _target(records, write_id, journal.writer if own else None)
     changes = _net_changes(target)
     for change in changes:  # every file must still hold what the write left, before any is restored
         current = memory.read_optional(change.path)
@@ -148,16 +152,27 @@ def undo(memory: ProjectMemory, write_id: str | None) -> WriteResult:
                 f"{change.path} changed after write {target.id} ({state}); nothing was undone. Compare the "
                 f"versions with `project-memory history --show {target.id}` and edit the file by hand."
             )
-    journal = memory.store.journal
+    done_paths: list[str] = []
     with write_group("undo", undoes=target.id) as undo_id:
         for change in reversed(changes):
             new_version = memory.store.version_of(journal.object(change.new).decode("utf-8")) if change.new else None
-            if change.old is None:
-                assert new_version is not None
-                memory.store.remove(change.path, new_version)
-            else:
-                old_text = journal.object(change.old).decode("utf-8")
-                memory.store.write(change.path, old_text, expected_version=new_version, create=new_version is None)
+            try:
+                if change.old is None:
+                    assert new_version is not None
+                    memory.store.remove(change.path, new_version)
+                else:
+                    old_text = journal.object(change.old).decode("utf-8")
+                    memory.store.write(change.path, old_text, expected_version=new_version, create=new_version is None)
+            except ProjectMemoryError as err:
+                if not done_paths:
+                    raise
+                memory.indexed(*done_paths)
+                raise ProjectMemoryError(
+                    f"the undo of {target.id} is partial: {', '.join(done_paths)} restored, but {change.path} "
+                    f"changed meanwhile ({err}). Take the partial undo back with undo_last_write(write_id="
+                    f"'{undo_id}'), or finish by hand (`project-memory history --show {target.id}`)."
+                ) from err
+            done_paths.append(change.path)
     memory.indexed(*(change.path for change in changes))
     restored = [change.path for change in changes if change.old is not None]
     removed = [change.path for change in changes if change.old is None]  # the write had created them
@@ -168,13 +183,24 @@ def undo(memory: ProjectMemory, write_id: str | None) -> WriteResult:
                        message=f"undid write {target.id} ({target.tool}): {'; '.join(done)}", write_id=undo_id)
 
 
-def _target(records: list[WriteRecord], write_id: str | None) -> WriteRecord:
+UNDONE_BY_DEFAULT_NEVER = frozenset({"undo", MERGE_TOOL})  # an undo is undone by its id; a merge is the person's
+
+
+def _target(records: list[WriteRecord], write_id: str | None, writer: str | None = None) -> WriteRecord:
     if write_id:
         found = next((r for r in records if r.id == write_id.strip()), None)
         if found is None:
             raise InvalidInput(f"no write {write_id!r} in the journal; `project-memory history` lists them.")
     else:
-        found = next((r for r in reversed(records) if r.kind == "write" and r.tool != "undo" and not r.undone_by), None)
+        candidates = [r for r in reversed(records) if r.kind == "write" and r.tool not in UNDONE_BY_DEFAULT_NEVER
+                      and not r.undone_by]
+        found = next((r for r in candidates if writer is None or r.writer == writer), None)
+        if found is None and writer is not None and candidates:
+            recent = "; ".join(f"{r.id} {r.tool} {', '.join(dict.fromkeys(c.path for c in r.files))}"
+                               for r in candidates[:3])
+            raise InvalidInput(
+                "this session has made no write to undo; another session's or server's writes are taken back "
+                f"only by their id. The newest: {recent}. Pass write_id to take one back.")
         if found is None:
             raise InvalidInput("there is no write to undo in the journal.")
     if found.kind != "write":

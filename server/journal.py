@@ -52,6 +52,7 @@ class WriteRecord(BaseModel):
     undoes: str | None = None
     undone_by: str | None = None
     kind: str = "write"  # "unmerged": an editor's save kept here because it could not be merged; never undone
+    writer: str | None = None  # which server process (journal) made it; None in logs older than this field
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class Journal:
         self._lineage_lock = threading.Lock()
         self._holding = threading.local()
         self._lineage: tuple[int, dict[str, list[tuple[str | None, str]]]] = (-1, {})
+        # Names this process's writes, so a session undoes its own last write, never another server's.
+        self.writer = f"{os.getpid()}-{secrets.token_hex(4)}"
 
     @property
     def _folder(self) -> Path:
@@ -134,6 +137,7 @@ class Journal:
             "new": digest(new) if new is not None else None,
             "old_size": len(old) if old is not None else None,
             "new_size": len(new) if new is not None else None,
+            "writer": self.writer,
         }
         if group.undoes:
             line["undoes"] = group.undoes
@@ -213,7 +217,7 @@ class Journal:
                 if record is None:
                     record = records[entry["write"]] = WriteRecord(
                         id=entry["write"], time=datetime.fromisoformat(entry["time"]), tool=entry["tool"], files=[],
-                        undoes=entry.get("undoes"), kind=entry.get("kind", "write"),
+                        undoes=entry.get("undoes"), kind=entry.get("kind", "write"), writer=entry.get("writer"),
                     )
                 record.files.append(change)
             except (ValueError, KeyError, TypeError):

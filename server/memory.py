@@ -293,8 +293,8 @@ class ProjectMemory:
     def history(self, path: str | None = None, limit: int = 20) -> list[WriteRecord]:
         return editing.history(self, path, limit)
 
-    def undo(self, write_id: str | None = None) -> WriteResult:
-        return editing.undo(self, write_id)
+    def undo(self, write_id: str | None = None, *, own: bool = False) -> WriteResult:
+        return editing.undo(self, write_id, own=own)
 
 
 __all__ = ["DiscussionList", "Page", "ProjectMemory", "WriteResult"]

@@ -224,8 +224,8 @@ def register(server: MCPServer[None], memory: ProjectMemory) -> None:
     def undo_last_write(
         write_id: Annotated[str | None, Field(description="default: the last")] = None,
     ) -> Written:
-        """Take back a write, if its files are unchanged since."""
-        return _written(memory.undo(write_id))
+        """Take back a write, if its files are unchanged since (default: this session's last)."""
+        return _written(memory.undo(write_id, own=not write_id))
 
 
 def _written(result: WriteResult) -> CallToolResult:

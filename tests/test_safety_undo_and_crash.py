@@ -172,14 +172,82 @@ def test_undo_is_refused_when_the_person_edited_the_file_since_and_says_how_to_c
         written = memory.append_insight("FlashAttention的IO视角", "- 瓶颈是HBM带宽")
     edited = note.read_bytes() + "\n- 我自己加的一行\n".encode()
     note.write_bytes(edited)
-    [(is_error, text, _)] = call_tools(root, ("undo_last_write", {}))
+    [(is_error, text, _)] = call_tools(root, ("undo_last_write", {"write_id": written.write_id}))
     assert is_error
     assert WORKING_MEMORY in text and "nothing was undone" in text
     assert f"project-memory history --show {written.write_id}" in text
     assert note.read_bytes() == edited
+    # A new session has made no write: it names the newest, to be undone only by its id.
+    [(is_error, text, _)] = call_tools(root, ("undo_last_write", {}))
+    assert is_error and "this session has made no write to undo" in text and written.write_id in text, text
+    assert note.read_bytes() == edited
     undone = CliRunner().invoke(main, ["undo", "--root", str(root)])
     assert undone.exit_code == 2 and "history --show" in undone.output
     assert note.read_bytes() == edited
+
+
+def test_a_session_undoes_its_own_last_write_never_another_servers(tmp_path: Path) -> None:
+    """Two servers on one memory (two Claude sessions): each one's undo_last_write takes back its own newest
+    write. One that wrote nothing names the others' writes, to be undone only by their id, and changes nothing."""
+    root = copy_example(tmp_path)
+    note = root / WORKING_MEMORY
+    with ProjectMemory(root) as first, ProjectMemory(root) as second, ProjectMemory(root) as idle:
+        first.append_insight("第一个会话的洞察", "- 甲")
+        theirs = second.add_research_todo("第二个会话的研究方向")
+        undone = first.undo(own=True)
+        assert "### 第一个会话的洞察" not in note.read_text(encoding="utf-8"), undone.message
+        assert "第二个会话的研究方向" in (root / "深度探索TODO.md").read_text(encoding="utf-8")
+        before = note.read_bytes()
+        with pytest.raises(ProjectMemoryError, match="this session has made no write to undo") as refused:
+            idle.undo(own=True)
+        assert theirs.write_id in str(refused.value) and note.read_bytes() == before
+
+
+def test_undo_never_takes_back_the_merge_of_the_persons_save_by_default(tmp_path: Path) -> None:
+    """The newest write in the journal is the watch's merge of an editor's save: undoing it would remove the
+    person's text. The model's own write before it is the one meant; its file changed since, so nothing is
+    undone, and the person's line stays."""
+    from server.afterwrite import MERGE_TOOL
+    from server.journal import write_group
+
+    root = copy_example(tmp_path)
+    note = root / WORKING_MEMORY
+    with ProjectMemory(root) as memory:
+        written = memory.append_insight("模型的洞察", "- 甲")
+        with write_group(MERGE_TOOL):
+            memory.store.edit(WORKING_MEMORY, lambda text: text + "- 编辑器里的一行\n", redo=False)
+        with pytest.raises(ProjectMemoryError, match=f"changed after write {written.write_id}"):
+            memory.undo(own=True)
+        with pytest.raises(ProjectMemoryError, match=f"changed after write {written.write_id}"):
+            memory.undo()
+    assert "- 编辑器里的一行\n" in note.read_text(encoding="utf-8")
+
+
+def test_an_undo_interrupted_between_two_files_says_it_is_partial_and_can_be_taken_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = copy_example(tmp_path)
+    with ProjectMemory(root) as memory:
+        recorded = memory.record_discussion("部分撤销", DiscussionParts(**PARTS))
+        before = snapshot_tree(root)
+        real_write, real_remove = memory.store.write, memory.store.remove
+        calls: list[str] = []
+
+        def changed_meanwhile(path: str, *args: Any, **kwargs: Any) -> Any:
+            calls.append(path)
+            if len(calls) == 2:
+                raise ProjectMemoryError(f"{path} changed since you read it")
+            return (real_write if args else real_remove)(path, *args, **kwargs)
+
+        monkeypatch.setattr(memory.store, "write", changed_meanwhile)
+        monkeypatch.setattr(memory.store, "remove", lambda path, version: changed_meanwhile(path, version=version))
+        with pytest.raises(ProjectMemoryError, match="is partial") as partial:
+            memory.undo(recorded.write_id)
+        monkeypatch.undo()
+        partial_id = re.search(r"write_id='([^']+)'", str(partial.value))
+        assert partial_id is not None, partial.value
+        memory.undo(partial_id.group(1))
+    assert snapshot_tree(root) == before
 
 
 def test_undo_of_a_two_file_write_restores_neither_file_when_one_changed_since(tmp_path: Path) -> None:

@@ -28,6 +28,11 @@ def update_progress(memory: ProjectMemory, lecture: str | int, status: str | Non
     number = lecture_number(lecture)
     state = status_from_word(status) if status else None
     note_text = check_body(note, "note") if note else None
+    if note_text is not None and ("\n" in note_text or "\r" in note_text):
+        # The note is one line of the log: a second line would stand on its own, and a table row there is read
+        # as a lecture of the progress table.
+        raise InvalidInput("note must be one line (it is logged as one list item); record longer text with "
+                           "append_insight or record_discussion.")
     if state is None and note_text is None:
         raise InvalidInput("give a status (done, in_progress or not_started), a note for the log, or both.")
     today = memory.today().isoformat()

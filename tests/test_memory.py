@@ -227,6 +227,18 @@ def test_update_progress_keeps_the_table_the_summary_and_the_working_memory_cons
     assert working.progress is not None and (working.progress.done, working.progress.percent) == (3, 17.6)
 
 
+def test_a_progress_note_of_several_lines_is_refused_and_can_inject_no_table_row(memory: ProjectMemory) -> None:
+    """A second line of a note stood on its own: a table row there became Lecture 09, done, of 19 lectures."""
+    before = snapshot_tree(memory.root)
+    injected = "读完\n| Lecture 09 | Scaling Laws | ✅ 已完成 | 2025-11-10 |"
+    with pytest.raises(InvalidInput, match="note must be one line"):
+        memory.update_progress("Lecture 03", "done", note=injected)
+    assert snapshot_tree(memory.root) == before
+    memory.update_progress("Lecture 03", note="读完 | 还剩作业")  # one line, a bar in it: a log item, no row
+    progress = parse_progress(memory.read_text("学习进度.md").text)
+    assert len(progress.lectures) == 17 and progress.done == 2
+
+
 def test_update_progress_refuses_an_unknown_status_or_lecture(memory: ProjectMemory) -> None:
     with pytest.raises(InvalidInput, match="status"):
         memory.update_progress("3", "finished-ish")

@@ -16,10 +16,13 @@ class InvalidInput(ProjectMemoryError):
 class PathOutsideMemory(InvalidInput):
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
-        super().__init__(
-            f"{path!r} is not a path inside the memory root ({reason}); use a path relative to the root, "
-            "as list_discussions and search_discussions give them (深度讨论/<topic>深度讨论.md)."
-        )
+        # A link or a folder on disk is the reason, not the path the caller wrote: say what to change on disk.
+        on_disk = "symlink" in reason or "not a folder" in reason
+        advice = ("the memory never follows a link out of its root or into a hidden name: put the file or folder "
+                  "itself there (doctor lists such links)." if on_disk else
+                  "use a path relative to the root, as list_discussions and search_discussions give them "
+                  "(深度讨论/<topic>深度讨论.md).")
+        super().__init__(f"{path!r} is not a path inside the memory root ({reason}); {advice}")
 
 
 class DocumentNotFound(ProjectMemoryError):

@@ -219,6 +219,7 @@ def test_a_discussion_folder_that_is_a_symlink_to_elsewhere_is_refused_and_elsew
     is_error, text = call_tool(root, "record_discussion", {"topic": "FlashAttention", **PARTS})
     assert is_error
     assert "not a path inside the memory root" in text and "FlashAttention" in text
+    assert "never follows a link" in text and "use a path relative" not in text, "the model gave no path"
     assert list(outside.iterdir()) == []
 
 
@@ -230,7 +231,7 @@ def test_a_note_that_is_a_symlink_to_a_file_elsewhere_is_never_written_through(t
     (root / "深度探索TODO.md").unlink()
     (root / "深度探索TODO.md").symlink_to(target)
     is_error, text = call_tool(root, "add_research_todo", {"item": "比较GQA与MQA"})
-    assert is_error and "memory root" in text
+    assert is_error and "memory root" in text and "never follows a link" in text, text
     assert target.read_bytes() == before
 
 

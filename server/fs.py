@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import re
 import secrets
 import stat
 import sys
@@ -37,6 +38,8 @@ _BINARY = getattr(os, "O_BINARY", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 TEMP_PREFIX = ".pm-"
 TEMP_SUFFIX = ".tmp"
+_TEMP_NAME = re.compile(r"\.pm-[0-9a-f]{1,8}-[0-9a-f]{8}\.tmp")  # as `write_temp` names them
+STALE_TEMP_SECONDS = 600  # a write keeps its temp file for a moment: one this old was left by a killed process
 
 
 class NotAFolder(OSError):
@@ -233,6 +236,19 @@ class Folder:
                 os.unlink(name, dir_fd=self._fd)
             else:
                 os.unlink(self.path / name)
+
+    def remove_stale_temps(self, now: float) -> None:
+        """Remove the temp files a killed process left here (`write_temp`'s names, regular files older than
+        STALE_TEMP_SECONDS): a sync client would carry them everywhere. Nothing else is touched; a failure is
+        ignored (a temp left is a copy of a note, never the note)."""
+        with contextlib.suppress(OSError):
+            names = os.listdir(self._fd) if self._fd is not None else os.listdir(self.path)
+            for name in names:
+                if not _TEMP_NAME.fullmatch(name):
+                    continue
+                info = self.stat(name)
+                if info is not None and stat.S_ISREG(info.st_mode) and now - info.st_mtime > STALE_TEMP_SECONDS:
+                    self.unlink(name)
 
     def sync(self) -> None:
         """Make renames in this folder durable; a failure is ignored (the rename happened either way)."""

@@ -427,6 +427,7 @@ class NoteStore:
                     folder.unlink(temp)  # what the temp name holds now: the old bytes, ours after a give-back, or none
                 folder.sync()
                 self.journal.append(rel, current.data if current is not None else None, data)
+            folder.remove_stale_temps(time.time())
             key = _stat_key(new_info)
             with self._written_lock:
                 self._written["/".join(inner)] = key

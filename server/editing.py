@@ -11,7 +11,7 @@ import difflib
 from typing import TYPE_CHECKING
 
 from memory_schema.errors import InvalidInput, ProjectMemoryError
-from memory_schema.lectures import lecture_number, parse_lecture
+from memory_schema.lectures import lecture_label, lecture_number, parse_lecture
 from memory_schema.markdown import normalize_heading, parse_markdown, replace_section_body
 from memory_schema.notes import lecture_folder, part_file, phase_folder
 from memory_schema.progress import parse_progress
@@ -66,6 +66,13 @@ def _lecture_dir(memory: ProjectMemory, number: int) -> str:
     plan = memory.plan()
     phase = plan.phase_of(number) if plan else None
     planned = plan.lecture(number) if plan else None
+    progress = memory.progress()
+    tracked = sorted(lecture.number for lecture in progress.lectures) if progress else []
+    if planned is None and tracked and number not in tracked:
+        # A slip (99 for 9) would make a folder no lecture needs; the progress table says which lectures exist.
+        raise InvalidInput(f"neither the plan nor {memory.layout.progress} has {lecture_label(number)} (they have "
+                           f"{lecture_label(tracked[0])} to {lecture_label(tracked[-1])}); check the number, or add "
+                           f"its row to {memory.layout.progress} first.")
     phase_dir = phase_folder(phase.number, phase.name) if phase else "00-未分阶段"
     return f"{notes}/{phase_dir}/{lecture_folder(number, planned.title if planned else '')}"
 

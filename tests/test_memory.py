@@ -261,6 +261,16 @@ def test_save_lecture_note_files_a_new_lecture_under_its_phase(memory: ProjectMe
     assert result.path == "学习笔记/01-基础建立/03-Lecture03-TransformerArchitecture/01-理论概念.md"
 
 
+def test_save_lecture_note_refuses_a_lecture_neither_the_plan_nor_the_progress_table_has(
+    memory: ProjectMemory,
+) -> None:
+    """update_progress refused Lecture 99 while save_lecture_note made 学习笔记/00-未分阶段/99-Lecture99/."""
+    before = snapshot_tree(memory.root)
+    with pytest.raises(InvalidInput, match="Lecture 01 to Lecture 17"):
+        memory.save_lecture_note(99, "理论概念", "# 笔误\n\n本想写第9讲。")
+    assert snapshot_tree(memory.root) == before
+
+
 def test_a_section_update_that_takes_away_what_the_tools_read_says_so_and_can_be_undone(
     memory: ProjectMemory,
 ) -> None:

@@ -1,5 +1,7 @@
 """`doctor`: check a memory root's layout and every document, and say what is wrong, with file and line."""
 
+import re
+
 from pydantic import BaseModel
 
 from memory_schema.discussion import PART_ORDER, parse_discussion
@@ -66,6 +68,8 @@ def run_doctor(memory: ProjectMemory) -> DoctorReport:
                                     message=document.frontmatter_problem))
         if layout.kind_of(path) is DocumentKind.DISCUSSION:
             problems += _check_discussion(path, texts[path])
+    problems += [Problem(path=path, line=None, severity="warning", message=CONFLICT_COPY_ADVICE)
+                 for path in paths if _CONFLICT_COPY.search(path.rsplit("/", 1)[-1])]
     problems += _check_consistency(memory, texts)
     problems += [Problem(path=link, line=None, severity="warning",
                          message=_unfollowed(link, target, (memory.root / link).exists()))
@@ -86,6 +90,12 @@ def run_doctor(memory: ProjectMemory) -> DoctorReport:
                                         "folder); remove it with 'project-memory clean-legacy --yes'"))
     return DoctorReport(root=str(memory.root), preset=layout.preset, documents=len(paths),
                         index_state=status.state, index_location=status.location, problems=problems)
+
+
+# Dropbox and Nextcloud name a conflict copy "… (… conflicted copy …).md", Syncthing "….sync-conflict-….md".
+_CONFLICT_COPY = re.compile(r"conflicted copy|\.sync-conflict-", re.IGNORECASE)
+CONFLICT_COPY_ADVICE = ("a sync client's conflict copy: compare it with the note it copies, bring what it adds into "
+                        "that note by hand, then delete it (meanwhile it is searched and listed as a note of its own)")
 
 
 def _unfollowed(link: str, target: str, leads_somewhere: bool) -> str:

@@ -61,6 +61,19 @@ def test_doctor_names_each_link_whose_notes_are_not_read(tmp_path: Path) -> None
     assert code == 1  # any problem, warnings included
 
 
+def test_doctor_names_a_sync_clients_conflict_copies(tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    text = (root / "AI助手工作记忆.md").read_text(encoding="utf-8")
+    copies = ["AI助手工作记忆 (Lin's conflicted copy 2026-12-05).md",
+              "深度讨论/量化技术深度解析.sync-conflict-20261205-101010-ABCDEFG.md"]
+    for name in copies:
+        (root / name).write_text(text, encoding="utf-8")
+    code, out, _ = run("doctor", "--root", str(root), "--json")
+    warned = {problem["path"]: problem["message"] for problem in json.loads(out)["problems"]}
+    assert code == 1 and all("conflict copy" in warned[name] for name in copies), warned
+    assert not any("conflict" in message for path, message in warned.items() if path not in copies)
+
+
 def test_search_json_lists_hits_with_paths_relative_to_the_root(tmp_path: Path) -> None:
     root = copy_example(tmp_path)
     code, out, _ = run("search", "KV缓存", "--root", str(root), "--json", "--limit", "3")

@@ -29,9 +29,10 @@ _CLOSING_HASHES = re.compile(r"(?:^|\s)#+$")
 
 @functools.lru_cache(maxsize=8192)
 def normalize_heading(text: str) -> str:
-    """The heading as a person would name it: no emoji, no bold/code markup, single spaces."""
+    """The heading as a person would name it: no emoji, no bold/code markup, single spaces, composed (NFC: a
+    title typed on one system matches the same title written decomposed on another)."""
     kept = []
-    for char in _MARKUP.sub("", text):
+    for char in _MARKUP.sub("", unicodedata.normalize("NFC", text)):
         category = unicodedata.category(char)
         if category in ("So", "Sk", "Cf", "Cs", "Co") or 0xFE00 <= ord(char) <= 0xFE0F:
             continue

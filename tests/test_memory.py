@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from memory_schema.discussion import DiscussionParts, parse_discussion
-from memory_schema.errors import DocumentChanged, InvalidInput, SectionNotFound
+from memory_schema.errors import DocumentChanged, InvalidInput, ProjectMemoryError, SectionNotFound
 from memory_schema.progress import LectureStatus, parse_progress
 from memory_schema.working_memory import parse_working_memory
 from server.memory import ProjectMemory
@@ -259,6 +259,20 @@ def test_research_todos_are_added_once_and_completed(memory: ProjectMemory) -> N
 def test_save_lecture_note_files_a_new_lecture_under_its_phase(memory: ProjectMemory) -> None:
     result = memory.save_lecture_note("3", "理论概念", "# Transformer\n\n自注意力与前馈层。")
     assert result.path == "学习笔记/01-基础建立/03-Lecture03-TransformerArchitecture/01-理论概念.md"
+
+
+def test_an_insight_title_differing_only_in_unicode_composition_is_the_same_insight(memory: ProjectMemory) -> None:
+    """Café written composed and decomposed looks the same: it is one insight, not two identical headings."""
+    import unicodedata
+
+    composed, decomposed = "Café式的缓存", unicodedata.normalize("NFD", "Café式的缓存")
+    memory.append_insight(composed, "- 一")
+    again = memory.append_insight(decomposed, "- 一")
+    assert not again.changed, again.message
+    with pytest.raises(ProjectMemoryError, match="already"):
+        memory.append_insight(decomposed, "- 另一个正文")
+    text = memory.read_text(WM).text
+    assert text.count("### Café式的缓存") + text.count(f"### {decomposed}") == 1
 
 
 def test_save_lecture_note_refuses_a_lecture_neither_the_plan_nor_the_progress_table_has(

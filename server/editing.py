@@ -19,7 +19,7 @@ from memory_schema.validation import MAX_NOTE_CHARS, check_body
 from memory_schema.working_memory import parse_working_memory, set_updated
 from server.afterwrite import MERGE_TOOL
 from server.handles import parse_handle
-from server.journal import FileChange, WriteRecord, digest, write_group
+from server.journal import FileChange, WriteRecord, digest, in_progress, write_group
 from server.outcomes import WriteResult
 from server.paths import normalize_relpath
 
@@ -212,6 +212,8 @@ def _target(records: list[WriteRecord], write_id: str | None, writer: str | None
             raise InvalidInput("there is no write to undo in the journal.")
     if found.kind != "write":
         raise InvalidInput(f"{found.id} is an editor's save kept for reference, not a write that can be undone.")
+    if in_progress(found.id):
+        raise InvalidInput(f"write {found.id} ({found.tool}) is still being made; undo it once it has answered.")
     if found.undone_by:
         raise InvalidInput(f"write {found.id} was already undone by {found.undone_by}.")
     return found

@@ -63,6 +63,14 @@ class _Group:
 
 
 _current: contextvars.ContextVar[_Group | None] = contextvars.ContextVar("project_memory_write", default=None)
+_in_progress: set[str] = set()  # this process's writes not finished yet: an undo must not take back half of one
+_in_progress_lock = threading.Lock()
+
+
+def in_progress(write_id: str) -> bool:
+    """Whether this process is still making the write `write_id` (a file of it may be written, another not)."""
+    with _in_progress_lock:
+        return write_id in _in_progress
 
 
 def digest(data: bytes) -> str:
@@ -82,10 +90,15 @@ def write_group(tool: str, undoes: str | None = None) -> Iterator[str]:
     if group is not None:  # a use case calling another: the outer one names the write
         yield group.id
         return
-    token = _current.set(_Group(new_write_id(), tool, undoes))
+    group = _Group(new_write_id(), tool, undoes)
+    token = _current.set(group)
+    with _in_progress_lock:
+        _in_progress.add(group.id)
     try:
-        yield _current.get().id  # type: ignore[union-attr]
+        yield group.id
     finally:
+        with _in_progress_lock:
+            _in_progress.discard(group.id)
         _current.reset(token)
 
 

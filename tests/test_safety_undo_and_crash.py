@@ -219,6 +219,36 @@ def test_a_session_undoes_its_own_last_write_never_another_servers(tmp_path: Pat
         assert theirs.write_id in str(refused.value) and note.read_bytes() == before
 
 
+def test_an_undo_while_the_sessions_last_write_is_half_made_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client's calls run at once: an undo between a record's discussion file and its listing removed the
+    file, and the listing came after it, naming a discussion that is not there."""
+    import threading
+
+    root = copy_example(tmp_path)
+    with ProjectMemory(root) as memory:
+        real_edit = memory.store.edit
+        between, release = threading.Event(), threading.Event()
+
+        def edit(path: str, *args: Any, **kwargs: Any) -> Any:
+            if path == WORKING_MEMORY and not between.is_set():
+                between.set()
+                release.wait(10)  # the discussion file is written, its listing not yet
+            return real_edit(path, *args, **kwargs)
+
+        monkeypatch.setattr(memory.store, "edit", edit)
+        recording = threading.Thread(target=memory.record_discussion, args=("半途", DiscussionParts(**PARTS)))
+        recording.start()
+        assert between.wait(10)
+        with pytest.raises(ProjectMemoryError, match="still being made"):
+            memory.undo(own=True)
+        release.set()
+        recording.join(10)
+    assert (root / "深度讨论" / "半途深度讨论.md").exists()
+    assert "半途深度讨论.md" in (root / WORKING_MEMORY).read_text(encoding="utf-8")
+
+
 def test_undo_never_takes_back_the_merge_of_the_persons_save_by_default(tmp_path: Path) -> None:
     """The newest write in the journal is the watch's merge of an editor's save: undoing it would remove the
     person's text. The model's own write before it is the one meant; its file changed since, so nothing is

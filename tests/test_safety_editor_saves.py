@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from test_safety_editor_races import ANCHOR, SEED, SETTLE, WORKING_MEMORY, problems, race_in_process
@@ -205,6 +206,13 @@ def test_a_save_that_stalls_midway_never_leaves_the_note_torn(
         assert f"### {title}\n" not in final
 
 
+def _rewrite(handle: BinaryIO, data: bytes) -> None:
+    """Save through a descriptor already open (an editor's in-place save): from the start, then cut the rest."""
+    handle.seek(0)
+    handle.write(data)
+    handle.truncate()
+
+
 def _orphaned(handle: int) -> bool:
     return os.fstat(handle).st_nlink == 0
 
@@ -226,17 +234,13 @@ def test_a_save_merged_back_stays_when_the_editor_saves_again_over_the_text_it_r
         with open(note, "r+b") as first:
             before = first.read()
             memory.append_insight("洞察A", "- 甲")
-            first.seek(0)
-            first.write(_with_editor_line(before, "- 先保存的一行 LINE-A"))
-            first.truncate()
+            _rewrite(first, _with_editor_line(before, "- 先保存的一行 LINE-A"))
         with open(note, "r+b") as second:
             reopened = second.read()
             deadline = time.monotonic() + AFTER_WRITE_SECONDS
             while not _orphaned(second.fileno()) and time.monotonic() < deadline:
                 time.sleep(0.01)  # the watch merges LINE_A into the note, replacing the file `second` holds
-            second.seek(0)
-            second.write(_with_editor_line(reopened, "- 后保存的一行 LINE-B"))
-            second.truncate()
+            _rewrite(second, _with_editor_line(reopened, "- 后保存的一行 LINE-B"))
         time.sleep(SETTLE)
     final = note.read_text(encoding="utf-8")
     assert final.count("- 先保存的一行 LINE-A\n") == 1, "the first save, merged back, was lost"
@@ -257,9 +261,7 @@ def test_a_late_in_place_save_merged_keeps_what_the_person_appended_between_two_
             with open(note, "ab") as shell:
                 shell.write("- 追加的一行 LINE-B\n".encode())
             memory.append_insight("洞察2", "- 二")
-            editor.seek(0)
-            editor.write(_with_editor_line(before, "- 编辑器的一行 LINE-A"))
-            editor.truncate()
+            _rewrite(editor, _with_editor_line(before, "- 编辑器的一行 LINE-A"))
         time.sleep(SETTLE)
     final = note.read_text(encoding="utf-8")
     for line in ("- 编辑器的一行 LINE-A\n", "- 追加的一行 LINE-B\n", "### 洞察1\n", "### 洞察2\n"):

@@ -114,37 +114,40 @@ def record_discussion(
     label = optional_lecture_label(lecture)
     line = check_title(summary, "summary") if summary else one_line_summary(checked.question)
     today = memory.today()
-    existing, known = find_discussion(memory, topic)
-    path = existing or memory.layout.discussion_path(topic)
-    outcome = "unchanged"
+    # Two sessions recording one topic at once (RoPE and rope, full- and half-width) would each find no file
+    # and make its own: the topic is found and its file written under one lock.
+    with memory.store.name_lock(f"discussion {topic_key(topic)}"):
+        existing, known = find_discussion(memory, topic)
+        path = existing or memory.layout.discussion_path(topic)
+        outcome = "unchanged"
 
-    def change(text: str) -> str:
-        nonlocal outcome
-        if not text.strip():
-            outcome = "created"
-            return render_discussion(topic, checked, lecture=label, tags=tag_list, today=today,
-                                     language=memory.language, summary=line if summary else None)
-        if has_round(text, checked):
-            outcome = "unchanged"
-            return text
-        outcome = "appended"
-        rounds = parse_discussion(path, text).rounds
-        separator = "" if text.endswith(("\n", "\r")) else "\n"
-        return text + separator + "\n" + render_round(rounds + 1, checked, today, memory.language) + "\n"
+        def change(text: str) -> str:
+            nonlocal outcome
+            if not text.strip():
+                outcome = "created"
+                return render_discussion(topic, checked, lecture=label, tags=tag_list, today=today,
+                                         language=memory.language, summary=line if summary else None)
+            if has_round(text, checked):
+                outcome = "unchanged"
+                return text
+            outcome = "appended"
+            rounds = parse_discussion(path, text).rounds
+            separator = "" if text.endswith(("\n", "\r")) else "\n"
+            return text + separator + "\n" + render_round(rounds + 1, checked, today, memory.language) + "\n"
 
-    listed_now = False
+        listed_now = False
 
-    def listed(text: str) -> str:
-        # Also on a retry whose five parts are recorded already: the listing may be what failed the first time.
-        nonlocal listed_now
-        updated = _listed(text, path.removeprefix(memory.layout.discussions_dir + "/"), line, memory,
-                          today.isoformat())
-        listed_now = updated != text
-        return updated
+        def listed(text: str) -> str:
+            # Also on a retry whose five parts are recorded already: the listing may be what failed the first time.
+            nonlocal listed_now
+            updated = _listed(text, path.removeprefix(memory.layout.discussions_dir + "/"), line, memory,
+                              today.isoformat())
+            listed_now = updated != text
+            return updated
 
-    with write_group("record_discussion") as write_id:
-        snapshot = memory.store.edit(path, change, create=existing is None, redo=True)
-        lagging = _follow_up(memory, listed)
+        with write_group("record_discussion") as write_id:
+            snapshot = memory.store.edit(path, change, create=existing is None, redo=True)
+            lagging = _follow_up(memory, listed)
     if outcome == "unchanged" and listed_now:
         outcome = "listed"
     memory.indexed(path, memory.layout.working_memory)

@@ -485,6 +485,13 @@ class NoteStore:
     def note_lock(self, inner: tuple[str, ...]) -> contextlib.AbstractContextManager[None]:
         return locks.hold(self.cache.locks_dir, _lock_name(inner), LOCK_TIMEOUT_SECONDS)
 
+    def name_lock(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """A lock for a name that is not yet a note (a topic whose file is to be found or made), shared by every
+        process on this root. Taken before any note's lock, never while holding one."""
+        self.cache.ensure("locks", "journal")
+        key = hashlib.sha1(name.encode("utf-8", "surrogateescape"), usedforsecurity=False).hexdigest()
+        return locks.hold(self.cache.locks_dir, f"name-{key}.lock", LOCK_TIMEOUT_SECONDS)
+
 
 def check_version(version: str) -> str:
     """The version as the store compares it (spaces around it dropped, as a copy-paste adds them); a version

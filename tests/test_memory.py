@@ -183,6 +183,30 @@ def test_the_summary_given_is_what_list_discussions_shows(memory: ProjectMemory)
     assert "summary: 分块+在线softmax为何省显存" in memory.read_text("深度讨论/FlashAttention深度讨论.md").text
 
 
+def test_two_sessions_recording_one_topic_at_once_make_one_file(tmp_path: Path) -> None:
+    """RoPE and rope, recorded at the same moment by two servers: each found no file and made its own."""
+    import threading
+
+    root = copy_example(tmp_path / "race")
+    for attempt in range(5):
+        spellings = (f"Topic{attempt}", f"topic{attempt}")
+        with ProjectMemory(root, today=lambda: TODAY) as first, ProjectMemory(root, today=lambda: TODAY) as second:
+            start = threading.Barrier(2)
+
+            def record(memory: ProjectMemory, topic: str, start: threading.Barrier = start) -> None:
+                start.wait()
+                memory.record_discussion(topic, parts(question=f"{topic} 的问题"))
+
+            threads = [threading.Thread(target=record, args=pair)
+                       for pair in zip((first, second), spellings, strict=True)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+        made = [path.name for path in (root / "深度讨论").iterdir() if path.name.lower().startswith(f"topic{attempt}")]
+        assert len(made) == 1, made
+
+
 def test_recording_an_existing_topic_appends_a_dated_round(memory: ProjectMemory) -> None:
     first = memory.record_discussion("FlashAttention", parts())
     original = memory.read_text(first.path).text

@@ -188,7 +188,8 @@ def set_updated(text: str, today: str) -> str:
     footer = footer_span(document)
     if footer is None:
         return text
-    return replace_field(text, names(FIELDS, "updated"), today, within=footer) or text
+    # The person may have appended below the footer, code included: a field in a code block is never ours.
+    return replace_field(text, names(FIELDS, "updated"), today, within=footer, skip=document.code_spans) or text
 
 
 def set_progress(text: str, done: int, total: int, phase: str | None) -> str:

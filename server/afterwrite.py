@@ -5,12 +5,12 @@ person's bytes right after, and both are caught here for AFTER_WRITE_SECONDS:
 
 - an editor that opened the old file before the swap writes into it after (an in-place save, an `>>`
   append): those bytes land in the old file, which no longer has a name. The store handed over its
-  descriptor on that file; when the file changes, its new text is taken as the person's version. While it
-  reads as a save under way (`_under_way`) it is left for a later check, for up to SAVE_PATIENCE_SECONDS,
-  and never merged torn. When the note holds what this store's writes left since (the journal's lineage says),
-  the write's `change` and each later one are replayed on the person's text; otherwise their change is merged
-  three-way into the note as it is (see `_merge_orphan`); if neither can be done, their bytes are kept in the
-  undo journal and a warning is logged.
+  descriptor on that file; when the file changes, its new text is taken as the person's version, and kept in
+  the undo journal. While it reads as a save under way (`_under_way`) and keeps changing, it is left for a
+  later check, for up to SAVE_PATIENCE_SECONDS, and never merged torn. When the note holds what this store's
+  writes still watched left since (the journal's lineage says), the write's `change` and each later one are
+  replayed on the person's text; otherwise their change is merged three-way into the note as it is (see
+  `_merge_orphan`); if neither can be done, a warning is logged.
 - an editor saves over the new file (its save checked the file just before ours landed), or a later tool
   write is built on such a save: the note's text did not come from ours through server writes alone (the
   journal's lineage says), and `change` is re-applied to what is there. `change` is idempotent by contract,
@@ -31,9 +31,10 @@ import heapq
 import itertools
 import logging
 import os
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -50,11 +51,16 @@ logger = logging.getLogger(__name__)
 
 CHECK_AFTER = (0.01, 0.05, 0.2, 0.5, 1.0, 2.0)
 MERGE_TOOL = "merge"  # how the journal names a write that brought an editor's bytes back (see `_descends_from`)
+REAPPLY_TOOL = "reapply"  # how it names a write putting back what someone's save dropped: the model made none
+EDITOR_SAVE = "editor-save"  # how it lists the editor's bytes a merge brought in, kept as they were
 AFTER_WRITE_SECONDS = CHECK_AFTER[-1]
 # A save seen under way (the text a write read stops mid-line; an editor's text in the old file still short of
 # it) is watched this long, every SAVE_CHECK_SECONDS: a slow disk or a stalled editor finishes it late.
 SAVE_PATIENCE_SECONDS = 30.0
 SAVE_CHECK_SECONDS = 0.5
+QUIET_SECONDS = 1.0  # an old file unchanged this long holds a finished save: the person's, even if it reads short
+CLOSE_WAIT_SECONDS = 35.0  # how long closing waits for a check under way (a note's lock is waited for 30 s)
+EXTENDED_AT_MOST = 16  # writes whose old file is watched past AFTER_WRITE_SECONDS at once: each holds a descriptor
 
 
 @dataclass
@@ -74,7 +80,11 @@ class Written:
     handled: bool = False
     judged: tuple[int, int, int, int] | None = None  # the last note state `_overwritten` looked at
     merged: list[str] = field(default_factory=list)  # the versions the merges of its old file's bytes left
-    saving: bool = False  # a save into its old file was seen under way: watched up to SAVE_PATIENCE_SECONDS
+    saving: bool = False  # its old file is watched up to SAVE_PATIENCE_SECONDS: a save into it may go on
+    seen: tuple[int, int, int, int] | None = None  # the old file's state when last read
+    changed_at: float = 0.0  # when the old file was last seen changing
+    settled: bool = True  # the old file's last bytes seen are merged (or kept in the journal)
+    short: bool = False  # a text that read as a save under way was merged once quiet: the save may go on
 
 
 class AfterWrites:
@@ -88,9 +98,10 @@ class AfterWrites:
         self._closing = False
 
     def watch(self, written: Written) -> None:
-        if written.old is not None and written.old.data and not written.old.data.endswith((b"\n", b"\r")):
-            written.saving = True  # the write read a text cut mid-line: an editor's save may be under way
         with self._lock:
+            if written.old is not None and written.old.data and not written.old.data.endswith((b"\n", b"\r")) \
+                    and self._extended() < EXTENDED_AT_MOST:
+                written.saving = True  # the write read a text cut mid-line: an editor's save may be under way
             if self._closing:
                 self._finish(written)
                 return
@@ -101,12 +112,16 @@ class AfterWrites:
             self._wake.notify()
 
     def close(self) -> None:
-        """Run every pending check once, now, and release the old files."""
+        """Run every pending check once, now, and release the old files; first let a check under way finish
+        (the process may exit right after: a merge cut off would leave the person's bytes in no note)."""
         with self._lock:
             self._closing = True
             pending = [item[2] for item in self._queue]
             self._queue.clear()
             self._wake.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=CLOSE_WAIT_SECONDS)
         for written in pending:
             self._check(written)
             self._finish(written)
@@ -140,9 +155,16 @@ class AfterWrites:
         save is done or SAVE_PATIENCE_SECONDS have passed."""
         if written.step < len(CHECK_AFTER) and (not written.handled or written.old is not None):
             return written.at + CHECK_AFTER[written.step]
-        if written.saving and written.old is not None and time.monotonic() < self._deadline(written):
-            return time.monotonic() + SAVE_CHECK_SECONDS
+        now = time.monotonic()
+        if written.saving and written.old is not None and now < self._deadline(written) \
+                and (not written.settled or now - written.changed_at < QUIET_SECONDS or not written.merged
+                     or written.short):
+            return now + SAVE_CHECK_SECONDS
         return None
+
+    def _extended(self) -> int:
+        """How many watched writes may outlast AFTER_WRITE_SECONDS (under `_lock`)."""
+        return sum(1 for _, _, each in self._queue if each.saving)
 
     def _deadline(self, written: Written) -> float:
         return written.at + (SAVE_PATIENCE_SECONDS if written.saving else AFTER_WRITE_SECONDS)
@@ -156,8 +178,9 @@ class AfterWrites:
         try:
             if written.old is not None and not same_stat(os.fstat(written.old.fd), written.old.info):
                 self._merge_orphan(written)
-            elif not written.handled and written.change is not None and self._changed_since(written):
-                self._reapply_if_lost(written)
+            elif not written.handled and written.change is not None \
+                    and time.monotonic() - written.at <= AFTER_WRITE_SECONDS + 0.5 and self._changed_since(written):
+                self._reapply_if_lost(written)  # past the watch, the person's text wins, however long it lasts
         except InvalidInput as err:
             # The save took away what the write acted on (a completed TODO's item, say): it stays the person's.
             written.handled = True
@@ -217,7 +240,8 @@ class AfterWrites:
             return changed
 
         # The write's guard again: a change is never re-applied to a document caught half-saved.
-        result = store.edit(written.rel, again, guard=written.guard, redo=False, replay=change)
+        with write_group(REAPPLY_TOOL):
+            result = store.edit(written.rel, again, guard=written.guard, redo=False, replay=change)
         with store.note_folder(written.inner) as folder:
             info = folder.stat(written.inner[-1])
         if info is not None:
@@ -227,10 +251,12 @@ class AfterWrites:
             logger.info("re-applied a write to %s after an editor's save dropped it (version %s)", written.rel,
                         result.version)
 
-    def _descends_from(self, written: Written, data: bytes, *, own_merges: bool = False) -> bool:
+    def _descends_from(self, written: Written, data: bytes, *, within: Collection[str] | None = None) -> bool:
         """Whether `data` is the write's output or came from it through server writes alone (a merge of
-        someone's bytes does not count: it brought their text in; with `own_merges`, the merges of the bytes
-        written into this write's old file do: that file is where the text is taken from again)."""
+        someone's bytes does not count: it brought their text in). With `within`, only through the writes that
+        left these versions, the merges of the bytes written into this write's old file among them (that file
+        is where the text is taken from again): a write not among them (another process's, one no longer
+        watched, an undo) stands between, and what it did is not known here."""
         lineage = self._store.journal.lineage()
         waiting = [digest(data)]
         seen: set[str] = set()
@@ -238,10 +264,10 @@ class AfterWrites:
             name = waiting.pop()
             if name.startswith(written.new_version):
                 return True
-            if name in seen:
+            if name in seen or (within is not None and not any(name.startswith(v) for v in within)):
                 continue
             seen.add(name)
-            ours = own_merges and any(name.startswith(version) for version in written.merged)
+            ours = within is not None and any(name.startswith(version) for version in written.merged)
             # Bytes no server wrote are someone's save; a merge brought someone's save in.
             waiting += [old for old, tool in lineage.get(name, ()) if old is not None and (tool != MERGE_TOOL or ours)]
         return False
@@ -249,59 +275,83 @@ class AfterWrites:
     def _merge_orphan(self, written: Written) -> None:
         """Bytes were written into the file our write replaced: bring the editor's change into the note. Under
         the note's lock (no write of this store can land meanwhile):
-        - while the editor's text reads as a save under way (shorter than what our write read, with fewer `##`
-          sections or without its footer), nothing is merged until a later check, and at the last one its bytes
-          are kept in the undo journal: a torn text is never merged;
-        - when the note's text came from our write through this store's writes alone (the journal's lineage
-          says, through our earlier merges of this same file too) and each of them can be replayed, they are
-          replayed on the editor's text: each lands where it belongs in the finished text, even if our write
-          had read a half-saved file, and a save merged half-way is taken again whole;
-        - otherwise (someone saved in between; a write that cannot be replayed, such as a merge, whose bytes
-          would go with it) the editor's change, from what we read to what it left, is merged into the note as
-          it is now, three-way by line."""
+        - while the editor's text reads as a save under way (`_under_way`) and the file changed less than
+          QUIET_SECONDS ago, nothing is merged until a later check; a text that stays so that long is the
+          person's own, and one still changing at the last check is kept in the undo journal, never merged;
+        - the editor's bytes are kept in the journal first, whatever follows;
+        - when the note's text came from our write through this store's writes still watched alone (the
+          journal's lineage says, our own earlier merges of this file included) and each can be replayed, they
+          are replayed on the editor's text, so each lands in the finished text and a save merged half-way is
+          taken again whole; a replay that drops a line the editor added, or cannot be made, is not used;
+        - otherwise the editor's change, from the text the note already holds of this file to what it left, is
+          merged into the note as it is now, three-way by line, or kept in the journal if it cannot be."""
         old = written.old
         assert old is not None
         time.sleep(0.02)  # let a save in progress finish before taking its bytes
         base = old.data
         theirs = read_all(old.fd, 8 * 1024 * 1024 + 1)
-        if _under_way(base, theirs):
-            written.saving = True
-            if not self._closing and time.monotonic() + SAVE_CHECK_SECONDS < self._deadline(written):
-                return  # checked again later: the file still differs from what was judged
-        old.info = os.fstat(old.fd)
-        old.data = theirs
-        written.handled = True
+        info = os.fstat(old.fd)
+        now = time.monotonic()
+        key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        if key != written.seen:
+            written.seen, written.changed_at = key, now
+        written.saving = written.saving or self._extended_ok(written)
+        written.settled = False
+        quiet = now - written.changed_at >= QUIET_SECONDS
+        last = self._closing or now + SAVE_CHECK_SECONDS >= self._deadline(written)
+        under_way = _under_way(base, theirs)
+        if under_way and not quiet and not last:
+            return  # checked again later: the file still differs from what was judged
+        written.short = under_way
         store = self._store
+        store.journal.keep(theirs)  # raises before anything is taken as judged: retried at the next check
+        written.handled = True
 
         def merged_into(current: str) -> str:
-            if _under_way(base, theirs):
+            if _under_way(base, theirs) and not quiet:
                 raise ProjectMemoryError(f"an editor's save into {written.rel} did not finish")
             their_text = theirs.decode("utf-8")
             later = [each for each in self._later(written) if each.new_version not in written.merged]
-            if all(each.replay is not None for each in (written, *later)) \
-                    and self._descends_from(written, current.encode("utf-8"), own_merges=True):
-                merged = their_text
-                for each in (written, *later):
-                    assert each.replay is not None
-                    merged = each.replay(merged)
-                return merged
+            known = {written.new_version, *written.merged, *(each.new_version for each in later)}
+            steps = (written, *later)
+            replayable = all(each.replay is not None for each in steps) \
+                and self._descends_from(written, current.encode("utf-8"), within=known)
+            if replayable:
+                replayed, skipped = _replayed(their_text, steps)
+                if not skipped and _keeps_added_lines(base.decode("utf-8"), their_text, replayed):
+                    return replayed
             merged_lines = merge_texts(base.decode("utf-8"), their_text, current)
-            if merged_lines is None:
-                raise ProjectMemoryError(f"{written.rel} was changed by someone else as well")
-            return merged_lines
+            if merged_lines is not None:
+                return merged_lines
+            if replayable:
+                # The save took away what a write acted on (it edited the item a tool ticked) and the two
+                # cannot be merged: the person's text, with the writes that still apply to it.
+                replayed, _ = _replayed(their_text, steps)
+                if _keeps_added_lines(base.decode("utf-8"), their_text, replayed):
+                    return replayed
+            raise ProjectMemoryError(f"{written.rel} was changed by someone else as well")
 
         try:
             with write_group(MERGE_TOOL):
                 result = store.edit(written.rel, merged_into, redo=False)
             written.merged.append(result.version)
+            old.data = theirs
+            # The save as the editor left it, listed beside the merge: whatever the merge made of it, the
+            # person's bytes can be read back (`project-memory history`).
+            store.journal.append(written.rel, None, theirs, kind=EDITOR_SAVE)
             logger.info("merged an editor's save into %s", written.rel)
         except (UnicodeDecodeError, ProjectMemoryError):
-            store.journal.keep(theirs)
             store.journal.append(written.rel, None, theirs, kind="unmerged")
             logger.warning(
                 "an editor wrote into %s while the server replaced it, and the two could not be merged; the "
                 "editor's bytes are kept in the undo journal (project-memory history %s)", written.rel, written.rel,
             )
+        old.info = info
+        written.settled = True
+
+    def _extended_ok(self, written: Written) -> bool:
+        with self._lock:
+            return self._extended() < EXTENDED_AT_MOST
 
     def _later(self, written: Written) -> list[Written]:
         """This store's writes to the same note after `written` that are still watched, oldest first. Only
@@ -312,14 +362,45 @@ class AfterWrites:
 
 
 def _under_way(before: bytes, after: bytes) -> bool:
-    """Whether `after`, written over `before` in place, reads as a save still under way: shorter, with fewer
-    `##` sections or without the footer `before` had (an editor writes its text from the start)."""
+    """Whether `after`, written over `before` in place, reads as a save still under way: empty, cut inside a
+    character or mid-line where `before` ended a line, or shorter with fewer `##` sections or without the
+    footer `before` had (an editor writes its text from the start)."""
+    if not after:
+        return bool(before)
+    if before.endswith((b"\n", b"\r")) and not after.endswith((b"\n", b"\r")):
+        return True
+    try:
+        now = parse_markdown(after.decode("utf-8"))
+    except UnicodeDecodeError:
+        return True
     if len(after) >= len(before):
         return False
-    try:
-        was, now = parse_markdown(before.decode("utf-8")), parse_markdown(after.decode("utf-8"))
-    except UnicodeDecodeError:
-        return True  # cut inside a character
+    was = parse_markdown(before.decode("utf-8", "replace"))
     sections = sum(1 for section in now.headings() if section.level == 2)
     return sections < sum(1 for section in was.headings() if section.level == 2) \
         or (was.footer is not None and now.footer is None)
+
+
+def _replayed(text: str, steps: Sequence[Written]) -> tuple[str, int]:
+    """`text` with each write's change replayed in order, and how many could not be (InvalidInput: the text no
+    longer holds what it acted on)."""
+    skipped = 0
+    for each in steps:
+        assert each.replay is not None
+        try:
+            text = each.replay(text)
+        except InvalidInput:
+            skipped += 1
+    return text, skipped
+
+
+def _keeps_added_lines(base: str, theirs: str, result: str) -> bool:
+    """Whether every line the editor added to `base` is still in `result` (a replayed section rewrite would
+    take the person's new paragraph away with the section's old text). A `**key**: value` line is the
+    server's to update (the footer's date, the progress summary): its new value is no loss."""
+    before, kept = set(base.splitlines()), set(result.splitlines())
+    return all(line in kept for line in theirs.splitlines()
+               if line.strip() and line not in before and not _KEY_VALUE_LINE.match(line))
+
+
+_KEY_VALUE_LINE = re.compile(r"\s*\*\*[^*\n]+\*\*\s*[:：]")

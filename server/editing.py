@@ -17,7 +17,7 @@ from memory_schema.notes import lecture_folder, part_file, phase_folder
 from memory_schema.progress import parse_progress
 from memory_schema.validation import MAX_NOTE_CHARS, check_body
 from memory_schema.working_memory import parse_working_memory, set_updated
-from server.afterwrite import MERGE_TOOL
+from server.afterwrite import MERGE_TOOL, REAPPLY_TOOL
 from server.handles import parse_handle
 from server.journal import FileChange, WriteRecord, digest, in_progress, write_group
 from server.outcomes import WriteResult
@@ -190,7 +190,8 @@ def undo(memory: ProjectMemory, write_id: str | None, *, own: bool = False) -> W
                        message=f"undid write {target.id} ({target.tool}): {'; '.join(done)}", write_id=undo_id)
 
 
-UNDONE_BY_DEFAULT_NEVER = frozenset({"undo", MERGE_TOOL})  # an undo is undone by its id; a merge is the person's
+# An undo is undone by its id; a merge brought the person's save in; a re-application is the watch's, not the model's.
+UNDONE_BY_DEFAULT_NEVER = frozenset({"undo", MERGE_TOOL, REAPPLY_TOOL})
 
 
 def _target(records: list[WriteRecord], write_id: str | None, writer: str | None = None) -> WriteRecord:

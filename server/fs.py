@@ -247,7 +247,9 @@ class Folder:
                 if not _TEMP_NAME.fullmatch(name):
                     continue
                 info = self.stat(name)
-                if info is not None and stat.S_ISREG(info.st_mode) and now - info.st_mtime > STALE_TEMP_SECONDS:
+                # ctime too: a temp swapped with a note a moment ago holds the old note, with its old mtime
+                if info is not None and stat.S_ISREG(info.st_mode) \
+                        and now - max(info.st_mtime, info.st_ctime) > STALE_TEMP_SECONDS:
                     self.unlink(name)
 
     def sync(self) -> None:

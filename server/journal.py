@@ -51,7 +51,7 @@ class WriteRecord(BaseModel):
     files: list[FileChange]
     undoes: str | None = None
     undone_by: str | None = None
-    kind: str = "write"  # "unmerged": an editor's save kept here because it could not be merged; never undone
+    kind: str = "write"  # else an editor's save kept ("editor-save": merged; "unmerged": it could not be); never undone
     writer: str | None = None  # which server process (journal) made it; None in logs older than this field
 
 

@@ -354,6 +354,132 @@ def test_a_save_stalled_past_the_watch_while_a_first_write_waits_ends_whole(tmp_
 
 
 @pytest.mark.slow
+def test_a_save_stalled_past_a_later_writes_watch_keeps_that_write(tmp_path: Path) -> None:
+    """Two tool writes land while an editor holds the note; its in-place save into the file the first
+    replaced stalls 3 s, past the second's watch. Replaying the first write alone on the editor's text would
+    drop the second: the note is merged three-way instead, and keeps both and the editor's line."""
+    root = copy_example(tmp_path)
+    note = root / WORKING_MEMORY
+    with ProjectMemory(root) as memory:
+        with open(note, "r+b") as editor:
+            data = _with_editor_line(editor.read(), "- 编辑器的一行 EDITOR")
+            memory.append_insight("洞察A", "- 甲")
+            memory.append_insight("洞察B", "- 乙")
+            editor.seek(0)
+            editor.truncate()
+            editor.write(data[: len(data) // 2])
+            editor.flush()
+            time.sleep(3.0)
+            editor.write(data[len(data) // 2 :])
+        time.sleep(SETTLE)
+    final = note.read_text(encoding="utf-8")
+    assert final.count("### 洞察A\n") == final.count("### 洞察B\n") == final.count("- 编辑器的一行 EDITOR\n") == 1
+
+
+@pytest.mark.slow
+def test_closing_with_a_merge_pending_never_brings_back_an_undone_write(tmp_path: Path) -> None:
+    """An appender's line lands in the file a write replaced after that write was undone; the server closes
+    with the merge pending. The merge must not replay the undone write."""
+    root = copy_example(tmp_path)
+    note = root / WORKING_MEMORY
+    memory = ProjectMemory(root)
+    fd = os.open(note, os.O_WRONLY | os.O_APPEND)
+    try:
+        memory.append_insight("洞察A", "- 甲")
+        memory.undo(own=True)
+        os.write(fd, "- 追加的一行 APPENDED\n".encode())
+    finally:
+        os.close(fd)
+    memory.close()
+    final = note.read_text(encoding="utf-8")
+    assert "### 洞察A\n" not in final and final.count("- 追加的一行 APPENDED\n") == 1
+
+
+@pytest.mark.slow
+def test_a_save_stalled_inside_the_last_item_of_a_note_without_a_footer_ends_whole(tmp_path: Path) -> None:
+    """The TODO list has no footer and no section after its last: a save cut inside its last item read as
+    whole and was merged half; the rest, 3 s later, was never merged."""
+    root = copy_example(tmp_path)
+    note = root / "深度探索TODO.md"
+    with ProjectMemory(root) as memory:
+        with open(note, "r+b") as editor:
+            data = editor.read() + "- [ ] 编辑器加的一条 EDITOR-ITEM 很长很长的一行\n".encode()
+            memory.add_research_todo("比较GQA与MQA的KV缓存")
+            editor.seek(0)
+            editor.truncate()
+            editor.write(data[:-30])
+            editor.flush()
+            time.sleep(3.0)
+            editor.write(data[-30:])
+        time.sleep(SETTLE)
+    final = note.read_text(encoding="utf-8")
+    assert final.count("- [ ] 编辑器加的一条 EDITOR-ITEM 很长很长的一行\n") == 1
+    assert final.count("比较GQA与MQA的KV缓存") == 1
+
+
+@pytest.mark.slow
+def test_a_section_rewrite_never_replays_over_what_the_person_added_to_it(tmp_path: Path) -> None:
+    """update_section replaces a section while the person adds a paragraph to it in their editor, whose save
+    lands in the replaced file. Replaying the rewrite on their text would drop the paragraph: it is kept, and
+    their bytes are in the journal whatever the merge made of them."""
+    root = copy_example(tmp_path)
+    rel = "学习笔记/01-基础建立/01-Lecture01-IntroductionTokenization/02-实践代码.md"
+    note = root / rel
+    mine = "人在编辑器里补的一段 PERSON-PARAGRAPH"
+    with ProjectMemory(root) as memory:
+        version = memory.read_text(rel).version
+        with open(note, "r+b") as editor:
+            before = editor.read().decode("utf-8")
+            end = before.index("\n", before.index("## 运行心得"))
+            memory.update_section(f"{rel}#运行心得", "模型重写的运行心得。", version)
+            _rewrite(editor, (before[: end + 1] + "\n" + mine + "\n" + before[end + 1 :]).encode())
+        time.sleep(SETTLE)
+        history = [record for record in memory.store.journal.writes() if record.tool == "editor-save"]
+    final = note.read_text(encoding="utf-8")
+    assert mine in final
+    assert history and any(mine.encode() in memory.store.journal.object(change.new or "")
+                           for record in history for change in record.files)
+
+
+@pytest.mark.slow
+def test_a_save_editing_the_item_a_tool_ticked_keeps_the_persons_text(tmp_path: Path) -> None:
+    """The tool ticked a TODO item the person was rewording in their editor: the tick cannot be replayed on
+    their words, and the two changes overlap. The person's text wins, with the line they added."""
+    root = copy_example(tmp_path)
+    todo = root / "深度探索TODO.md"
+    item = "推导GQA下单卡80GB能容纳的最大batch与上下文长度"
+    with ProjectMemory(root) as memory:
+        with open(todo, "r+b") as editor:
+            before = editor.read()
+            memory.complete_research_todo(item)
+            reworded = before.replace(item.encode(), "推导MQA下单卡能容纳的最大batch".encode())
+            _rewrite(editor, reworded + "- [ ] 编辑器新加的一条 EDITOR\n".encode())
+        time.sleep(SETTLE)
+    final = todo.read_text(encoding="utf-8")
+    assert "推导MQA下单卡能容纳的最大batch" in final and "编辑器新加的一条 EDITOR" in final
+
+
+@pytest.mark.slow
+def test_past_the_watch_a_note_without_a_final_newline_is_the_persons_again(tmp_path: Path) -> None:
+    """A note saved without a final newline (an editor's default) keeps its old file watched longer for a save
+    under way, but a tool write's effect is put back only within the two-second watch: the person deletes the
+    insight 3 s later, and it stays deleted."""
+    root = copy_example(tmp_path)
+    note = root / WORKING_MEMORY
+    note.write_bytes(note.read_bytes().rstrip(b"\n"))
+    with ProjectMemory(root) as memory:
+        memory.append_insight("洞察X", "- 叉")
+        time.sleep(3.0)
+        text = note.read_text(encoding="utf-8")
+        start = text.index("### 洞察X")
+        end = text.find("\n### ", start + 1)
+        end = text.find("\n## ", start + 1) if end < 0 else end
+        note.write_text(text[:start] + text[end + 1 :], encoding="utf-8")
+        time.sleep(SETTLE)
+    assert "### 洞察X" not in note.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
 def test_a_tool_write_during_a_delete_and_recreate_save_lands_on_the_recreated_note(tmp_path: Path) -> None:
     root = copy_example(tmp_path)
     note = root / WORKING_MEMORY

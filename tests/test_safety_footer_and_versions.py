@@ -108,6 +108,13 @@ def test_lines_appended_below_the_footer_survive_an_update_of_the_last_section(t
     assert text.index("- 读FlashAttention论文") < text.index("\n---\n")
 
 
+def test_a_date_field_in_code_appended_below_the_footer_is_never_rewritten() -> None:
+    from memory_schema.working_memory import set_updated
+
+    text = ("# WM\n\n## 下一步计划\n- a\n\n---\n\n**版本**: v1.0\n\n模板：\n\n```\n**最后更新**: YYYY-MM-DD\n```\n")
+    assert set_updated(text, "2026-01-01") == text
+
+
 def test_a_working_memory_without_a_footer_gets_no_date_written_anywhere(tmp_path: Path) -> None:
     root = copy_example(tmp_path)
     note = root / WORKING_MEMORY

@@ -186,20 +186,28 @@ def test_undo_is_refused_when_the_person_edited_the_file_since_and_says_how_to_c
     assert note.read_bytes() == edited
 
 
-def test_temp_files_a_killed_writer_left_are_removed_by_the_next_write_in_their_folder(tmp_path: Path) -> None:
+def test_temp_files_a_killed_writer_left_are_removed_by_the_next_write_in_their_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """kill -9 between writing a temp file and swapping it in leaves `.pm-….tmp` beside the note, a copy a
-    sync client would carry everywhere. The next write in that folder removes those older than ten minutes;
-    a fresh one (another process's write under way) and anything else stay."""
+    sync client would carry everywhere. The next write in that folder removes those older than ten minutes
+    (here a second: a test cannot age a file's ctime); a fresh one (another process's write under way, or a
+    note just swapped out) and anything else stay."""
+    import server.fs
+
+    monkeypatch.setattr(server.fs, "STALE_TEMP_SECONDS", 1.0)
     root = copy_example(tmp_path)
     stale, fresh, other = root / ".pm-e5b7a4e8-0123abcd.tmp", root / ".pm-e5b7a4e8-4567ef01.tmp", root / ".pm-notes.tmp"
-    for path in (stale, fresh, other):
+    for path in (stale, other):
         path.write_bytes(b"copy")
-    long_ago = time.time() - 3600
-    os.utime(stale, (long_ago, long_ago))
-    os.utime(other, (long_ago, long_ago))
+    time.sleep(1.5)
+    fresh.write_bytes(b"copy")
+    swapped = root / ".pm-e5b7a4e8-89abcdef.tmp"  # a note just swapped out: its old mtime, a fresh ctime
+    swapped.write_bytes(b"the old note")
+    os.utime(swapped, (time.time() - 3600, time.time() - 3600))
     with ProjectMemory(root) as memory:
         memory.append_insight("清理临时文件", "- 写一次")
-    assert not stale.exists() and fresh.exists() and other.exists()
+    assert not stale.exists() and fresh.exists() and other.exists() and swapped.exists()
 
 
 def test_a_session_undoes_its_own_last_write_never_another_servers(tmp_path: Path) -> None:

@@ -65,6 +65,7 @@ LOCK_TIMEOUT_SECONDS = 30.0
 QUIET_SECONDS = 0.1  # a file someone else changed more recently than this is still being saved
 SETTLE_MAX_SECONDS = 2.0  # ... but a file that never goes quiet is written anyway, under the checks
 ATTEMPTS = 8  # reads of a file that kept changing under the write before giving up
+SWEEP_EVERY_SECONDS = 600.0  # how often a folder written to is swept of a killed writer's temp files
 FLUX_WAIT_SECONDS = 1.5  # how long a half-saved role document is waited for
 _BINARY_PROBE_BYTES = 8192
 _VERSION = re.compile(r"^[0-9a-f]{16}$")
@@ -108,6 +109,7 @@ class NoteStore:
         self.journal = Journal(self.cache)
         self._written: dict[str, tuple[int, int, int, int]] = {}  # real relpath -> stat key of our last write
         self._written_lock = threading.Lock()
+        self._swept: dict[tuple[str, ...], float] = {}  # folder -> when its stale temp files were last removed
         self.after_writes = AfterWrites(self)
 
     @staticmethod
@@ -427,7 +429,7 @@ class NoteStore:
                     folder.unlink(temp)  # what the temp name holds now: the old bytes, ours after a give-back, or none
                 folder.sync()
                 self.journal.append(rel, current.data if current is not None else None, data)
-            folder.remove_stale_temps(time.time())
+            self._sweep(folder, inner[:-1])
             key = _stat_key(new_info)
             with self._written_lock:
                 self._written["/".join(inner)] = key
@@ -478,6 +480,16 @@ class NoteStore:
     def written_by_us(self, inner: tuple[str, ...], info: os.stat_result) -> bool:
         with self._written_lock:
             return self._written.get("/".join(inner)) == _stat_key(info)
+
+    def _sweep(self, folder: Folder, where: tuple[str, ...]) -> None:
+        """Remove a killed writer's temp files from `folder`, at most once per SWEEP_EVERY_SECONDS: a write is
+        not the place to list a large folder each time."""
+        now = time.time()
+        with self._written_lock:
+            if now - self._swept.get(where, 0.0) < SWEEP_EVERY_SECONDS:
+                return
+            self._swept[where] = now
+        folder.remove_stale_temps(now)
 
     def note_folder(self, inner: tuple[str, ...]) -> contextlib.AbstractContextManager[Folder]:
         return Folder.open(self.root, inner[:-1])

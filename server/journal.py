@@ -235,9 +235,14 @@ class Journal:
                 record.files.append(change)
             except (ValueError, KeyError, TypeError):
                 continue  # a line torn by a crash: the write it described is not offered for undo
-        for record in records.values():
-            if record.undoes in records:
-                records[record.undoes].undone_by = record.id
+        for record in records.values():  # oldest first
+            target = records.get(record.undoes or "")
+            if target is None:
+                continue
+            target.undone_by = record.id
+            undone = records.get(target.undoes or "")
+            if undone is not None and undone.undone_by == target.id:
+                undone.undone_by = None  # the undo of it was taken back: its effect is there again, to undo again
         return list(records.values())
 
     def _prune(self) -> None:

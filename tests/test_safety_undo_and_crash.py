@@ -301,7 +301,9 @@ def test_an_undo_interrupted_between_two_files_says_it_is_partial_and_can_be_tak
         partial_id = re.search(r"write_id='([^']+)'", str(partial.value))
         assert partial_id is not None, partial.value
         memory.undo(partial_id.group(1))
-    assert snapshot_tree(root) == before
+        assert snapshot_tree(root) == before
+        memory.undo(recorded.write_id)  # the partial undo taken back, the record can be undone whole
+        assert not (root / "深度讨论" / "部分撤销深度讨论.md").exists()
 
 
 def test_undo_of_a_two_file_write_restores_neither_file_when_one_changed_since(tmp_path: Path) -> None:

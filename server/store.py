@@ -93,10 +93,11 @@ class _Retry(Exception):
 
 
 class _Flux(Exception):
-    def __init__(self, reason: str, missing: bool) -> None:
+    def __init__(self, reason: str, missing: bool, unreadable: UnreadableDocument | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.missing = missing
+        self.unreadable = unreadable  # what the note is, if it still reads so when the wait is over
 
 
 class NoteStore:
@@ -373,6 +374,8 @@ class NoteStore:
                 if now - flux_since >= FLUX_WAIT_SECONDS:
                     if flux.missing:
                         raise DocumentNotFound(rel) from None
+                    if flux.unreadable is not None:  # no save finished it: a file in another encoding
+                        raise flux.unreadable from None
                     raise DocumentInFlux(rel, flux.reason) from None
                 time.sleep(0.05)
             except FileNotFoundError:
@@ -400,9 +403,9 @@ class NoteStore:
         try:
             try:
                 text = _decode(rel, _limited(rel, current.data)) if current is not None else None
-            except UnreadableDocument:
+            except UnreadableDocument as err:
                 if current is not None and _ends_inside_a_character(current.data):
-                    raise _Flux("it ends inside a character: a save is under way", missing=False) from None
+                    raise _Flux("it ends inside a character: a save is under way", False, err) from None
                 raise
             if guard is not None and (reason := guard(text)):
                 raise _Flux(reason, missing=current is None)

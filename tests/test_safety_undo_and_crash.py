@@ -210,6 +210,19 @@ def test_temp_files_a_killed_writer_left_are_removed_by_the_next_write_in_their_
     assert not stale.exists() and fresh.exists() and other.exists() and swapped.exists()
 
 
+def test_a_note_ending_in_a_latin1_byte_is_waited_for_then_called_another_encoding(tmp_path: Path) -> None:
+    """A text cut inside its last UTF-8 character is a save under way and is waited for; one that stays so is
+    a file in another encoding (café in Latin-1), and the answer says to re-save it, changing nothing."""
+    from memory_schema.errors import UnreadableDocument
+
+    root = copy_example(tmp_path)
+    note = root / "学习笔记" / "latin.md"
+    note.write_bytes("# Notes\n\ncafé".encode("latin-1"))
+    with ProjectMemory(root) as memory, pytest.raises(UnreadableDocument, match="Re-save it as UTF-8"):
+        memory.store.edit("学习笔记/latin.md", lambda text: text + "x")
+    assert note.read_bytes() == "# Notes\n\ncafé".encode("latin-1")
+
+
 def test_a_session_undoes_its_own_last_write_never_another_servers(tmp_path: Path) -> None:
     """Two servers on one memory (two Claude sessions): each one's undo_last_write takes back its own newest
     write. One that wrote nothing names the others' writes, to be undone only by their id, and changes nothing."""

@@ -276,3 +276,25 @@ def whole_document(document: MarkdownDocument) -> Section:
     """The document as one section: its body from after the frontmatter (and BOM) to the footer or the end."""
     end = document.footer if document.footer is not None else len(document.text)
     return Section(0, "", "", (), 1, 0, document.preamble.body_start, end, end)
+
+
+Shape = tuple[int, bool, int]  # a document's `##` sections, whether it has its footer, its length
+
+
+def shape_of(text: str) -> Shape:
+    """What a save under way shows first: a text written from its start has fewer `##` sections, no footer,
+    and is shorter than the whole."""
+    document = parse_markdown(text)
+    return sum(1 for s in document.headings() if s.level == 2), document.footer is not None, len(text)
+
+
+def shape_problem(shape: Shape, known: Shape) -> str | None:
+    """Why a text of `shape` reads as a save under way, against a whole text's shape `known`, or None."""
+    sections, footer, length = known
+    if shape[2] >= length:  # a save under way writes the text from its start: it reads shorter
+        return None
+    if shape[0] < sections:
+        return f"it has {shape[0]} '##' sections, where it had {sections}"
+    if footer and not shape[1]:
+        return "its closing footer is gone"
+    return None

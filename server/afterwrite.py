@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from memory_schema.errors import InvalidInput, ProjectMemoryError
-from memory_schema.markdown import parse_markdown
+from memory_schema.markdown import shape_of, shape_problem
 from server.fs import Opened, read_all, same_stat
 from server.journal import digest, write_group
 from server.merging import merge_texts
@@ -370,15 +370,10 @@ def _under_way(before: bytes, after: bytes) -> bool:
     if before.endswith((b"\n", b"\r")) and not after.endswith((b"\n", b"\r")):
         return True
     try:
-        now = parse_markdown(after.decode("utf-8"))
+        text = after.decode("utf-8")
     except UnicodeDecodeError:
         return True
-    if len(after) >= len(before):
-        return False
-    was = parse_markdown(before.decode("utf-8", "replace"))
-    sections = sum(1 for section in now.headings() if section.level == 2)
-    return sections < sum(1 for section in was.headings() if section.level == 2) \
-        or (was.footer is not None and now.footer is None)
+    return shape_problem(shape_of(text), shape_of(before.decode("utf-8", "replace"))) is not None
 
 
 def _replayed(text: str, steps: Sequence[Written]) -> tuple[str, int]:

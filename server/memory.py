@@ -27,7 +27,7 @@ from memory_schema.errors import (
     UnreadableDocument,
 )
 from memory_schema.layout import CONFIG_FILE, PRESETS, DocumentKind, Layout, detect_layout, read_walk_settings
-from memory_schema.markdown import parse_markdown
+from memory_schema.markdown import Shape, parse_markdown, shape_of, shape_problem
 from memory_schema.plan import Plan, parse_plan
 from memory_schema.progress import Progress, parse_progress
 from memory_schema.research_todo import TodoItem, parse_research_todo
@@ -168,9 +168,9 @@ class ProjectMemory:
         """`snapshot`, its shape remembered for `role_guard` when it is a role document read whole: the first
         write of a session then knows the document it expects, and waits for a save caught half-way."""
         if snapshot.path in self._role_paths:
-            shape = _shape(snapshot.text)
+            shape = shape_of(snapshot.text)
             known = self._shapes.get(snapshot.path)
-            if known is None or _shape_problem(shape, known) is None:
+            if known is None or shape_problem(shape, known) is None:
                 self._shapes[snapshot.path] = shape
         return snapshot
 
@@ -248,8 +248,8 @@ class ProjectMemory:
                 return "it is missing"
             if not text.strip():
                 return "it is empty"
-            shape = _shape(text)
-            problem = _shape_problem(shape, self._shapes.get(path, (0, False, 0)))
+            shape = shape_of(text)
+            problem = shape_problem(shape, self._shapes.get(path, (0, False, 0)))
             if problem is not None:
                 seen = self._suspect.setdefault(path, (hash(text), time.monotonic()))
                 if seen[0] != hash(text):
@@ -298,23 +298,3 @@ class ProjectMemory:
 
 
 __all__ = ["DiscussionList", "Page", "ProjectMemory", "WriteResult"]
-
-
-Shape = tuple[int, bool, int]  # a role document's `##` sections, whether it has its footer, its length
-
-
-def _shape(text: str) -> Shape:
-    document = parse_markdown(text)
-    return sum(1 for s in document.headings() if s.level == 2), document.footer is not None, len(text)
-
-
-def _shape_problem(shape: Shape, known: Shape) -> str | None:
-    """Why a text of `shape` reads as a save under way, against the last good shape `known`, or None."""
-    sections, footer, length = known
-    if shape[2] >= length:  # a save under way writes the text from its start: it reads shorter
-        return None
-    if shape[0] < sections:
-        return f"it has {shape[0]} '##' sections, where it had {sections}"
-    if footer and not shape[1]:
-        return "its closing footer is gone"
-    return None

@@ -9,8 +9,8 @@ ABSENT_SHARE of the query's weight, or names what it asks about (`not_covered`),
 does when it opens with a name no note holds together (`_english_subject_lacking`); four keywords or more that meet
 in one section name the topic a word found nowhere only describes (`_described_by_the_rest`); the two words that
 carry a keyword query, held by no note together, are two topics, not one (`apart_pair`); partial matches alone are
-no answer when they lack what the question names (`partial_matches_miss_the_topic`), nor when each holds one
-keyword beside a name held only apart (`one_keyword_beside_a_lacked_name`).
+no answer when they lack what the question names, nor when each holds one keyword beside a name held only
+apart (`partial_matches_miss_the_topic`).
 """
 
 from __future__ import annotations
@@ -566,7 +566,8 @@ def not_covered(
     return bool(subject) and absent_share(plan, weights, absence, sections, among=subject) >= ABSENT_SHARE
 
 
-def partial_matches_miss_the_topic(plan: QueryPlan, absence: Absence, held: Sequence[bool]) -> bool:
+def partial_matches_miss_the_topic(plan: QueryPlan, absence: Absence, held: Sequence[bool],
+                                   held_by: Sequence[Sequence[str]] = ()) -> bool:
     """Whether a question that no section matches whole asks about something its partial matches lack, which
     then hold only its other words (asked only when every match is partial):
     - a name the notes hold only in parts: Chinese words written side by side, opening with a noun, that no
@@ -578,9 +579,10 @@ def partial_matches_miss_the_topic(plan: QueryPlan, absence: Absence, held: Sequ
     - an English word no note holds, when the question names nothing the notes hold: no name, acronym, coined
       word or glossary term (cold brew in "how to make cold brew at home", whose make and home the notes hold).
       A question naming what it asks about (GELU, perplexity, critical batch size) keeps its partial matches: its
-      word found nowhere is as often the asker's wording (misleading, hand-written, diminish)."""
+      word found nowhere is as often the asker's wording (misleading, hand-written, diminish).
+    Keywords are asked `_one_keyword_beside_a_lacked_name` (`held_by`: per match, the query words it holds)."""
     if not plan.question:
-        return False
+        return _one_keyword_beside_a_lacked_name(plan, absence, held_by)
 
     subject = None if plan.described else subject_end(plan.text)
 
@@ -600,7 +602,7 @@ def partial_matches_miss_the_topic(plan: QueryPlan, absence: Absence, held: Sequ
         for i, unit in enumerate(plan.units))
 
 
-def one_keyword_beside_a_lacked_name(plan: QueryPlan, absence: Absence, held_by: Sequence[Sequence[str]]) -> bool:
+def _one_keyword_beside_a_lacked_name(plan: QueryPlan, absence: Absence, held_by: Sequence[Sequence[str]]) -> bool:
     """Whether keywords naming something the notes hold only apart (optimizer join of SQL query optimizer join
     order) found only partial matches holding one keyword each (`held_by`: per match, the query words it holds;
     asked only when every match is partial): SQL mentioned in passing answers nothing of the rest."""

@@ -33,7 +33,6 @@ from server.search.absence import (
     names_found_nowhere,
     near_pairs,
     not_covered,
-    one_keyword_beside_a_lacked_name,
     partial_matches_miss_the_topic,
     spellings,
     written_as_one,
@@ -286,9 +285,8 @@ class SearchEngine:
             partial = ranking.partial(admitted, allowed)
             hits += islice(self._hits(terms, ranking, (int(d) for d in partial), per_file, seen, partial=True),
                            request.limit - len(hits))
-        if hits and all(hit.partial for hit in hits) and (
-                partial_matches_miss_the_topic(plan, absence, held)
-                or one_keyword_beside_a_lacked_name(plan, absence, [hit.words for hit in hits])):
+        if hits and all(hit.partial for hit in hits) \
+                and partial_matches_miss_the_topic(plan, absence, held, [hit.words for hit in hits]):
             return [], absent, []  # 决策树投票, cold brew: the partial matches hold only the question's other words
         if not hits and plan.question and (sides := applied_sides(plan, ranking.held_counts())) \
                 and not together(sides):

@@ -27,7 +27,6 @@ from server.search.absence import (
     name_in_its_plural,
     near_pairs,
     not_covered,
-    one_keyword_beside_a_lacked_name,
     partial_matches_miss_the_topic,
     spellings,
     written_as_one,
@@ -221,9 +220,8 @@ class Scanner:
                         matched_whole.add(hit.path)
         found = _raised_by_notes(found, sections)
         found.sort(key=_index_order(plan, weights, named))
-        if found and all(hit.partial for _, hit in found) and (
-                partial_matches_miss_the_topic(plan, absence, held)
-                or one_keyword_beside_a_lacked_name(plan, absence, [hit.words for _, hit in found])):
+        if found and all(hit.partial for _, hit in found) \
+                and partial_matches_miss_the_topic(plan, absence, held, [hit.words for _, hit in found]):
             return []  # as the index reads it (`engine._from_index`)
         return _best([hit for _, hit in found], limit, per_file)
 

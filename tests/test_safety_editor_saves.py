@@ -479,6 +479,24 @@ def test_past_the_watch_a_note_without_a_final_newline_is_the_persons_again(tmp_
     assert "### 洞察X" not in note.read_text(encoding="utf-8")
 
 
+def test_writes_watched_past_the_two_seconds_are_capped(tmp_path: Path) -> None:
+    """A note without a final newline keeps each write's old file open longer (a save may be under way):
+    at most EXTENDED_AT_MOST at once, so a burst of writes cannot run out of descriptors."""
+    from server.afterwrite import EXTENDED_AT_MOST
+
+    root = copy_example(tmp_path)
+    note = root / WORKING_MEMORY
+    note.write_bytes(note.read_bytes().rstrip(b"\n"))
+    with ProjectMemory(root) as memory:
+        for number in range(EXTENDED_AT_MOST + 8):
+            memory.append_insight(f"洞察{number}", "- 一条")
+            note.write_bytes(note.read_bytes().rstrip(b"\n"))  # the editor strips the newline again
+        watch = memory.store.after_writes
+        with watch._lock:
+            extended = watch._extended()
+        assert extended == EXTENDED_AT_MOST, extended  # the burst reaches the cap, and stops there
+
+
 @pytest.mark.slow
 def test_a_tool_write_during_a_delete_and_recreate_save_lands_on_the_recreated_note(tmp_path: Path) -> None:
     root = copy_example(tmp_path)
